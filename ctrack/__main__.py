@@ -1,0 +1,3 @@
+from ctrack.cli import main
+
+main()

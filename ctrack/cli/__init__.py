@@ -1,0 +1,50 @@
+"""The `ctrack` command. Each command group lives in its own module and registers on `cli`.
+
+Refusals print one line `ctrack: error: REASON` on stderr and exit 1 (2 for configuration
+and usage errors); the database is left unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ctrack import __version__
+from ctrack.cli.common import Context, pass_ctx
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: $CTRACK_CONFIG, ./ctrack.ini, /etc/ctrack/ctrack.ini).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+              help="Database file, overriding [ctrack] database.")
+@click.version_option(__version__, prog_name="ctrack")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) -> None:
+    """Call tracking for your own Asterisk or FreeSWITCH PBX."""
+    click_ctx.obj = Context(config_path, db_path)
+
+
+def _register() -> None:
+    from ctrack.cli import catalog, database  # noqa: F401  (modules register their commands)
+
+    for name in ("calls", "dialplan", "daemon", "dni", "reports", "freeswitch"):
+        try:
+            __import__(f"ctrack.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ctrack.cli.{name}":
+                raise
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="ctrack", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["cli", "main", "pass_ctx"]

@@ -1,0 +1,109 @@
+"""What every command shares: the lazily loaded config and database, errors, output."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+from ctrack import config as config_mod
+from ctrack.core.phone import InvalidNumber
+from ctrack.store import db
+from ctrack.store.catalog import CatalogError
+
+
+class Context:
+    def __init__(self, config_path: str | None, db_path: str | None):
+        self._config_path = config_path
+        self._db_path = db_path
+        self._config: config_mod.Config | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load(self._config_path)
+        return self._config
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self._db_path) if self._db_path else self.config.database_path
+
+    def connect(self, *, create: bool = False, upgrade: bool = False) -> sqlite3.Connection:
+        """The database, checked to be at the current schema version (or upgraded)."""
+        if self._conn is None:
+            conn = db.connect(self.database_path, create=create)
+            if upgrade:
+                db.upgrade(conn)
+            else:
+                db.ensure_current(conn)
+            self._conn = conn
+        return self._conn
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"ctrack: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn the typed errors of config, store and core into a one-line reason and an exit code."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except config_mod.ConfigError as exc:
+            fail(str(exc), 2)
+        except (CatalogError, InvalidNumber, db.DatabaseError) as exc:
+            lines = str(exc).splitlines() or ["failed"]
+            if len(lines) == 1:
+                fail(lines[0])
+            for line in lines:
+                click.echo(f"ctrack: error: {line}", err=True)
+            sys.exit(1)
+        except sqlite3.OperationalError as exc:
+            fail(f"database: {exc}")
+
+    return wrapper
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")(fn)
+
+
+def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool,
+               empty: str = "(none)") -> None:
+    if as_json:
+        click.echo(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str))
+        return
+    if not rows:
+        click.echo(empty)
+        return
+    click.echo(format_table(rows, columns))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value).replace("\n", " ")
+
+
+def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""`ctrack init` and `ctrack db …`: create and upgrade the database."""
+
+from __future__ import annotations
+
+import click
+
+from ctrack.cli import cli
+from ctrack.cli.common import Context, handle_errors, pass_ctx
+from ctrack.store import db
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def init(ctx: Context) -> None:
+    """Create the database and its folders, or bring them up to date (safe to repeat)."""
+    path = ctx.database_path
+    existed = path.exists()
+    conn = ctx.connect(create=True, upgrade=True)
+    verb = "up to date" if existed else "created"
+    click.echo(f"database {path} {verb} (schema v{db.schema_version(conn)})")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@pass_ctx
+@handle_errors
+def db_upgrade(ctx: Context) -> None:
+    """Apply pending schema migrations."""
+    conn = db.connect(ctx.database_path)
+    applied = db.upgrade(conn)
+    if applied:
+        click.echo(f"applied migrations {', '.join(map(str, applied))}; schema v{db.schema_version(conn)}")
+    else:
+        click.echo(f"schema v{db.schema_version(conn)} is current")

@@ -1,0 +1,123 @@
+"""The route decision: from a dialed DID, a caller and a time, decide how the PBX handles
+the call. One function serves FastAGI, the classic AGI script and FreeSWITCH.
+
+The decision is data; the adapter turns it into channel variables and the dialplan does
+the Dial/MixMonitor. Anything unknown still yields a decision that rings the business.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+from ctrack.core import variables as v
+from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
+from ctrack.core.phone import normalize_did
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    default_forward: str = "Local/s@business-line"   # dial string of the business line
+    dial_template: str = "PJSIP/{number}@trunk"      # how to dial a forward given as a number
+    ring_timeout: int = 30
+    consent_prompt: str = ""       # sound played before recording; "" = no prompt
+    default_region: str = "US"
+    recording_format: str = "wav"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A read-only snapshot of the tracking configuration, looked up per call."""
+
+    numbers: Mapping[str, TrackingNumber] = field(default_factory=dict)
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    pools: Mapping[str, Pool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    call_id: str
+    tracked: bool
+    tracking_number: str | None
+    source: str | None
+    channel: str | None
+    forward: str
+    ring_timeout: int
+    record: bool
+    recording_file: str
+    consent_prompt: str
+    whisper: str
+    visit_id: str | None
+
+    def variables(self) -> dict[str, str]:
+        """The channel variables to set, every value a string (never None)."""
+        return {
+            v.CALL_ID: self.call_id,
+            v.TRACKED: "1" if self.tracked else "0",
+            v.TRACKING_NUMBER: self.tracking_number or "",
+            v.SOURCE: self.source or "",
+            v.CHANNEL: self.channel or "",
+            v.FORWARD: self.forward,
+            v.RING_TIMEOUT: str(self.ring_timeout),
+            v.RECORD: "1" if self.record else "0",
+            v.RECORDING_FILE: self.recording_file if self.record else "",
+            v.CONSENT_PROMPT: self.consent_prompt if self.record else "",
+            v.WHISPER: self.whisper,
+            v.VISIT_ID: self.visit_id or "",
+            v.ROUTE_STATUS: "ok",
+        }
+
+
+VisitLookup = Callable[[str, float], "str | None"]
+_SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
+
+
+def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
+    """A forward target as a dial string: dial strings pass through, numbers use the template."""
+    if not forward:
+        return settings.default_forward
+    if "/" in forward:
+        return forward
+    return settings.dial_template.format(number=forward)
+
+
+def decide(
+    did: str,
+    call_id: str,
+    at: float,
+    catalog: Catalog,
+    settings: RouteSettings,
+    visit_for: VisitLookup | None = None,
+) -> RouteDecision:
+    """Decide source, forward target, recording and whisper for one inbound call."""
+    number = normalize_did(did, settings.default_region)
+    tn = catalog.numbers.get(number) if number else None
+    if tn is not None and tn.state != NumberState.ACTIVE:
+        tn = None
+    source = channel = visit_id = None
+    if tn is not None:
+        if tn.source:
+            source = tn.source
+        elif tn.pool and visit_for is not None:
+            visit_id = visit_for(tn.number, at)
+        src = catalog.sources.get(source) if source else None
+        channel = src.channel if src else None
+    record = bool(tn and tn.record)
+    stamp = datetime.fromtimestamp(at, timezone.utc).strftime("%Y%m%d-%H%M%S")
+    recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{call_id}.{settings.recording_format}")
+    return RouteDecision(
+        call_id=call_id,
+        tracked=tn is not None,
+        tracking_number=number if tn is not None else None,
+        source=source,
+        channel=channel,
+        forward=forward_dial_string(tn.forward if tn else None, settings),
+        ring_timeout=settings.ring_timeout,
+        record=record,
+        recording_file=recording_file,
+        consent_prompt=settings.consent_prompt if record else "",
+        whisper=(tn.whisper or "") if tn else "",
+        visit_id=visit_id,
+    )

@@ -1,0 +1,1 @@
+"""SQLite storage: migrations, the catalog (sources, numbers, pools) and the call log."""

@@ -1,0 +1,99 @@
+"""Opening the database and upgrading its schema with numbered migrations."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or upgraded; str() is the admin-facing reason."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration shipped with the package, in order."""
+    found = []
+    for entry in resources.files("ctrack.store.migrations").iterdir():
+        if m := _MIGRATION.match(entry.name):
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return migrations()[-1][0]
+
+
+def apply_pragmas(conn: sqlite3.Connection) -> None:
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+
+
+def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
+    """A plain sqlite3 connection for short-lived processes (CLI, classic AGI)."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise DatabaseError(f"{path}: no database here (run `ctrack init`)")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+        conn.row_factory = sqlite3.Row
+        apply_pragmas(conn)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{path}: cannot open database ({exc})") from None
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def upgrade(conn: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; return the versions applied."""
+    current = schema_version(conn)
+    if current > latest_version():
+        raise DatabaseError(
+            f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack")
+    applied = []
+    for version, name, sql in migrations():
+        if version <= current:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise DatabaseError(f"migration {name} failed: {exc}") from None
+        applied.append(version)
+    return applied
+
+
+def ensure_current(conn: sqlite3.Connection) -> None:
+    if schema_version(conn) < latest_version():
+        raise DatabaseError("database schema is out of date (run `ctrack db upgrade`)")
+
+
+def _statements(sql: str):
+    """Split a migration into statements (executescript would commit on its own)."""
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer
+            buffer = ""
+    if buffer.strip() and not buffer.strip().startswith("--"):
+        yield buffer
