@@ -1,0 +1,1 @@
+"""The daemon's HTTP side (aiohttp): DNI lease API, ctrack.js, dashboard, exports, health."""

@@ -1,0 +1,50 @@
+"""The aiohttp application. Each feature adds its routes with a `setup(app, services)`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ctrack.services import Services
+
+SERVICES = web.AppKey("services", Services)
+MAX_BODY = 64 * 1024
+
+
+async def health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return web.json_response({"status": "ok", **services.health()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    lines = []
+    for name, (kind, help_text, value) in sorted(services.metrics().items()):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics)
+    for feature in FEATURES:
+        feature(app, services)
+    return app
+
+
+def _features():
+    """Feature modules that exist in this build, each exposing setup(app, services)."""
+    found = []
+    for name in ("dni", "dashboard", "exports"):
+        try:
+            module = __import__(f"ctrack.web.{name}", fromlist=["setup"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ctrack.web.{name}":
+                raise
+            continue
+        found.append(module.setup)
+    return found
+
+
+FEATURES = _features()
