@@ -1,6 +1,6 @@
 """Configuration: one INI file, every setting declared once in SCHEMA with its default.
 
-Code reads settings only through `Config.get("section.key")`; a unit test checks that every
+Code reads settings only through `Config.get` with a dotted "section.key" name; a unit test checks that every
 key read anywhere is declared here and documented in config.example.ini. Errors are
 reported as `FILE:LINE: key: reason` so the admin can fix the exact line.
 """

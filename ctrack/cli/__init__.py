@@ -11,7 +11,8 @@ import sys
 import click
 
 from ctrack import __version__
-from ctrack.cli.common import Context, pass_ctx
+from ctrack.cli.common import Context, fail, pass_ctx
+from ctrack.config import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +25,11 @@ from ctrack.cli.common import Context, pass_ctx
 def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) -> None:
     """Call tracking for your own Asterisk or FreeSWITCH PBX."""
     click_ctx.obj = Context(config_path, db_path)
+    if not click_ctx.resilient_parsing and "--help" not in sys.argv[1:] and "-h" not in sys.argv[1:]:
+        try:
+            click_ctx.obj.config
+        except ConfigError as exc:
+            fail(str(exc), 2)
 
 
 def _register() -> None:

@@ -178,8 +178,8 @@ def number_retire(ctx: Context, number_text: str) -> None:
     click.echo(f"{e164} retired")
 
 
-def _parse_import(ctx: Context, path: Path) -> list[tuple[int, cat.NumberSpec]]:
-    """Parse the CSV; collect every bad line instead of stopping at the first."""
+def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberSpec]], list[tuple[int, str]]]:
+    """Parse the CSV into specs, collecting every bad line instead of stopping at the first."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -195,7 +195,7 @@ def _parse_import(ctx: Context, path: Path) -> list[tuple[int, cat.NumberSpec]]:
     for row in reader:
         line = reader.line_num
         if None in row:
-            problems.append(f"line {line}: more fields than the header")
+            problems.append((line, "more fields than the header"))
             continue
         row = {k: (v or "").strip() for k, v in row.items()}
         if not any(row.values()):
@@ -213,10 +213,8 @@ def _parse_import(ctx: Context, path: Path) -> list[tuple[int, cat.NumberSpec]]:
                 record in ("yes", "true", "1"), row.get("whisper") or None, row.get("vanity") or None,
                 row.get("region") or None)))
         except (InvalidNumber, cat.CatalogError) as exc:
-            problems.append(f"line {line}: {exc}")
-    if problems:
-        raise cat.Invalid("\n".join(f"{path}: {p}" for p in problems))
-    return specs
+            problems.append((line, str(exc)))
+    return specs, problems
 
 
 @number.command("import")
@@ -228,9 +226,9 @@ def number_import(ctx: Context, csv_file: Path) -> None:
 
     All or nothing: any bad line refuses the whole file, and every bad line is reported.
     """
-    specs = _parse_import(ctx, csv_file)
+    specs, problems = _parse_import(ctx, csv_file)
     try:
-        count = cat.import_numbers(ctx.connect(), specs)
+        count = cat.import_numbers(ctx.connect(), specs, problems)
     except cat.Invalid as exc:
         raise cat.Invalid("\n".join(f"{csv_file}: {p}" for p in str(exc).splitlines())) from None
     click.echo(f"imported {count} numbers from {csv_file}")

@@ -202,9 +202,14 @@ def add_number(conn: sqlite3.Connection, spec: NumberSpec) -> dict[str, Any]:
     return get_number(conn, spec.number)
 
 
-def import_numbers(conn: sqlite3.Connection, specs: Iterable[tuple[int, NumberSpec]]) -> int:
-    """Insert all numbers or none; raise Invalid listing every bad line as 'line N: reason'."""
-    problems: list[str] = []
+def import_numbers(conn: sqlite3.Connection, specs: Iterable[tuple[int, NumberSpec]],
+                   problems: Iterable[tuple[int, str]] = ()) -> int:
+    """Insert all numbers or none.
+
+    `problems` are lines the caller already found bad; every line is still checked against the
+    database so that the admin sees all bad lines at once, as 'line N: reason', in line order.
+    """
+    found = list(problems)
     count = 0
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -213,13 +218,12 @@ def import_numbers(conn: sqlite3.Connection, specs: Iterable[tuple[int, NumberSp
             try:
                 _insert_number(conn, spec)
                 count += 1
-                conn.execute("RELEASE line")
             except CatalogError as exc:
+                found.append((line, str(exc)))
                 conn.execute("ROLLBACK TO line")
-                conn.execute("RELEASE line")
-                problems.append(f"line {line}: {exc}")
-        if problems:
-            raise Invalid("\n".join(problems))
+            conn.execute("RELEASE line")
+        if found:
+            raise Invalid("\n".join(f"line {line}: {reason}" for line, reason in sorted(found)))
     except BaseException:
         conn.execute("ROLLBACK")
         raise

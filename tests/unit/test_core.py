@@ -1,0 +1,103 @@
+"""The pure core: no I/O imports, phone parsing, and the route decision."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from ctrack.core import variables as v
+from ctrack.core.model import NumberKind, NumberState, Source, TrackingNumber
+from ctrack.core.phone import InvalidNumber, national_format, normalize_caller, normalize_did, to_e164
+from ctrack.core.route import Catalog, RouteSettings, decide
+
+CORE = Path(__file__).resolve().parents[2] / "ctrack" / "core"
+BANNED = {"asyncio", "socket", "sqlite3", "aiosqlite", "aiohttp", "panoramisk", "asterisk", "selectors",
+          "subprocess", "ctrack.store", "ctrack.asterisk", "ctrack.freeswitch", "ctrack.web"}
+
+
+@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+def test_core_imports_no_io(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            assert not any(name == b or name.startswith(b + ".") for b in BANNED), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("typed, e164", [
+    ("(503) 555-0123", "+15035550123"), ("503.555.0123", "+15035550123"), ("+1 503 555 0123", "+15035550123"),
+    ("1-503-555-0123", "+15035550123"), ("+44 20 7183 8750", "+442071838750"),
+])
+def test_to_e164(typed, e164):
+    assert to_e164(typed, "US") == e164
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "12", "hello", "(503) 555-012", "+999 1234"])
+def test_to_e164_refuses(typed):
+    with pytest.raises(InvalidNumber):
+        to_e164(typed, "US")
+
+
+def test_callers_and_dids():
+    assert normalize_caller("15035550123") == "+15035550123"
+    assert normalize_caller("anonymous") is None
+    assert normalize_caller("1234") == "1234"           # an internal extension stays as it came
+    assert normalize_did("15035550123") == "+15035550123"
+    assert normalize_did("+15035550123") == "+15035550123"
+    assert normalize_did("s") is None
+    assert national_format("+15035550123") == "(503) 555-0123"
+
+
+CATALOG = Catalog(
+    numbers={
+        "+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source="Google", record=True,
+                                       whisper="Google Ads call", forward="+15035550100"),
+        "+15035550102": TrackingNumber("+15035550102", NumberKind.STATIC, source="Radio", forward="PJSIP/desk"),
+        "+15035550103": TrackingNumber("+15035550103", NumberKind.STATIC, source="Radio",
+                                       state=NumberState.RETIRED),
+        "+15035550104": TrackingNumber("+15035550104", NumberKind.POOL, pool="web"),
+    },
+    sources={"Google": Source("Google", "paid_search"), "Radio": Source("Radio", "radio")},
+)
+SETTINGS = RouteSettings(default_forward="PJSIP/frontdesk", dial_template="PJSIP/{number}@trunk",
+                         ring_timeout=25, consent_prompt="custom/recorded")
+
+
+def test_static_number_with_recording_and_consent():
+    d = decide("15035550101", "1700000000.1", 1_700_000_000, CATALOG, SETTINGS)
+    assert (d.tracked, d.source, d.channel, d.tracking_number) == (True, "Google", "paid_search", "+15035550101")
+    assert d.forward == "PJSIP/+15035550100@trunk"
+    assert d.record and d.consent_prompt == "custom/recorded" and d.whisper == "Google Ads call"
+    variables = d.variables()
+    assert variables[v.RECORD] == "1" and variables[v.RING_TIMEOUT] == "25"
+    assert variables[v.RECORDING_FILE].startswith("ctrack-20231114-221320-+15035550101-1700000000.1")
+    assert set(variables) == set(v.ROUTE_VARIABLES)
+    assert all(isinstance(value, str) for value in variables.values())
+
+
+def test_dial_string_forward_and_no_recording():
+    d = decide("+15035550102", "x.2", 0, CATALOG, SETTINGS)
+    assert d.forward == "PJSIP/desk" and not d.record
+    assert d.variables()[v.CONSENT_PROMPT] == "" and d.variables()[v.RECORDING_FILE] == ""
+
+
+@pytest.mark.parametrize("did", ["15035550103", "15035550999", "s", "", "'; DROP"])
+def test_unknown_or_retired_numbers_still_ring_the_business(did):
+    d = decide(did, "x.3", 0, CATALOG, SETTINGS)
+    assert not d.tracked and d.source is None
+    assert d.forward == "PJSIP/frontdesk" and d.variables()[v.ROUTE_STATUS] == "ok"
+    assert "/" not in d.recording_file and "'" not in d.recording_file
+
+
+def test_pool_number_asks_for_the_visit():
+    asked = []
+
+    def visit_for(number, at):
+        asked.append((number, at))
+        return "visit-1"
+
+    d = decide("15035550104", "x.4", 42.0, CATALOG, SETTINGS, visit_for)
+    assert asked == [("+15035550104", 42.0)] and d.visit_id == "visit-1" and d.tracked
