@@ -141,6 +141,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     },
     "cdr": {
         "master_csv": Setting("/var/log/asterisk/cdr-csv/Master.csv", _str, "Asterisk's CDR CSV, read by `ctrack reconcile` and after an AMI reconnect"),
+        "timezone": Setting("UTC", _timezone, "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone"),
+        "reconcile_interval": Setting("300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"),
     },
 }
 

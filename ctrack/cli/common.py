@@ -107,3 +107,38 @@ def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join(lines)
+
+
+_RELATIVE = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_when(text: str, tz_name: str, now: float | None = None) -> float:
+    """A point in time as unix seconds: '2026-11-01', '2026-11-01 14:30', or '7d'/'24h'/'30m' ago.
+
+    Dates and times without an offset are in the configured time zone.
+    """
+    import re
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    text = text.strip()
+    if m := re.fullmatch(r"(\d+)\s*([mhdw])", text):
+        return (time.time() if now is None else now) - int(m.group(1)) * _RELATIVE[m.group(2)]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM' or an age such as 7d or 24h")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz_name))
+    return parsed.timestamp()
+
+
+def iso_local(ts: float | None, tz_name: str) -> str | None:
+    """unix seconds → ISO 8601 with the configured zone's offset (None stays None)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, ZoneInfo(tz_name)).isoformat(timespec="seconds")

@@ -1,0 +1,76 @@
+"""`ctrack calls` and `ctrack reconcile`: the call log and its CDR backstop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from ctrack.cli import cli
+from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
+from ctrack.store.calls import CallRules, list_calls
+from ctrack.store.catalog import load_catalog
+
+CALL_TABLE = ("id", "started_at", "tracking_number", "source", "caller_number", "caller_name", "disposition",
+              "ring_seconds", "talk_seconds", "first_time", "qualified", "recording")
+
+
+@cli.command("calls")
+@click.option("--since", default=None, help="From this time: YYYY-MM-DD[ HH:MM] or an age such as 7d, 24h.")
+@click.option("--until", default=None, help="Before this time (same formats).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many calls.")
+@json_option
+@pass_ctx
+@handle_errors
+def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
+    """List calls, newest first."""
+    tz = ctx.config.get("ctrack.timezone")
+    rows = list_calls(ctx.connect(), since=parse_when(since, tz) if since else None,
+                      until=parse_when(until, tz) if until else None, limit=limit)
+    for row in rows:
+        for key in ("started_at", "answered_at", "ended_at"):
+            row[key] = iso_local(row[key], tz)
+    if not as_json:
+        for row in rows:
+            row["started_at"] = row["started_at"][:19].replace("T", " ")
+    print_rows(rows, CALL_TABLE, as_json, empty="no calls")
+
+
+@cli.command("reconcile")
+@click.option("--cdr", "cdr_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Asterisk's Master.csv (default: [cdr] master_csv).")
+@click.option("--since", default=None, help="Only CDRs from this time (YYYY-MM-DD or an age such as 7d).")
+@pass_ctx
+@handle_errors
+def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
+    """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
+    from ctrack.reconcile import reconcile
+    from ctrack.store.writer import Writer
+
+    config = ctx.config
+    path = cdr_path or Path(config.get("cdr.master_csv"))
+    if not path.is_file():
+        fail(f"{path}: no such CDR file (set [cdr] master_csv or pass --cdr)")
+    catalog = load_catalog(ctx.connect())
+    since_ts = parse_when(since, config.get("ctrack.timezone")) if since else None
+
+    async def run():
+        writer = Writer(ctx.database_path)
+        await writer.start()
+        try:
+            return await reconcile(
+                writer, catalog, path, CallRules.from_config(config),
+                cdr_timezone=config.get("cdr.timezone"), ring_timeout=config.get("business.ring_timeout"),
+                region=config.get("ctrack.default_region"), recording_dir=config.get("recording.directory"),
+                since=since_ts)
+        finally:
+            await writer.close()
+
+    try:
+        result = asyncio.run(run())
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror})")
+    for line, reason in result.bad_lines:
+        click.echo(f"ctrack: warning: {path}:{line}: skipped: {reason}", err=True)
+    click.echo(f"{result.calls} inbound calls in the CDR, {result.added} added to the call log")

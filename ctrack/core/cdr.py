@@ -1,0 +1,137 @@
+"""Asterisk's own CDR (cdr_csv's Master.csv) as the backstop: calls ctrack did not see live.
+
+Pure parsing and grouping; the reconcile command reads the file and saves what is missing.
+Column order (cdr_csv): accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp,
+lastdata, start, answer, end, duration, billsec, disposition, amaflags[, uniqueid, userfield,
+peeraccount, linkedid, sequence] — the optional tail depends on the cdr.conf [csv] options.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from ctrack.core.model import CallRecord, Disposition
+from ctrack.core.phone import normalize_caller, normalize_did
+
+CTRACK_CONTEXTS = frozenset({"ctrack-inbound", "ctrack-call"})
+_CLID = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<num>[^>]*)>\s*$')
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRow:
+    line: int
+    src: str
+    dst: str
+    dcontext: str
+    clid: str
+    channel: str
+    dstchannel: str
+    lastapp: str
+    start: float
+    answer: float | None
+    end: float
+    billsec: int
+    disposition: str
+    uniqueid: str
+    userfield: str
+    linkedid: str
+
+
+class CdrFormatError(ValueError):
+    pass
+
+
+def _time(text: str, tz: ZoneInfo) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).timestamp()
+    except ValueError:
+        raise CdrFormatError(f"bad time {text!r}") from None
+
+
+def parse_rows(lines: Iterable[str], tz: ZoneInfo, on_error: Callable[[int, str], None] | None = None
+               ) -> Iterator[CdrRow]:
+    """CDR rows that carry a uniqueid; malformed lines go to on_error and are skipped."""
+    for number, fields in enumerate(csv.reader(lines), 1):
+        if not fields:
+            continue
+        try:
+            if len(fields) < 17:
+                raise CdrFormatError(f"{len(fields)} columns; enable loguniqueid=yes in cdr.conf [csv]")
+            start = _time(fields[9], tz)
+            end = _time(fields[11], tz)
+            if start is None or end is None:
+                raise CdrFormatError("no start or end time")
+            uniqueid = fields[16]
+            yield CdrRow(
+                line=number, src=fields[1], dst=fields[2], dcontext=fields[3], clid=fields[4],
+                channel=fields[5], dstchannel=fields[6], lastapp=fields[7], start=start,
+                answer=_time(fields[10], tz), end=end, billsec=int(fields[13] or 0),
+                disposition=fields[14].strip().upper(), uniqueid=uniqueid,
+                userfield=fields[17] if len(fields) > 17 else "",
+                linkedid=fields[19] if len(fields) > 19 and fields[19] else uniqueid,
+            )
+        except (CdrFormatError, ValueError) as exc:
+            if on_error:
+                on_error(number, str(exc))
+
+
+def _caller(row: CdrRow) -> tuple[str | None, str | None]:
+    match = _CLID.match(row.clid)
+    name = match.group("name").strip() if match else None
+    number = match.group("num") if match else row.src
+    return (name or None), (number or row.src or None)
+
+
+def inbound_calls(rows: Iterable[CdrRow], ring_timeout: int, region: str,
+                  source_of: Callable[[str], tuple[str | None, str | None]]) -> list[CallRecord]:
+    """One CallRecord per inbound call that went through ctrack's dialplan.
+
+    A call's rows share the inbound channel's uniqueid as linkedid. The Dial row tells the
+    truth about answer/busy/no answer; a no-answer that rang shorter than the ring timeout
+    means the caller hung up first (abandoned). source_of maps a tracking number to
+    (source, channel).
+    """
+    calls: dict[str, list[CdrRow]] = {}
+    for row in rows:
+        if row.dcontext in CTRACK_CONTEXTS and row.uniqueid == row.linkedid:
+            calls.setdefault(row.uniqueid, []).append(row)
+    records = []
+    for uniqueid, group in calls.items():
+        group.sort(key=lambda r: (r.start, r.line))
+        first = group[0]
+        dial_rows = [r for r in group if r.lastapp == "Dial"]
+        answered = [r for r in dial_rows if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0
+                    and r.dstchannel]
+        start = first.start
+        end = max(r.end for r in group)
+        name, number = _caller(first)
+        tracking = normalize_did(first.dst, region)
+        source, channel = source_of(tracking) if tracking else (None, None)
+        if source is None and first.userfield:
+            source = first.userfield
+        record = CallRecord(uniqueid=uniqueid, tracking_number=tracking, caller_number=normalize_caller(number, region),
+                            caller_name=name, source=source, channel=channel, started_at=start, ended_at=end)
+        if answered:
+            record.answered_at = min(r.answer for r in answered)
+            record.disposition = Disposition.ANSWERED
+        else:
+            status = {r.disposition for r in dial_rows} or {first.disposition}
+            if "BUSY" in status:
+                record.disposition = Disposition.BUSY
+            elif "NO ANSWER" in status:
+                rang = end - start
+                record.disposition = Disposition.MISSED if rang >= ring_timeout - 1 else Disposition.ABANDONED
+            elif status & {"FAILED", "CONGESTION"}:
+                record.disposition = Disposition.FAILED
+            else:
+                record.disposition = Disposition.ABANDONED if not dial_rows else Disposition.FAILED
+        records.append(record)
+    return records

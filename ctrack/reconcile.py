@@ -1,0 +1,71 @@
+"""Recover calls that happened while the daemon or AMI was down, from Asterisk's CDR."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ctrack.core.cdr import inbound_calls, parse_rows
+from ctrack.core.route import Catalog
+from ctrack.recordings import find_recording
+from ctrack.store.calls import CallRules, known_uniqueids, save_call
+from ctrack.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileResult:
+    rows: int = 0
+    calls: int = 0
+    added: int = 0
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: CallRules, *,
+                    cdr_timezone: str, ring_timeout: int, region: str, recording_dir: str,
+                    since: float | None = None, settle_seconds: float = 0) -> ReconcileResult:
+    """Save every inbound call in the CDR that the call log lacks; never a duplicate.
+
+    settle_seconds skips calls that ended moments ago: the live listener may still be
+    writing them with richer data.
+    """
+    result = ReconcileResult()
+    tz = ZoneInfo(cdr_timezone)
+
+    def bad(line: int, reason: str) -> None:
+        result.bad_lines.append((line, reason))
+
+    with open(cdr_path, encoding="utf-8", errors="replace", newline="") as handle:
+        rows = [row for row in parse_rows(handle, tz, bad) if since is None or row.start >= since]
+    result.rows = len(rows)
+
+    def source_of(number: str):
+        tn = catalog.numbers.get(number)
+        if tn is None or not tn.source:
+            return None, None
+        src = catalog.sources.get(tn.source)
+        return tn.source, src.channel if src else None
+
+    cutoff = time.time() - settle_seconds
+    records = [r for r in inbound_calls(rows, ring_timeout, region, source_of) if r.ended_at <= cutoff]
+    result.calls = len(records)
+    for record in records:
+        record.recording = find_recording(recording_dir, record.uniqueid)
+
+    async def save_missing(conn):
+        known = await known_uniqueids(conn, [r.uniqueid for r in records])
+        added = 0
+        for record in records:
+            if record.uniqueid in known:
+                continue
+            added += await save_call(conn, record, rules, origin="cdr")
+        return added
+
+    result.added = await writer.run(save_missing)
+    for line, reason in result.bad_lines[:5]:
+        log.warning("%s:%d: skipped: %s", cdr_path, line, reason)
+    return result
