@@ -112,6 +112,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "timezone": Setting("UTC", _timezone, "time zone of reports and exports"),
         "log_level": Setting("info", _choice("debug", "info", "warning", "error"), "daemon log level"),
     },
+    "pbx": {
+        "type": Setting("asterisk", _choice("asterisk", "freeswitch"), "which PBX this deployment tracks"),
+    },
     "business": {
         "default_forward": Setting("Local/s@business-line", _str, "dial string of the real business line; the dialplan rings it whenever ctrack cannot answer"),
         "dial_template": Setting("PJSIP/{number}@trunk", _str, "dial string for a forward target given as a phone number; {number} is its E.164 form"),

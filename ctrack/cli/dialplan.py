@@ -28,7 +28,7 @@ def dialplan() -> None:
 @handle_errors
 def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | None) -> None:
     """Render the dialplan (or the manager user) for the PBX."""
-    pbx = pbx or _configured_pbx(ctx)
+    pbx = pbx or ctx.config.get("pbx.type")
     try:
         if pbx == "freeswitch":
             from ctrack.freeswitch.dialplan import render_dialplan
@@ -50,9 +50,3 @@ def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | N
         fail(f"{out}: cannot write ({exc.strerror})")
     click.echo(f"wrote {out}", err=True)
 
-
-def _configured_pbx(ctx: Context) -> str:
-    try:
-        return ctx.config.get("pbx.type")
-    except KeyError:
-        return "asterisk"
