@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,11 +26,11 @@ class ReconcileResult:
 
 async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: CallRules, *,
                     cdr_timezone: str, ring_timeout: int, region: str, recording_dir: str,
-                    since: float | None = None, settle_seconds: float = 0) -> ReconcileResult:
+                    since: float | None = None, ended_before: float | None = None) -> ReconcileResult:
     """Save every inbound call in the CDR that the call log lacks; never a duplicate.
 
-    settle_seconds skips calls that ended moments ago: the live listener may still be
-    writing them with richer data.
+    ended_before leaves out calls the live listener is logging itself (with richer data):
+    the daemon passes the time its AMI session started, or a minute ago.
     """
     result = ReconcileResult()
     tz = ZoneInfo(cdr_timezone)
@@ -50,8 +49,8 @@ async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: Cal
         src = catalog.sources.get(tn.source)
         return tn.source, src.channel if src else None
 
-    cutoff = time.time() - settle_seconds
-    records = [r for r in inbound_calls(rows, ring_timeout, region, source_of) if r.ended_at <= cutoff]
+    records = [r for r in inbound_calls(rows, ring_timeout, region, source_of)
+               if ended_before is None or r.ended_at <= ended_before]
     result.calls = len(records)
     for record in records:
         record.recording = find_recording(recording_dir, record.uniqueid)

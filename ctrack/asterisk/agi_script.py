@@ -1,0 +1,59 @@
+"""The route as a classic AGI script, for admins who run no daemon.
+
+Asterisk starts it per call; it reads the database directly (plain sqlite3, read only) and
+answers with the same decision as the FastAGI route. pyst2 reads the AGI environment and
+the replies; the commands themselves are written with our own quoting, because pyst2 sends
+values unescaped (a quote or line break in a value would inject an AGI command), and its
+debug chatter on stderr is sent to /dev/null. Any failure sets nothing: the dialplan then
+rings the business line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+
+def main() -> int:
+    from asterisk.agi import AGI
+
+    with open(os.devnull, "w") as quiet:
+        agi = AGI(stdin=sys.stdin, stdout=sys.stdout, stderr=quiet)
+        try:
+            variables = _decide(agi.env)
+        except Exception as exc:  # the call must ring whatever happened here
+            sys.stderr.write(f"ctrack-route: {type(exc).__name__}: {exc}\n")
+            return 0
+        from ctrack.asterisk.agi_protocol import set_variable
+
+        for name, value in variables.items():
+            sys.stdout.write(set_variable(name, value).decode("utf-8"))
+            sys.stdout.flush()
+            agi.get_result()
+    return 0
+
+
+def _decide(env: dict[str, str]) -> dict[str, str]:
+    from ctrack import config as config_mod
+    from ctrack.asterisk.agi_protocol import AgiRequest
+    from ctrack.core.route import decide
+    from ctrack.services import route_settings
+    from ctrack.store import db
+    from ctrack.store.catalog import load_catalog
+
+    request = AgiRequest(env)
+    config = config_mod.load()
+    conn = db.connect(config.database_path)
+    try:
+        catalog = load_catalog(conn)
+    finally:
+        conn.close()
+    did = request.args[0] if request.args and request.args[0] else request.extension
+    decision = decide(did, request.uniqueid or uuid.uuid4().hex, time.time(), catalog, route_settings(config))
+    return decision.variables()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

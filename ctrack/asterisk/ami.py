@@ -1,0 +1,158 @@
+"""The AMI connection: log in, wait for FullyBooted, deliver events, ping, reconnect.
+
+Built on our own parser (ctrack.asterisk.ami_protocol) rather than panoramisk's protocol,
+which decodes each TCP chunk separately (splitting UTF-8 caller names) and reconnects on a
+fixed delay. Reconnects back off exponentially with jitter; a successful session resets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from typing import Awaitable, Callable
+
+from ctrack.asterisk.ami_protocol import AmiMessage, AmiParser, encode_action
+
+log = logging.getLogger(__name__)
+
+
+class AmiAuthError(Exception):
+    """Asterisk refused the manager login."""
+
+
+class AmiClient:
+    def __init__(self, host: str, port: int, username: str, secret: str,
+                 on_event: Callable[[AmiMessage], None],
+                 on_ready: Callable[[], Awaitable[None] | None] | None = None, *,
+                 reconnect_max: float = 30.0, ping_interval: float = 10.0, timeout: float = 5.0):
+        self.host, self.port = host, port
+        self.username, self.secret = username, secret
+        self.on_event = on_event
+        self.on_ready = on_ready
+        self.reconnect_max = reconnect_max
+        self.ping_interval = ping_interval
+        self.timeout = timeout
+        self.ready = asyncio.Event()
+        self.events = 0
+        self.sessions = 0
+        self.last_error: str | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._closing = False
+        self._booted: asyncio.Event | None = None
+        self._background: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        """Stay connected until close(); never raises for network trouble."""
+        delay = 0.5
+        while not self._closing:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except AmiAuthError as exc:
+                self.last_error = str(exc)
+                log.error("AMI %s:%s: %s", self.host, self.port, exc)
+                delay = self.reconnect_max
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("AMI %s:%s: %s", self.host, self.port, self.last_error)
+            finally:
+                self.ready.clear()
+                self._fail_pending()
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
+            if self._closing:
+                break
+            if asyncio.get_running_loop().time() - started > 60:
+                delay = 0.5
+            wait = min(delay, self.reconnect_max) * random.uniform(0.8, 1.2)
+            log.info("AMI reconnecting in %.1f s", wait)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self.reconnect_max)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer is not None:
+            try:
+                self._writer.write(encode_action("Logoff", {"ActionID": "bye"}))
+            except Exception:
+                pass
+            self._writer.close()
+
+    async def action(self, name: str, fields: dict | None = None) -> AmiMessage:
+        """Send an action and wait for its response (not for any event list)."""
+        if self._writer is None:
+            raise ConnectionError("AMI is not connected")
+        action_id = f"ctrack-{next(self._ids)}"
+        future: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        self._writer.write(encode_action(name, {**(fields or {}), "ActionID": action_id}))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        finally:
+            self._pending.pop(action_id, None)
+
+    async def _session(self) -> None:
+        reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+        parser = AmiParser()
+        self._booted = asyncio.Event()
+        pump = asyncio.create_task(self._pump(reader, parser), name="ctrack-ami-read")
+        try:
+            login = await self.action("Login", {"Username": self.username, "Secret": self.secret,
+                                                "Events": "on"})
+            if login.get("Response") != "Success":
+                raise AmiAuthError(f"login refused: {login.get('Message', 'no reason given')}")
+            await asyncio.wait_for(self._booted.wait(), 30)
+            self.sessions += 1
+            self.last_error = None
+            self.ready.set()
+            log.info("AMI connected to %s:%s (%s)", self.host, self.port, parser.banner)
+            if self.on_ready is not None:
+                result = self.on_ready()
+                if asyncio.iscoroutine(result):
+                    task = asyncio.create_task(result)
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            while not pump.done():
+                done, _ = await asyncio.wait({pump}, timeout=self.ping_interval)
+                if not done:
+                    await self.action("Ping")
+            pump.result()
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("connection closed by Asterisk")
+            for message in parser.feed(data):
+                self._dispatch(message)
+
+    def _dispatch(self, message: AmiMessage) -> None:
+        event = message.get("Event")
+        if event is not None:
+            self.events += 1
+            if event == "FullyBooted" and self._booted is not None:
+                self._booted.set()
+            try:
+                self.on_event(message)
+            except Exception:
+                log.exception("AMI event %s could not be handled", event)
+            return
+        future = self._pending.get(message.get("ActionID", ""))
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("AMI connection lost"))
+        self._pending.clear()

@@ -1,0 +1,30 @@
+"""`ctrack serve`: run the daemon in the foreground (systemd runs it this way)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from ctrack.cli import cli
+from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def serve(ctx: Context) -> None:
+    """Run FastAGI, the AMI call log and the HTTP side until SIGTERM."""
+    from ctrack.daemon import run
+
+    config = ctx.config
+    logging.basicConfig(
+        level=config.get("ctrack.log_level").upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code = asyncio.run(run(config, ctx.database_path))
+    except OSError as exc:
+        fail(f"cannot start: {exc.strerror or exc}")
+    sys.exit(code)

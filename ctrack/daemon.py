@@ -1,0 +1,225 @@
+"""`ctrack serve`: one asyncio process with a clear lifecycle.
+
+start: upgrade the schema, load the catalog, open the writer, then listen (FastAGI, HTTP)
+and connect (AMI). serve: until SIGTERM/SIGINT. stop: stop accepting, let in-flight
+routes finish (bounded), close AMI, flush every queued write, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from ctrack.config import Config
+from ctrack.services import Services
+from ctrack.store import db
+
+log = logging.getLogger("ctrack")
+DRAIN_SECONDS = 5.0
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify) how we are; a no-op outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError:
+        log.debug("sd_notify failed", exc_info=True)
+
+
+class Daemon:
+    def __init__(self, config: Config, db_path: Path):
+        self.config = config
+        self.services = Services(config, db_path)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._closers: list = []
+        self.fastagi = None
+        self.ami = None
+        self.call_log = None
+        self.http_runner: web.AppRunner | None = None
+        self.addresses: dict[str, tuple[str, int]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        services = self.services
+        conn = db.connect(services.db_path, create=True)
+        try:
+            db.upgrade(conn)
+        finally:
+            conn.close()
+        services.catalog.refresh()
+        await services.writer.start()
+        self._spawn(services.catalog.keep_fresh(), "catalog")
+        for start in self._components():
+            await start()
+        self._spawn(self._watchdog(), "watchdog")
+        sd_notify("READY=1")
+        log.info("ctrack serving: %s", ", ".join(f"{k} {h}:{p}" for k, (h, p) in self.addresses.items()))
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        sd_notify("STOPPING=1")
+        log.info("ctrack stopping: draining")
+        for close in reversed(self._closers):
+            try:
+                await close()
+            except Exception:
+                log.exception("error while stopping")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.services.writer.close()
+        self.services.catalog.close()
+        log.info("ctrack stopped; call log flushed")
+
+    # -- components ---------------------------------------------------------------------
+
+    def _components(self):
+        starts = [self._start_http]
+        if self.config.get("pbx.type") == "asterisk":
+            starts.insert(0, self._start_fastagi)
+            if self.config.get("ami.enabled"):
+                starts.append(self._start_ami)
+        else:
+            starts.insert(0, self._start_freeswitch)
+        return starts
+
+    async def _start_fastagi(self) -> None:
+        from ctrack.asterisk.fastagi import FastAgiServer
+        from ctrack.asterisk.handlers import dispatcher
+
+        host, port = self.config.get("fastagi.listen")
+        server = FastAgiServer(dispatcher(self.services), host, port,
+                               client_timeout=self.config.get("fastagi.client_timeout"))
+        await server.start()
+        self.fastagi = server
+        self.addresses["fastagi"] = (server.host, server.port)
+        self.services.add_metric("ctrack_fastagi_connections_total", "counter", "FastAGI connections accepted",
+                                 lambda: server.stats.connections)
+        self.services.add_metric("ctrack_fastagi_routed_total", "counter", "FastAGI requests answered",
+                                 lambda: server.stats.routed)
+        self.services.add_metric("ctrack_fastagi_failed_total", "counter",
+                                 "FastAGI requests that fell back to the business line", lambda: server.stats.failed)
+        self._closers.append(lambda: server.close(DRAIN_SECONDS))
+
+    async def _start_ami(self) -> None:
+        from ctrack.asterisk.ami import AmiClient
+        from ctrack.asterisk.calllog import AsteriskCallLog
+
+        self.call_log = AsteriskCallLog(self.services)
+        cfg = self.config
+        self.ami = AmiClient(cfg.get("ami.host"), cfg.get("ami.port"), cfg.get("ami.username"),
+                             cfg.get("ami.secret"), self.call_log.on_event, self._after_ami_connect,
+                             reconnect_max=cfg.get("ami.reconnect_max_seconds"))
+        self.services.add_metric("ctrack_ami_connected", "gauge", "1 while the AMI session is up",
+                                 lambda: int(self.ami.ready.is_set()))
+        self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received",
+                                 lambda: self.ami.events)
+        self._spawn(self.ami.run(), "ami")
+        self._spawn(self._housekeeping(), "housekeeping")
+        self._closers.append(self.ami.close)
+
+    async def _start_freeswitch(self) -> None:
+        from ctrack.freeswitch.service import start_freeswitch
+
+        closers = await start_freeswitch(self)
+        self._closers.extend(closers)
+
+    async def _start_http(self) -> None:
+        from ctrack.web.app import create_app
+
+        host, port = self.config.get("http.listen")
+        app = create_app(self.services)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=DRAIN_SECONDS)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        self.http_runner = runner
+        sockname = site._server.sockets[0].getsockname()
+        self.addresses["http"] = (sockname[0], sockname[1])
+        self._closers.append(runner.cleanup)
+
+    # -- background work ----------------------------------------------------------------
+
+    def _spawn(self, coro, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=f"ctrack-{name}"))
+
+    async def _after_ami_connect(self) -> None:
+        """After each (re)connect, calls that ended while AMI was down are in the CDR."""
+        await self.reconcile(ended_before=time.time())
+
+    async def reconcile(self, ended_before: float) -> None:
+        from ctrack.reconcile import reconcile
+
+        cfg = self.config
+        path = Path(cfg.get("cdr.master_csv"))
+        if not path.is_file():
+            return
+        try:
+            result = await reconcile(
+                self.services.writer, self.services.catalog.catalog, path, self.services.call_rules,
+                cdr_timezone=cfg.get("cdr.timezone"), ring_timeout=cfg.get("business.ring_timeout"),
+                region=cfg.get("ctrack.default_region"), recording_dir=cfg.get("recording.directory"),
+                since=time.time() - 7 * 86400, ended_before=ended_before)
+        except Exception:
+            log.exception("CDR reconcile failed")
+            return
+        if result.added:
+            log.info("reconcile: %d calls recovered from %s", result.added, path)
+
+    async def _housekeeping(self) -> None:
+        interval = self.config.get("cdr.reconcile_interval")
+        next_reconcile = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(min(60, interval))
+            if self.call_log is not None:
+                self.call_log.expire()
+            if time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + interval
+                # Calls in progress during a reconnect missed their Newchannel: the CDR has them.
+                await self.reconcile(ended_before=time.time() - 60)
+
+    async def _watchdog(self) -> None:
+        """Ping systemd's watchdog from the event loop: a frozen loop gets the daemon restarted."""
+        usec = os.environ.get("WATCHDOG_USEC")
+        if not usec:
+            return
+        period = max(0.5, int(usec) / 1e6 / 3)
+        while True:
+            sd_notify("WATCHDOG=1")
+            await asyncio.sleep(period)
+
+
+async def run(config: Config, db_path: Path) -> int:
+    daemon = Daemon(config, db_path)
+    try:
+        await daemon.start()
+    except BaseException:
+        await daemon.stop()
+        raise
+    await daemon.serve()
+    await daemon.stop()
+    return 0
