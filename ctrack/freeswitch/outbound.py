@@ -1,0 +1,194 @@
+"""The route over outbound ESL: FreeSWITCH's `socket` application connects here for each call.
+
+ctrack answers `connect` at once (FreeSWITCH parks the caller until then), reads the channel,
+asks the route handler for a decision, and sets the CTRACK_* variables in one `multiset`.
+When the decision says record it plays the consent prompt and starts `record_session`.
+Then it says `exit`, and the rendered dialplan (which set `socket_resume=true` and default
+CTRACK_FORWARD / CTRACK_RING_TIMEOUT before the socket) goes on to bridge ${CTRACK_FORWARD}.
+
+So the dialplan, not ctrack, rings the phone: if ctrack is down FreeSWITCH cannot connect and
+carries on; if ctrack is slow, fails or sees garbage, it hangs up the socket and the dialplan
+rings the business line with the defaults. Each call is its own task with its own deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from ctrack.core import variables as v
+from ctrack.core.route import RouteDecision
+from ctrack.freeswitch import esl_protocol as esl
+from ctrack.freeswitch.connection import EslClosed, EslConnection
+
+log = logging.getLogger(__name__)
+
+# Values FreeSWITCH must take literally: `set` expands ${...} (even ${system(...)}) in values.
+# Forward, consent and whisper are the admin's own dial strings and sounds, where FreeSWITCH
+# variables are a feature ('user/100@${domain_name}'); everything else is data.
+_DATA = (v.CALL_ID, v.TRACKED, v.TRACKING_NUMBER, v.SOURCE, v.CHANNEL, v.RING_TIMEOUT, v.RECORD,
+         v.RECORDING_FILE, v.VISIT_ID, v.ROUTE_STATUS)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """What FreeSWITCH tells ctrack about a new call on `connect`."""
+
+    did: str                   # as the dialplan matched it (CTRACK_DID), else the destination number
+    call_id: str               # the inbound leg's UUID: the key of the call record
+    caller_number: str | None
+    caller_name: str | None
+    at: float                  # unix seconds
+
+
+RouteHandler = Callable[[RouteRequest], Awaitable[RouteDecision]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSettings:
+    recording_directory: str = "/var/lib/freeswitch/recordings"
+    route_timeout: float = 2.0      # for the handler: FreeSWITCH holds the caller meanwhile
+    reply_timeout: float = 2.0      # for each FreeSWITCH reply
+    media_timeout: float = 60.0     # for the consent prompt and record_session to finish
+
+    @classmethod
+    def from_config(cls, config) -> "OutboundSettings":
+        return cls(recording_directory=config.get("freeswitch.recording_directory"),
+                   route_timeout=float(config.get("freeswitch.route_timeout")))
+
+
+class RouteRefused(ValueError):
+    """A decision ctrack will not hand to FreeSWITCH (a data value FreeSWITCH would expand)."""
+
+
+def request_from_channel(data: dict[str, str], at: float) -> RouteRequest:
+    """The route request in an outbound `connect` reply (channel data, already URL-decoded)."""
+    call_id = data.get("Unique-ID") or data.get("Channel-Unique-ID")
+    if not call_id:
+        raise esl.EslProtocolError("connect reply without the channel's Unique-ID")
+    did = data.get("variable_" + v.DID) or data.get("Channel-Destination-Number") or ""
+    return RouteRequest(did=did, call_id=call_id,
+                        caller_number=data.get("Channel-Caller-ID-Number") or None,
+                        caller_name=data.get("Channel-Caller-ID-Name") or None, at=at)
+
+
+def session_plan(decision: RouteDecision, recording_directory: str) -> list[tuple[str, str]]:
+    """The applications to run on the channel, in order, as (name, argument)."""
+    variables = decision.variables()
+    steps: list[tuple[str, str]] = []
+    if decision.record:
+        path = posixpath.join(recording_directory, decision.recording_file)
+        variables[v.RECORDING_FILE] = path
+    if decision.whisper:
+        # Played to the business line after it answers and before it hears the caller.
+        variables["bridge_pre_execute_bleg_app"] = "playback"
+        variables["bridge_pre_execute_bleg_data"] = decision.whisper
+    for name in _DATA:
+        if "${" in variables.get(name, ""):
+            raise RouteRefused(f"{name}={variables[name]!r} would be expanded by FreeSWITCH")
+    steps.append(("multiset", esl.multiset_arg(variables)))
+    if decision.record:
+        if decision.consent_prompt:
+            steps.append(("playback", decision.consent_prompt))
+        steps.append(("record_session", variables[v.RECORDING_FILE]))
+    return steps
+
+
+async def serve_outbound(handler: RouteHandler, host: str, port: int,
+                         settings: OutboundSettings = OutboundSettings()) -> asyncio.Server:
+    """Start the server FreeSWITCH's `socket` application connects to."""
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await OutboundSession(EslConnection(reader, writer), handler, settings).run()
+    return await asyncio.start_server(on_connect, host, port)
+
+
+class OutboundSession:
+    """One call's conversation with FreeSWITCH; never raises, always closes."""
+
+    def __init__(self, conn: EslConnection, handler: RouteHandler, settings: OutboundSettings) -> None:
+        self.conn = conn
+        self.handler = handler
+        self.settings = settings
+        self.request: RouteRequest | None = None
+        self.hung_up = False
+        self._completed: set[str] = set()   # Application-UUIDs FreeSWITCH has finished
+
+    async def run(self) -> None:
+        try:
+            await self._converse()
+        except (OSError, EOFError, asyncio.TimeoutError, esl.EslProtocolError, esl.EslCommandError,
+                RouteRefused) as exc:
+            if self.hung_up:
+                log.info("%s: the caller hung up while ctrack was routing", self._who())
+            else:
+                log.warning("%s: FreeSWITCH continues with the default route: %s", self._who(), _reason(exc))
+        except Exception:
+            log.exception("%s: route failed; FreeSWITCH continues with the default route", self._who())
+        finally:
+            await self.conn.aclose()
+
+    def _who(self) -> str:
+        return self.request.call_id if self.request else "new call"
+
+    async def _converse(self) -> None:
+        s = self.settings
+        reply = await asyncio.wait_for(self.conn.request(esl.command("connect")), s.reply_timeout)
+        self.request = request_from_channel(esl.channel_data(reply), time.time())
+        reply = await asyncio.wait_for(self.conn.request(esl.command("myevents"), self._note), s.reply_timeout)
+        if not reply.ok:
+            raise esl.EslProtocolError(f"myevents refused: {reply.reply_text}")
+        try:
+            decision = await asyncio.wait_for(self.handler(self.request), s.route_timeout)
+        except asyncio.TimeoutError:
+            raise asyncio.TimeoutError(f"no route decision within {s.route_timeout:g} s") from None
+        await self._execute(session_plan(decision, s.recording_directory))
+        await self._exit()
+
+    async def _execute(self, plan: list[tuple[str, str]]) -> None:
+        """Queue every application, then wait until FreeSWITCH has run the last one."""
+        s = self.settings
+        ids = [str(uuid.uuid4()) for _ in plan]
+        await self.conn.send(b"".join(esl.execute(app, arg, event_uuid=i) for (app, arg), i in zip(plan, ids)))
+        for app, _ in plan:   # async mode: '+OK' means queued; completion comes as an event
+            reply = await asyncio.wait_for(self.conn.reply(self._note), s.reply_timeout)
+            if not reply.ok:
+                raise esl.EslProtocolError(f"{app} refused: {reply.reply_text}")
+        try:
+            async with asyncio.timeout(s.media_timeout):
+                while ids[-1] not in self._completed and not self.hung_up:
+                    self._note(await self.conn.frame())
+        except TimeoutError:
+            raise asyncio.TimeoutError(f"{plan[-1][0]} still running after {s.media_timeout:g} s") from None
+        if self.hung_up:
+            raise EslClosed("the caller hung up")
+
+    def _note(self, frame: esl.Frame) -> None:
+        """Remember what events say: an application finished, the caller hung up."""
+        if frame.content_type == "text/disconnect-notice":
+            self.hung_up = True
+        elif frame.content_type == "text/event-plain":
+            event = esl.parse_event(frame.body).headers
+            name = event.get("Event-Name")
+            if name == "CHANNEL_HANGUP":
+                self.hung_up = True
+            elif name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application-UUID"):
+                self._completed.add(event["Application-UUID"])
+
+    async def _exit(self) -> None:
+        """Hand the call back to the dialplan (socket_resume=true makes it go on)."""
+        try:
+            await asyncio.wait_for(self.conn.request(esl.command("exit")), self.settings.reply_timeout)
+        except (EslClosed, asyncio.TimeoutError):
+            pass   # closing our end has the same effect
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, asyncio.TimeoutError):
+        return text or "FreeSWITCH did not answer in time"
+    return text or type(exc).__name__
