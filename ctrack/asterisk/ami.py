@@ -156,3 +156,40 @@ class AmiClient:
             if not future.done():
                 future.set_exception(ConnectionError("AMI connection lost"))
         self._pending.clear()
+
+
+async def check(host: str, port: int, username: str, secret: str, timeout: float = 5.0) -> tuple[bool, str]:
+    """Log in once as the listener would; (ok, one line for the admin)."""
+    where = f"{host}:{port}"
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except ConnectionRefusedError:
+        return False, f"AMI {where}: connection refused (manager.conf [general] enabled/port/bindaddr?)"
+    except (OSError, asyncio.TimeoutError) as exc:
+        return False, f"AMI {where}: cannot connect ({exc.strerror if isinstance(exc, OSError) else 'timeout'})"
+    parser = AmiParser()
+    try:
+        writer.write(encode_action("Login", {"Username": username, "Secret": secret, "Events": "system",
+                                             "ActionID": "doctor"}))
+        deadline = asyncio.get_running_loop().time() + timeout
+        logged_in = False
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False, (f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
+                               f"user's read= and not filtered out?)" if logged_in
+                               else f"AMI {where}: no answer to the login")
+            data = await asyncio.wait_for(reader.read(65536), left)
+            if not data:
+                return False, f"AMI {where}: closed the connection (permit= does not allow this address?)"
+            for message in parser.feed(data):
+                if message.get("ActionID") == "doctor" and "Response" in message:
+                    if message["Response"] != "Success":
+                        return False, f"AMI {where}: login refused for {username!r} ({message.get('Message', '')})"
+                    logged_in = True
+                elif message.get("Event") == "FullyBooted" and logged_in:
+                    return True, f"AMI {where}: logged in as {username!r}, {parser.banner or 'Asterisk'}"
+    except (OSError, asyncio.TimeoutError) as exc:
+        return False, f"AMI {where}: {exc}"
+    finally:
+        writer.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from ctrack.asterisk.ami_protocol import AmiMessage
+from ctrack.calllog import log_call
 from ctrack.core.callstate import CallTracker
 from ctrack.core.model import CallRecord
-from ctrack.recordings import usable_recording
 from ctrack.services import Services
-from ctrack.store.calls import save_call
 
 log = logging.getLogger(__name__)
 INBOUND_CONTEXTS = ("ctrack-inbound", "ctrack-call")
@@ -32,18 +31,7 @@ class AsteriskCallLog:
             self.complete(record)
 
     def complete(self, record: CallRecord) -> None:
-        """Enrich a finished call and queue it for the writer (the event loop never waits)."""
-        services = self.services
-        record.recording = usable_recording(services.config.get("recording.directory"), record.recording)
-        if record.source is None and record.tracking_number:
-            # The route was down or slow: the dialed number still tells the source.
-            tn = services.catalog.catalog.numbers.get(record.tracking_number)
-            if tn is not None and tn.source:
-                record.source = tn.source
-                source = services.catalog.catalog.sources.get(tn.source)
-                record.channel = source.channel if source else None
-        rules = services.call_rules
-        future = services.writer.submit(lambda conn: save_call(conn, record, rules, origin="ami"))
+        future = log_call(self.services, record, "ami", self.services.config.get("recording.directory"))
         future.add_done_callback(self._saved)
 
     def _saved(self, future) -> None:

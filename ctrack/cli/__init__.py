@@ -35,7 +35,7 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
 def _register() -> None:
     from ctrack.cli import catalog, database  # noqa: F401  (modules register their commands)
 
-    for name in ("calls", "dialplan", "daemon", "dni", "reports", "freeswitch"):
+    for name in ("calls", "dialplan", "daemon", "doctor", "dni", "reports"):
         try:
             __import__(f"ctrack.cli.{name}")
         except ModuleNotFoundError as exc:

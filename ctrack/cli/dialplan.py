@@ -31,8 +31,14 @@ def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | N
     pbx = pbx or ctx.config.get("pbx.type")
     try:
         if pbx == "freeswitch":
-            from ctrack.freeswitch.dialplan import render_dialplan
-            text = render_dialplan(ctx.config)
+            from ctrack.freeswitch.dialplan import DialplanError, render_dialplan
+            from ctrack.store.catalog import list_numbers
+
+            numbers = [n["number"] for n in list_numbers(ctx.connect(), include_retired=False)]
+            try:
+                text = render_dialplan(ctx.config, numbers)
+            except DialplanError as exc:
+                fail(str(exc))
         elif manager:
             text = render_manager(ctx.config)
         else:
