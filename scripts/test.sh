@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command:  bash scripts/test.sh [pytest arguments...]
+#
+# On a fresh Debian 12 machine, as root (this is what .ci/run does, with CI=true):
+# scripts/setup.sh installs what the suite needs (host packages, .venv, the real test
+# PBX), then pytest runs the whole suite (or what "$@" selects) and this exits with its
+# status.
+# Examples:  bash scripts/test.sh tests/unit -q
+#            bash scripts/test.sh -m 'not pbx'
+#            bash scripts/test.sh tests/integration/test_pbx_smoke.py
+# Environment: as scripts/setup.sh, and CTRACK_PBX_KEEP=1 (keep each session's PBX
+#   files for a post-mortem), CI (set: pytest prints a summary of every non-pass).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CTRACK_PBX_ROOT=${CTRACK_PBX_ROOT:-/opt/ctrack-pbx}
+T0=$(date +%s)
+bash scripts/setup.sh
+
+printf '\n== pytest %s (prepared in %s s)\n' "$*" "$(( $(date +%s) - T0 ))" >&2
+args=()
+[ -z "${CI:-}" ] || args+=(-ra)
+exec .venv/bin/python -m pytest "${args[@]}" "$@"

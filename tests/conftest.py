@@ -1,0 +1,46 @@
+"""Shared fixtures.  The real test PBX: tests/pbx/harness.py (TestPBX), tests/pbx/ami.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pbx.ami import AMIClient
+from tests.pbx.harness import TestPBX
+
+
+def pytest_collection_modifyitems(items):
+    # every test that uses the real PBX carries the 'pbx' marker (-m 'not pbx' to leave them out)
+    for item in items:
+        if "pbx" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pbx)
+
+
+@pytest.fixture(scope="session")
+def pbx():
+    """The real Asterisk, started once per session on free ports, stopped at the end.
+
+    Never skipped: if it cannot start, the tests using it error with the reason."""
+    server = TestPBX()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pbx_dialplan(pbx):
+    """load(text): install a dialplan under test for one test; the default comes back after."""
+    yield pbx.load_dialplan
+    pbx.load_dialplan(None)
+
+
+@pytest.fixture
+async def ami(pbx):
+    """An AMI connection (the harness's user: all events), logged in and FullyBooted."""
+    client = AMIClient(pbx.ami_host, pbx.ami_port, pbx.ami_user, pbx.ami_secret)
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.close()
