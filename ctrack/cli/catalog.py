@@ -12,6 +12,7 @@ from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, json_option, pass_ctx, print_rows
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.core.route import safe_sound
 from ctrack.store import catalog as cat
 
 NUMBER_COLUMNS = ("number", "kind", "source", "pool", "forward", "record", "whisper", "vanity", "region", "state")
@@ -29,10 +30,20 @@ def _forward(ctx: Context, text: str | None) -> str | None:
         return text
     text = text.strip()
     if "/" in text:
-        if any(c in text for c in "\r\n,|&;"):
-            raise cat.Invalid(f"forward {text!r}: a dial string may not contain , | & ; or line breaks")
+        if any(c in text for c in "\r\n,|&;()^\""):
+            raise cat.Invalid(f"forward {text!r}: a dial string may not contain , | & ; ( ) ^ \" or line breaks")
         return text
     return _e164(ctx, text)
+
+
+def _whisper(text: str | None) -> str | None:
+    """A whisper is a sound file name (played with Playback), such as custom/google-call."""
+    if text is None or text == "":
+        return text
+    if not safe_sound(text.strip()):
+        raise cat.Invalid(f"whisper {text!r} must be a sound file name such as custom/google-call "
+                          "(letters, digits, _ . / -)")
+    return text.strip()
 
 
 # --- sources -------------------------------------------------------------------------------
@@ -101,7 +112,7 @@ def number() -> None:
 @click.option("--pool", "pool_name", default=None, help="DNI number: the pool it belongs to.")
 @click.option("--forward", default=None, help="Number or dial string to ring (default: the business line).")
 @click.option("--record/--no-record", default=False, help="Record calls to this number.")
-@click.option("--whisper", default=None, help="Text announced to whoever answers.")
+@click.option("--whisper", default=None, help="Sound played to whoever answers, e.g. custom/google-call.")
 @click.option("--vanity", default=None, help="Vanity label such as 1-800-PLUMBER.")
 @click.option("--region", default=None, help="Region the number serves.")
 @pass_ctx
@@ -111,7 +122,7 @@ def number_add(ctx: Context, number_text: str, source_name: str | None, pool_nam
                region: str | None) -> None:
     """Add a tracking number for a source (static) or a pool (DNI)."""
     spec = cat.NumberSpec(_e164(ctx, number_text), source_name, pool_name, _forward(ctx, forward),
-                          record, whisper, vanity, region)
+                          record, _whisper(whisper), vanity, region)
     row = cat.add_number(ctx.connect(), spec)
     target = f"source {row['source']!r}" if row["source"] else f"pool {row['pool']!r}"
     click.echo(f"{row['number']} added for {target}")
@@ -158,7 +169,7 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 def number_edit(ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity,
                 region) -> None:
     """Change a tracking number."""
-    changes = {k: v for k, v in (("forward", _forward(ctx, forward)), ("whisper", whisper),
+    changes = {k: v for k, v in (("forward", _forward(ctx, forward)), ("whisper", _whisper(whisper)),
                                  ("vanity", vanity), ("region", region)) if v is not None}
     if source_name is None and pool_name is None and record is None and not changes:
         raise cat.Invalid("nothing to change")
@@ -210,7 +221,7 @@ def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberS
                 raise cat.Invalid(f"record must be yes or no, not {row['record']!r}")
             specs.append((line, cat.NumberSpec(
                 e164, row.get("source") or None, row.get("pool") or None, _forward(ctx, row.get("forward") or None),
-                record in ("yes", "true", "1"), row.get("whisper") or None, row.get("vanity") or None,
+                record in ("yes", "true", "1"), _whisper(row.get("whisper") or None), row.get("vanity") or None,
                 row.get("region") or None)))
         except (InvalidNumber, cat.CatalogError) as exc:
             problems.append((line, str(exc)))

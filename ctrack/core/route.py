@@ -26,6 +26,18 @@ class RouteSettings:
     default_region: str = "US"
     recording_format: str = "wav"
 
+    @classmethod
+    def from_config(cls, config) -> "RouteSettings":
+        """The settings in ctrack.ini (anything with Config's .get("section.key"))."""
+        return cls(
+            default_forward=config.get("business.default_forward"),
+            dial_template=config.get("business.dial_template"),
+            ring_timeout=config.get("business.ring_timeout"),
+            consent_prompt=config.get("recording.consent_prompt"),
+            default_region=config.get("ctrack.default_region"),
+            recording_format=config.get("recording.format"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
@@ -72,15 +84,22 @@ class RouteDecision:
 
 VisitLookup = Callable[[str, float], "str | None"]
 _SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
+# Characters that would split a dialplan application's arguments (Dial, Gosub via U()).
+_DIALPLAN_UNSAFE = re.compile(r"[,|&;()^\r\n\"]")
+SOUND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 
 
 def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     """A forward target as a dial string: dial strings pass through, numbers use the template."""
     if not forward:
         return settings.default_forward
-    if "/" in forward:
-        return forward
-    return settings.dial_template.format(number=forward)
+    dial = forward if "/" in forward else settings.dial_template.format(number=forward)
+    return settings.default_forward if _DIALPLAN_UNSAFE.search(dial) else dial
+
+
+def safe_sound(name: str | None) -> str:
+    """A sound file name the dialplan can pass on as one argument, else nothing."""
+    return name if name and SOUND_NAME.match(name) and ".." not in name else ""
 
 
 def decide(
@@ -117,7 +136,7 @@ def decide(
         ring_timeout=settings.ring_timeout,
         record=record,
         recording_file=recording_file,
-        consent_prompt=settings.consent_prompt if record else "",
-        whisper=(tn.whisper or "") if tn else "",
+        consent_prompt=safe_sound(settings.consent_prompt) if record else "",
+        whisper=safe_sound(tn.whisper) if tn else "",
         visit_id=visit_id,
     )

@@ -52,6 +52,7 @@ ring_timeout = 4
 qualified_seconds = 5
 [recording]
 directory = {self.pbx.recordings_dir}
+consent_prompt = hello-world
 [fastagi]
 listen = 127.0.0.1:{self.pbx.fastagi_port}
 client_timeout = 2
@@ -170,6 +171,7 @@ def install_site(pbx: TestPBX, root: Path, extra_config: str = "", agi: str = "f
     site.ctrack("number", "add", "+15035550102", "--source", "Radio")
     site.ctrack("number", "add", "+15035550103", "--source", "Billboard", "--forward", "Local/s@business-noanswer")
     site.ctrack("number", "add", "+15035550104", "--source", "Billboard", "--forward", "Local/s@business-busy")
+    site.ctrack("number", "add", "+15035550105", "--source", "Radio", "--whisper", "beep")
     pbx.load_dialplan(site.ctrack("dialplan", "render", "--agi", agi).stdout)
     pbx.load_manager(site.ctrack("dialplan", "render", "--manager").stdout)
     return site

@@ -14,7 +14,7 @@ import pytest
 
 from tests.pbx.harness import wait_until
 
-GOOGLE, RADIO, NOANSWER, BUSY = "15035550101", "15035550102", "15035550103", "15035550104"
+GOOGLE, RADIO, NOANSWER, BUSY, WHISPER = "15035550101", "15035550102", "15035550103", "15035550104", "15035550105"
 
 
 def e164(digits: str) -> str:
@@ -39,7 +39,7 @@ def test_answered_call_with_recording(site):
     assert call["caller_name"] == "Ann Answer"
     assert call["disposition"] == "answered"
     assert 5 <= call["talk_seconds"] <= 8, call
-    assert call["ring_seconds"] <= 2
+    assert call["ring_seconds"] <= 3                 # the consent prompt (1.4 s) plays first
     assert call["qualified"] is True and call["first_time"] is True
     assert ts(call["started_at"]) <= ts(call["answered_at"]) <= ts(call["ended_at"])
     assert call["recording"], "recorded number without a recording"
@@ -48,6 +48,18 @@ def test_answered_call_with_recording(site):
     assert set(call) >= {"id", "uniqueid", "tracking_number", "caller_number", "caller_name", "source",
                          "channel", "started_at", "answered_at", "ended_at", "ring_seconds", "talk_seconds",
                          "disposition", "first_time", "qualified", "recording"}
+
+
+async def test_consent_prompt_before_recording_and_whisper_to_the_business(site, ami):
+    mark = len(ami.events)
+    await asyncio.to_thread(site.pbx.call, GOOGLE, "15035550213", "Cy Consent", 2)
+    await asyncio.to_thread(site.pbx.call, WHISPER, "15035550214", "Wes Whisper", 2)
+    await asyncio.to_thread(site.wait_calls, "+15035550214")
+    played = [(e.get("Channel", "").split("-")[0], e.get("Context"), e.get("AppData"))
+              for e in ami.events[mark:] if e.get("Event") == "Newexten" and e.get("Application") == "Playback"]
+    assert ("PJSIP/trunk", "ctrack-call", "hello-world") in played       # consent, to the caller
+    assert ("Local/s@business", "ctrack-whisper", "beep") in played      # whisper, to who answers
+    assert sum(1 for p in played if p[2] == "hello-world") == 1          # only the recorded call asks
 
 
 def test_answered_call_without_recording_and_short_talk(site):

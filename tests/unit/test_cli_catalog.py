@@ -49,11 +49,11 @@ def test_init_is_idempotent(run):
 
 def test_number_add_national_format_and_json_contract(run):
     run("number", "add", "(503) 555-0123", "--source", "Google Ads", "--forward", "503-555-0100",
-        "--record", "--whisper", "Google call", "--vanity", "555-PLUMB", "--region", "Portland")
+        "--record", "--whisper", "custom/google-call", "--vanity", "555-PLUMB", "--region", "Portland")
     run("number", "add", "+1 503 555 0124", "--pool", "website")
     assert numbers(run) == [
         {"number": "+15035550123", "kind": "static", "source": "Google Ads", "pool": None,
-         "forward": "+15035550100", "record": True, "whisper": "Google call", "vanity": "555-PLUMB",
+         "forward": "+15035550100", "record": True, "whisper": "custom/google-call", "vanity": "555-PLUMB",
          "region": "Portland", "state": "active"},
         {"number": "+15035550124", "kind": "pool", "source": None, "pool": "website", "forward": None,
          "record": False, "whisper": None, "vanity": None, "region": None, "state": "active"},
@@ -104,6 +104,7 @@ REFUSALS = [
     (("number", "add", "5035550199", "--source", "Radio"), "is a pool's fallback number"),
     (("number", "add", "5035550123", "--source", "Radio", "--forward", "PJSIP/a,b"), "may not contain"),
     (("number", "add", "5035550123", "--source", "Radio", "--forward", "nope"), "is not a phone number"),
+    (("number", "add", "5035550123", "--source", "Radio", "--whisper", "hi there^x"), "must be a sound file name"),
     (("source", "add", "Radio", "--channel", "radio"), "source 'Radio' already exists"),
     (("source", "add", "TV", "--channel", "telepathy"), "Invalid value for '--channel'"),
     (("source", "add", "", "--channel", "tv"), "source name must not be empty"),

@@ -54,7 +54,7 @@ def test_callers_and_dids():
 CATALOG = Catalog(
     numbers={
         "+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source="Google", record=True,
-                                       whisper="Google Ads call", forward="+15035550100"),
+                                       whisper="custom/google-call", forward="+15035550100"),
         "+15035550102": TrackingNumber("+15035550102", NumberKind.STATIC, source="Radio", forward="PJSIP/desk"),
         "+15035550103": TrackingNumber("+15035550103", NumberKind.STATIC, source="Radio",
                                        state=NumberState.RETIRED),
@@ -70,7 +70,7 @@ def test_static_number_with_recording_and_consent():
     d = decide("15035550101", "1700000000.1", 1_700_000_000, CATALOG, SETTINGS)
     assert (d.tracked, d.source, d.channel, d.tracking_number) == (True, "Google", "paid_search", "+15035550101")
     assert d.forward == "PJSIP/+15035550100@trunk"
-    assert d.record and d.consent_prompt == "custom/recorded" and d.whisper == "Google Ads call"
+    assert d.record and d.consent_prompt == "custom/recorded" and d.whisper == "custom/google-call"
     variables = d.variables()
     assert variables[v.RECORD] == "1" and variables[v.RING_TIMEOUT] == "25"
     assert variables[v.RECORDING_FILE].startswith("ctrack-20231114-221320-+15035550101-1700000000.1")
@@ -101,3 +101,12 @@ def test_pool_number_asks_for_the_visit():
 
     d = decide("15035550104", "x.4", 42.0, CATALOG, SETTINGS, visit_for)
     assert asked == [("+15035550104", 42.0)] and d.visit_id == "visit-1" and d.tracked
+
+
+@pytest.mark.parametrize("forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/x\nHangup"])
+def test_unsafe_forward_rings_the_default_line(forward):
+    catalog = Catalog(numbers={"+15035550106": TrackingNumber("+15035550106", NumberKind.STATIC, source="Radio",
+                                                              forward=forward, whisper="x^y")},
+                      sources=CATALOG.sources)
+    d = decide("15035550106", "x.5", 0, catalog, SETTINGS)
+    assert d.forward == "PJSIP/frontdesk" and d.whisper == "" and d.source == "Radio"
