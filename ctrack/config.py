@@ -7,14 +7,18 @@ reported as `FILE:LINE: key: reason` so the admin can fix the exact line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+
+from ctrack.core.attribution import normalize_site
 
 
 class ConfigError(Exception):
@@ -98,6 +102,98 @@ def _str_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def _site_map(text: str, parse_value: Callable[[str], Any], shape: str) -> dict[str, Any]:
+    """'SITE=VALUE, SITE=VALUE' as {normalized site: parsed value}."""
+    found: dict[str, Any] = {}
+    for item in _str_list(text):
+        site, sep, value = item.partition("=")
+        site = normalize_site(site)
+        if not sep or not site or not value.strip():
+            raise ValueError(f"expected {shape}, comma-separated (got {item!r})")
+        if site in found:
+            raise ValueError(f"site {site} is listed twice")
+        found[site] = parse_value(value.strip())
+    return found
+
+
+def _attribution_rule(text: str) -> tuple[str, int | None]:
+    model, _, days = text.partition(":")
+    if model.strip().lower() not in ("first", "last"):
+        raise ValueError(f"expected first or last touch, not {model.strip()!r}")
+    return model.strip().lower(), _positive_int(days) if days.strip() else None
+
+
+def _site_attribution(text: str) -> dict[str, tuple[str, int | None]]:
+    return _site_map(text, _attribution_rule, "SITE=first|last[:DAYS]")
+
+
+def _international_numbers(text: str) -> tuple[str, ...]:
+    numbers = []
+    for typed in text.split("|"):
+        try:
+            parsed = phonenumbers.parse(typed.strip(), None)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
+            raise ValueError(f"{typed.strip()!r} is not a valid number in international format (+country code)")
+        numbers.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return tuple(numbers)
+
+
+def _site_numbers(text: str) -> dict[str, tuple[str, ...]]:
+    return _site_map(text, _international_numbers, "SITE=+NUMBER[|+NUMBER]")
+
+
+def _origins(text: str) -> frozenset[str]:
+    origins = set()
+    for item in _str_list(text):
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                or parts.query or parts.username:
+            raise ValueError(f"expected origins such as https://www.example.com (got {item!r})")
+        origins.add(f"{parts.scheme}://{parts.netloc.lower()}")
+    return frozenset(origins)
+
+
+def _addresses(text: str) -> frozenset[str]:
+    found = set()
+    for item in _str_list(text):
+        try:
+            found.add(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ValueError(f"expected IP addresses, comma-separated (got {item!r})") from None
+    return frozenset(found)
+
+
+def _url(text: str) -> str:
+    url = text.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ValueError(f"expected an http:// or https:// URL (got {url!r})")
+    return url
+
+
+def _url_list(text: str) -> tuple[str, ...]:
+    return tuple(_url(item) for item in _str_list(text))
+
+
+def _currency(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("expected a three-letter currency code such as USD or EUR")
+    return code
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("expected a number such as 0 or 120.50") from None
+    if not 0 <= value < 1e9:
+        raise ValueError("expected a number from 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     default: str
@@ -147,15 +243,62 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "timezone": Setting("UTC", _timezone, "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone"),
         "reconcile_interval": Setting("300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"),
     },
+    "freeswitch": {
+        "esl_host": Setting("127.0.0.1", _str, "FreeSWITCH event socket host (listen-ip in event_socket.conf.xml)"),
+        "esl_port": Setting("8021", _port, "FreeSWITCH event socket port (listen-port)"),
+        "esl_password": Setting("ClueCon", _str, "event socket password (password in event_socket.conf.xml); change both from ClueCon"),
+        "outbound_listen": Setting("127.0.0.1:8084", _listen, "HOST:PORT where ctrack answers the dialplan's `socket` application (IPv4)"),
+        "route_timeout": Setting("2", _positive_int, "seconds ctrack may take to route a call before FreeSWITCH rings the default business line"),
+        "recording_directory": Setting("/var/lib/freeswitch/recordings", _str, "folder FreeSWITCH writes record_session files to (replaces [recording] directory on FreeSWITCH)"),
+        "cdr_csv": Setting("/var/log/freeswitch/cdr-csv/Master.csv", _str, "mod_cdr_csv file written with ctrack's template, read after an event socket reconnect"),
+        "reconnect_max_seconds": Setting("30", _positive_int, "longest wait between event socket reconnect attempts"),
+    },
+    "http": {
+        "listen": Setting("127.0.0.1:8080", _listen, "HOST:PORT of the daemon's web server (DNI API, ctrack.js, dashboard); put a TLS reverse proxy in front for websites"),
+        "trusted_proxies": Setting("", _addresses, "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none"),
+    },
+    "dni": {
+        "published_numbers": Setting("", _site_numbers, "numbers ctrack.js swaps on each site: SITE=+NUMBER[|+NUMBER], comma-separated; a site not listed uses [business] published_number"),
+        "attribution": Setting("first", _choice("first", "last"), "which touch a returning visitor's calls are credited to: first, or last non-direct"),
+        "attribution_days": Setting("30", _positive_int, "days a visitor keeps their visit (first-party cookie) and its attribution"),
+        "site_attribution": Setting("", _site_attribution, "per-site override: SITE=first|last[:DAYS], comma-separated"),
+        "grace_seconds": Setting("600", _non_negative_int, "a call still counts for a visit whose lease ended this many seconds before it"),
+        "allowed_origins": Setting("", _origins, "extra origins (e.g. https://staging.example.net) allowed to lease besides the pools' sites and their subdomains"),
+        "rate_per_minute": Setting("120", _non_negative_int, "lease requests per minute one client address may make; 0 = no limit"),
+        "rate_burst": Setting("60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"),
+    },
+    "dashboard": {
+        "enabled": Setting("yes", _bool, "serve the dashboard at /dashboard/ (users: `ctrack dashboard passwd USER`)"),
+        "session_hours": Setting("12", _positive_int, "hours a dashboard login lasts"),
+        "secure_cookie": Setting("no", _bool, "yes when users reach the dashboard over HTTPS (a TLS reverse proxy): the login cookie is then never sent over plain HTTP"),
+        "default_days": Setting("30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"),
+    },
+    "conversions": {
+        "currency": Setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks"),
+        "value": Setting("0", _amount, "value of a qualified call that has none of its own"),
+    },
+    "google_ads": {
+        "conversion_name": Setting("", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"),
+        "upload_user": Setting("", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"),
+        "upload_password": Setting("", _str, "password Google Ads gives for the scheduled upload; empty = no URL"),
+    },
+    "ga4": {
+        "measurement_id": Setting("", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"),
+        "api_secret": Setting("", _str, "Measurement Protocol API secret of that data stream"),
+        "endpoint": Setting("https://www.google-analytics.com/mp/collect", _url, "Measurement Protocol endpoint (region-specific or a test receiver)"),
+        "event_name": Setting("generate_lead", _str, "name of the event sent for a qualified call"),
+    },
+    "webhooks": {
+        "urls": Setting("", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"),
+        "secret": Setting("", _str, "key of the HMAC-SHA256 signature in X-Ctrack-Signature (required with urls)"),
+        "timeout_seconds": Setting("10", _positive_int, "seconds a GA4 or webhook delivery may take before it is retried"),
+    },
+    "outbox": {
+        "retry_first_seconds": Setting("30", _positive_int, "wait after a failed delivery; doubles with each further failure"),
+        "retry_max_seconds": Setting("3600", _positive_int, "longest wait between delivery attempts"),
+        "give_up_hours": Setting("168", _positive_int, "hours after which an undelivered conversion is given up (GA4 itself drops events older than 72 hours)"),
+    },
 }
-
-
-def default_config_paths() -> list[Path]:
-    paths = []
-    if os.environ.get("CTRACK_CONFIG"):
-        paths.append(Path(os.environ["CTRACK_CONFIG"]))
-    paths += [Path("ctrack.ini"), Path("/etc/ctrack/ctrack.ini")]
-    return paths
 
 
 class Config:

@@ -67,6 +67,10 @@ class Daemon:
         self._spawn(services.catalog.keep_fresh(), "catalog")
         for start in self._components():
             await start()
+        from ctrack.exports.outbox import OutboxSettings, run_outbox
+
+        OutboxSettings.from_config(self.config)   # a half-set [ga4] or [webhooks] stops the start here
+        self._spawn(run_outbox(self.services, self._stop), "outbox")
         self._spawn(self._watchdog(), "watchdog")
         sd_notify("READY=1")
         log.info("ctrack serving: %s", ", ".join(f"{k} {h}:{p}" for k, (h, p) in self.addresses.items()))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ctrack.config import Config
-from ctrack.core.route import Catalog, RouteSettings
+from ctrack.core.route import Catalog, RouteSettings, VisitLookup
 from ctrack.store import db
 from ctrack.store.calls import CallRules
 from ctrack.store.catalog import load_catalog
@@ -24,14 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def route_settings(config: Config) -> RouteSettings:
-    return RouteSettings(
-        default_forward=config.get("business.default_forward"),
-        dial_template=config.get("business.dial_template"),
-        ring_timeout=config.get("business.ring_timeout"),
-        consent_prompt=config.get("recording.consent_prompt"),
-        default_region=config.get("ctrack.default_region"),
-        recording_format=config.get("recording.format"),
-    )
+    return RouteSettings.from_config(config)
 
 
 class CatalogCache:
@@ -83,6 +76,8 @@ class Services:
         self.catalog = CatalogCache(self.db_path)
         self.route_settings = route_settings(config)
         self.call_rules = CallRules.from_config(config)
+        # Pool numbers: which visit holds a number's lease (set by the DNI side when it runs).
+        self.visit_for: VisitLookup | None = None
         self.started_at = time.time()
         self._metrics: dict[str, Callable[[], tuple[str, str, Any]]] = {}
 

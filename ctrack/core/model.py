@@ -57,6 +57,7 @@ class Pool:
     site: str
     lease_seconds: int = 1800
     fallback: str | None = None    # E.164 served when every number is leased
+    overflow: str = "fallback"     # when every number is leased: "fallback", or "share" the least recently used
 
 
 @dataclass(slots=True)

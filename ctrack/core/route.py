@@ -28,7 +28,7 @@ class RouteSettings:
 
     @classmethod
     def from_config(cls, config) -> "RouteSettings":
-        """The settings in ctrack.ini (anything with Config's .get("section.key"))."""
+        """The settings in ctrack.ini (anything with a Config-like .get)."""
         return cls(
             default_forward=config.get("business.default_forward"),
             dial_template=config.get("business.dial_template"),

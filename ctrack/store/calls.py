@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 
 from ctrack.core.model import CallRecord
+from ctrack.store.visits import attribute_call
 
 DAY = 86400.0
 
@@ -31,10 +32,12 @@ CALL_COLUMNS = (
 class CallRules:
     qualified_seconds: int = 60
     repeat_window_days: int = 90
+    visit_grace_seconds: int = 600     # a pool-number call still belongs to a lease this recently ended
 
     @classmethod
     def from_config(cls, config) -> "CallRules":
-        return cls(config.get("calls.qualified_seconds"), config.get("calls.repeat_window_days"))
+        return cls(config.get("calls.qualified_seconds"), config.get("calls.repeat_window_days"),
+                   config.get("dni.grace_seconds"))
 
 
 _INSERT = """
@@ -95,6 +98,7 @@ async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallR
     """Insert one call (inside the writer's transaction); False when it was already logged."""
     if record.started_at is None:
         raise ValueError(f"call {record.uniqueid}: no start time")
+    await attribute_call(conn, record, rules.visit_grace_seconds)
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:

@@ -146,7 +146,7 @@ def add_pool(conn: sqlite3.Connection, name: str, site: str, lease_seconds: int 
         conn.execute(
             "INSERT INTO pools(name, site, region, lease_seconds, fallback, overflow) VALUES (?, ?, ?, ?, ?, ?)",
             (name, site, region, lease_seconds, fallback, overflow))
-    return Pool(name, site, lease_seconds, fallback)
+    return Pool(name, site, lease_seconds, fallback, overflow)
 
 
 def list_pools(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -286,8 +286,8 @@ def load_catalog(conn: sqlite3.Connection) -> Catalog:
     try:
         sources = {r["name"]: Source(r["name"], r["channel"], r["campaign"])
                    for r in conn.execute("SELECT name, channel, campaign FROM sources")}
-        pools = {r["name"]: Pool(r["name"], r["site"], r["lease_seconds"], r["fallback"])
-                 for r in conn.execute("SELECT name, site, lease_seconds, fallback FROM pools")}
+        pools = {r["name"]: Pool(r["name"], r["site"], r["lease_seconds"], r["fallback"], r["overflow"])
+                 for r in conn.execute("SELECT name, site, lease_seconds, fallback, overflow FROM pools")}
         numbers = {}
         for r in conn.execute(f"SELECT {_NUMBER_COLUMNS} FROM {_NUMBER_FROM} WHERE n.state = 'active'"):
             numbers[r["number"]] = TrackingNumber(

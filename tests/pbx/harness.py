@@ -27,14 +27,25 @@ FastAGI server there and renders `fastagi_url(...)` into the dialplan text it lo
 [globals] on purpose: Asterisk reads only the first [globals] section, so one there
 would hide the include's.
 
+Classic AGI.  Asterisk runs AGI scripts inside the chroot, so a script and the Python
+it imports must be there: the chroot has python3 and python3-phonenumbers (testpbx.sh's
+CHROOT_PACKAGES); `install_python("ctrack", "asterisk", "six")` copies pure-Python
+packages from this interpreter into the instance (`python_path_in_pbx`, byte-compiled
+there) and `install_agi(name, text)` puts an executable into the instance's own AGI
+directory (astagidir), e.g. a wrapper setting PYTHONPATH and CTRACK_CONFIG.  Files the
+PBX must read go under `state_dir` (`pbx_path()` gives their path inside the chroot);
+`run_in_pbx()` runs a command in the chroot with Asterisk's environment.
+
 Nothing here skips: any failure raises `PBXError` with the reason.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -357,6 +368,13 @@ class TestPBX:
     recordings_dir_in_pbx = property(lambda self: self._get("RECORDINGS_DIR_IN_PBX"),
                                      doc="the same directory as Asterisk sees it (inside the chroot)")
     cdr_csv = property(lambda self: Path(self._get("CDR_CSV")))
+    state_dir = property(lambda self: Path(self._get("STATE_DIR")),
+                         doc="the instance's own directory (deleted with it), as seen from the host")
+    agi_dir = property(lambda self: Path(self._get("AGI_DIR")),
+                       doc="the instance's astagidir (AGI(name) runs AGI_DIR/name), as seen from the host")
+    python_path = property(lambda self: self.state_dir / "python",
+                           doc="where install_python() puts packages, as seen from the host")
+    python_path_in_pbx = property(lambda self: self.pbx_path(self.python_path))
     messages_log = property(lambda self: Path(self._get("ASTERISK_LOG")))
 
     def fastagi_url(self, path: str = "") -> str:
@@ -366,6 +384,60 @@ class TestPBX:
     def host_path(self, path_in_pbx: str | os.PathLike) -> Path:
         """A path as Asterisk sees it (e.g. MIXMONITOR_FILENAME) -> the same file on the host."""
         return self.root / Path(path_in_pbx).relative_to("/")
+
+    def pbx_path(self, host_path: str | os.PathLike) -> str:
+        """A file under the chroot, as seen from the host -> its path inside the PBX."""
+        try:
+            return "/" + str(Path(host_path).resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            raise PBXError(f"{host_path} is not inside the PBX's chroot {self.root}") from None
+
+    # --- classic AGI ------------------------------------------------------------------------
+    def run_in_pbx(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run a command inside the chroot, in the clean environment Asterisk itself has."""
+        if os.geteuid() != 0:
+            raise PBXError("the test PBX needs root (chroot)")
+        try:
+            return subprocess.run(["bash", str(self.script), "run", *args], env=self._env(), input=input,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise PBXError(f"{' '.join(args)} did not finish in the PBX in {timeout} s") from exc
+
+    def install_python(self, *modules: str) -> str:
+        """Copy importable pure-Python modules/packages (as this interpreter finds them) into
+        the instance's python_path, byte-compile them with the chroot's python3, and return
+        that directory's path inside the PBX (for PYTHONPATH)."""
+        dest = self.python_path
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in modules:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin in (None, "built-in", "frozen"):
+                raise PBXError(f"cannot find the Python module {name!r} to copy into the PBX")
+            if spec.submodule_search_locations:
+                [src] = list(spec.submodule_search_locations)
+                shutil.rmtree(dest / name, ignore_errors=True)
+                shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                if not spec.origin.endswith(".py"):
+                    raise PBXError(f"{name} is not pure Python ({spec.origin})")
+                shutil.copy2(spec.origin, dest / Path(spec.origin).name)
+        in_pbx = self.pbx_path(dest)
+        proc = self.run_in_pbx("python3", "-m", "compileall", "-q", in_pbx, timeout=120)
+        if proc.returncode != 0:
+            raise PBXError(f"python3 -m compileall in the PBX failed:\n{proc.stdout.decode()}{proc.stderr.decode()}")
+        return in_pbx
+
+    def install_agi(self, name: str, text: str) -> Path:
+        """Put an executable AGI script into the instance's astagidir: AGI(name) runs it."""
+        if "/" in name or name.startswith("."):
+            raise PBXError(f"bad AGI script name {name!r}")
+        path = self.agi_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        tmp.replace(path)      # never a half-written script for a call in progress
+        return path
 
     def log_tail(self, lines: int = 30) -> str:
         try:

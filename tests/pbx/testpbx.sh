@@ -17,6 +17,8 @@
 #                                      # caller waits for 180/183, rings RING_SECONDS, sends CANCEL
 #         Both print KEY=VALUE lines: SIPP_RC, INVITE_STATUS (final SIP status of the
 #         INVITE), HANGUP_BY (caller|pbx), CALL_SECONDS, MESSAGE_LOG (SIPp's SIP trace)...
+#         testpbx.sh run CMD [ARG...] # run CMD inside the chroot (clean environment, as
+#                                    # Asterisk's own; 'run env VAR=x CMD' to add variables)
 #         testpbx.sh clean      # stop, then delete this (named) instance's directory
 #         testpbx.sh instances  # list instances and whether they run
 #         testpbx.sh destroy    # stop the default instance, delete the whole chroot
@@ -30,7 +32,10 @@
 # each its own config/run/log/spool/db tree inside the chroot
 # (/var/lib/ctrack-pbx/instances/NAME/...) and its own ports.  The instance
 # 'default' uses Debian's standard paths (/etc/asterisk, /var/log/asterisk...),
-# so 'chroot /opt/ctrack-pbx asterisk -r' attaches to it.  The ports an
+# so 'chroot /opt/ctrack-pbx asterisk -r' attaches to it.  Each named instance
+# also has its own AGI directory (astagidir, $I_STATE/agi-bin: classic AGI
+# scripts under test; the default instance keeps /usr/share/asterisk/agi-bin).
+# The ports an
 # instance was started with are saved in its instance.env and reused by every
 # later command on it (call, cli, env, restart); the environment wins.
 #
@@ -65,7 +70,9 @@
 #   PBX_CDR_NEWCOLUMNS=yes   Master.csv gets peeraccount,linkedid,sequence too (default: no,
 #                            as on a stock Asterisk: ...,uniqueid,userfield)
 #   PBX_EXTRA_CONF_DIR=<dir>: its *.conf files are copied over the generated ones
-#   PBX_PACKAGES: extra sid packages to install in the chroot (at first setup)
+#   PBX_PACKAGES: extra sid packages to install in the chroot.  The package list
+#     is part of the setup stamp: 'setup' and 'start' install whatever is missing
+#     in an already provisioned chroot (under a lock, so parallel sessions wait).
 set -euo pipefail
 
 SELF=$(readlink -f "$0")
@@ -77,8 +84,13 @@ PBX_START_TIMEOUT=${PBX_START_TIMEOUT:-30}
 PBX_PACKAGES=${PBX_PACKAGES:-}
 PBX_EXTRA_MODULES=${PBX_EXTRA_MODULES:-}
 STAMP="$PBX_ROOT/.pbx-fixture-installed"
+PKG_STAMP="$PBX_ROOT/.pbx-fixture-packages"   # the package list the chroot has
+SETUP_LOCK="$PBX_ROOT.setup.lock"             # beside the root: a cold setup recreates the root
 # Asterisk + sounds (hello-world, tt-monkeys...) + SIPp (Debian calls it sip-tester)
-CHROOT_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en sip-tester $PBX_PACKAGES"
+# + what ctrack's classic AGI script (agi_scripts/ctrack-route.agi) needs at run time
+# besides its own pure-Python code: python3 and phonenumbers (the tests copy ctrack,
+# pyst2's 'asterisk' package and six into the instance; pyst2 is not packaged in Debian).
+CHROOT_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en sip-tester python3 python3-phonenumbers $PBX_PACKAGES"
 SCEN_DIR=/usr/local/share/ctrack-pbx   # inside the chroot
 
 log() { printf '[testpbx %s %(%H:%M:%S)T] %s\n' "$PBX_INSTANCE" -1 "$*" >&2; }
@@ -93,10 +105,11 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
 if [ "$PBX_INSTANCE" = default ]; then
   I_ETC=/etc/asterisk I_RUN=/run/asterisk I_LOG=/var/log/asterisk I_SPOOL=/var/spool/asterisk
   I_LIB=/var/lib/asterisk I_CACHE=/var/cache/asterisk I_STATE=/var/lib/ctrack-pbx/default
+  I_AGI=/usr/share/asterisk/agi-bin
 else
   I_STATE=/var/lib/ctrack-pbx/instances/$PBX_INSTANCE
   I_ETC=$I_STATE/etc I_RUN=$I_STATE/run I_LOG=$I_STATE/log I_SPOOL=$I_STATE/spool
-  I_LIB=$I_STATE/lib I_CACHE=$I_STATE/cache
+  I_LIB=$I_STATE/lib I_CACHE=$I_STATE/cache I_AGI=$I_STATE/agi-bin
 fi
 I_CALLS=$I_STATE/calls                        # SIPp scenarios and message logs
 E="$PBX_ROOT$I_ETC"                           # host paths
@@ -163,10 +176,56 @@ chroot_net_files() {
   printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$(uname -n)" >"$PBX_ROOT/etc/hosts"
 }
 
+# the wanted package list, one line, sorted (what PKG_STAMP records)
+wanted_packages() { printf '%s\n' $CHROOT_PACKAGES | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+
+# setup_needed: no chroot yet, or its package list is not the wanted one
+setup_needed() { [ ! -f "$STAMP" ] || [ "$(cat "$PKG_STAMP" 2>/dev/null)" != "$(wanted_packages)" ]; }
+
+# apt_install PKG...: apt-get install in the chroot (proc mounted, the host's DNS meanwhile)
+apt_install() {
+  local t; t=$(now)
+  log "apt-get install (in chroot): $*"
+  cp -L /etc/resolv.conf "$PBX_ROOT/etc/resolv.conf"   # apt inside the chroot needs DNS
+  mount_proc
+  trap umount_all EXIT
+  # The archive served here can be a frozen snapshot whose sid Release is past
+  # its Valid-Until date: do not let apt refuse it.
+  in_root apt-get -o Acquire::Check-Valid-Until=false update -qq
+  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+      >"/tmp/testpbx-apt.log" 2>&1 \
+    || { umount_all; chroot_net_files; tail -n 30 /tmp/testpbx-apt.log >&2; die "apt-get install in chroot failed (log: /tmp/testpbx-apt.log)"; }
+  in_root apt-get clean
+  umount_all; trap - EXIT
+  chroot_net_files
+  log "chroot apt-get install: $(since "$t") s"
+}
+
+# An existing chroot gets the packages added to CHROOT_PACKAGES since it was made.
+ensure_packages() {
+  local want p missing=()
+  want=$(wanted_packages)
+  [ "$(cat "$PKG_STAMP" 2>/dev/null)" = "$want" ] && return 0
+  for p in $want; do
+    in_root dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+  echo "$want" >"$PKG_STAMP"
+}
+
 do_setup() {
+  # One setup at a time (parallel test sessions share the chroot); whoever waited
+  # finds the work done.
+  mkdir -p "$(dirname "$PBX_ROOT")"
+  exec 9>"$SETUP_LOCK"
+  if ! flock -n 9; then
+    log "waiting for another setup of $PBX_ROOT"
+    flock -w 900 9 || die "another setup of $PBX_ROOT holds $SETUP_LOCK"
+  fi
   if [ -f "$STAMP" ]; then
     log "chroot already installed at $PBX_ROOT ($(cat "$STAMP"))"
-    chroot_net_files; write_scenarios; return
+    ensure_packages
+    chroot_net_files; write_scenarios; exec 9>&-; return
   fi
   local t0 t
   t0=$(now)
@@ -191,24 +250,13 @@ do_setup() {
   fi
   # never start services from maintainer scripts inside the chroot
   printf '#!/bin/sh\nexit 101\n' >"$PBX_ROOT/usr/sbin/policy-rc.d"; chmod 755 "$PBX_ROOT/usr/sbin/policy-rc.d"
-  cp -L /etc/resolv.conf "$PBX_ROOT/etc/resolv.conf"   # apt inside the chroot needs DNS
-  t=$(now); log "apt-get install (in chroot): $CHROOT_PACKAGES"
-  mount_proc
-  trap umount_all EXIT
-  # The archive served here can be a frozen snapshot whose sid Release is past
-  # its Valid-Until date: do not let apt refuse it.
-  in_root apt-get -o Acquire::Check-Valid-Until=false update -qq
-  # shellcheck disable=SC2086
-  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $CHROOT_PACKAGES \
-      >"/tmp/testpbx-apt.log" 2>&1 \
-    || { umount_all; tail -n 30 /tmp/testpbx-apt.log >&2; die "apt-get install in chroot failed (log: /tmp/testpbx-apt.log)"; }
-  in_root apt-get clean
-  umount_all; trap - EXIT
-  log "chroot apt-get install: $(since "$t") s"
-  chroot_net_files
+  # shellcheck disable=SC2046
+  apt_install $(wanted_packages)
   [ -d "$PBX_ROOT/etc/asterisk.dist" ] || cp -a "$PBX_ROOT/etc/asterisk" "$PBX_ROOT/etc/asterisk.dist"
   write_scenarios
+  wanted_packages >"$PKG_STAMP"
   in_root asterisk -V >"$STAMP"
+  exec 9>&-
   log "setup done in $(since "$t0") s; chroot size $(du -sxh "$PBX_ROOT" | cut -f1)"
 }
 
@@ -287,7 +335,8 @@ save_instance_env() {
 write_configs() {
   local keep=${1:-}
   mkdir -p "$E" "$PBX_ROOT$I_RUN" "$PBX_ROOT$I_SPOOL/monitor" "$PBX_ROOT$I_SPOOL/tmp" \
-    "$PBX_ROOT$I_LOG/cdr-csv" "$PBX_ROOT$I_LIB" "$PBX_ROOT$I_CACHE" "$STATE" "$PBX_ROOT$I_CALLS"
+    "$PBX_ROOT$I_LOG/cdr-csv" "$PBX_ROOT$I_LIB" "$PBX_ROOT$I_CACHE" "$STATE" "$PBX_ROOT$I_CALLS" \
+    "$PBX_ROOT$I_AGI"
   # Replace the ~100 sample configs with a small, explicit set.
   find "$E" -mindepth 1 -maxdepth 1 \( -name '*.conf' -o -name '*.ael' -o -name '*.lua' \) \
     ! -name 'ctrack-*.conf' -delete
@@ -303,7 +352,7 @@ astvarlibdir => $I_LIB
 astdbdir => $I_LIB
 astkeydir => $I_LIB
 astdatadir => /usr/share/asterisk
-astagidir => /usr/share/asterisk/agi-bin
+astagidir => $I_AGI
 astspooldir => $I_SPOOL
 astrundir => $I_RUN
 astlogdir => $I_LOG
@@ -790,7 +839,9 @@ run_sipp() {
   pid_alive || die "asterisk is not running (instance $PBX_INSTANCE)"
   [[ "$did" =~ ^\+?[0-9A-Za-z*#_.-]+$ ]] || die "bad DID '$did'"
   [[ "$num" =~ ^\+?[0-9A-Za-z*#_.-]*$ ]] || die "bad caller number '$num'"
-  case "$name" in *'"'*|*'\'*|*$'\n'*|*$'\r'*) die "caller name may not contain a quote, backslash or newline";; esac
+  case "$name" in *$'\n'*|*$'\r'*) die "caller name may not contain a line break (SIP cannot carry one)";; esac
+  # the From display name is a SIP quoted-string: a backslash or a quote goes as a quoted-pair
+  name=${name//\\/\\\\}; name=${name//\"/\\\"}
   [ -f "$PBX_ROOT$SCEN_DIR/$tmpl" ] || write_scenarios
   local mp=${SIPP_MEDIA_PORT:-}
   if [ -z "$mp" ]; then   # a free media slot in the SIPp block
@@ -868,7 +919,7 @@ ami_ping() {
 # do_start [keep]: 'keep' (restart) leaves the loaded includes in place
 do_start() {
   local keep=${1:-}
-  [ -f "$STAMP" ] || do_setup
+  if setup_needed; then do_setup; fi
   local deadline=$(( $(date +%s) + PBX_START_TIMEOUT ))
   if pid_alive; then
     FROM_ENV=(); apply_settings 1   # the running instance's own ports, whatever was asked
@@ -971,6 +1022,10 @@ RECORDINGS_DIR_IN_PBX=$I_SPOOL/monitor
 CDR_CSV=$PBX_ROOT$I_LOG/cdr-csv/Master.csv
 ASTERISK_LOG=$PBX_ROOT$I_LOG/messages.log
 CALLS_DIR=$PBX_ROOT$I_CALLS
+STATE_DIR=$STATE
+STATE_DIR_IN_PBX=$I_STATE
+AGI_DIR=$PBX_ROOT$I_AGI
+AGI_DIR_IN_PBX=$I_AGI
 PIDFILE=$PIDFILE
 ASTERISK_CLI="chroot $PBX_ROOT asterisk -C $I_ETC/asterisk.conf -r"
 EOF
@@ -1003,6 +1058,8 @@ main() {
     dialplan) reload_include "${2:?usage: $0 dialplan FILE|-|--default}" ctrack-test.conf 'dialplan reload' ;;
     manager)  reload_include "${2:?usage: $0 manager FILE|-|--default}" ctrack-manager.conf 'manager reload' ;;
     call)    shift; do_call "$@" ;;
+    run)     shift; [ $# -gt 0 ] || die "usage: $0 run CMD [ARG...]"; [ -f "$STAMP" ] || die "no chroot at $PBX_ROOT (run setup)"
+             in_root "$@" ;;
     call-cancel) shift; do_call_cancel "$@" ;;
     env)     do_env ;;
     instances) do_instances ;;
@@ -1014,7 +1071,7 @@ main() {
              do_stop; umount_all
              case "$PBX_ROOT" in /|/opt|/usr|/var|/tmp|/home|/root|"") die "refusing to delete $PBX_ROOT";; esac
              rm -rf --one-file-system "$PBX_ROOT"; log "removed $PBX_ROOT" ;;
-    *) echo "usage: $0 {setup|start|stop|restart|status|env|instances|cli CMD|dialplan FILE|manager FILE|call DID [NUM] [NAME] [TALK_S]|call-cancel DID [NUM] [NAME] [RING_S]|clean|destroy}" >&2; exit 2 ;;
+    *) echo "usage: $0 {setup|start|stop|restart|status|env|instances|run CMD...|cli CMD|dialplan FILE|manager FILE|call DID [NUM] [NAME] [TALK_S]|call-cancel DID [NUM] [NAME] [RING_S]|clean|destroy}" >&2; exit 2 ;;
   esac
 }
 main "$@"; exit $?

@@ -13,9 +13,9 @@ from ctrack.core.route import Catalog, RouteSettings, decide
 from agi_sim import env_block, parse_args
 
 CATALOG = Catalog(
-    numbers={"+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source="Google", record=True,
-                                            whisper='Google "Ads" call\\', forward="PJSIP/desk")},
-    sources={"Google": Source("Google", "paid_search")},
+    numbers={"+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source='Google "Ads" call\\',
+                                            record=True, whisper="custom/google-call", forward="PJSIP/desk")},
+    sources={'Google "Ads" call\\': Source('Google "Ads" call\\', "paid_search")},
 )
 
 
@@ -63,7 +63,7 @@ async def test_route_decision_becomes_channel_variables(server):
     commands = await asterisk(srv.port, env_block(uniqueid="1.7", extension="15035550101"))
     want = route(type("R", (), {"extension": "15035550101", "uniqueid": "1.7"}))
     assert as_variables(commands) == want
-    assert want[v.WHISPER] == 'Google "Ads" call\\'                 # quotes and backslash survived
+    assert want[v.SOURCE] == 'Google "Ads" call\\'                  # quotes and backslash survived
     assert commands[-1][2] == v.ROUTE_STATUS.encode()               # "route done" comes last
     await srv.close()
     assert srv.stats == FastAgiStats(connections=1, routed=1)

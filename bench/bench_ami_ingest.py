@@ -1,0 +1,296 @@
+"""AMI ingest rate: the real captures replayed as one AMI connection's bytes, end to end.
+
+    .venv/bin/python bench/bench_ami_ingest.py [--calls 3000] [--interleave 10]
+
+The three captures of ../shared/fixtures/asterisk/ (every event, every header, as Asterisk
+sent them to a manager user without an eventfilter) are replayed `--calls` times in turn,
+each replay a distinct call: every Uniqueid/Linkedid (and Dest*/Local*/Cdr UniqueID,
+BridgeUniqueid, and the ids inside variable values), the caller number and the Timestamp
+seconds are rewritten. `--interleave` calls are in progress at once (their events mixed).
+The prototype's CT_* variable names are renamed to the CTRACK_* contract as the unit tests do.
+
+Stages, each over the same bytes:
+  parser              AmiParser.feed() in 64 KiB chunks
+  parser+tracker      ... and CallTracker.process() (the pure core)
+  end to end          a fake Asterisk (a child process) logs the daemon's AmiClient in, sends
+                      FullyBooted and streams the bytes over TCP on 127.0.0.1; AmiClient ->
+                      AsteriskCallLog -> log_call -> the store's Writer -> SQLite (WAL) in a temp
+                      directory. The clock stops when every call is committed; the calls table
+                      is then counted on a separate connection and must hold every call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.unit.fixtures_ami import CAPTURES, load, renamed, to_wire  # noqa: E402
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+_ID_HEADER = re.compile(r"(?i)(uniqueid|linkedid)$")
+_CALLERS = ("15035550123", "15035550111")
+_TIMESTAMP = re.compile(r"^(Timestamp: )(\d+)(\.)", re.M)
+
+
+# --- the replay stream ------------------------------------------------------------------------
+
+def _template(name: str) -> tuple[list[str], list[str], list[int]]:
+    """The capture's events as format strings with {u<k>} ids, {caller} and {s<k>} seconds."""
+    events = renamed(load(name))
+    ids: list[str] = []
+    for event in events:
+        for key, value in event.items():
+            for item in value if isinstance(value, list) else [value]:
+                if _ID_HEADER.search(key) and item and item not in ids:
+                    ids.append(item)
+    # longest first, never inside a longer number or a timestamp
+    id_re = re.compile(r"(?<![0-9A-Za-z.-])(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+                       + r")(?![0-9A-Za-z-])")
+    caller_re = re.compile(r"(?<![0-9])(" + "|".join(_CALLERS) + r")(?![0-9])")
+    seconds: list[int] = []
+    out = []
+    for event in events:
+        text = to_wire(event).decode("utf-8").replace("{", "{{").replace("}", "}}")
+        text = id_re.sub(lambda m: "{u%d}" % ids.index(m.group(1)), text)
+        text = caller_re.sub("{caller}", text)
+
+        def second(m: re.Match) -> str:
+            s = int(m.group(2))
+            if s not in seconds:
+                seconds.append(s)
+            return m.group(1) + "{s%d}" % seconds.index(s) + m.group(3)
+
+        out.append(_TIMESTAMP.sub(second, text))
+    return out, ids, seconds
+
+
+def build_stream(calls: int, interleave: int) -> tuple[bytes, int]:
+    """The replay as one connection's bytes (banner first) and its number of events."""
+    templates = {name: _template(name) for name in CAPTURES}
+    chunks = [BANNER]
+    events = 0
+    for group in range(0, calls, interleave):
+        per_call = []
+        for i in range(group, min(calls, group + interleave)):
+            texts, ids, seconds = templates[CAPTURES[i % len(CAPTURES)]]
+            base = 1_900_000_000 + 8 * i          # each replay 8 s after the previous one
+            mapping = {f"u{k}": (f"{base}.{k}" if "." in old else f"bench-{i}-{k}") for k, old in enumerate(ids)}
+            mapping["caller"] = f"1503555{2000 + i % 1500:04d}"
+            first = seconds[0]
+            mapping.update({f"s{k}": str(base + s - first) for k, s in enumerate(seconds)})
+            per_call.append([t.format_map(mapping).encode("utf-8") for t in texts])
+        # the group's calls in progress together: round-robin over their events
+        longest = max(map(len, per_call))
+        for n in range(longest):
+            for evs in per_call:
+                if n < len(evs):
+                    chunks.append(evs[n])
+                    events += 1
+    return b"".join(chunks), events
+
+
+# --- the fake Asterisk (child process) ---------------------------------------------------------
+
+def fake_asterisk(stream_path: str) -> None:
+    """Accept one manager connection: login, FullyBooted, the stream; answer Pings until closed."""
+    data = Path(stream_path).read_bytes()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    print(srv.getsockname()[1], flush=True)
+    srv.settimeout(30)
+    conn, _ = srv.accept()
+    conn.settimeout(120)
+    banner, data = data[:len(BANNER)], data[len(BANNER):]
+    conn.sendall(banner)
+    buf = b""
+    streamed = False
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except (socket.timeout, OSError):
+            break
+        if not chunk:
+            break
+        buf += chunk
+        while b"\r\n\r\n" in buf:
+            msg, buf = buf.split(b"\r\n\r\n", 1)
+            headers = dict(line.split(": ", 1) for line in msg.decode().split("\r\n") if ": " in line)
+            action, aid = headers.get("Action", ""), headers.get("ActionID", "")
+            if action == "Login":
+                conn.sendall(f"Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"
+                             "Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n".encode())
+                if not streamed:
+                    streamed = True
+                    conn.sendall(data)
+            elif action == "Logoff":
+                conn.sendall(f"Response: Goodbye\r\nActionID: {aid}\r\n\r\n".encode())
+            else:
+                conn.sendall(f"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\n\r\n".encode())
+    conn.close()
+    srv.close()
+
+
+# --- stages ------------------------------------------------------------------------------------
+
+def _chunks(data: bytes, size: int = 65536):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def stage_parser(data: bytes) -> tuple[float, int]:
+    from ctrack.asterisk.ami_protocol import AmiParser
+
+    parser = AmiParser()
+    n = 0
+    t0 = time.perf_counter()
+    for chunk in _chunks(data):
+        n += len(parser.feed(chunk))
+    return time.perf_counter() - t0, n
+
+
+def stage_tracker(data: bytes) -> tuple[float, int, int]:
+    from ctrack.asterisk.ami_protocol import AmiParser
+    from ctrack.asterisk.calllog import INBOUND_CONTEXTS
+    from ctrack.core.callstate import CallTracker
+
+    parser = AmiParser()
+    tracker = CallTracker(inbound_contexts=INBOUND_CONTEXTS)
+    process = tracker.process
+    n = records = 0
+    t0 = time.perf_counter()
+    for chunk in _chunks(data):
+        for message in parser.feed(chunk):
+            n += 1
+            records += len(process(message))
+    return time.perf_counter() - t0, n, records
+
+
+def _make_db(path: Path) -> None:
+    from ctrack.store import catalog, db
+
+    conn = db.connect(path, create=True)
+    db.upgrade(conn)
+    # the sources the captures' routes set, and 200 tracking numbers besides
+    for name, channel in (("google-ads", "paid_search"), ("facebook", "social")):
+        catalog.add_source(conn, name, channel)
+    catalog.import_numbers(conn, [(i, catalog.NumberSpec(f"+1971555{i:04d}", source="google-ads"))
+                                  for i in range(200)])
+    conn.close()
+
+
+async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls: int,
+                           recordings: Path, timeout: float) -> dict:
+    from ctrack import config
+    from ctrack.asterisk.ami import AmiClient
+    from ctrack.asterisk.calllog import AsteriskCallLog
+    from ctrack.services import Services
+
+    values = config.defaults().as_dict()
+    values.update(config.parse_text(f"[recording]\ndirectory = {recordings}\n"))
+    services = Services(config.Config(values), db_path)
+    services.catalog.refresh()
+    await services.writer.start()
+    call_log = AsteriskCallLog(services)
+    first: list[float] = []
+
+    def on_event(message) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        call_log.on_event(message)
+
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(stream_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        client = AmiClient("127.0.0.1", port, "bench", "bench", on_event, reconnect_max=1)
+        runner = asyncio.create_task(client.run())
+        deadline = time.perf_counter() + timeout
+        while call_log.logged < calls:
+            if time.perf_counter() > deadline or runner.done():
+                break
+            await asyncio.sleep(0.005)
+        await services.writer.flush()
+        end = time.perf_counter()
+        received = client.events - 1          # FullyBooted is not part of the replay
+        await client.close()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        batches = services.writer.batches
+        await services.writer.close()
+        services.catalog.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+        dispositions = dict(conn.execute("SELECT disposition, count(*) FROM calls GROUP BY 1").fetchall())
+    finally:
+        conn.close()
+    seconds = end - first[0] if first else float("nan")
+    return {"seconds": seconds, "events": received, "logged": call_log.logged, "rows": rows,
+            "dispositions": dispositions, "batches": batches}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--interleave", type=int, default=10, help="calls in progress at once")
+    parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        fake_asterisk(args.serve)
+        return
+    run(args.calls, args.interleave, args.timeout)
+
+
+def run(calls: int, interleave: int = 10, timeout: float = 90.0) -> dict:
+    t = time.perf_counter()
+    data, events = build_stream(calls, interleave)
+    built = time.perf_counter() - t
+    with tempfile.TemporaryDirectory(prefix="ctrack-bench-ami-") as tmp:
+        tmp_path = Path(tmp)
+        stream_path = tmp_path / "stream.bin"
+        stream_path.write_bytes(data)
+        db_path = tmp_path / "ctrack.db"
+        _make_db(db_path)
+        (tmp_path / "monitor").mkdir()
+        p_s, p_n = stage_parser(data)
+        t_s, t_n, t_records = stage_tracker(data)
+        e2e = asyncio.run(stage_end_to_end(stream_path, db_path, events, calls, tmp_path / "monitor", timeout))
+
+    print(f"AMI ingest: {calls} calls replayed from the 3 real captures ({events} events, "
+          f"{len(data) / 1e6:.1f} MB, {interleave} calls in progress at once; stream built in {built:.1f} s), "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'stage':<34} {'seconds':>8} {'events/s':>10} {'calls/s':>8} {'calls':>6}")
+    print(f"{'parser':<34} {p_s:>8.2f} {p_n / p_s:>10.0f} {calls / p_s:>8.0f} {'-':>6}")
+    print(f"{'parser + CallTracker':<34} {t_s:>8.2f} {t_n / t_s:>10.0f} {t_records / t_s:>8.0f} {t_records:>6}")
+    s = e2e["seconds"]
+    print(f"{'end to end (TCP, AMI, SQLite)':<34} {s:>8.2f} {e2e['events'] / s:>10.0f} {e2e['rows'] / s:>8.0f} "
+          f"{e2e['rows']:>6}")
+    ok = p_n == events and t_n == events and t_records == calls and e2e["rows"] == calls and e2e["events"] == events
+    print(f"committed rows: {e2e['rows']} of {calls} expected in {e2e['batches']} writer transactions "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(e2e['dispositions'].items()))}); "
+          f"{'OK' if ok else 'MISMATCH'}")
+    target = e2e["events"] / s >= 20000
+    print(f"target >= 20,000 events/s end to end: {'met' if target else 'MISSED'}")
+    if not ok:
+        raise SystemExit(1)
+    return e2e
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""`ctrack report|spend|export|dashboard|outbox …`: reports, ad spend, conversions out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo
+
+import click
+
+from ctrack import reports
+from ctrack.cli import cli
+from ctrack.cli.common import Context, handle_errors, iso_local, json_option, pass_ctx, print_rows
+from ctrack.core.auth import AuthError, check_password, check_username, hash_password
+from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_midnight, parse_day, period_from, today_in
+from ctrack.core.spend import SpendError, parse_amount, parse_spend_csv, spread
+from ctrack.exports import ExportError
+from ctrack.exports import google_ads
+from ctrack.exports.csvsafe import to_csv
+from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
+from ctrack.store import spend as spend_store
+from ctrack.store import users
+from ctrack.store.rollups import ensure_timezone
+
+USER_ERRORS = (PeriodError, reports.ReportError, SpendError, ExportError, AuthError)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """This module's typed refusals as `ctrack: error: …` lines and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            for line in str(exc).splitlines() or ["failed"]:
+                click.echo(f"ctrack: error: {line}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _period_options(fn: Callable) -> Callable:
+    fn = click.option("--until", default=None, metavar="YYYY-MM-DD", help="Last day included (default: today).")(fn)
+    return click.option("--since", default=None, metavar="YYYY-MM-DD",
+                        help="First day (default: [dashboard] default_days before --until).")(fn)
+
+
+def _format_options(fn: Callable) -> Callable:
+    fn = click.option("--csv", "as_csv", is_flag=True, help="Print CSV (safe to open in a spreadsheet).")(fn)
+    return json_option(fn)
+
+
+def _by_option(fn: Callable) -> Callable:
+    return click.option("--by", type=click.Choice(reports.GROUPINGS), default="source", show_default=True,
+                        help="One row per source (with its channel) or per channel.")(fn)
+
+
+def _period(ctx: Context, since: str | None, until: str | None) -> Period:
+    tz = ctx.config.get("ctrack.timezone")
+    return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.get("dashboard.default_days"))
+
+
+def _report_connection(ctx: Context, period: Period):
+    conn = ctx.connect()
+    ensure_timezone(conn, period.tz)
+    return conn
+
+
+def _output(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool, as_csv: bool,
+            table: Callable[[], None] | None = None) -> None:
+    if as_json and as_csv:
+        raise reports.ReportError("choose one of --json and --csv")
+    if as_csv:
+        click.echo(to_csv(rows, columns), nl=False)
+    elif as_json or table is None:
+        print_rows(rows, columns, as_json, empty="(nothing in this period)")
+    else:
+        table()
+
+
+# --- reports -------------------------------------------------------------------------------
+
+@cli.group()
+def report() -> None:
+    """Reports over whole local days in [ctrack] timezone."""
+
+
+@report.command("sources")
+@_period_options
+@_by_option
+@_format_options
+@pass_ctx
+@handle_errors
+@user_errors
+def report_sources(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+    """Calls, outcomes, leads, spend and cost per lead by source or channel."""
+    period = _period(ctx, since, until)
+    rows = reports.sources_report(_report_connection(ctx, period), period, by)
+    columns = reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS
+
+    def table() -> None:
+        if not rows:
+            click.echo(f"no calls or spend {period.label()}")
+            return
+        total = {by: "TOTAL", **reports.totals(rows)}
+        print_rows([*rows, total], columns, False)
+    _output(rows, columns, as_json, as_csv, table)
+
+
+@report.command("heatmap")
+@_period_options
+@_format_options
+@pass_ctx
+@handle_errors
+@user_errors
+def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
+    """Calls and missed calls by weekday and hour (local time)."""
+    period = _period(ctx, since, until)
+    cells = reports.heatmap(_report_connection(ctx, period), period)
+
+    def table() -> None:
+        grid = {(c["weekday"], c["hour"]): c for c in cells}
+        for metric in ("calls", "missed"):
+            width = max(3, *(len(str(c[metric])) + 1 for c in cells))
+            click.echo(f"{metric.upper()} ({period.label()}, {period.tz})")
+            click.echo("    " + "".join(f"{h:>{width}}" for h in range(24)))
+            for d, name in enumerate(WEEKDAYS):
+                click.echo(f"{name} " + "".join(f"{grid[(d, h)][metric]:>{width}}" for h in range(24)))
+            if metric == "calls":
+                click.echo("")
+    _output(cells, reports.HEATMAP_COLUMNS, as_json, as_csv, table)
+
+
+@report.command("daily")
+@_period_options
+@_by_option
+@_format_options
+@pass_ctx
+@handle_errors
+@user_errors
+def report_daily(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+    """The trend: calls, outcomes, leads and spend per day and source (or channel)."""
+    period = _period(ctx, since, until)
+    rows = reports.daily_report(_report_connection(ctx, period), period, by)
+    _output(rows, ("day", by, *reports.DAILY_COUNTS), as_json, as_csv)
+
+
+# --- spend ---------------------------------------------------------------------------------
+
+@cli.group()
+def spend() -> None:
+    """Ad spend per source and day (for cost per call and cost per lead)."""
+
+
+@spend.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+@user_errors
+def spend_import(ctx: Context, csv_file: Path) -> None:
+    """Set spend from a CSV with the header date,source,amount (dates YYYY-MM-DD).
+
+    All or nothing: any bad line refuses the whole file, and every bad line is reported.
+    A day and source already entered get the file's amount.
+    """
+    try:
+        text = csv_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpendError(f"{csv_file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    lines, problems = parse_spend_csv(text)
+    try:
+        if problems:
+            raise SpendError("\n".join(problems))
+        if not lines:
+            raise SpendError("no spend lines in the file")
+        added, replaced = spend_store.import_spend(ctx.connect(), lines)
+    except SpendError as exc:
+        raise SpendError("\n".join(f"{csv_file}: {p}" for p in str(exc).splitlines())) from None
+    click.echo(f"imported {len(lines)} spend lines from {csv_file} ({added} new, {replaced} replaced)")
+
+
+@spend.command("add")
+@click.argument("source")
+@click.argument("amount")
+@click.option("--date", "day", default=None, metavar="YYYY-MM-DD", help="The day (default: today).")
+@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Spread AMOUNT evenly from this day …")
+@click.option("--until", default=None, metavar="YYYY-MM-DD", help="… to this day (both included).")
+@pass_ctx
+@handle_errors
+@user_errors
+def spend_add(ctx: Context, source: str, amount: str, day: str | None, since: str | None, until: str | None) -> None:
+    """Add AMOUNT to SOURCE's spend on a day, or spread it over days (a monthly invoice)."""
+    value = parse_amount(amount)
+    today = today_in(ctx.config.get("ctrack.timezone"), time.time())
+    if day and (since or until):
+        raise SpendError("give either --date or --since/--until")
+    if since or until:
+        if not (since and until):
+            raise SpendError("give both --since and --until to spread an amount")
+        entries = spread(value, parse_day(since, "--since"), parse_day(until, "--until"))
+    else:
+        entries = [(parse_day(day, "--date") if day else today, value)]
+    total = spend_store.add_spend(ctx.connect(), source, entries)
+    first, last = entries[0][0], entries[-1][0]
+    where = f"on {first}" if first == last else f"over {len(entries)} days {first} – {last}"
+    click.echo(f"added {value:.2f} for {source!r} {where}; its spend there is now {total:.2f}")
+
+
+@spend.command("list")
+@_period_options
+@_format_options
+@pass_ctx
+@handle_errors
+@user_errors
+def spend_list(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
+    """Spend entries per day and source."""
+    period = _period(ctx, since, until)
+    rows = spend_store.list_spend(ctx.connect(), period.first, period.last)
+    _output(rows, spend_store.SPEND_COLUMNS, as_json, as_csv)
+
+
+# --- exports -------------------------------------------------------------------------------
+
+@cli.group("export")
+def export_group() -> None:
+    """Conversions for ad platforms."""
+
+
+@export_group.command("google-ads")
+@click.option("--conversion-name", required=True, help="The conversion action's name in Google Ads.")
+@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only calls from this day on.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the CSV here (default: standard output).")
+@click.option("--include-exported", is_flag=True,
+              help="Also conversions exported before (to re-send a lost file).")
+@pass_ctx
+@handle_errors
+@user_errors
+def export_google_ads(ctx: Context, conversion_name: str, since: str | None, output: Path | None,
+                      include_exported: bool) -> None:
+    """Qualified calls with a Google click id as a click-conversion import CSV.
+
+    Each conversion is exported once per conversion name (here or at the scheduled-upload
+    URL); it is marked exported only once the file is written.
+    """
+    config = ctx.config
+    tz = config.get("ctrack.timezone")
+    settings = google_ads.ExportSettings(
+        google_ads.check_conversion_name(conversion_name), tz, config.get("conversions.currency"),
+        config.get("conversions.value"),
+        since_ts=local_midnight(parse_day(since, "--since"), ZoneInfo(tz)) if since else 0.0,
+        include_exported=include_exported)
+
+    def deliver(result: google_ads.Export) -> None:
+        if output is None:
+            click.echo(result.csv, nl=False)
+            return
+        try:
+            output.write_text(result.csv, encoding="utf-8")
+        except OSError as exc:
+            raise ExportError(f"{output}: cannot write ({exc.strerror})") from None
+
+    result = google_ads.export(ctx.connect(), settings, deliver)
+    if result.skipped:
+        click.echo(f"ctrack: warning: left out {result.skipped} calls whose gclid is not a Google click id",
+                   err=True)
+    if output is not None or result.exported == 0:
+        click.echo(f"{result.exported} conversions exported" + (f" to {output}" if output else ""), err=True)
+
+
+# --- dashboard users -----------------------------------------------------------------------
+
+@cli.group()
+def dashboard() -> None:
+    """Dashboard users (the dashboard itself is served by `ctrack serve`)."""
+
+
+@dashboard.command("passwd")
+@click.argument("user")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@pass_ctx
+@handle_errors
+@user_errors
+def dashboard_passwd(ctx: Context, user: str, password_stdin: bool) -> None:
+    """Create a dashboard user, or set a new password (which logs them out everywhere)."""
+    name = check_username(user)
+    conn = ctx.connect()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    created = users.set_password(conn, name, hash_password(check_password(password)))
+    click.echo(f"dashboard user {name!r} {'created' if created else 'has a new password'}")
+
+
+@dashboard.command("users")
+@json_option
+@pass_ctx
+@handle_errors
+def dashboard_users(ctx: Context, as_json: bool) -> None:
+    """List dashboard users."""
+    print_rows(users.list_users(ctx.connect()), ("name", "created", "password_changed"), as_json,
+               empty="no dashboard users (add one with `ctrack dashboard passwd USER`)")
+
+
+@dashboard.command("remove")
+@click.argument("user")
+@pass_ctx
+@handle_errors
+@user_errors
+def dashboard_remove(ctx: Context, user: str) -> None:
+    """Remove a dashboard user (their sessions end at once)."""
+    users.remove_user(ctx.connect(), user)
+    click.echo(f"dashboard user {user!r} removed")
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+@cli.group()
+def outbox() -> None:
+    """Conversions waiting to go out to GA4 and webhooks."""
+
+
+@outbox.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also deliveries already sent.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@pass_ctx
+@handle_errors
+def outbox_list(ctx: Context, show_all: bool, limit: int, as_json: bool) -> None:
+    """Deliveries not sent yet (retrying, or given up with the reason), newest first."""
+    rows = list_deliveries(ctx.connect(), show_all, limit)
+    tz = ctx.config.get("ctrack.timezone")
+    for row in rows:
+        row["next_attempt"] = iso_local(row["next_attempt"], tz) if row["state"] == "retrying" else None
+    print_rows(rows, DELIVERY_COLUMNS, as_json, empty="nothing waiting")

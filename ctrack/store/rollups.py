@@ -1,0 +1,83 @@
+"""The report roll-ups' time zone: rebuild them when the configured zone is not theirs.
+
+Triggers (migration 0003) keep daily_rollup and hourly_rollup exact on every call write,
+bucketing by the offsets in tz_offsets. Those offsets belong to one zone; reports ask for
+the configured zone, and if it differs the offsets and roll-ups are rewritten here in one
+transaction (seconds on a million calls; it happens once per zone change).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from ctrack.core.period import offset_segments
+
+_OFFSET = ("coalesce((SELECT offset_seconds FROM tz_offsets WHERE start_at <= c.started_at "
+           "ORDER BY start_at DESC LIMIT 1), 0)")
+
+_REBUILD_DAILY = f"""
+INSERT INTO daily_rollup(day, source, channel, calls, answered, missed, abandoned, first_time,
+                         qualified, talk_seconds)
+SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+       coalesce(c.source, '') AS src, coalesce(c.channel, '') AS chan,
+       count(*), sum(c.disposition IS 'answered'),
+       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)),
+       sum(c.disposition IS 'abandoned'), sum(c.first_time IS 1), sum(c.qualified IS 1),
+       sum(coalesce(c.talk_seconds, 0))
+FROM calls c GROUP BY day, src, chan
+"""
+
+_REBUILD_HOURLY = f"""
+INSERT INTO hourly_rollup(day, hour, calls, missed)
+SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+       CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hr,
+       count(*), sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0))
+FROM calls c GROUP BY day, hr
+"""
+
+
+def rebuild_statements(tz: str) -> list[tuple[str, tuple]]:
+    """The writes that re-bucket every call in zone `tz`, to run in one transaction."""
+    statements: list[tuple[str, tuple]] = [("DELETE FROM tz_offsets", ())]
+    statements += [("INSERT INTO tz_offsets(start_at, offset_seconds) VALUES (?, ?)", segment)
+                   for segment in offset_segments(tz)]
+    statements += [
+        ("DELETE FROM daily_rollup", ()),
+        ("DELETE FROM hourly_rollup", ()),
+        (_REBUILD_DAILY, ()),
+        (_REBUILD_HOURLY, ()),
+        ("UPDATE report_timezone SET name = ? WHERE id = 1", (tz,)),
+    ]
+    return statements
+
+
+def rollup_timezone(conn: sqlite3.Connection) -> str:
+    return conn.execute("SELECT name FROM report_timezone WHERE id = 1").fetchone()[0]
+
+
+def ensure_timezone(conn: sqlite3.Connection, tz: str) -> bool:
+    """For the CLI: re-bucket in `tz` unless already done; True when it rebuilt."""
+    if rollup_timezone(conn) == tz:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if rollup_timezone(conn) != tz:
+            for sql, params in rebuild_statements(tz):
+                conn.execute(sql, params)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+async def ensure_timezone_job(conn: aiosqlite.Connection, tz: str) -> bool:
+    """The same as a store-writer job (the daemon's one writer runs it in its transaction)."""
+    async with conn.execute("SELECT name FROM report_timezone WHERE id = 1") as cur:
+        if (await cur.fetchone())[0] == tz:
+            return False
+    for sql, params in rebuild_statements(tz):
+        await conn.execute(sql, params)
+    return True
