@@ -26,7 +26,10 @@ class AmiProtocolError(ValueError):
 
 
 class AmiMessage(dict):
-    """One AMI message: headers in wire order; a header sent several times maps to a list."""
+    """One AMI message: headers in wire order; a header sent several times maps to a list.
+
+    Values are as Asterisk sent them: it C-escapes some (caller names, VarSet values).
+    """
 
     __slots__ = ()
 
@@ -72,7 +75,7 @@ class AmiParser:
                 end = cmd_end + len(_END_COMMAND) - 4
             elif end - pos > self._max:
                 self.dropped += 1
-            else:
+            elif end > pos:       # stray blank lines between messages are no message
                 out.append(_parse(buf[pos:end].decode("utf-8", "replace")))
             pos = end + 4
         if pos:

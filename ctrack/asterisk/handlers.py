@@ -26,7 +26,7 @@ def route_handler(services: Services) -> Handler:
     """agi://…/route: which source, where to ring, whether to record."""
 
     def route(request: AgiRequest) -> Mapping[str, str]:
-        did = request.args[0] if request.args and request.args[0] else request.extension
+        did = request.env.get("agi_arg_1") or request.extension   # AGI(url,${CTRACK_DID})
         call_id = request.uniqueid or uuid.uuid4().hex
         decision = decide(did, call_id, time.time(), services.catalog.catalog, services.route_settings,
                           services.visit_for)

@@ -8,7 +8,7 @@ one definition of "where did this visitor come from".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,6 +16,8 @@ PARAM_KEYS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
     "gclid", "gbraid", "wbraid", "msclkid", "fbclid",
 )
+_PARAM_SET = frozenset(PARAM_KEYS)
+_FIELDS = frozenset(("site", "page_url", "referrer", "params", "ga_client_id", "visit_id"))
 MAX_URL = 2048
 MAX_PARAM = 500
 MAX_SITE = 253
@@ -98,7 +100,7 @@ def parse_lease_request(data: Any) -> LeaseRequest:
     """The JSON body of POST /dni/v1/lease, checked field by field; raise BadRequest."""
     if not isinstance(data, dict):
         raise BadRequest("expected a JSON object")
-    unknown = sorted(set(data) - {"site", "page_url", "referrer", "params", "ga_client_id", "visit_id"})
+    unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r}")
     site = parse_site(data.get("site"))
@@ -108,10 +110,11 @@ def parse_lease_request(data: Any) -> LeaseRequest:
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise BadRequest("params: expected an object")
-    bad = sorted(set(params) - set(PARAM_KEYS))
-    if bad:
-        raise BadRequest(f"params: unknown parameter {bad[0]!r}")
-    values = {key: _text(params, key, MAX_PARAM) for key in PARAM_KEYS}
+    values = {}
+    for key in params:
+        if key not in _PARAM_SET:
+            raise BadRequest(f"params: unknown parameter {key!r}")
+        values[key] = _text(params, key, MAX_PARAM)
     touch = Touch(landing_page=page_url, referrer=_text(data, "referrer", MAX_URL), **values)
     visit_id = _text(data, "visit_id", 64)
     if visit_id is not None and not _VISIT_ID.match(visit_id):
@@ -132,10 +135,6 @@ def touch_from_url(page_url: str | None, referrer: str | None) -> Touch:
             params.setdefault(key, value)
     values = {key: _text(params, key, MAX_PARAM) for key in PARAM_KEYS}
     return Touch(landing_page=page_url, referrer=referrer, **values)
-
-
-def valid_visit_id(text: str | None) -> bool:
-    return bool(text) and bool(_VISIT_ID.match(text))
 
 
 # --- classification ----------------------------------------------------------------------
@@ -275,12 +274,13 @@ def new_visit(visit_id: str, site: str, touch: Touch, ga_client_id: str | None, 
 
 def revisit(visit: Visit, touch: Touch, ga_client_id: str | None, rules: SiteRules, now: float) -> Visit:
     """The visit seen again: last touch takes a new non-direct touch, first touch keeps its own."""
-    visit = replace(visit, last_seen=max(visit.last_seen, now), ga_client_id=ga_client_id or visit.ga_client_id)
+    kept, source, channel = visit.touch, visit.source, visit.channel
     if rules.model == "last":
         found = classify(touch, visit.site)
-        if found != DIRECT and (touch, found.source) != (visit.touch, visit.source):
-            visit = replace(visit, touch=touch, source=found.source, channel=found.channel)
-    return visit
+        if found != DIRECT and (touch, found.source) != (kept, source):
+            kept, source, channel = touch, found.source, found.channel
+    return Visit(visit.id, visit.site, visit.first_seen, max(visit.last_seen, now), kept, source, channel,
+                 ga_client_id or visit.ga_client_id)
 
 
 # --- calls -------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ Disposition, decided when the inbound leg hangs up:
   failed     CHANUNAVAIL / CONGESTION, or no Dial at all and the PBX ended the call;
              without Dial events the Dial CDR's disposition, then the hangup cause
              (17 busy, 18/19 missed) decide
+Recording: MIXMONITOR_FILENAME (the first announced in the call), else CTRACK_RECORDING_FILE
+when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after the hangup,
+so the adapter checks it later (recording_has_audio) and drops a header-only WAV.
+Asterisk C-escapes caller names and VarSet values in AMI; they are unescaped here.
+
 Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
 emitted by expire() once it is older than `max_call_seconds`, with ended_at=None,
 extra["expired"]="1" and the disposition its events support so far; calls beyond
@@ -30,6 +35,7 @@ reconcile them against the CDR backstop.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Iterable, Mapping
 
@@ -60,6 +66,16 @@ _BY_CDR = {
     "CONGESTION": Disposition.FAILED,
 }
 _BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPE = re.compile(r"\\(.?)", re.S)
+
+
+def unescape(value: str) -> str:
+    """Undo ast_escape_c(): Asterisk 22 escapes \\ " ' ? and control characters in AMI caller
+    names and VarSet values (seen on the test PBX: O'Brien arrives as O\\'Brien)."""
+    if "\\" not in value:
+        return value
+    return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
 
 
 def recording_has_audio(size_bytes: int) -> bool:
@@ -170,6 +186,8 @@ class CallTracker:
         if call is None:
             return _NONE
         value = ev.get("Value") or ""
+        if "\\" in value:
+            value = unescape(value)
         if name == MIXMONITOR_FILENAME:
             call.vars.setdefault(name, value)
             return _NONE
@@ -308,7 +326,7 @@ class CallTracker:
             uniqueid=uid,
             tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),
             caller_number=normalize_caller(call.caller_num, self._region),
-            caller_name=call.caller_name if call.caller_name and call.caller_name != "<unknown>" else None,
+            caller_name=unescape(call.caller_name) if call.caller_name and call.caller_name != "<unknown>" else None,
             source=vars_.get(v.SOURCE) or None,
             channel=vars_.get(v.CHANNEL) or None,
             started_at=call.started_at,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Iterable, Mapping, Sequence
 
@@ -35,6 +35,9 @@ class Grant:
     kind: GrantKind
     started_at: float
     expires_at: float
+
+    def until(self, expires_at: float) -> "Grant":
+        return Grant(self.visit_id, self.pool, self.number, self.kind, self.started_at, expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,7 @@ class PoolLeases:
     def drop(self, visit_id: str, now: float) -> Grant:
         """End a visit's grant now; return it as ended."""
         grant = self._grants.pop(visit_id)
-        ended = replace(grant, expires_at=min(grant.expires_at, now))
+        ended = grant.until(min(grant.expires_at, now))
         self._unhold(ended)
         return ended
 
@@ -156,7 +159,7 @@ class PoolLeases:
                 self._unhold(grant)
 
     def _renew(self, grant: Grant, expires_at: float) -> Grant:
-        renewed = replace(grant, expires_at=expires_at)
+        renewed = grant.until(expires_at)
         self._grants[grant.visit_id] = renewed
         if renewed.kind != GrantKind.FALLBACK:
             self._holders[renewed.number][renewed.visit_id] = renewed

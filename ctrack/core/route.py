@@ -8,8 +8,8 @@ the Dial/MixMonitor. Anything unknown still yields a decision that rings the bus
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Mapping
 
 from ctrack.core import variables as v
@@ -124,7 +124,7 @@ def decide(
         src = catalog.sources.get(source) if source else None
         channel = src.channel if src else None
     record = bool(tn and tn.record)
-    stamp = datetime.fromtimestamp(at, timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
     recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{call_id}.{settings.recording_format}")
     return RouteDecision(
         call_id=call_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 import aiosqlite
 
@@ -24,11 +24,13 @@ _TOUCH_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_c
 _VISIT_COLUMNS = ("id", "site", "first_seen", "last_seen", "landing_page", "referrer", *_TOUCH_COLUMNS,
                   "ga_client_id", "source", "channel", "number", "lease_expires_at")
 
+# Every column but the id: an AMP reader's visit id comes from their AMP client id, so when
+# that visit has run out a new one starts under the same id.
 UPSERT_VISIT = f"""
 INSERT INTO visits({', '.join(_VISIT_COLUMNS)})
 VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})
 ON CONFLICT(id) DO UPDATE SET
-    {', '.join(f'{c} = excluded.{c}' for c in _VISIT_COLUMNS if c not in ('id', 'site', 'first_seen'))}
+    {', '.join(f'{c} = excluded.{c}' for c in _VISIT_COLUMNS if c != 'id')}
 """
 
 UPSERT_LEASE = """
@@ -36,6 +38,9 @@ INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at)
 VALUES (:visit_id, (SELECT id FROM pools WHERE name = :pool), :number, :kind, :started_at, :expires_at)
 ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at
 """
+# A heartbeat changes only these; an UPDATE of them costs a third of the whole-row upsert.
+TOUCH_VISIT = "UPDATE visits SET last_seen = ?, number = ?, lease_expires_at = ? WHERE id = ?"
+RENEW_LEASE = "UPDATE leases SET expires_at = ? WHERE visit_id = ? AND started_at = ?"
 
 
 def visit_row(visit: Visit, grant: Grant) -> dict[str, Any]:
@@ -53,10 +58,27 @@ def lease_row(grant: Grant) -> dict[str, Any]:
             "started_at": grant.started_at, "expires_at": grant.expires_at}
 
 
-async def save_leases(conn: aiosqlite.Connection, visits: Iterable[dict], leases: Iterable[dict]) -> None:
-    """Writer job: upsert visits, then their grants (whole rows, so the latest state wins)."""
-    await conn.executemany(UPSERT_VISIT, list(visits))
-    await conn.executemany(UPSERT_LEASE, list(leases))
+async def save_visits(conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]],
+                      grants: Sequence[tuple[Grant, bool]]) -> None:
+    """Writer job: visits with their current grant, then the grants themselves. The flag asks
+    for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
+    changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
+    whole = [visit_row(v, g) for v, g, full in visits if full]
+    touched = [(v, g) for v, g, full in visits if not full]
+    if touched:
+        cur = await conn.executemany(TOUCH_VISIT, [(v.last_seen, g.number, g.expires_at, v.id) for v, g in touched])
+        if cur.rowcount < len(touched):
+            whole += [visit_row(v, g) for v, g in touched]
+    if whole:
+        await conn.executemany(UPSERT_VISIT, whole)
+    new = [lease_row(g) for g, full in grants if full]
+    renewed = [g for g, full in grants if not full]
+    if renewed:
+        cur = await conn.executemany(RENEW_LEASE, [(g.expires_at, g.visit_id, g.started_at) for g in renewed])
+        if cur.rowcount < len(renewed):
+            new += [lease_row(g) for g in renewed]
+    if new:
+        await conn.executemany(UPSERT_LEASE, new)
 
 
 def _visit_from_row(row: Any) -> Visit:

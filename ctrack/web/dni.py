@@ -5,9 +5,9 @@ GET  /dni/v1/amp     the amp-call-tracking contract {"phoneNumber", "formattedPh
 GET  /ctrack.js      the snippet
 
 The lease manager and the classification are the pure core; this module validates input,
-enforces CORS and the rate limit, and saves every grant through the store writer before it
-answers (group commit: requests arriving during one commit share the next), so a number a
-page shows is always on disk before the page shows it.
+enforces CORS and the rate limit, answers from memory and queues every grant for the store
+writer (write-behind, many leases per commit). On start it rebuilds the leases from the
+database, so a restart takes no number away from a page.
 """
 
 from __future__ import annotations
@@ -44,13 +44,15 @@ from ctrack.core.route import Catalog
 from ctrack.services import Services
 from ctrack.store import db
 from ctrack.store.catalog import load_catalog
-from ctrack.store.visits import SavedLeases, lease_row, load_saved_leases, load_visit, save_leases, visit_row
+from ctrack.store.visits import SavedLeases, load_saved_leases, load_visit, save_visits
 from ctrack.store.writer import open_connection
 
 log = logging.getLogger(__name__)
 
 MAX_LEASE_BODY = 8 * 1024
 VISIT_CACHE = 100_000
+DRAIN_SECONDS = 5.0
+ORIGIN_CACHE = 10_000
 _AMP_CACHE = re.compile(r"^https://([a-z0-9-]+\.)*(cdn\.ampproject\.org|amp\.cloudflare\.com|bing-amp\.com)$")
 
 
@@ -59,7 +61,7 @@ class UnknownSite(Exception):
 
 
 class StoreUnavailable(Exception):
-    """The grant could not be saved; the page keeps its published number."""
+    """A visit could not be read from the database; the page keeps its published number."""
 
 
 @lru_cache(maxsize=4096)
@@ -87,54 +89,73 @@ class VisitCache:
             self._items.popitem(last=False)
 
 
-class GroupCommit:
-    """Saves visits and grants through the writer in batches: a request waits for the commit
-    that holds its rows; requests arriving during a commit share the next one."""
+class WriteBehind:
+    """Saves visits and grants through the store writer without holding up the response.
+
+    Waiting for a commit costs a request several event-loop turns; under load that is
+    most of a lease's latency. So a lease is queued here (rows coalesced per visit: a
+    visit's latest state wins) and committed by the next flush, which starts as soon as
+    the previous one ends: in a burst many leases share one commit. A failed commit is
+    retried; shutdown drains the queue before the writer closes. What a hard crash can
+    lose is the last flush (milliseconds); a page whose grant was lost gets a number again
+    on its next heartbeat.
+    """
+
+    RETRY_SECONDS = 1.0
 
     def __init__(self, writer):
         self.writer = writer
-        self._visits: dict[str, dict] = {}
-        self._leases: dict[tuple, dict] = {}
-        self._waiters: list[asyncio.Future] = []
+        self._visits: dict[str, tuple[Visit, Grant, bool]] = {}      # id -> (visit, its grant, whole row?)
+        self._grants: dict[tuple[str, float], tuple[Grant, bool]] = {}  # (visit, start) -> (grant, new?)
         self._task: asyncio.Task | None = None
-        self.commits = 0
+        self.failures = 0
 
-    async def save(self, visit: dict[str, Any], leases: list[dict[str, Any]]) -> None:
-        self._visits[visit["id"]] = visit
-        for row in leases:
-            self._leases[(row["visit_id"], row["pool"], row["started_at"])] = row
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+    @property
+    def backlog(self) -> int:
+        return len(self._visits)
+
+    def save(self, visit: Visit, grant: Grant, whole: bool, grants: list[tuple[Grant, bool]]) -> None:
+        """Queue a visit with its current grant, and the grants it started, renewed or ended.
+        `whole` asks for the whole visit row (new or changed); a grant's flag says it is new."""
+        pending = self._visits.get(visit.id)
+        self._visits[visit.id] = (visit, grant, whole or (pending is not None and pending[2]))
+        for item, new in grants:
+            key = (item.visit_id, item.started_at)
+            pending_grant = self._grants.get(key)
+            self._grants[key] = (item, new or (pending_grant is not None and pending_grant[1]))
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ctrack-dni-commit")
-        await waiter
+            self._task = asyncio.create_task(self._run(), name="ctrack-dni-write-behind")
 
     async def _run(self) -> None:
         try:
-            while self._waiters:
-                visits, leases, waiters = self._visits, self._leases, self._waiters
-                self._visits, self._leases, self._waiters = {}, {}, []
-                error = None
+            while self._visits or self._grants:
+                visits, grants = self._visits, self._grants
+                self._visits, self._grants = {}, {}
                 try:
-                    await self.writer.run(partial(save_leases, visits=list(visits.values()),
-                                                  leases=list(leases.values())))
-                    self.commits += 1
+                    await self.writer.run(partial(save_visits, visits=list(visits.values()),
+                                                  grants=list(grants.values())))
                 except Exception as exc:
-                    log.warning("DNI: saving %d visits failed: %s", len(visits), exc)
-                    error = exc
-                for waiter in waiters:
-                    if waiter.done():
-                        continue
-                    if error is None:
-                        waiter.set_result(None)
-                    else:
-                        waiter.set_exception(StoreUnavailable(str(error)))
+                    self.failures += 1
+                    log.warning("DNI: saving %d visits failed (will retry): %s", len(visits), exc)
+                    for visit_id, (visit, grant, whole) in visits.items():      # newer queued rows win
+                        if visit_id not in self._visits:
+                            self._visits[visit_id] = (visit, grant, whole)
+                    for key, item in grants.items():
+                        self._grants.setdefault(key, item)
+                    await asyncio.sleep(self.RETRY_SECONDS)
         finally:
             self._task = None
 
-    async def drain(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
+    async def drain(self, timeout: float) -> None:
+        """Commit everything queued (tests, and shutdown before the writer closes)."""
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except asyncio.TimeoutError:
+            log.error("DNI: %d visits could not be saved before shutdown", self.backlog)
+            task.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +189,10 @@ class Dni:
         self.leases = Leases()
         self.site_pools: dict[str, list[str]] = {}
         self.visits = VisitCache()
-        self.commit = GroupCommit(services.writer)
+        self.saver = WriteBehind(services.writer)
         self._catalog_at = -1.0
         self._reader: aiosqlite.Connection | None = None
+        self._origins: dict[tuple[str, str | None], bool] = {}      # origin_allowed's answers
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -183,13 +205,18 @@ class Dni:
     def origin_allowed(self, origin: str, site: str | None) -> bool:
         """A browser origin may lease for `site` if it is the site or a subdomain of it, or
         listed in [dni] allowed_origins. With no site (a preflight), any pool's site will do."""
-        if origin in self.allowed_origins:
-            return True
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        sites = [site] if site is not None else list(self.site_pools)
-        return any(host_matches_site(parts.hostname, s) for s in sites)
+        key = (origin, site)
+        allowed = self._origins.get(key)
+        if allowed is None:
+            parts = urlsplit(origin)
+            sites = [site] if site is not None else list(self.site_pools)
+            allowed = origin in self.allowed_origins or (
+                parts.scheme in ("http", "https") and bool(parts.hostname)
+                and any(host_matches_site(parts.hostname, s) for s in sites))
+            if len(self._origins) >= ORIGIN_CACHE:
+                self._origins.clear()
+            self._origins[key] = allowed
+        return allowed
 
     def client(self, request: web.Request) -> str:
         """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
@@ -217,6 +244,7 @@ class Dni:
         for name in sorted(catalog.pools):
             site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(name)
         self.site_pools = site_pools
+        self._origins.clear()
 
     def _follow_catalog(self) -> None:
         cache = self.services.catalog
@@ -250,7 +278,7 @@ class Dni:
         log.info("DNI: %d pools, %d leases restored", len(self.leases.pools), len(saved.active))
 
     async def close(self) -> None:
-        await self.commit.drain()
+        await self.saver.drain(DRAIN_SECONDS)
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -271,25 +299,36 @@ class Dni:
         return visit
 
     async def lease(self, request: LeaseRequest, now: float, new_id: str | None = None) -> tuple[Visit, Grant]:
-        """Lease (or renew) a number for the request's visit and save it before answering."""
+        """Lease (or renew) a number for the request's visit, and queue it for the store."""
         self._follow_catalog()
         pools = self.site_pools.get(request.site)
         if not pools:
             raise UnknownSite(request.site)
         rules = self.rules(request.site)
-        visit = await self._visit(request.visit_id) if request.visit_id else None
-        if visit is not None and (visit.site != request.site or visit.expires_at(rules) <= now):
-            visit = None
-        if visit is None:
+        known = await self._visit(request.visit_id) if request.visit_id else None
+        if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
+            known = None
+        if known is None:
             visit = new_visit(new_id or secrets.token_urlsafe(16), request.site, request.touch,
                               request.ga_client_id, now)
         else:
-            visit = revisit(visit, request.touch, request.ga_client_id, rules, now)
+            visit = revisit(known, request.touch, request.ga_client_id, rules, now)
+        previous = self.leases_of(visit.id, pools)
         result = self.leases.lease(visit.id, pools, now)
+        grant = result.grant
         self.visits.put(visit)
-        await self.commit.save(visit_row(visit, result.grant),
-                               [lease_row(g) for g in (*result.ended, result.grant)])
-        return visit, result.grant
+        changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != \
+            (known.touch, known.source, known.ga_client_id)
+        renewed = previous is not None and previous.started_at == grant.started_at
+        self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
+        return visit, grant
+
+    def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:
+        for name in pool_names:
+            grant = self.leases.pools[name].grant_of(visit_id)
+            if grant is not None:
+                return grant
+        return None
 
     def visit_for(self, number: str, at: float) -> str | None:
         """The route's hook: the visit holding a pool number's lease when a call comes in."""
@@ -302,10 +341,13 @@ class Dni:
             ("ctrack_dni_renewals_total", "counter", "Leases renewed by a heartbeat", lambda: sum(p.renewals_total for p in pools())),
             ("ctrack_dni_pool_pressure_total", "counter", "Visits served from overflow (fallback or shared number)", lambda: sum(p.overflow_total for p in pools())),
             ("ctrack_dni_overflow_requests_total", "counter", "Lease requests answered from overflow", lambda: sum(p.overflow_requests_total for p in pools())),
+            ("ctrack_dni_pool_numbers", "gauge", "Active pool numbers", lambda: sum(p.numbers for p in pools())),
             ("ctrack_dni_leased_numbers", "gauge", "Pool numbers leased now", lambda: sum(p.leased for p in pools())),
             ("ctrack_dni_free_numbers", "gauge", "Pool numbers free now", lambda: sum(p.free for p in pools())),
             ("ctrack_dni_visits", "gauge", "Visits holding a grant now", lambda: sum(p.visits for p in pools())),
             ("ctrack_dni_rate_limited_total", "counter", "Lease requests refused by the rate limit", lambda: self.limiter.refused_total),
+            ("ctrack_dni_write_backlog", "gauge", "Visits waiting to be saved", lambda: self.saver.backlog),
+            ("ctrack_dni_write_failures_total", "counter", "Failed saves of visits (retried)", lambda: self.saver.failures),
         ):
             services.add_metric(name, kind, text, value)
 
@@ -354,7 +396,7 @@ async def lease_handler(request: web.Request) -> web.Response:
     except UnknownSite:
         return _error(404, "no number pool for this site", cors)
     except StoreUnavailable:
-        return _error(503, "visit could not be saved; try again later", cors)
+        return _error(503, "visit could not be read; try again later", cors)
     rules = dni.rules(visit.site)
     return web.json_response({
         "visit_id": visit.id,
@@ -414,7 +456,7 @@ async def amp_handler(request: web.Request) -> web.Response:
     except UnknownSite:
         return _error(404, "no number pool for this site", headers)
     except StoreUnavailable:
-        return _error(503, "visit could not be saved; try again later", headers)
+        return _error(503, "visit could not be read; try again later", headers)
     number = grant.number or next((p.number for p in dni.published(site)), None)
     if number is None:
         return _error(503, "no number to show", headers)

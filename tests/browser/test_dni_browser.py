@@ -6,23 +6,12 @@ import sqlite3
 import time
 
 import pytest
-from conftest import serve_pages
-from dni_env import POOL_NUMBERS
+from tests.browser.chromium import leased_number, pages_server
+from tests.dni_env import POOL_NUMBERS
 
 pytestmark = pytest.mark.browser
 
 PUBLISHED_TEL = "tel:+15035550100"
-
-
-async def swapped(page, selector="#call", timeout=10_000):
-    """Wait until ctrack.js replaced the link's number; return the leased E.164."""
-    handle = await page.wait_for_function(
-        """([sel, tel]) => { const a = document.querySelector(sel);
-                              return a && a.getAttribute('href') !== tel && a.getAttribute('href'); }""",
-        arg=[selector, PUBLISHED_TEL], timeout=timeout)
-    href = await handle.json_value()
-    digits = "".join(c for c in href if c.isdigit())
-    return "+1" + digits[-10:]
 
 
 async def text(page, selector):
@@ -38,10 +27,10 @@ def visit_rows(db):
         conn.close()
 
 
-async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(browser, pages, db):
+async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(browser, pages, db, dni):
     page = await browser.new_page()
     await page.goto(pages("landing.html") + "?gclid=G-777&utm_term=blocked+drain")
-    number = await swapped(page)
+    number = await leased_number(page)
     assert number in POOL_NUMBERS
     last4 = number[-4:]
     assert await page.get_attribute("#call", "href") == f"tel:{number}"
@@ -49,6 +38,7 @@ async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(brows
     assert await text(page, "#text") == \
         f"Call us at 503.555.{last4} today, or +1 503 555 {last4} from abroad (24/7)."
     assert await text(page, "#fax") == "Fax: (503) 555-0177"
+    await dni.saved()
     [visit] = visit_rows(db)
     assert (visit["gclid"], visit["utm_term"], visit["source"], visit["number"]) == \
         ("G-777", "blocked drain", "Google Ads", number)
@@ -60,7 +50,7 @@ async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(brows
 async def test_nap_block_json_ld_and_kept_elements_keep_the_published_number(browser, pages):
     page = await browser.new_page()
     await page.goto(pages("landing.html") + "?utm_source=mailer&utm_medium=email")
-    await swapped(page)
+    await leased_number(page)
     assert await text(page, "#keep") == "Office line: 503-555-0100"
     assert "503-555-0100" in await text(page, "#nap")
     assert await page.get_attribute("#nap-tel", "href") == "tel:5035550100"
@@ -73,7 +63,7 @@ async def test_nap_block_json_ld_and_kept_elements_keep_the_published_number(bro
 async def test_numbers_added_after_load_are_swapped(browser, pages):
     page = await browser.new_page()
     await page.goto(pages("landing.html"))
-    number = await swapped(page)
+    number = await leased_number(page)
     await page.evaluate("""() => {
         document.querySelector('#later').innerHTML =
             '<p id="late">Book now: <a id="late-tel" href="tel:(503)%20555-0100">503 555 0100</a></p>';
@@ -91,14 +81,14 @@ async def test_two_visitors_get_different_numbers(browser, pages):
     a, b = await first.new_page(), await second.new_page()
     await a.goto(pages("landing.html") + "?gclid=A")
     await b.goto(pages("landing.html") + "?gclid=B")
-    assert await swapped(a) != await swapped(b)
+    assert await leased_number(a) != await leased_number(b)
 
 
-async def test_later_pages_show_the_cached_lease_before_the_server_answers(browser, pages, db):
+async def test_later_pages_show_the_cached_lease_before_the_server_answers(browser, pages, db, dni):
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(pages("landing.html") + "?gclid=C")
-    number = await swapped(page)
+    number = await leased_number(page)
 
     async def slow(route):
         await asyncio.sleep(3)
@@ -113,15 +103,17 @@ async def test_later_pages_show_the_cached_lease_before_the_server_answers(brows
     # the renewal kept the same visit and number
     await page.wait_for_function(f"() => JSON.parse(localStorage.getItem('ctrack:example.test')).lease_expires_at"
                                  f" > {time.time() + 1790}", timeout=10_000)
+    await dni.saved()
     [visit] = visit_rows(db)
     assert visit["number"] == number and visit["gclid"] == "C"
 
 
-async def test_the_heartbeat_renews_the_lease(browser, pages, db):
+async def test_the_heartbeat_renews_the_lease(browser, pages, db, dni):
     page = await browser.new_page()
     await page.clock.install()
     await page.goto(pages("landing.html"))
-    await swapped(page)
+    await leased_number(page)
+    await dni.saved()
     before = visit_rows(db)[0]["lease_expires_at"]
     await page.clock.run_for(301_000)              # the heartbeat is due after at most 5 minutes
     for _ in range(50):
@@ -141,7 +133,7 @@ async def test_consent_is_awaited_when_the_site_asks(browser, pages, db):
     assert await page.get_attribute("#call", "href") == PUBLISHED_TEL
     assert not [c for c in await page.context.cookies() if c["name"] == "_ctrack"]
     await page.evaluate("() => window.ctrack.consent()")
-    assert await swapped(page) in POOL_NUMBERS
+    assert await leased_number(page) in POOL_NUMBERS
 
 
 async def test_other_origins_get_no_number(browser, pages, db):
@@ -162,15 +154,12 @@ async def test_other_origins_get_no_number(browser, pages, db):
 async def test_with_the_server_down_the_page_is_intact(browser, pages):
     intact = "Call us at 503.555.0100 today, or +1 503 555 0100 from abroad (24/7)."
     # the daemon is down: not even the snippet loads
-    runner, port = await serve_pages("http://127.0.0.1:1")      # nothing listens there
-    try:
+    async with pages_server("http://127.0.0.1:1") as down:        # nothing listens there
         page = await browser.new_page()
-        await page.goto(f"http://www.example.test:{port}/landing.html?gclid=D")
+        await page.goto(down("landing.html") + "?gclid=D")
         await page.wait_for_timeout(1000)
         assert await page.get_attribute("#call", "href") == PUBLISHED_TEL
         assert await text(page, "#text") == intact
-    finally:
-        await runner.cleanup()
     # the snippet loaded but the lease API fails
     page = await browser.new_page()
     errors, failed = [], []

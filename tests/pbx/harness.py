@@ -50,6 +50,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -102,6 +103,22 @@ class CallResult:
     seconds: float           # wall time of the SIPp run
     message_log: Path        # SIPp's trace of every SIP message sent and received
     output: str              # what testpbx.sh printed
+
+    def sip_talk_seconds(self) -> float | None:
+        """Seconds from the INVITE's 200 OK to the first BYE, as SIPp's own trace timed them."""
+        stamps: dict[str, datetime] = {}
+        when = None
+        for line in self.message_log.read_text(errors="replace").splitlines():
+            if line.startswith("-----") and line.rstrip().endswith("Z"):
+                when = datetime.strptime(line.split()[-1], "%Y-%m-%dT%H:%M:%S.%fZ")
+            elif when is not None and line.strip() and not line.startswith("UDP message"):
+                key = "ok" if line.startswith("SIP/2.0 200") else "bye" if line.startswith("BYE ") else None
+                if key and key not in stamps:
+                    stamps[key] = when
+                when = None
+        if "ok" not in stamps or "bye" not in stamps:
+            return None
+        return (stamps["bye"] - stamps["ok"]).total_seconds()
 
     @property
     def answered(self) -> bool:

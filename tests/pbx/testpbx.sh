@@ -950,7 +950,13 @@ do_start() {
     [ "$(date +%s)" -lt "$deadline" ] || { do_stop; die "AMI not ready after ${PBX_START_TIMEOUT}s"; }
     sleep 0.05
   done
-  if ! ast_rx 'pjsip show transports' 2>/dev/null | grep -q 'transport-udp'; then
+  # (asterisk -rx itself can fail on a loaded machine: ask a few times before giving up)
+  local transport=
+  for _ in $(seq 50); do
+    if ast_rx 'pjsip show transports' 2>/dev/null | grep -q 'transport-udp'; then transport=1; break; fi
+    sleep 0.1
+  done
+  if [ -z "$transport" ]; then
     grep -E 'ERROR' "$PBX_ROOT$I_LOG/messages.log" | tail -n 5 >&2 || true
     do_stop; die "SIP transport on 127.0.0.1:$SIP_PORT did not come up"
   fi

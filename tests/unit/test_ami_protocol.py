@@ -75,6 +75,10 @@ def test_values_with_colons_and_empty_values():
     assert message["Timestamp"] == "1795798665.007900"
 
 
+def test_stray_blank_lines_are_no_message():
+    assert AmiParser().feed(b"\r\n\r\nEvent: A\r\n\r\n\r\n\r\n\r\nEvent: B\r\n\r\n") == [{"Event": "A"}, {"Event": "B"}]
+
+
 def test_invalid_utf8_is_replaced_and_the_stream_goes_on():
     data = b"Event: Newchannel\r\nCallerIDName: Bad \xff\xfe name \xe6\x97\r\n\r\n" + b"Event: Hangup\r\n\r\n"
     messages = AmiParser().feed(data)

@@ -4,7 +4,7 @@ import pytest
 
 from ctrack.asterisk.ami_protocol import AmiParser
 from ctrack.core import variables as v
-from ctrack.core.callstate import CallTracker, recording_has_audio
+from ctrack.core.callstate import CallTracker, recording_has_audio, unescape
 from ctrack.core.model import Disposition
 from fixtures_ami import load, renamed, wire
 
@@ -361,3 +361,25 @@ def test_too_many_calls_expire_the_oldest():
 
 def test_recording_has_audio():
     assert not recording_has_audio(0) and not recording_has_audio(44) and recording_has_audio(45)
+
+
+# Strings exactly as Asterisk 22 sent them over AMI on the test PBX: it C-escapes caller
+# names and VarSet values (ast_escape_c), the AGI environment is raw.
+ESCAPED_NAME = r"O\'Brien\? Zoë"
+ESCAPED_SOURCE = r'Google \"Ads\" \\ back\\slash O\'Brien\? tab\there'
+
+
+def test_unescape():
+    assert unescape(ESCAPED_NAME) == "O'Brien? Zoë"
+    assert unescape(ESCAPED_SOURCE) == 'Google "Ads" \\ back\\slash O\'Brien? tab\there'
+    assert unescape(r"a\nb\\n\x") == "a\nb\\nx"
+    assert unescape("trailing\\") == "trailing\\"
+    assert unescape("plain") == "plain"
+
+
+def test_escaped_names_and_values_come_out_as_set():
+    leg = {**IN, "CallerIDName": ESCAPED_NAME}
+    [record], _ = run([ev("Newchannel", 0, leg), varset(0.1, leg, v.SOURCE, ESCAPED_SOURCE), ev("Hangup", 1, leg)],
+                      inbound_contexts={"from-trunk"})
+    assert record.caller_name == "O'Brien? Zoë"
+    assert record.source == 'Google "Ads" \\ back\\slash O\'Brien? tab\there'

@@ -4,11 +4,12 @@ AMP, the snippet, a daemon restart, and crediting a call to the visit that held 
 import json
 import sqlite3
 import time
+from functools import partial
 
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, serve
+from tests.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
@@ -55,7 +56,7 @@ async def test_lease_contract_and_renewal(db):
         assert body["published"] == [{"number": PUBLISHED, "formatted": "(503) 555-0100"}]
         assert headers["Access-Control-Allow-Origin"] == ORIGIN
         assert headers["Cache-Control"] == "no-store"
-        # saved before the page sees it
+        await saved(app)
         visit = rows(db, "SELECT * FROM visits WHERE id = ?", body["visit_id"])[0]
         assert (visit["gclid"], visit["utm_term"], visit["source"], visit["channel"]) == \
             ("G-123", "drain", "Google Ads", "paid_search")
@@ -65,9 +66,10 @@ async def test_lease_contract_and_renewal(db):
                                   referrer="https://www.example.test/drains", params={})
         assert (again["visit_id"], again["number"], again["source"]) == (body["visit_id"], body["number"], "Google Ads")
         assert again["lease_expires_at"] > body["lease_expires_at"]
-        saved = rows(db, "SELECT kind, expires_at FROM leases WHERE visit_id = ?", body["visit_id"])
-        assert len(saved) == 1 and saved[0]["kind"] == "lease"
-        assert saved[0]["expires_at"] == pytest.approx(again["lease_expires_at"], abs=0.001)
+        await saved(app)
+        leases = rows(db, "SELECT kind, expires_at FROM leases WHERE visit_id = ?", body["visit_id"])
+        assert len(leases) == 1 and leases[0]["kind"] == "lease"
+        assert leases[0]["expires_at"] == pytest.approx(again["lease_expires_at"], abs=0.001)
 
 
 async def test_each_visit_its_own_number_then_the_fallback(db):
@@ -215,6 +217,7 @@ async def test_snippet_is_served_and_cacheable(db):
 # --- calls to pool numbers -----------------------------------------------------------------
 
 async def save(services, record):
+    """Save a call as the call log does (the visits it may belong to are committed first)."""
     async def job(conn):
         return await save_call(conn, record, services.call_rules)
     await services.writer.run(job)
@@ -222,8 +225,9 @@ async def save(services, record):
 
 
 async def test_a_call_carries_the_visit_that_held_the_number(db):
-    async with serve(db) as (base, services, _), aiohttp.ClientSession() as http:
+    async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
         body = (await lease(http, base))[1]
+        await saved(app)
         call = await save(services, CallRecord("c1", tracking_number=body["number"], caller_number="+15415550142",
                                                started_at=time.time(), ended_at=time.time() + 5))
         assert (call["visit_id"], call["source"], call["channel"]) == (body["visit_id"], "Google Ads", "paid_search")
@@ -239,9 +243,10 @@ async def test_a_call_carries_the_visit_that_held_the_number(db):
 
 async def test_grace_period_and_ambiguity(tmp_path):
     db = make_db(tmp_path / "ctrack.db", numbers=POOL_NUMBERS[:1], overflow="share", lease_seconds=60)
-    async with serve(db, "[dni]\ngrace_seconds = 120\n") as (base, services, _), aiohttp.ClientSession() as http:
+    async with serve(db, "[dni]\ngrace_seconds = 120\n") as (base, services, app), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
         shared = (await lease(http, base))[1]
+        await saved(app)
         assert shared["number"] == first["number"] == POOL_NUMBERS[0]
         now = time.time()
         both = await save(services, CallRecord("c1", tracking_number=POOL_NUMBERS[0], started_at=now))
@@ -250,3 +255,55 @@ async def test_grace_period_and_ambiguity(tmp_path):
         assert after_grace["visit_id"] is None
         within_grace = await save(services, CallRecord("c3", tracking_number=POOL_NUMBERS[0], started_at=now + 100))
         assert within_grace["visit_id"] == shared["visit_id"] and within_grace["visit_ambiguous"] == 1
+
+
+# --- writing behind ------------------------------------------------------------------------
+
+async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
+    from ctrack.web.dni import DNI, WriteBehind
+
+    monkeypatch.setattr(WriteBehind, "RETRY_SECONDS", 0.05)
+    async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
+        real_run, failures = services.writer.run, []
+
+        async def flaky(job):
+            if not failures:
+                failures.append(job)
+                raise sqlite3.OperationalError("database is locked")
+            return await real_run(job)
+        monkeypatch.setattr(services.writer, "run", flaky)
+        body = (await lease(http, base))[1]
+        await saved(app)
+        assert failures and app[DNI].saver.failures == 1
+    assert rows(db, "SELECT id, number FROM visits") == [{"id": body["visit_id"], "number": body["number"]}]
+    assert len(rows(db, "SELECT * FROM leases")) == 1
+
+
+async def test_a_heartbeat_for_a_visit_the_database_lacks_writes_it_whole(db):
+    from ctrack.core.attribution import Touch, Visit
+    from ctrack.core.pools import Grant, GrantKind
+    from ctrack.store.visits import save_visits
+
+    visit = Visit("V" * 22, "example.test", 1.0, 2.0, Touch(gclid="g"), "Google Ads", "paid_search")
+    grant = Grant(visit.id, "web", POOL_NUMBERS[0], GrantKind.LEASE, 1.0, 1801.0)
+    async with serve(db) as (_, services, _):
+        await services.writer.run(partial(save_visits, visits=[(visit, grant, False)], grants=[(grant, False)]))
+    assert rows(db, "SELECT gclid, number, lease_expires_at FROM visits") == \
+        [{"gclid": "g", "number": POOL_NUMBERS[0], "lease_expires_at": 1801.0}]
+    assert rows(db, "SELECT kind, started_at, expires_at FROM leases") == \
+        [{"kind": "lease", "started_at": 1.0, "expires_at": 1801.0}]
+
+
+async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_path):
+    db = make_db(tmp_path / "ctrack.db", lease_seconds=1)
+    async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
+        first = (await lease(http, base))[1]
+    time.sleep(1.1)                                  # the lease ran out: nothing to restore, the visit is on disk
+    mail = {"site": "example.test", "page_url": "https://example.test/?utm_source=mailer&utm_medium=email",
+            "params": {"utm_source": "mailer", "utm_medium": "email"}, "visit_id": first["visit_id"]}
+    async with serve(db) as (base, services, _), aiohttp.ClientSession() as http:
+        assert services.visit_for(first["number"], time.time()) == first["visit_id"]   # within the grace
+        again = (await lease(http, base, mail))[1]
+    assert (again["visit_id"], again["source"]) == (first["visit_id"], "Google Ads")
+    assert rows(db, "SELECT gclid, utm_source FROM visits") == [{"gclid": "G-123", "utm_source": None}]
+    assert len(rows(db, "SELECT * FROM leases WHERE visit_id = ?", first["visit_id"])) == 2

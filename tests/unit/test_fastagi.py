@@ -114,13 +114,13 @@ async def test_slow_async_handler_is_cut_and_others_go_on(server):
             await asyncio.sleep(10)
         return route(request)
 
-    srv = await server(handler, handler_timeout=0.3)
+    srv = await server(handler, handler_timeout=1.0)
     slow = asyncio.create_task(asterisk(srv.port, env_block(extension="slow")))
     await asyncio.sleep(0.05)
     started = time.monotonic()
     assert as_variables(await asterisk(srv.port))[v.ROUTE_STATUS] == "ok"
-    assert time.monotonic() - started < 0.2
-    assert await asyncio.wait_for(slow, 1) == []                  # nothing set: default line
+    assert time.monotonic() - started < 0.5
+    assert await asyncio.wait_for(slow, 2) == []                  # nothing set: default line
     await srv.close()
     assert (srv.stats.routed, srv.stats.failed) == (1, 1)
 
@@ -156,18 +156,18 @@ async def open_bad_clients(port):
 
 
 async def test_bad_clients_never_delay_a_good_one(server):
-    srv = await server(client_timeout=0.5)
+    srv = await server(client_timeout=1.0)
     for _ in range(50):                        # what froze panoramisk's loop
         _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.close()
     bad = await open_bad_clients(srv.port)
     started = time.monotonic()
     good = await asyncio.gather(*[asterisk(srv.port) for _ in range(20)])
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 0.5
     assert all(as_variables(c)[v.ROUTE_STATUS] == "ok" for c in good)
     # the server closes garbage and oversized headers at once, the stalled ones at client_timeout
-    for kind, deadline in [("garbage", 0.2), ("oversized", 0.2), ("half", 1.0), ("silent", 1.0),
-                           ("no-replies", 1.0)]:
+    for kind, deadline in [("garbage", 0.5), ("oversized", 0.5), ("half", 2.0), ("silent", 2.0),
+                           ("no-replies", 2.0)]:
         reader, writer = bad[kind]
         try:
             await asyncio.wait_for(reader.read(), deadline)

@@ -13,6 +13,7 @@ from ctrack import config
 from ctrack.cli import cli
 from ctrack.services import Services
 from ctrack.web.app import create_app
+from ctrack.web.dni import DNI
 
 POOL_NUMBERS = ["+15035550101", "+15035550102", "+15035550103"]
 FALLBACK = "+15035550199"
@@ -57,3 +58,8 @@ async def serve(db_path: Path, ini: str = "", host: str = "127.0.0.1", port: int
         await runner.cleanup()
         await services.writer.close()
         services.catalog.close()
+
+
+async def saved(app: web.Application) -> None:
+    """Wait until the leases answered so far are committed (they are written behind)."""
+    await app[DNI].saver.drain(5)
