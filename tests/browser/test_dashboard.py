@@ -1,12 +1,15 @@
 """The dashboard in real headless Chromium: login, the overview's figures and charts, the
-call list's filters, escaping and recording playback. Screenshots go to docs/screenshots/."""
+call list's filters, escaping and recording playback. Screenshots go to a temporary folder,
+or to docs/screenshots/ with CTRACK_SCREENSHOTS=1 (to refresh the documentation's pictures)."""
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import random
 import struct
+import tempfile
 import time
 import wave
 from datetime import datetime, timedelta
@@ -27,7 +30,8 @@ from report_data import asave_calls, new_db
 pytestmark = pytest.mark.browser
 
 TZ = "America/New_York"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("CTRACK_SCREENSHOTS")
+         else Path(tempfile.mkdtemp(prefix="ctrack-screenshots-")))
 PASSWORD = "a long dashboard password"
 HOSTILE = '<script>alert("owned")</script> =HYPERLINK("x")'
 SOURCES = [("Google Ads", "paid_search", 34), ("Google Business Profile", "gbp", 22), ("Yelp", "referral", 9),
