@@ -1,37 +1,48 @@
 """Route latency and throughput: ctrack's FastAGI route, the classic AGI script, and a no-op
 FastAGI responder (the protocol floor), in one run.
 
-    .venv/bin/python bench/bench_route.py [--seconds 5] [--clients 50] [--rate 1000]
-                                           [--script-requests 60] [--script-concurrency 4]
+    .venv/bin/python bench/bench_route.py [--seconds 4] [--rounds 4] [--clients 50]
+                                           [--rates 200,1000] [--script-requests 20] [--script-concurrency 1,4]
 
-Every server runs in a child process of its own on 127.0.0.1; the load generator is another
-child process (asyncio Protocols, no streams), so this parent only starts them and prints.
-A request is what Asterisk's res_agi does for AGI(agi://...): connect, send the agi_* block
-(24 lines, the DID of a 200-number catalog as agi_arg_1, 5% unknown DIDs), read the SET
-VARIABLE lines, answer each with '200 result=1' as it arrives, until the server half-closes.
-Latency is connect → that EOF (when Asterisk moves on in the dialplan). Every reply is
-checked: the route must send its 13 variables ending with CTRACK_ROUTE "ok", and the source
-of each static number; the server's own counters must show every request routed.
+Both FastAGI servers run in child processes of their own on 127.0.0.1: ctrack's real
+FastAgiServer + dispatcher() + Services with its catalog cache (200 numbers: 150 static over
+10 sources, some recorded, forwarded or whispered; 50 in a DNI pool), and a minimal asyncio
+responder (reads the env, one SET VARIABLE, half-close, reads the reply, closes). The load
+generator is a third process: plain non-blocking sockets on one epoll, leaner per request
+than either server, so the servers are what is measured (see the CPU columns).
 
-Load shapes, each with `--clients` connections' worth of concurrency:
-  saturated  every client sends its next request as soon as the last one ended (closed loop):
-             throughput; latency there is queueing (Little: p50 ~ clients / rate)
-  paced      the clients together offer `--rate` requests/s (Poisson), 50 clients
+A request is what Asterisk's res_agi does for AGI(agi://...,${CTRACK_DID}): connect, send
+the 23-line agi_* block (a DID of the catalog as agi_arg_1, 5% unknown DIDs), answer each
+SET VARIABLE line with '200 result=1' as it arrives, until the server half-closes. Latency
+is connect -> that EOF, when Asterisk goes on with the dialplan. Every answer is checked
+(13 variables, CTRACK_ROUTE "ok" last, the source of the static numbers) and the servers'
+own counters must show every session routed.
+
+Load shapes, `--clients` connections' worth of concurrency each:
+  saturated  every client starts its next request as soon as the last one ended (closed
+             loop): throughput. Latency there is queueing (Little: p50 ~ clients / rate).
+  paced R/s  the clients together offer R requests/s (Poisson arrivals)
   burst      all clients fire at the same instant, wait for all, pause 20 ms, again
-The classic AGI script is spawned per request (`ctrack-route.agi`, env on stdin, replies on
-stdin as Asterisk does) with --script-concurrency at once, --script-requests in all.
-CPU columns: the server's (and load generator's) CPU time over the measured window,
-per request; server CPU near 100% means the server, not the client, was the limit.
+Each shape alternates the two servers in `--rounds` segments, so that load from other
+processes on the machine falls on both alike. The classic AGI script is spawned per
+request (agi_scripts/ctrack-route.agi with this interpreter, env on stdin, replies on stdin),
+each `--script-concurrency` at once (srv CPU: the spawned scripts'). srv CPU: the server's CPU time (user+sys, /proc) over the
+measured time; near 100% means the server was the limit. srv µs/req: its CPU per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import gc
+import heapq
 import json
 import os
 import random
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -110,6 +121,7 @@ async def serve_fastagi(ini: str) -> None:
     services.catalog.refresh()
     server = FastAgiServer(dispatcher(services), "127.0.0.1", 0, client_timeout=5.0)
     await server.start()
+    gc.freeze()                     # as `ctrack serve` does once started
     print(server.port, flush=True)
     await _until_term()
     await server.close()
@@ -147,6 +159,7 @@ async def serve_noop() -> None:
             return False
 
     server = await asyncio.get_running_loop().create_server(Noop, "127.0.0.1", 0, backlog=256)
+    gc.freeze()
     print(server.sockets[0].getsockname()[1], flush=True)
     await _until_term()
     server.close()
@@ -160,111 +173,150 @@ async def _until_term() -> None:
 
 
 # --- the load generator (a child process) --------------------------------------------------------
+# Plain non-blocking sockets on one epoll, no asyncio: a request costs the generator less
+# CPU than it costs even the no-op server, so the servers, not the generator, are measured.
 
-class _Request(asyncio.Protocol):
-    __slots__ = ("env", "done", "buf", "lines", "t", "eof_at")
+_CONNECTING, _READING = 0, 1
 
-    def __init__(self, env: bytes, done: asyncio.Future):
-        self.env, self.done = env, done
+
+class _Req:
+    __slots__ = ("client", "sock", "start", "phase", "buf", "lines", "did")
+
+    def __init__(self, client: int, sock: socket.socket, start: float, did: int):
+        self.client, self.sock, self.start, self.did = client, sock, start, did
+        self.phase = _CONNECTING
         self.buf = b""
         self.lines: list[bytes] = []
-        self.eof_at = 0.0
-
-    def connection_made(self, transport):
-        self.t = transport
-        transport.write(self.env)
-
-    def data_received(self, data):
-        buf = self.buf + data
-        *lines, self.buf = buf.split(b"\n")
-        if lines:
-            self.lines += lines
-            self.t.write(b"200 result=1\n" * len(lines))
-
-    def eof_received(self):
-        self.eof_at = time.perf_counter()
-        return False             # replies are written; the transport closes after flushing them
-
-    def connection_lost(self, exc):
-        if not self.done.done():
-            self.done.set_result(exc)
 
 
-async def _one(loop, port: int, n: int, i: int, check: bool) -> tuple[float, bool]:
-    done = loop.create_future()
-    start = time.perf_counter()
-    try:
-        transport, proto = await loop.create_connection(lambda: _Request(env_block(n, i), done), "127.0.0.1", port)
-    except OSError:
-        return time.perf_counter() - start, False
-    await done
-    if not proto.eof_at:
-        return time.perf_counter() - start, False
-    ok = True
-    if check:
-        lines = proto.lines
-        ok = len(lines) == 13 and lines[-1] == b'SET VARIABLE CTRACK_ROUTE "ok"'
-        src = expected_source(i) if i >= 0 else None
-        ok = ok and f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines
-    else:
-        ok = proto.lines == [b'SET VARIABLE CTRACK_ROUTE "ok"']
-    return proto.eof_at - start, ok
+def _check(req: _Req, route: bool) -> bool:
+    lines = req.lines
+    if not route:
+        return lines == [b'SET VARIABLE CTRACK_ROUTE "ok"']
+    if len(lines) != 13 or lines[-1] != b'SET VARIABLE CTRACK_ROUTE "ok"':
+        return False
+    src = expected_source(req.did) if req.did >= 0 else None
+    return f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines
 
 
-async def _load(port: int, shape: str, seconds: float, clients: int, rate: float, check: bool, seed: int) -> dict:
-    loop = asyncio.get_running_loop()
+def _load(port: int, shape: str, seconds: float, clients: int, rate: float, route: bool, seed: int,
+          warm: float, server_pid: int) -> dict:
+    """Run one load shape; latency = connect .. the server's EOF after its SET VARIABLEs."""
+    rng = random.Random(seed)
+    ep = select.epoll()
+    live: dict[int, _Req] = {}
     lat: list[float] = []
     errors = 0
-    counter = iter(range(seed * 10_000_000, 1 << 62))
-    rng = random.Random(seed)
-    warm = 0.5
+    n = seed * 10_000_000
+    ok_reply = b"200 result=1\n"
     t0 = time.perf_counter()
     measure_from, deadline = t0 + warm, t0 + warm + seconds
-    cpu0: list[float] = []
+    cpu0 = None
+    due: list[tuple[float, int]] = []           # (when, client) for paced and burst
+    per_client = rate / clients
+    if shape == "paced":
+        due = sorted((t0 + rng.random() / per_client, k) for k in range(clients))
+    elif shape == "burst":
+        due = [(t0, k) for k in range(clients)]
+    heapq.heapify(due)
+    addr = ("127.0.0.1", port)
 
-    def mark():
-        if not cpu0 and time.perf_counter() >= measure_from:
-            cpu0.append(time.process_time())
+    def start(client: int, now: float) -> None:
+        nonlocal n, errors
+        n += 1
+        i = pick(rng)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        req = _Req(client, sock, now, i)
+        err = sock.connect_ex(addr)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            errors += now >= measure_from
+            return
+        live[sock.fileno()] = req
+        ep.register(sock.fileno(), select.EPOLLOUT)
 
-    async def record(coro):
+    def finish(req: _Req, now: float, ok: bool) -> None:
         nonlocal errors
-        started = time.perf_counter()
-        latency, ok = await coro
-        if started >= measure_from:
-            lat.append(latency)
+        fd = req.sock.fileno()
+        ep.unregister(fd)
+        del live[fd]
+        req.sock.close()
+        if req.start >= measure_from:
+            lat.append(now - req.start)
             errors += not ok
+        if now >= deadline:
+            return
+        if shape == "saturated":
+            start(req.client, time.perf_counter())
+        elif shape == "paced":
+            heapq.heappush(due, (max(now, req.start + rng.expovariate(per_client)), req.client))
+        elif not live:                          # burst: the next one 20 ms after all are done
+            for k in range(clients):
+                heapq.heappush(due, (now + 0.02, k))
 
     if shape == "saturated":
-        async def client():
-            while time.perf_counter() < deadline:
-                mark()
-                await record(_one(loop, port, next(counter), pick(rng), check))
-        await asyncio.gather(*(client() for _ in range(clients)))
-    elif shape == "paced":
-        per_client = rate / clients
-
-        async def client(k):
-            crng = random.Random(seed * 1000 + k)
-            await asyncio.sleep(crng.random() / per_client)
-            while time.perf_counter() < deadline:
-                mark()
-                await record(_one(loop, port, next(counter), pick(crng), check))
-                await asyncio.sleep(crng.expovariate(per_client))
-        await asyncio.gather(*(client(k) for k in range(clients)))
-    else:  # burst
-        while time.perf_counter() < deadline:
-            mark()
-            await asyncio.gather(*(record(_one(loop, port, next(counter), pick(rng), check)) for _ in range(clients)))
-            await asyncio.sleep(0.02)
+        for k in range(clients):
+            start(k, time.perf_counter())
+    while live or (due and due[0][0] < deadline):
+        now = time.perf_counter()
+        if cpu0 is None and now >= measure_from:
+            cpu0 = time.process_time()
+            srv0 = _cpu_seconds(server_pid)
+        while due and due[0][0] <= now:
+            _, k = heapq.heappop(due)
+            if now < deadline:
+                start(k, now)
+        timeout = max(0.0, min(due[0][0] - now, 0.05)) if due else 0.05
+        for fd, ev in ep.poll(timeout):
+            req = live.get(fd)
+            if req is None:
+                continue
+            sock = req.sock
+            if req.phase == _CONNECTING:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    finish(req, time.perf_counter(), False)
+                    continue
+                sock.send(env_block(n, req.did))
+                req.phase = _READING
+                ep.modify(fd, select.EPOLLIN)
+                continue
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                finish(req, time.perf_counter(), False)
+                continue
+            if not data:                                      # the server's half-close
+                finish(req, time.perf_counter(), not req.buf and _check(req, route))
+                continue
+            buf = req.buf + data
+            *lines, req.buf = buf.split(b"\n")
+            if lines:
+                req.lines += lines
+                sock.send(ok_reply * len(lines))           # as res_agi answers each command
     end = time.perf_counter()
+    ep.close()
     return {"latencies": lat, "errors": errors, "seconds": end - measure_from,
-            "client_cpu": time.process_time() - (cpu0[0] if cpu0 else 0.0)}
+            "client_cpu": time.process_time() - cpu0, "server_cpu": _cpu_seconds(server_pid) - srv0}
 
 
-def load_child(args: list[str]) -> None:
-    port, shape, seconds, clients, rate, check, seed = args
-    result = asyncio.run(_load(int(port), shape, float(seconds), int(clients), float(rate), check == "1", int(seed)))
-    json.dump(result, sys.stdout)
+def load_child(spec: str) -> None:
+    """Alternate short segments between the servers so that load from other processes on the
+    machine falls on both alike; results summed per server."""
+    spec = json.loads(spec)
+    out: dict[str, dict] = {}
+    seed = 1
+    for _ in range(spec["rounds"]):
+        for name, target in spec["targets"].items():
+            seed += 1
+            r = _load(target["port"], spec["shape"], spec["seconds"] / spec["rounds"], spec["clients"],
+                      spec["rate"], target["route"], seed, spec["warm"], target["pid"])
+            acc = out.setdefault(name, {"latencies": [], "errors": 0, "seconds": 0.0, "client_cpu": 0.0,
+                                        "server_cpu": 0.0})
+            acc["latencies"] += r["latencies"]
+            for key in ("errors", "seconds", "client_cpu", "server_cpu"):
+                acc[key] += r[key]
+    json.dump(out, sys.stdout)
 
 
 # --- the classic AGI script -------------------------------------------------------------------
@@ -332,17 +384,12 @@ def _start_server(args: list[str]) -> tuple[subprocess.Popen, int]:
     return proc, int(line)
 
 
-def _run_load(port: int, shape: str, seconds: float, clients: int, rate: float, check: bool,
-              server_pid: int) -> dict:
-    load = subprocess.Popen([sys.executable, __file__, "--load", str(port), shape, str(seconds), str(clients),
-                             str(rate), "1" if check else "0", "1"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    time.sleep(0.5)                           # the load's warm-up: CPU is counted after it
-    s0 = _cpu_seconds(server_pid)
-    out, _ = load.communicate(timeout=seconds + 60)
-    s1 = _cpu_seconds(server_pid)
-    result = json.loads(out)
-    result["server_cpu"] = s1 - s0
-    return result
+def _run_load(targets: dict, shape: str, args, rate: float = 0.0) -> dict:
+    spec = {"targets": targets, "shape": shape, "seconds": args.seconds, "rounds": args.rounds,
+            "clients": args.clients, "rate": rate, "warm": 0.2}
+    out = subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)], stdout=subprocess.PIPE,
+                         text=True, cwd=ROOT, timeout=args.seconds * 3 + 120, check=True).stdout
+    return json.loads(out)
 
 
 def _stop_server(proc: subprocess.Popen) -> dict:
@@ -369,14 +416,15 @@ def summarize(r: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per load shape and server")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per load shape and server (measured)")
+    parser.add_argument("--rounds", type=int, default=4, help="segments per shape, alternating the servers")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=1000.0, help="requests/s offered by the paced shape")
-    parser.add_argument("--script-requests", type=int, default=60)
-    parser.add_argument("--script-concurrency", type=int, default=4)
+    parser.add_argument("--rates", default="200,1000", help="requests/s offered by the paced shapes")
+    parser.add_argument("--script-requests", type=int, default=20, help="spawns per concurrency (x2 above 1)")
+    parser.add_argument("--script-concurrency", default="1,4")
     parser.add_argument("--serve", choices=("fastagi", "noop"), help=argparse.SUPPRESS)
     parser.add_argument("--ini", help=argparse.SUPPRESS)
-    parser.add_argument("--load", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "fastagi":
         asyncio.run(serve_fastagi(args.ini))
@@ -390,48 +438,72 @@ def main() -> None:
     run(args)
 
 
+NOOP, ROUTE, SCRIPT_ROW = "no-op FastAGI", "ctrack FastAGI route", "classic AGI script"
+
+
 def run(args) -> dict:
+    rates = [float(r) for r in args.rates.split(",") if r]
+    shapes = [("saturated", "saturated", 0.0)] + [(f"paced {r:g}/s", "paced", r) for r in rates] + \
+        [("burst", "burst", 0.0)]
     rows: dict[tuple[str, str], dict] = {}
     totals: dict[str, dict] = {}
+    servers: dict[str, subprocess.Popen] = {}
     with tempfile.TemporaryDirectory(prefix="ctrack-bench-route-") as tmp:
         ini = str(make_db(Path(tmp) / "ctrack.db"))
-        for name, serve, check in (("no-op FastAGI", ["--serve", "noop"], False),
-                                   ("ctrack FastAGI route", ["--serve", "fastagi", "--ini", ini], True)):
-            proc, port = _start_server(serve)
-            try:
-                for shape in ("saturated", "paced", "burst"):
-                    rows[name, shape] = summarize(_run_load(port, shape, args.seconds, args.clients, args.rate,
-                                                            check, proc.pid))
-            finally:
+        try:
+            targets = {}
+            for name, serve, route in ((NOOP, ["--serve", "noop"], False),
+                                       (ROUTE, ["--serve", "fastagi", "--ini", ini], True)):
+                servers[name], port = _start_server(serve)
+                targets[name] = {"port": port, "pid": servers[name].pid, "route": route}
+            for label, shape, rate in shapes:
+                for name, result in _run_load(targets, shape, args, rate).items():
+                    rows[name, label] = summarize(result)
+        finally:
+            for name, proc in servers.items():
                 totals[name] = _stop_server(proc)
-        script = asyncio.run(script_load(ini, args.script_requests, args.script_concurrency))
-        rows["classic AGI script", f"{args.script_concurrency} at once"] = summarize(script)
+        for conc in [int(c) for c in str(args.script_concurrency).split(",") if c]:
+            spawns = args.script_requests * (1 if conc == 1 else 2)
+            script = asyncio.run(script_load(ini, spawns, conc))
+            rows[SCRIPT_ROW, f"{conc} at once"] = summarize(script)
 
-    print(f"Route benchmark: {args.clients} clients, {args.seconds:g} s per shape after 0.5 s warm-up, "
-          f"catalog of {NUMBERS} numbers; paced = {args.rate:g} req/s offered; classic script: "
-          f"{args.script_requests} spawns, {args.script_concurrency} at once; {os.cpu_count()} CPUs shared "
-          f"by server and load generator (separate processes)")
-    print(f"{'server':<21} {'load':<10} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+    print(f"Route benchmark: {args.clients} clients; per shape {args.seconds:g} s measured per server, in "
+          f"{args.rounds} segments alternating the two servers (each after 0.2 s warm-up); catalog of {NUMBERS} "
+          f"numbers; classic script: {args.script_requests} spawns 1 at once, twice that at higher concurrency "
+          f"(this interpreter, on the host); "
+          f"{os.cpu_count()} CPUs shared by the server and the load generator (separate processes)")
+    print(f"{'server':<21} {'load':<12} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'errors':>6} {'srv CPU':>7} {'srv µs/req':>10} {'gen CPU':>7}")
-    for (name, shape), r in rows.items():
-        gen = f"{r['client_cpu_pct']:.0f}%" if "client_cpu_pct" in r else "-"
-        print(f"{name:<21} {shape:<10} {r['requests']:>8} {r['rate']:>7.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-              f"{r['max']:>7.2f} {r['errors']:>6} {r['server_cpu_pct']:>6.0f}% {r['server_us']:>10.0f} {gen:>7}")
+    for label, _, _ in shapes:
+        for name in (NOOP, ROUTE):
+            _row(name, label, rows[name, label])
+    for (name, label), r in rows.items():
+        if name == SCRIPT_ROW:
+            _row(name, label, r)
     for name, t in totals.items():
-        print(f"{name}: server counted {t['connections']} connections, {t['routed']} routed, "
+        print(f"{name}: the server counted {t['connections']} connections, {t['routed']} routed, "
               f"{t['failed']} failed, {t['rejected']} rejected")
-    route, noop = rows["ctrack FastAGI route", "saturated"], rows["no-op FastAGI", "saturated"]
-    paced = rows["ctrack FastAGI route", "paced"]
+    route, noop = rows[ROUTE, "saturated"], rows[NOOP, "saturated"]
     ratio = route["rate"] / noop["rate"]
     print(f"FastAGI route throughput = {ratio:.0%} of the no-op responder's (target >= 60%: "
           f"{'met' if ratio >= 0.6 else 'MISSED'}); server CPU per request {route['server_us']:.0f} µs vs "
-          f"{noop['server_us']:.0f} µs")
-    print(f"FastAGI route p99 at {args.rate:g} req/s from {args.clients} clients = {paced['p99']:.2f} ms "
-          f"(target < 2 ms: {'met' if paced['p99'] < 2 else 'MISSED'})")
+          f"{noop['server_us']:.0f} µs ({noop['server_us'] / route['server_us']:.0%})")
+    for label, shape, rate in shapes:
+        if shape == "paced":
+            r, floor = rows[ROUTE, label], rows[NOOP, label]
+            print(f"FastAGI route p99 at {rate:g} req/s from {args.clients} clients = {r['p99']:.2f} ms, "
+                  f"p50 {r['p50']:.2f} ms (no-op floor p99 {floor['p99']:.2f} ms, p50 {floor['p50']:.2f} ms; "
+                  f"target p99 < 2 ms: {'met' if r['p99'] < 2 else 'MISSED'})")
     errors = sum(r["errors"] for r in rows.values()) + sum(t["failed"] + t["rejected"] for t in totals.values())
     if errors:
         print(f"ERRORS: {errors}")
     return {"rows": rows, "totals": totals}
+
+
+def _row(name: str, label: str, r: dict) -> None:
+    gen = f"{r['client_cpu_pct']:.0f}%" if "client_cpu_pct" in r else "-"
+    print(f"{name:<21} {label:<12} {r['requests']:>8} {r['rate']:>7.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
+          f"{r['max']:>7.2f} {r['errors']:>6} {r['server_cpu_pct']:>6.0f}% {r['server_us']:>10.0f} {gen:>7}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class CatalogCache:
     def refresh(self) -> bool:
         """Reload if the database changed since the last load; True when reloaded."""
         if self._conn is None:
-            self._conn = db.connect(self.path)
+            self._conn = db.connect(self.path, any_thread=True)   # refreshed in a worker thread
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version == self._version:
             return False

@@ -7,7 +7,9 @@
 # Steps: provision + start the test PBX (instance 'demo', free ports on 127.0.0.1),
 # create a throw-away ctrack database with two sources and two tracking numbers,
 # render ctrack's dialplan and AMI user into the PBX, run the daemon (ctrack serve),
-# place one real SIP call (SIPp) to +15035550101 and show what ctrack logged.
+# place one real SIP call (SIPp) to +15035550101 and show what ctrack logged; then a
+# website visit from a Google Ads click leases a DNI pool number (the request ctrack.js
+# makes), a second real call dials that number, and ctrack credits it to the visit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -57,6 +59,8 @@ master_csv = $CDR_CSV
 directory = $RECORDINGS_DIR
 [http]
 listen = 127.0.0.1:$HTTP_PORT
+[dni]
+published_numbers = example.com=+15035550100
 EOF
 export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" init
@@ -64,6 +68,9 @@ export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" source add Radio --channel radio
 "$CTRACK" number add +15035550101 --source Google --forward Local/s@business-line
 "$CTRACK" number add +15035550102 --source Radio
+"$CTRACK" pool add website --site example.com --fallback +15035550199
+"$CTRACK" number add +15035550111 --pool website
+"$CTRACK" number add +15035550112 --pool website
 
 say "PBX: ctrack's dialplan and AMI user"
 "$CTRACK" dialplan render --out "$WORK/ctrack-test.conf"
@@ -98,3 +105,38 @@ say "ctrack number list"
 "$CTRACK" number list
 say "ctrack calls"
 "$CTRACK" calls
+
+say "a website visit: www.example.com/?gclid=DEMO-GCLID-1&utm_term=burst+pipe (the request ctrack.js makes)"
+LEASE=$("$PY" - "$HTTP_PORT" <<'PYEOF'
+import json, sys, urllib.request
+body = {"site": "example.com", "page_url": "https://www.example.com/?gclid=DEMO-GCLID-1&utm_term=burst+pipe",
+        "referrer": "https://www.google.com/", "params": {"gclid": "DEMO-GCLID-1", "utm_term": "burst pipe"}}
+request = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/dni/v1/lease", json.dumps(body).encode(),
+                                 {"Origin": "https://www.example.com", "Content-Type": "text/plain"})
+print(urllib.request.urlopen(request, timeout=5).read().decode())
+PYEOF
+)
+echo "$LEASE"
+NUMBER=$("$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["number"])' "$LEASE")
+
+say "the visitor calls the number the page showed: $NUMBER from +15035550124, 3 s of talk"
+"${PBX[@]}" call "$NUMBER" 15035550124 'Vi Visitor' 3 | grep -E '^(SIPP_RC|INVITE_STATUS|HANGUP_BY|CALL_SECONDS)='
+logged=
+for _ in $(seq 50); do
+  if "$CTRACK" calls --json 2>/dev/null | grep -q "$NUMBER"; then logged=1; break; fi
+  sleep 0.1
+done
+[ -n "$logged" ] || echo "WARNING: the call is not in ctrack's log after 5 s (log: $WORK/serve.log)" >&2
+
+say "ctrack dni visits: the visit, its number and its call"
+"$CTRACK" dni visits
+say "the call, credited to the visit"
+"$PY" - "$WORK/ctrack.db" "$NUMBER" <<'PYEOF'
+import sqlite3, sys
+columns = ("tracking_number", "caller_number", "source", "channel", "visit_id", "gclid", "keyword", "landing_page",
+           "visit_ambiguous")
+row = sqlite3.connect(sys.argv[1]).execute(
+    f"SELECT {', '.join(columns)} FROM calls WHERE tracking_number = ?", (sys.argv[2],)).fetchone()
+for name, value in zip(columns, row or ()):
+    print(f"{name:16} {value}")
+PYEOF

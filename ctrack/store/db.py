@@ -38,15 +38,18 @@ def apply_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
-    """A plain sqlite3 connection for short-lived processes (CLI, classic AGI)."""
+def connect(path: str | Path, *, create: bool = False, any_thread: bool = False) -> sqlite3.Connection:
+    """A plain sqlite3 connection for short-lived processes (CLI, classic AGI).
+
+    any_thread: the connection is handed between threads (never used by two at once).
+    """
     path = Path(path)
     if not create and not path.exists():
         raise DatabaseError(f"{path}: no database here (run `ctrack init`)")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=not any_thread)
         conn.row_factory = sqlite3.Row
         apply_pragmas(conn)
     except sqlite3.Error as exc:

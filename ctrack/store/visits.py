@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Sequence
 
 import aiosqlite
 
@@ -24,38 +25,62 @@ _TOUCH_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_c
 _VISIT_COLUMNS = ("id", "site", "first_seen", "last_seen", "landing_page", "referrer", *_TOUCH_COLUMNS,
                   "ga_client_id", "source", "channel", "number", "lease_expires_at")
 
-# Every column but the id: an AMP reader's visit id comes from their AMP client id, so when
-# that visit has run out a new one starts under the same id.
-UPSERT_VISIT = f"""
-INSERT INTO visits({', '.join(_VISIT_COLUMNS)})
-VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})
-ON CONFLICT(id) DO UPDATE SET
-    {', '.join(f'{c} = excluded.{c}' for c in _VISIT_COLUMNS if c != 'id')}
-"""
-
-UPSERT_LEASE = """
-INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at)
-VALUES (:visit_id, (SELECT id FROM pools WHERE name = :pool), :number, :kind, :started_at, :expires_at)
-ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at
-"""
-# A heartbeat changes only these; an UPDATE of them costs a third of the whole-row upsert.
-TOUCH_VISIT = "UPDATE visits SET last_seen = ?, number = ?, lease_expires_at = ? WHERE id = ?"
-RENEW_LEASE = "UPDATE leases SET expires_at = ? WHERE visit_id = ? AND started_at = ?"
+# Each statement carries many rows: executemany would release and re-take the GIL for every
+# row, and a busy event loop makes each re-take wait (a batch of thousands took seconds).
+ROWS_PER_STATEMENT = 500            # x 21 columns stays under SQLite's 32766 bound values
 
 
-def visit_row(visit: Visit, grant: Grant) -> dict[str, Any]:
+@lru_cache(maxsize=64)
+def _upsert_visits(rows: int) -> str:
+    # Every column but the id: an AMP reader's visit id comes from their AMP client id, so
+    # when that visit has run out a new one starts under the same id.
+    marks = "(" + ", ".join("?" * len(_VISIT_COLUMNS)) + ")"
+    return (f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) VALUES {', '.join([marks] * rows)} "
+            f"ON CONFLICT(id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id"))
+
+
+@lru_cache(maxsize=64)
+def _upsert_leases(rows: int) -> str:
+    marks = "(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?)"
+    return (f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
+            f"VALUES {', '.join([marks] * rows)} "
+            f"ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at")
+
+
+# A heartbeat changes only these; updating them costs a third of the whole-row upsert.
+@lru_cache(maxsize=64)
+def _touch_visits(rows: int) -> str:
+    return ("UPDATE visits SET last_seen = v.column2, number = v.column3, lease_expires_at = v.column4 "
+            f"FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * rows)}) AS v WHERE visits.id = v.column1")
+
+
+@lru_cache(maxsize=64)
+def _renew_leases(rows: int) -> str:
+    return (f"UPDATE leases SET expires_at = v.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * rows)}) AS v "
+            "WHERE leases.visit_id = v.column1 AND leases.started_at = v.column2")
+
+
+def _visit_values(visit: Visit, grant: Grant) -> tuple:
     touch = visit.touch
-    row = {"id": visit.id, "site": visit.site, "first_seen": visit.first_seen, "last_seen": visit.last_seen,
-           "landing_page": touch.landing_page, "referrer": touch.referrer,
-           "ga_client_id": visit.ga_client_id, "source": visit.source, "channel": visit.channel,
-           "number": grant.number, "lease_expires_at": grant.expires_at}
-    row.update({c: getattr(touch, c) for c in _TOUCH_COLUMNS})
-    return row
+    return (visit.id, visit.site, visit.first_seen, visit.last_seen, touch.landing_page, touch.referrer,
+            *(getattr(touch, c) for c in _TOUCH_COLUMNS), visit.ga_client_id, visit.source, visit.channel,
+            grant.number, grant.expires_at)
 
 
-def lease_row(grant: Grant) -> dict[str, Any]:
-    return {"visit_id": grant.visit_id, "pool": grant.pool, "number": grant.number, "kind": str(grant.kind),
-            "started_at": grant.started_at, "expires_at": grant.expires_at}
+def _lease_values(grant: Grant) -> tuple:
+    return grant.visit_id, grant.pool, grant.number, str(grant.kind), grant.started_at, grant.expires_at
+
+
+async def _write(conn: aiosqlite.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
+    """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
+    changed = 0
+    for i in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[i:i + ROWS_PER_STATEMENT]
+        cursor = await conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
+        changed += cursor.rowcount
+        await cursor.close()
+    return changed
 
 
 async def save_visits(conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]],
@@ -63,22 +88,18 @@ async def save_visits(conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, 
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
     changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
-    whole = [visit_row(v, g) for v, g, full in visits if full]
+    whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
-    if touched:
-        cur = await conn.executemany(TOUCH_VISIT, [(v.last_seen, g.number, g.expires_at, v.id) for v, g in touched])
-        if cur.rowcount < len(touched):
-            whole += [visit_row(v, g) for v, g in touched]
-    if whole:
-        await conn.executemany(UPSERT_VISIT, whole)
-    new = [lease_row(g) for g, full in grants if full]
+    if touched and await _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at)
+                                                      for v, g in touched]) < len(touched):
+        whole += [_visit_values(v, g) for v, g in touched]
+    await _write(conn, _upsert_visits, whole)
+    new = [_lease_values(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed:
-        cur = await conn.executemany(RENEW_LEASE, [(g.expires_at, g.visit_id, g.started_at) for g in renewed])
-        if cur.rowcount < len(renewed):
-            new += [lease_row(g) for g in renewed]
-    if new:
-        await conn.executemany(UPSERT_LEASE, new)
+    if renewed and await _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at)
+                                                      for g in renewed]) < len(renewed):
+        new += [_lease_values(g) for g in renewed]
+    await _write(conn, _upsert_leases, new)
 
 
 def _visit_from_row(row: Any) -> Visit:

@@ -25,7 +25,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiosqlite

@@ -107,7 +107,8 @@ def test_recorded_number_gets_a_recording(classic):
     assert call["recording"], f"no recording in {pbx.recordings_dir}: {sorted(os.listdir(pbx.recordings_dir))}"
     assert call["recording"].startswith(str(pbx.recordings_dir))
     assert call["uniqueid"] in call["recording"]        # the route's file name: ...-<call id>.wav
-    assert abs(wav_seconds(call["recording"]) - call["talk_seconds"]) <= 1.5
+    # the caller talked 5 s; a consent prompt (if configured) plays before MixMonitor starts
+    assert 2 <= wav_seconds(call["recording"]) <= call["talk_seconds"] + 1, call
 
 
 NAMES = [

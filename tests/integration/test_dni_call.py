@@ -11,7 +11,7 @@ from tests.browser.chromium import chromium, leased_number, pages_server
 from tests.integration.conftest import install_site
 
 POOL = ["+15035550111", "+15035550112", "+15035550113"]
-CALLER = "15035550301"
+CALLER = "15035550861"          # a caller no other test uses (the CDR backstop sees every call)
 
 pytestmark = pytest.mark.browser
 

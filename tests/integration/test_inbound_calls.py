@@ -116,6 +116,18 @@ def test_unknown_did_still_rings_the_business_line(site):
     assert call["source"] is None and call["disposition"] == "answered"
 
 
+def test_a_number_added_while_the_daemon_runs_is_routed(site):
+    site.ctrack("source", "add", "Flyer", "--channel", "print")
+    site.ctrack("number", "add", "+15035550107", "--source", "Flyer")
+    time.sleep(2.5)                                  # the route reloads its catalog every second
+    assert site.pbx.call("15035550107", caller="15035550215", talk=1).answered
+    [call] = site.wait_calls("+15035550215")
+    assert (call["source"], call["channel"]) == ("Flyer", "print")
+    assert site.call_rows("caller_number = ?", ("+15035550215",))[0]["origin"] == "ami"
+    # the route itself knew it: the dialplan copied CTRACK_SOURCE into the CDR's userfield
+    assert any(r["src"] == "15035550215" and r["userfield"] == "Flyer" for r in site.pbx.cdr_rows())
+
+
 def test_utf8_caller_name_survives(site):
     site.pbx.call(RADIO, caller="15035550208", name="Zoë Müller-Łukasiewicz 日本", talk=1)
     [call] = site.wait_calls("+15035550208")

@@ -307,3 +307,23 @@ async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_pat
     assert (again["visit_id"], again["source"]) == (first["visit_id"], "Google Ads")
     assert rows(db, "SELECT gclid, utm_source FROM visits") == [{"gclid": "G-123", "utm_source": None}]
     assert len(rows(db, "SELECT * FROM leases WHERE visit_id = ?", first["visit_id"])) == 2
+
+
+async def test_many_visits_in_one_save(db, monkeypatch):
+    from ctrack.core.attribution import Touch, Visit
+    from ctrack.core.pools import Grant, GrantKind
+    from ctrack.store import visits as store
+
+    monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 7)       # several statements per kind of row
+    visits = [Visit(f"visit-{i:017d}", "example.test", 1.0, 2.0, Touch(utm_term=f"k{i}"), "x", "other")
+              for i in range(20)]
+    grants = [Grant(v.id, "web", POOL_NUMBERS[i % 3], GrantKind.SHARED, 1.0, 100.0) for i, v in enumerate(visits)]
+    later = [g.until(200.0) for g in grants]
+    async with serve(db) as (_, services, _):
+        await services.writer.run(partial(store.save_visits, visits=[(v, g, True) for v, g in zip(visits, grants)],
+                                          grants=[(g, True) for g in grants]))
+        await services.writer.run(partial(store.save_visits, visits=[(v, g, False) for v, g in zip(visits, later)],
+                                          grants=[(g, False) for g in later]))
+    assert rows(db, "SELECT count(*) AS n, min(lease_expires_at) AS lo, max(utm_term) AS hi FROM visits") == \
+        [{"n": 20, "lo": 200.0, "hi": "k9"}]
+    assert rows(db, "SELECT count(*) AS n, min(expires_at) AS lo FROM leases") == [{"n": 20, "lo": 200.0}]
