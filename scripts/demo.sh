@@ -4,12 +4,14 @@
 #   bash scripts/demo.sh            # everything is stopped and removed at the end
 #   DEMO_KEEP=1 bash scripts/demo.sh   # leave the PBX instance 'demo' and the files
 #
-# Steps: provision + start the test PBX (instance 'demo', free ports on 127.0.0.1),
-# create a throw-away ctrack database with two sources and two tracking numbers,
-# render ctrack's dialplan and AMI user into the PBX, run the daemon (ctrack serve),
-# place one real SIP call (SIPp) to +15035550101 and show what ctrack logged; then a
-# website visit from a Google Ads click leases a DNI pool number (the request ctrack.js
-# makes), a second real call dials that number, and ctrack credits it to the visit.
+# Steps: install what is missing (scripts/setup.sh), start the test PBX (instance
+# 'demo', free ports on 127.0.0.1), create a throw-away ctrack database with four
+# sources, their tracking numbers and a website number pool, render ctrack's dialplan
+# and AMI user into the PBX, run the daemon (ctrack serve), then place real SIP calls
+# (SIPp): answered (one recorded after a consent prompt), missed, busy, abandoned, a
+# repeat caller, and a website visit from a Google Ads click that leases a pool number
+# (the request ctrack.js makes) followed by a call to that number. Last: the call log,
+# the sources report with spend and cost per lead, and the Google Ads conversion file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -46,6 +48,10 @@ cat >"$WORK/ctrack.ini" <<EOF
 database = $WORK/ctrack.db
 [business]
 default_forward = Local/s@business-line
+ring_timeout = 5
+[calls]
+; the demo's calls are short: count 3 s of talk as a lead
+qualified_seconds = 3
 [fastagi]
 listen = 127.0.0.1:$FASTAGI_PORT
 [ami]
@@ -57,6 +63,7 @@ secret = demo-$RANDOM$RANDOM
 master_csv = $CDR_CSV
 [recording]
 directory = $RECORDINGS_DIR
+consent_prompt = hello-world
 [http]
 listen = 127.0.0.1:$HTTP_PORT
 [dni]
@@ -64,13 +71,20 @@ published_numbers = example.com=+15035550100
 EOF
 export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" init
-"$CTRACK" source add Google --channel paid_search
-"$CTRACK" source add Radio --channel radio
-"$CTRACK" number add +15035550101 --source Google --forward Local/s@business-line
-"$CTRACK" number add +15035550102 --source Radio
+"$CTRACK" source add "Google Ads" --channel paid_search --campaign "Burst pipes"
+"$CTRACK" source add "KXL radio" --channel radio
+"$CTRACK" source add "I-5 billboard" --channel billboard
+"$CTRACK" source add "Google Business Profile" --channel gbp
+"$CTRACK" number add "(503) 555-0101" --source "Google Ads" --record
+"$CTRACK" number add 503-555-0102 --source "KXL radio"
+"$CTRACK" number add +15035550103 --source "I-5 billboard" --forward Local/s@business-noanswer
+"$CTRACK" number add +15035550104 --source "Google Business Profile" --forward Local/s@business-busy
 "$CTRACK" pool add website --site example.com --fallback +15035550199
 "$CTRACK" number add +15035550111 --pool website
 "$CTRACK" number add +15035550112 --pool website
+"$CTRACK" spend add "Google Ads" 120
+"$CTRACK" spend add "KXL radio" 80
+"$CTRACK" number list
 
 say "PBX: ctrack's dialplan and AMI user"
 "$CTRACK" dialplan render --out "$WORK/ctrack-test.conf"
@@ -89,22 +103,36 @@ for _ in $(seq 100); do
      && "${PBX[@]}" cli 'manager show connected' | grep -q '^ *ctrack '; then ready=1; break; fi
   sleep 0.1
 done
-[ -n "$ready" ] || echo "WARNING: ctrack serve not ready after 10 s (log: $WORK/serve.log); the call still rings" >&2
+[ -n "$ready" ] || echo "WARNING: ctrack serve not ready after 10 s (log: $WORK/serve.log); calls still ring" >&2
 
-say "a real call: +15035550101 from +15035550123 'Zoë Müller', 3 s of talk"
-"${PBX[@]}" call +15035550101 15035550123 'Zoë Müller' 3 | grep -E '^(SIPP_RC|INVITE_STATUS|HANGUP_BY|CALL_SECONDS)='
-# the call is logged once its Hangup/Cdr events are processed
-logged=
-for _ in $(seq 50); do
-  if "$CTRACK" calls --json 2>/dev/null | grep -q '+15035550101'; then logged=1; break; fi
-  sleep 0.1
-done
-[ -n "$logged" ] || echo "WARNING: the call is not in ctrack's log after 5 s (log: $WORK/serve.log)" >&2
+# wait_logged COUNT: until the call log holds COUNT calls (each is logged at its hangup)
+wait_logged() {
+  local n
+  for _ in $(seq 100); do
+    n=$("$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM calls").fetchone()[0])' "$WORK/ctrack.db")
+    [ "$n" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "WARNING: $n of $1 calls logged after 10 s (log: $WORK/serve.log)" >&2
+}
+# call DID CALLER NAME SECONDS [call|call-cancel]: one real SIP call, one line of what the caller saw
+call() {
+  local out
+  out=$("${PBX[@]}" "${5:-call}" "$1" "$2" "$3" "$4" 2>/dev/null || true)
+  printf '%-13s from %-12s %-15s %s\n' "$1" "$2" "'$3'" \
+    "$(awk -F= '/^INVITE_STATUS=/{s=$2} /^CALL_SECONDS=/{t=$2} END{print "SIP " s " after " t " s"}' <<<"$out")"
+}
 
-say "ctrack number list"
-"$CTRACK" number list
-say "ctrack calls"
-"$CTRACK" calls
+say "real calls (SIPp → Asterisk → ctrack), several at once"
+calls=()
+call +15035550101 15035550123 "Zoë Müller" 6 & calls+=($!)
+call +15035550102 15035550124 "Sam Oduya" 4 & calls+=($!)
+call +15035550103 15035550125 "Mo Missed" 10 & calls+=($!)
+call +15035550104 15035550126 "Bea Busy" 10 & calls+=($!)
+call +15035550103 15035550127 "Al Abandon" 2 call-cancel & calls+=($!)
+wait "${calls[@]}"     # (not a bare wait: the daemon is a background job too)
+call +15035550102 15035550124 "Sam Oduya" 3    # the same caller again: a repeat caller
+wait_logged 6
 
 say "a website visit: www.example.com/?gclid=DEMO-GCLID-1&utm_term=burst+pipe (the request ctrack.js makes)"
 LEASE=$("$PY" - "$HTTP_PORT" <<'PYEOF'
@@ -119,18 +147,14 @@ PYEOF
 echo "$LEASE"
 NUMBER=$("$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["number"])' "$LEASE")
 
-say "the visitor calls the number the page showed: $NUMBER from +15035550124, 3 s of talk"
-"${PBX[@]}" call "$NUMBER" 15035550124 'Vi Visitor' 3 | grep -E '^(SIPP_RC|INVITE_STATUS|HANGUP_BY|CALL_SECONDS)='
-logged=
-for _ in $(seq 50); do
-  if "$CTRACK" calls --json 2>/dev/null | grep -q "$NUMBER"; then logged=1; break; fi
-  sleep 0.1
-done
-[ -n "$logged" ] || echo "WARNING: the call is not in ctrack's log after 5 s (log: $WORK/serve.log)" >&2
-
-say "ctrack dni visits: the visit, its number and its call"
+say "the visitor calls the number the page showed"
+call "$NUMBER" 15035550128 "Vi Visitor" 4
+wait_logged 7
 "$CTRACK" dni visits
-say "the call, credited to the visit"
+
+say "ctrack calls"
+"$CTRACK" calls
+say "the website call, credited to the visit and its ad click"
 "$PY" - "$WORK/ctrack.db" "$NUMBER" <<'PYEOF'
 import sqlite3, sys
 columns = ("tracking_number", "caller_number", "source", "channel", "visit_id", "gclid", "keyword", "landing_page",
@@ -138,5 +162,18 @@ columns = ("tracking_number", "caller_number", "source", "channel", "visit_id", 
 row = sqlite3.connect(sys.argv[1]).execute(
     f"SELECT {', '.join(columns)} FROM calls WHERE tracking_number = ?", (sys.argv[2],)).fetchone()
 for name, value in zip(columns, row or ()):
-    print(f"{name:16} {value}")
+    print(f"  {name:16} {value}")
 PYEOF
+
+say "ctrack report sources (spend, cost per call, cost per lead)"
+"$CTRACK" report sources
+say "ctrack export google-ads --conversion-name 'Phone call' (Google Ads click-conversion import)"
+"$CTRACK" export google-ads --conversion-name "Phone call"
+say "the recording of the Google Ads call (recorded after the consent prompt)"
+ls -l "$RECORDINGS_DIR" | grep -v '^total' || true
+if [ -n "${DEMO_KEEP:-}" ]; then
+  say "still running: the dashboard is at http://127.0.0.1:$HTTP_PORT/"
+  echo "create a login with: CTRACK_CONFIG=$WORK/ctrack.ini $CTRACK dashboard passwd admin"
+  echo "stop the daemon with: kill $DAEMON_PID"
+  DAEMON_PID=
+fi
