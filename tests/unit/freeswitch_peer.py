@@ -1,6 +1,6 @@
 """A protocol-level FreeSWITCH for the ESL tests, replaying real FreeSWITCH 1.10.12 captures.
 
-The captures (../shared/fixtures/freeswitch/raw) hold the exact bytes FreeSWITCH sent. The
+The captures (tests/fixtures/freeswitch/raw, copied from ../shared/fixtures/freeswitch/raw) hold the exact bytes FreeSWITCH sent. The
 peers here send those bytes, answer commands the way mod_event_socket does, and record what
 ctrack sent. Command parsing is written independently of ctrack's parser, after
 mod_event_socket's read_packet: first line is the command, then headers, then an optional
@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 
 from ctrack.core import variables as v
 
-RAW = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "freeswitch" / "raw"
+RAW = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch" / "raw"
 CAPTURES = ("inbound-answered", "inbound-missed", "inbound-abandoned")
 OUTBOUND = ("outbound-socket-session", "outbound-socket-session-missed", "outbound-socket-session-abandoned")
 RENAMES = ((b"variable_calltrack_did:", f"variable_{v.DID}:".encode()),
