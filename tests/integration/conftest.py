@@ -172,6 +172,8 @@ def install_site(pbx: TestPBX, root: Path, extra_config: str = "", agi: str = "f
     site.ctrack("number", "add", "+15035550103", "--source", "Billboard", "--forward", "Local/s@business-noanswer")
     site.ctrack("number", "add", "+15035550104", "--source", "Billboard", "--forward", "Local/s@business-busy")
     site.ctrack("number", "add", "+15035550105", "--source", "Radio", "--whisper", "beep")
+    site.ctrack("number", "add", "+15035550106", "--source", "Google Ads", "--record",
+                "--forward", "Local/s@business-noanswer")
     pbx.load_dialplan(site.ctrack("dialplan", "render", "--agi", agi).stdout)
     pbx.load_manager(site.ctrack("dialplan", "render", "--manager").stdout)
     return site
