@@ -426,11 +426,11 @@ def main() -> None:
     parser.add_argument("--ini", help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve == "fastagi":
-        asyncio.run(serve_fastagi(args.ini))
-        return
-    if args.serve == "noop":
-        asyncio.run(serve_noop())
+    if args.serve:   # both servers on the event loop the daemon uses (uvloop when installed)
+        from ctrack.daemon import event_loop_factory
+
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve_fastagi(args.ini) if args.serve == "fastagi" else serve_noop())
         return
     if args.load:
         load_child(args.load)

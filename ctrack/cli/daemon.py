@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -17,14 +16,14 @@ from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
 @handle_errors
 def serve(ctx: Context) -> None:
     """Run FastAGI, the AMI call log and the HTTP side until SIGTERM."""
-    from ctrack.daemon import run
+    from ctrack.daemon import serve_forever
 
     config = ctx.config
     logging.basicConfig(
         level=config.get("ctrack.log_level").upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        code = asyncio.run(run(config, ctx.database_path))
+        code = serve_forever(config, ctx.database_path)
     except OSError as exc:
         fail(f"cannot start: {exc.strerror or exc}")
     sys.exit(code)
