@@ -55,7 +55,7 @@ def _decide(env: dict[str, str]) -> dict[str, str]:
 
     request = AgiRequest(env)
     config = config_mod.load()
-    conn = db.connect(config.database_path)
+    conn = db.connect(config.database_path, read_only=True)
     try:
         catalog = load_catalog(conn)
     finally:

@@ -38,10 +38,12 @@ def apply_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def connect(path: str | Path, *, create: bool = False, any_thread: bool = False) -> sqlite3.Connection:
+def connect(path: str | Path, *, create: bool = False, any_thread: bool = False,
+            read_only: bool = False) -> sqlite3.Connection:
     """A plain sqlite3 connection for short-lived processes (CLI, classic AGI).
 
     any_thread: the connection is handed between threads (never used by two at once).
+    read_only: for a process that may not write (Asterisk's user running the AGI script).
     """
     path = Path(path)
     if not create and not path.exists():
@@ -49,11 +51,36 @@ def connect(path: str | Path, *, create: bool = False, any_thread: bool = False)
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=not any_thread)
+        if read_only:
+            conn = _connect_read_only(path, any_thread)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=not any_thread)
+            apply_pragmas(conn)
         conn.row_factory = sqlite3.Row
-        apply_pragmas(conn)
     except sqlite3.Error as exc:
         raise DatabaseError(f"{path}: cannot open database ({exc})") from None
+    return conn
+
+
+def _connect_read_only(path: Path, any_thread: bool) -> sqlite3.Connection:
+    """Read without write access to the folder: while no other connection holds the WAL
+    files open, SQLite cannot create its shared-memory file, and then the database (fully
+    checkpointed at that moment) is read as immutable."""
+    uri = path.resolve().as_uri()
+    try:
+        return _open_uri(uri + "?mode=ro", any_thread)
+    except sqlite3.OperationalError:
+        return _open_uri(uri + "?mode=ro&immutable=1", any_thread)
+
+
+def _open_uri(uri: str, any_thread: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5, check_same_thread=not any_thread)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()   # fails here if it cannot read
+    except sqlite3.OperationalError:
+        conn.close()
+        raise
     return conn
 
 
