@@ -414,6 +414,13 @@ def summarize(r: dict) -> dict:
     return out
 
 
+def loop_name() -> str:
+    """Which event loop the daemon (and so the benchmarked servers) runs on."""
+    from ctrack.daemon import event_loop_factory
+
+    return "uvloop" if event_loop_factory().__module__.startswith("uvloop") else "asyncio's own loop"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per load shape and server (measured)")
@@ -471,7 +478,8 @@ def run(args) -> dict:
           f"{args.rounds} segments alternating the two servers (each after 0.2 s warm-up); catalog of {NUMBERS} "
           f"numbers; classic script: {args.script_requests} spawns 1 at once, twice that at higher concurrency "
           f"(this interpreter, on the host); "
-          f"{os.cpu_count()} CPUs shared by the server and the load generator (separate processes)")
+          f"{os.cpu_count()} CPUs shared by the server and the load generator (separate processes); "
+          f"servers on {loop_name()}")
     print(f"{'server':<21} {'load':<12} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'errors':>6} {'srv CPU':>7} {'srv µs/req':>10} {'gen CPU':>7}")
     for label, _, _ in shapes:

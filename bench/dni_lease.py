@@ -174,6 +174,13 @@ def _metric(port: int, name: str) -> str:
     return "?"
 
 
+def loop_name() -> str:
+    """Which event loop the daemon (and so the benchmarked servers) runs on."""
+    from ctrack.daemon import event_loop_factory
+
+    return "uvloop" if event_loop_factory().__module__.startswith("uvloop") else "asyncio's own loop"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -184,11 +191,11 @@ def main() -> None:
     parser.add_argument("--serve", choices=("lease", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve == "lease":
-        asyncio.run(serve_lease(Path(args.db)))
-        return
-    if args.serve == "bare":
-        asyncio.run(serve_bare())
+    if args.serve:   # both servers on the event loop the daemon uses (uvloop when installed)
+        from ctrack.daemon import event_loop_factory
+
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve_lease(Path(args.db)) if args.serve == "lease" else serve_bare())
         return
 
     rounds: dict[str, list[dict]] = {"bare": [], "lease": []}
@@ -212,7 +219,7 @@ def main() -> None:
 
     print(f"DNI lease benchmark: {args.concurrency} keep-alive connections, {args.seconds:g} s after "
           f"{args.warmup:g} s warm-up, pool of {args.numbers}, {os.cpu_count()} CPUs (client and server share them); "
-          f"median of {args.rounds} alternating rounds")
+          f"median of {args.rounds} alternating rounds; servers on {loop_name()}")
     print(f"{'endpoint':<30} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
     rows = [("bare aiohttp POST", results["bare"]["all"]), ("POST /dni/v1/lease, all", results["lease"]["all"]),
             ("  new visits", results["lease"]["new"]), ("  heartbeats", results["lease"]["renew"])]
