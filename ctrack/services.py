@@ -23,10 +23,6 @@ from ctrack.store.writer import Writer
 log = logging.getLogger(__name__)
 
 
-def route_settings(config: Config) -> RouteSettings:
-    return RouteSettings.from_config(config)
-
-
 class CatalogCache:
     """The route's in-memory snapshot, reloaded when the database changes.
 
@@ -74,7 +70,7 @@ class Services:
         self.db_path = Path(db_path)
         self.writer = Writer(self.db_path)
         self.catalog = CatalogCache(self.db_path)
-        self.route_settings = route_settings(config)
+        self.route_settings = RouteSettings.from_config(config)
         self.call_rules = CallRules.from_config(config)
         # Pool numbers: which visit holds a number's lease (set by the DNI side when it runs).
         self.visit_for: VisitLookup | None = None

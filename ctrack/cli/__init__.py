@@ -32,18 +32,8 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
             fail(str(exc), 2)
 
 
-def _register() -> None:
-    from ctrack.cli import catalog, database  # noqa: F401  (modules register their commands)
-
-    for name in ("calls", "dialplan", "daemon", "doctor", "dni", "reports"):
-        try:
-            __import__(f"ctrack.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ctrack.cli.{name}":
-                raise
-
-
-_register()
+# Each module registers its commands on `cli` when imported.
+from ctrack.cli import calls, catalog, daemon, database, dialplan, dni, doctor, reports  # noqa: E402,F401
 
 
 def main() -> None:

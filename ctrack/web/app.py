@@ -1,10 +1,11 @@
-"""The aiohttp application. Each feature adds its routes with a `setup(app, services)`."""
+"""The aiohttp application. Each feature module adds its routes with `setup(app, services)`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ctrack.services import Services
+from ctrack.web import dashboard, dni, exports
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = 64 * 1024
@@ -28,23 +29,6 @@ def create_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
-    for feature in FEATURES:
-        feature(app, services)
+    for feature in (dni, dashboard, exports):
+        feature.setup(app, services)
     return app
-
-
-def _features():
-    """Feature modules that exist in this build, each exposing setup(app, services)."""
-    found = []
-    for name in ("dni", "dashboard", "exports"):
-        try:
-            module = __import__(f"ctrack.web.{name}", fromlist=["setup"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ctrack.web.{name}":
-                raise
-            continue
-        found.append(module.setup)
-    return found
-
-
-FEATURES = _features()
