@@ -23,7 +23,7 @@ Disposition, decided when the inbound leg hangs up:
              (17 busy, 18/19 missed) decide
 Recording: MIXMONITOR_FILENAME (the first announced in the call), else CTRACK_RECORDING_FILE
 when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after the hangup,
-so the adapter checks it later (recording_has_audio) and drops a header-only WAV.
+so the adapter checks it later (ctrack.recordings.usable_recording) and drops a header-only WAV.
 Asterisk C-escapes caller names and VarSet values in AMI; they are unescaped here.
 
 Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
@@ -44,7 +44,6 @@ from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
 
 MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
-WAV_HEADER_BYTES = 44   # what MixMonitor leaves behind when no audio ever flowed
 
 Event = Mapping[str, Any]
 
@@ -76,11 +75,6 @@ def unescape(value: str) -> str:
     if "\\" not in value:
         return value
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
-
-
-def recording_has_audio(size_bytes: int) -> bool:
-    """The adapter's check once MixMonitor closed the file: a bare WAV header is no recording."""
-    return size_bytes > WAV_HEADER_BYTES
 
 
 class _Call:

@@ -4,7 +4,7 @@ import pytest
 
 from ctrack.asterisk.ami_protocol import AmiParser
 from ctrack.core import variables as v
-from ctrack.core.callstate import CallTracker, recording_has_audio, unescape
+from ctrack.core.callstate import CallTracker, unescape
 from ctrack.core.model import Disposition
 from fixtures_ami import load, renamed, wire
 
@@ -357,10 +357,6 @@ def test_too_many_calls_expire_the_oldest():
     assert evicted.uniqueid == "1.1" and evicted.extra["expired"] == "1"
     assert tracker.process(ev("Newchannel", 3, leg(4))) == ()   # call 2 goes silently
     assert len(tracker) == 2
-
-
-def test_recording_has_audio():
-    assert not recording_has_audio(0) and not recording_has_audio(44) and recording_has_audio(45)
 
 
 # Strings exactly as Asterisk 22 sent them over AMI on the test PBX: it C-escapes caller

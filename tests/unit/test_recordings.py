@@ -19,3 +19,9 @@ def test_find_by_call_id(tmp_path):
     assert find_recording(tmp_path, "1.5") is None
     assert find_recording(tmp_path, "1.6").endswith("-1.6.gsm")
     assert find_recording(tmp_path / "nope", "1.6") is None
+
+
+def test_the_first_byte_after_the_header_is_audio(tmp_path):
+    for size in (0, 44, 45):
+        (tmp_path / f"ctrack-{size}.wav").write_bytes(bytes(size))
+    assert [usable_recording(tmp_path, f"ctrack-{n}.wav") is not None for n in (0, 44, 45)] == [False, False, True]
