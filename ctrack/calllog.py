@@ -15,11 +15,8 @@ def log_call(services: Services, record: CallRecord, origin: str, recording_dir:
     record.recording = usable_recording(recording_dir, record.recording)
     if record.source is None and record.tracking_number:
         # The route was down or slow: the dialed number still tells the source.
-        catalog = services.catalog.catalog
-        number = catalog.numbers.get(record.tracking_number)
-        if number is not None and number.source:
-            record.source = number.source
-            source = catalog.sources.get(number.source)
-            record.channel = source.channel if source else None
+        source, channel = services.catalog.catalog.source_of(record.tracking_number)
+        if source is not None:
+            record.source, record.channel = source, channel
     rules = services.call_rules
     return services.writer.submit(lambda conn: save_call(conn, record, rules, origin=origin))

@@ -42,14 +42,7 @@ async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: Cal
         rows = [row for row in parse_rows(handle, tz, bad) if since is None or row.start >= since]
     result.rows = len(rows)
 
-    def source_of(number: str):
-        tn = catalog.numbers.get(number)
-        if tn is None or not tn.source:
-            return None, None
-        src = catalog.sources.get(tn.source)
-        return tn.source, src.channel if src else None
-
-    records = [r for r in inbound_calls(rows, ring_timeout, region, source_of)
+    records = [r for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
                if ended_before is None or r.ended_at <= ended_before]
     result.calls = len(records)
     for record in records:

@@ -47,6 +47,14 @@ class Catalog:
     sources: Mapping[str, Source] = field(default_factory=dict)
     pools: Mapping[str, Pool] = field(default_factory=dict)
 
+    def source_of(self, number: str | None) -> tuple[str | None, str | None]:
+        """(source, channel) of a static tracking number; (None, None) for others."""
+        tn = self.numbers.get(number) if number else None
+        if tn is None or not tn.source:
+            return None, None
+        source = self.sources.get(tn.source)
+        return tn.source, source.channel if source else None
+
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
