@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.unit.fixtures_ami import CAPTURES, load, renamed, to_wire  # noqa: E402
+from tests.support.fixtures_ami import CAPTURES, load, renamed, to_wire  # noqa: E402
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 _ID_HEADER = re.compile(r"(?i)(uniqueid|linkedid)$")
@@ -163,8 +163,8 @@ def stage_parser(data: bytes) -> tuple[float, int]:
 
 def stage_tracker(data: bytes) -> tuple[float, int, int]:
     from ctrack.asterisk.ami_protocol import AmiParser
-    from ctrack.asterisk.calllog import INBOUND_CONTEXTS
-    from ctrack.core.callstate import CallTracker
+    from ctrack.calllog.ami import INBOUND_CONTEXTS
+    from ctrack.calllog.asterisk_events import CallTracker
 
     parser = AmiParser()
     tracker = CallTracker(inbound_contexts=INBOUND_CONTEXTS)
@@ -179,7 +179,8 @@ def stage_tracker(data: bytes) -> tuple[float, int, int]:
 
 
 def _make_db(path: Path) -> None:
-    from ctrack.store import catalog, db
+    from ctrack.store import db
+    from ctrack.catalog import store as catalog
 
     conn = db.connect(path, create=True)
     db.upgrade(conn)
@@ -195,7 +196,7 @@ async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls:
                            recordings: Path, timeout: float) -> dict:
     from ctrack import config
     from ctrack.asterisk.ami import AmiClient
-    from ctrack.asterisk.calllog import AsteriskCallLog
+    from ctrack.calllog.ami import AsteriskCallLog
     from ctrack.services import Services
 
     values = config.defaults().as_dict()

@@ -88,7 +88,8 @@ def pick(rng: random.Random) -> int:
 # --- servers (child processes) -----------------------------------------------------------------
 
 def make_db(path: Path) -> Path:
-    from ctrack.store import catalog, db
+    from ctrack.store import db
+    from ctrack.catalog import store as catalog
 
     conn = db.connect(path, create=True)
     db.upgrade(conn)
@@ -113,7 +114,7 @@ def make_db(path: Path) -> Path:
 async def serve_fastagi(ini: str) -> None:
     from ctrack import config
     from ctrack.asterisk.fastagi import FastAgiServer
-    from ctrack.asterisk.handlers import dispatcher
+    from ctrack.route.fastagi import dispatcher
     from ctrack.services import Services
 
     cfg = config.load(ini)

@@ -33,7 +33,8 @@ NEW_VISITS = 0.1          # share of requests from a new visitor; the rest are h
 # --- servers (run as child processes) ------------------------------------------------------
 
 def make_db(path: Path, numbers: int) -> None:
-    from ctrack.store import catalog, db
+    from ctrack.store import db
+    from ctrack.catalog import store as catalog
 
     conn = db.connect(path, create=True)
     db.upgrade(conn)

@@ -39,9 +39,11 @@ PASSWORD = "bench password 123"
 
 
 def build(path: Path, calls: int) -> None:
-    from ctrack.store import catalog, db, users
-    from ctrack.core.auth import hash_password
-    from ctrack.store.rollups import ensure_timezone
+    from ctrack.store import db
+    from ctrack.catalog import store as catalog
+    from ctrack.dashboard import users
+    from ctrack.dashboard.auth import hash_password
+    from ctrack.reports.rollups import ensure_timezone
 
     if path.exists():
         path.unlink()
@@ -158,7 +160,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("/tmp/ctrack-bench-reports.db"))
     args = parser.parse_args()
 
-    from ctrack import reports
+    from ctrack.reports import store as reports
     from ctrack.core.period import Period
     from ctrack.store import db
 
@@ -186,7 +188,7 @@ def main() -> None:
             median, worst = timed(fn, args.runs)
             rows.append((name, label, median, worst, target))
     # The one slow path: the configured time zone changed, every call is re-bucketed (once).
-    from ctrack.store.rollups import ensure_timezone
+    from ctrack.reports.rollups import ensure_timezone
     t0 = time.perf_counter()
     ensure_timezone(conn, "Europe/Berlin")
     rebuild = (time.perf_counter() - t0) * 1000

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from ctrack.core.attribution import normalize_site
+from ctrack.dni.attribution import normalize_site
 
 
 class ConfigError(Exception):

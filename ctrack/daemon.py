@@ -118,7 +118,7 @@ class Daemon:
 
     async def _start_fastagi(self) -> None:
         from ctrack.asterisk.fastagi import FastAgiServer
-        from ctrack.asterisk.handlers import dispatcher
+        from ctrack.route.fastagi import dispatcher
 
         host, port = self.config.get("fastagi.listen")
         server = FastAgiServer(dispatcher(self.services), host, port,
@@ -136,7 +136,7 @@ class Daemon:
 
     async def _start_ami(self) -> None:
         from ctrack.asterisk.ami import AmiClient
-        from ctrack.asterisk.calllog import AsteriskCallLog
+        from ctrack.calllog.ami import AsteriskCallLog
 
         self.call_log = AsteriskCallLog(self.services)
         cfg = self.config
@@ -181,7 +181,7 @@ class Daemon:
         await self.reconcile(ended_before=time.time())
 
     async def reconcile(self, ended_before: float) -> None:
-        from ctrack.reconcile import reconcile
+        from ctrack.calllog.reconcile import reconcile
 
         cfg = self.config
         path = Path(cfg.get("cdr.master_csv"))

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ctrack.config import Config
-from ctrack.core.route import Catalog, RouteSettings, VisitLookup
+from ctrack.route.rules import Catalog, RouteSettings, VisitLookup
 from ctrack.store import db
-from ctrack.store.calls import CallRules
-from ctrack.store.catalog import load_catalog
+from ctrack.calllog.store import CallRules
+from ctrack.catalog.store import load_catalog
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)

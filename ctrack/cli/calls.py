@@ -9,8 +9,8 @@ import click
 
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
-from ctrack.store.calls import CallRules, list_calls
-from ctrack.store.catalog import load_catalog
+from ctrack.calllog.store import CallRules, list_calls
+from ctrack.catalog.store import load_catalog
 
 CALL_TABLE = ("id", "started_at", "tracking_number", "source", "caller_number", "caller_name", "disposition",
               "ring_seconds", "talk_seconds", "first_time", "qualified", "recording")
@@ -45,7 +45,7 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 @handle_errors
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
-    from ctrack.reconcile import reconcile
+    from ctrack.calllog.reconcile import reconcile
     from ctrack.store.writer import Writer
 
     config = ctx.config

@@ -12,8 +12,8 @@ from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, json_option, pass_ctx, print_rows
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
-from ctrack.core.route import safe_sound
-from ctrack.store import catalog as cat
+from ctrack.route.rules import safe_sound
+from ctrack.catalog import store as cat
 
 NUMBER_COLUMNS = ("number", "kind", "source", "pool", "forward", "record", "whisper", "vanity", "region", "state")
 IMPORT_COLUMNS = ("number", "source", "pool", "forward", "record", "whisper", "vanity", "region")

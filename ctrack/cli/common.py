@@ -14,7 +14,7 @@ import click
 from ctrack import config as config_mod
 from ctrack.core.phone import InvalidNumber
 from ctrack.store import db
-from ctrack.store.catalog import CatalogError
+from ctrack.catalog.store import CatalogError
 
 
 class Context:

@@ -8,7 +8,7 @@ import click
 
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
-from ctrack.dialplan import RenderError, render_asterisk, render_manager
+from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager
 
 
 @cli.group()
@@ -32,7 +32,7 @@ def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | N
     try:
         if pbx == "freeswitch":
             from ctrack.freeswitch.dialplan import DialplanError, render_dialplan
-            from ctrack.store.catalog import list_numbers
+            from ctrack.catalog.store import list_numbers
 
             numbers = [n["number"] for n in list_numbers(ctx.connect(), include_retired=False)]
             try:

@@ -11,19 +11,19 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ctrack import reports
+from ctrack.reports import store as reports
 from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, iso_local, json_option, pass_ctx, print_rows
-from ctrack.core.auth import AuthError, check_password, check_username, hash_password
+from ctrack.dashboard.auth import AuthError, check_password, check_username, hash_password
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_midnight, parse_day, period_from, today_in
-from ctrack.core.spend import SpendError, parse_amount, parse_spend_csv, spread
+from ctrack.spend.rules import SpendError, parse_amount, parse_spend_csv, spread
 from ctrack.exports import ExportError
 from ctrack.exports import google_ads
 from ctrack.exports.csvsafe import to_csv
 from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
-from ctrack.store import spend as spend_store
-from ctrack.store import users
-from ctrack.store.rollups import ensure_timezone
+from ctrack.spend import store as spend_store
+from ctrack.dashboard import users
+from ctrack.reports.rollups import ensure_timezone
 
 USER_ERRORS = (PeriodError, reports.ReportError, SpendError, ExportError, AuthError)
 

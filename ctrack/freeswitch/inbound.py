@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from ctrack.core.fs_callstate import EVENTS, CallState
+from ctrack.calllog.freeswitch_events import EVENTS, CallState
 from ctrack.core.model import CallRecord
-from ctrack.freeswitch import cdr_csv, esl_protocol as esl
+from ctrack.freeswitch import esl_protocol as esl
+from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 
 log = logging.getLogger(__name__)

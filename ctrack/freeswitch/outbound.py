@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from ctrack.core import variables as v
-from ctrack.core.route import RouteDecision
+from ctrack.route.rules import RouteDecision
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ctrack.calllog import log_call
+from ctrack.calllog.service import log_call
 from ctrack.core.model import CallRecord
-from ctrack.core.route import RouteDecision, decide
+from ctrack.route.rules import RouteDecision, decide
 from ctrack.freeswitch.inbound import InboundListener
 from ctrack.freeswitch.outbound import OutboundSettings, RouteRequest, serve_outbound
 

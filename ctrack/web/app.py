@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ctrack.services import Services
-from ctrack.web import dashboard, dni, exports
+from ctrack.dashboard import http as dashboard
+from ctrack.dni import http as dni
+from ctrack.exports import http as exports
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = 64 * 1024

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.chromium import chromium, pages_server
-from tests.dni_env import make_db, saved, serve
+from tests.support.dni_env import make_db, saved, serve
 
-# Browser tests may import the unit tests' data helpers by module name (e.g. report_data).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 
 @pytest.fixture

@@ -20,12 +20,13 @@ import pytest
 from aiohttp import web
 
 from ctrack import config as config_mod
-from ctrack.core.auth import hash_password
+from ctrack.dashboard.auth import hash_password
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.services import Services
-from ctrack.store import catalog, users
+from ctrack.catalog import store as catalog
+from ctrack.dashboard import users
 from ctrack.web.app import create_app
-from report_data import asave_calls, new_db
+from tests.support.report_data import asave_calls, new_db
 
 pytestmark = pytest.mark.browser
 

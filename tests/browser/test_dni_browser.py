@@ -7,7 +7,7 @@ import time
 
 import pytest
 from tests.browser.chromium import leased_number, pages_server
-from tests.dni_env import POOL_NUMBERS
+from tests.support.dni_env import POOL_NUMBERS
 
 pytestmark = pytest.mark.browser
 

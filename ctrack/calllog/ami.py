@@ -1,0 +1,46 @@
+"""AMI events → call records → the store: the Asterisk side of the call log."""
+
+from __future__ import annotations
+
+import logging
+
+from ctrack.asterisk.ami_protocol import AmiMessage
+from ctrack.calllog.service import log_call
+from ctrack.calllog.asterisk_events import CallTracker
+from ctrack.core.model import CallRecord
+from ctrack.services import Services
+
+log = logging.getLogger(__name__)
+INBOUND_CONTEXTS = ("ctrack-inbound", "ctrack-call")
+
+
+class AsteriskCallLog:
+    def __init__(self, services: Services):
+        self.services = services
+        self.tracker = CallTracker(inbound_contexts=INBOUND_CONTEXTS,
+                                   default_region=services.config.get("ctrack.default_region"))
+        self.logged = 0
+        self.expired = 0
+        services.add_metric("ctrack_ami_calls_in_progress", "gauge", "Calls the AMI listener is following",
+                            lambda: len(self.tracker))
+        services.add_metric("ctrack_ami_calls_logged_total", "counter", "Calls logged from AMI",
+                            lambda: self.logged)
+
+    def on_event(self, event: AmiMessage) -> None:
+        for record in self.tracker.process(event):
+            self.complete(record)
+
+    def complete(self, record: CallRecord) -> None:
+        future = log_call(self.services, record, "ami", self.services.config.get("recording.directory"))
+        future.add_done_callback(self._saved)
+
+    def _saved(self, future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # the writer logged it; the CDR reconcile will recover the call
+        self.logged += 1
+
+    def expire(self) -> None:
+        """Drop calls whose Hangup never came; the CDR reconcile logs them with the PBX's truth."""
+        for record in self.tracker.expire():
+            self.expired += 1
+            log.warning("call %s had no Hangup event; left to the CDR reconcile", record.uniqueid)

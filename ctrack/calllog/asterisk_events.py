@@ -1,0 +1,358 @@
+"""The call state machine: AMI events in, one CallRecord per completed inbound call out.
+
+Pure and incremental, on the hot path of the AMI listener: an event it does not use costs
+one dict lookup. A call is every channel sharing a Linkedid; state is kept per Linkedid
+from the moment its first channel (Uniqueid == Linkedid) is created.
+
+The inbound leg (the channel the record is about) is the first channel of the call that
+ran ctrack's dialplan, i.e. carries a ctrack variable (CTRACK_INBOUND=1 or CTRACK_DID from
+the dialplan, CTRACK_CALL_ID and the rest from the route). Until one does, it is the
+call's first channel if that was created in one of `inbound_contexts`; so a call is logged
+even when the route was down. A call without an inbound leg when its first channel hangs
+up is not ours (internal, outbound) and is forgotten.
+
+Disposition, decided when the inbound leg hangs up:
+  voicemail  the VoiceMail application ran in the call before (or without) an answer;
+             answered_at is then when voicemail picked up
+  answered   the inbound leg's Dial got ANSWER, or it was bridged with another channel
+  abandoned  the caller hung up while a Dial was ringing (DialEnd CANCEL), or hung up
+             (HangupRequest on the inbound leg) before any Dial
+  missed     last DialEnd NOANSWER            busy    last DialEnd BUSY
+  failed     CHANUNAVAIL / CONGESTION, or no Dial at all and the PBX ended the call;
+             without Dial events the Dial CDR's disposition, then the hangup cause
+             (17 busy, 18/19 missed) decide
+Recording: MIXMONITOR_FILENAME (the first announced in the call), else CTRACK_RECORDING_FILE
+when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after the hangup,
+so the adapter checks it later (ctrack.calllog.recordings.usable_recording) and drops a header-only WAV.
+Asterisk C-escapes caller names and VarSet values in AMI; they are unescaped here.
+
+Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
+emitted by expire() once it is older than `max_call_seconds`, with ended_at=None,
+extra["expired"]="1" and the disposition its events support so far; calls beyond
+`max_calls` are expired oldest first. The adapter may store them as they are or
+reconcile them against the CDR backstop.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+from ctrack.core import variables as v
+from ctrack.core.model import CallRecord, Disposition
+from ctrack.core.phone import normalize_caller, normalize_did
+
+MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+
+Event = Mapping[str, Any]
+
+_WATCHED = frozenset(v.ALL) | {MIXMONITOR_FILENAME}
+_CLAIMS = frozenset(v.ALL) - {v.DEFAULT_FORWARD, v.DEFAULT_RING_TIMEOUT, v.AGI_URL}
+_DIAL_APPS = frozenset({"Dial", "Queue"})
+_NONE: tuple[CallRecord, ...] = ()
+
+_BY_DIAL_STATUS = {
+    "NOANSWER": Disposition.MISSED,
+    "BUSY": Disposition.BUSY,
+    "CANCEL": Disposition.ABANDONED,
+}
+_BY_CDR = {
+    "ANSWERED": Disposition.ANSWERED,
+    "NO ANSWER": Disposition.MISSED,
+    "BUSY": Disposition.BUSY,
+    "FAILED": Disposition.FAILED,
+    "CONGESTION": Disposition.FAILED,
+}
+_BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPE = re.compile(r"\\(.?)", re.S)
+
+
+def unescape(value: str) -> str:
+    """Undo ast_escape_c(): Asterisk 22 escapes \\ " ' ? and control characters in AMI caller
+    names and VarSet values (seen on the test PBX: O'Brien arrives as O\\'Brien)."""
+    if "\\" not in value:
+        return value
+    return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
+
+
+class _Call:
+    __slots__ = ("linkedid", "created", "inbound", "claimed", "started_at", "caller_num", "caller_name",
+                 "exten", "vars", "dialing", "dial_status", "answered_at", "voicemail_at", "bridge",
+                 "caller_hung_up", "cdr")
+
+    def __init__(self, linkedid: str, created: float) -> None:
+        self.linkedid = linkedid
+        self.created = created
+        self.inbound: str | None = None
+        self.claimed = False               # inbound leg chosen by a ctrack variable, final
+        self.started_at: float | None = None
+        self.caller_num: str | None = None
+        self.caller_name: str | None = None
+        self.exten: str | None = None
+        self.vars: dict[str, str] = {}
+        self.dialing = 0                   # Dials of the inbound leg still ringing
+        self.dial_status = ""              # the inbound leg's last DialEnd status
+        self.answered_at: float | None = None
+        self.voicemail_at: float | None = None
+        self.bridge: str | None = None     # bridge the inbound leg is in
+        self.caller_hung_up = False
+        self.cdr: tuple[str, str] | None = None   # (Disposition, BillableSeconds) of the Dial CDR
+
+
+class CallTracker:
+    """Feed AMI events to process(); it returns the calls they complete."""
+
+    def __init__(
+        self,
+        *,
+        inbound_contexts: Iterable[str] = (),
+        default_region: str | None = "US",
+        max_call_seconds: float = 6 * 3600,
+        max_calls: int = 50_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._contexts = frozenset(inbound_contexts)
+        self._region = default_region
+        self._max_age = max_call_seconds
+        self._max_calls = max_calls
+        self._clock = clock
+        self._calls: dict[str, _Call] = {}        # by Linkedid, oldest first
+        self._by_inbound: dict[str, _Call] = {}   # by the inbound leg's Uniqueid (CDR events)
+        self._handlers: dict[str, Callable[[Event], tuple[CallRecord, ...]]] = {
+            "Newchannel": self._newchannel,
+            "VarSet": self._varset,
+            "DialBegin": self._dialbegin,
+            "DialEnd": self._dialend,
+            "BridgeEnter": self._bridgeenter,
+            "Newexten": self._newexten,
+            "HangupRequest": self._hanguprequest,
+            "Hangup": self._hangup,
+            "Cdr": self._cdr,
+        }
+
+    def __len__(self) -> int:
+        """Calls in progress (including ones not known to be inbound yet)."""
+        return len(self._calls)
+
+    def process(self, event: Event) -> tuple[CallRecord, ...]:
+        handler = self._handlers.get(event.get("Event"))
+        return _NONE if handler is None else handler(event)
+
+    def expire(self, now: float | None = None) -> list[CallRecord]:
+        """Forget calls older than max_call_seconds; inbound ones come back as expired records."""
+        cutoff = (self._clock() if now is None else now) - self._max_age
+        old = []
+        for linkedid, call in self._calls.items():
+            if call.created > cutoff:
+                break
+            old.append(linkedid)
+        return [record for linkedid in old for record in self._expire(linkedid)]
+
+    # -- event handlers ---------------------------------------------------------------
+
+    def _newchannel(self, ev: Event) -> tuple[CallRecord, ...]:
+        uid = ev.get("Uniqueid")
+        if not uid or ev.get("Linkedid", uid) != uid or uid in self._calls:
+            return _NONE
+        call = _Call(uid, self._ts(ev))
+        call.started_at = call.created
+        call.caller_num = ev.get("CallerIDNum")
+        call.caller_name = ev.get("CallerIDName")
+        call.exten = ev.get("Exten")
+        self._calls[uid] = call
+        if ev.get("Context") in self._contexts:
+            self._set_inbound(call, uid, ev)
+        if len(self._calls) > self._max_calls:
+            return self._expire(next(iter(self._calls)))
+        return _NONE
+
+    def _varset(self, ev: Event) -> tuple[CallRecord, ...]:
+        name = ev.get("Variable")
+        if not name:
+            return _NONE
+        if name[0] == "_":
+            name = name.lstrip("_")      # inheritable: __CTRACK_DID
+        if name not in _WATCHED:
+            return _NONE
+        call = self._calls.get(ev.get("Linkedid"))
+        if call is None:
+            return _NONE
+        value = ev.get("Value") or ""
+        if "\\" in value:
+            value = unescape(value)
+        if name == MIXMONITOR_FILENAME:
+            call.vars.setdefault(name, value)
+            return _NONE
+        call.vars[name] = value
+        if not call.claimed and name in _CLAIMS and (name != v.INBOUND or value == "1"):
+            call.claimed = True
+            uid = ev.get("Uniqueid")
+            if uid and uid != call.inbound:
+                self._set_inbound(call, uid, ev)
+        return _NONE
+
+    def _dialbegin(self, ev: Event) -> tuple[CallRecord, ...]:
+        call = self._inbound_call(ev)
+        if call is not None:
+            call.dialing += 1
+        return _NONE
+
+    def _dialend(self, ev: Event) -> tuple[CallRecord, ...]:
+        call = self._inbound_call(ev)
+        if call is not None:
+            call.dialing = max(0, call.dialing - 1)
+            call.dial_status = ev.get("DialStatus") or ""
+            if call.dial_status == "ANSWER" and call.answered_at is None:
+                call.answered_at = self._ts(ev)
+        return _NONE
+
+    def _bridgeenter(self, ev: Event) -> tuple[CallRecord, ...]:
+        call = self._calls.get(ev.get("Linkedid"))
+        if call is None or call.inbound is None or call.answered_at is not None:
+            return _NONE
+        bridge = ev.get("BridgeUniqueid")
+        if ev.get("Uniqueid") == call.inbound:
+            call.bridge = bridge
+        elif bridge is None or bridge != call.bridge:
+            return _NONE
+        count = ev.get("BridgeNumChannels")
+        if count and count.isdigit() and int(count) >= 2:
+            call.answered_at = self._ts(ev)
+        return _NONE
+
+    def _newexten(self, ev: Event) -> tuple[CallRecord, ...]:
+        app = ev.get("Application")
+        if not app or app[0] not in "Vv" or app.lower() != "voicemail":
+            return _NONE
+        call = self._calls.get(ev.get("Linkedid"))
+        if call is not None and call.voicemail_at is None:
+            call.voicemail_at = self._ts(ev)
+        return _NONE
+
+    def _hanguprequest(self, ev: Event) -> tuple[CallRecord, ...]:
+        """HangupRequest (not SoftHangupRequest) on the inbound leg: the caller's side hung up."""
+        call = self._inbound_call(ev)
+        if call is not None:
+            call.caller_hung_up = True
+        return _NONE
+
+    def _hangup(self, ev: Event) -> tuple[CallRecord, ...]:
+        call = self._calls.get(ev.get("Linkedid"))
+        if call is None:
+            return _NONE
+        uid = ev.get("Uniqueid")
+        if uid is not None and uid == call.inbound:
+            self._forget(call)
+            return (self._record(call, uid, self._ts(ev), ev.get("Cause")),)
+        if uid == call.linkedid and call.inbound is None:
+            self._forget(call)
+        return _NONE
+
+    def _cdr(self, ev: Event) -> tuple[CallRecord, ...]:
+        call = self._by_inbound.get(ev.get("UniqueID"))
+        if call is not None and ev.get("LastApplication") in _DIAL_APPS:
+            call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "")
+        return _NONE
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _ts(self, ev: Event) -> float:
+        try:
+            return float(ev["Timestamp"])
+        except (KeyError, TypeError, ValueError):
+            return self._clock()
+
+    def _inbound_call(self, ev: Event) -> _Call | None:
+        call = self._calls.get(ev.get("Linkedid"))
+        if call is None or call.inbound is None or ev.get("Uniqueid") != call.inbound:
+            return None
+        return call
+
+    def _set_inbound(self, call: _Call, uid: str, ev: Event) -> None:
+        """Make `uid` the inbound leg; a leg other than the first is described by `ev`."""
+        if call.inbound is not None:
+            self._by_inbound.pop(call.inbound, None)
+        call.inbound = uid
+        self._by_inbound[uid] = call
+        if uid != call.linkedid:
+            call.started_at = self._ts(ev)
+            call.caller_num = ev.get("CallerIDNum")
+            call.caller_name = ev.get("CallerIDName")
+            call.exten = ev.get("Exten")
+
+    def _forget(self, call: _Call) -> None:
+        self._calls.pop(call.linkedid, None)
+        if call.inbound is not None:
+            self._by_inbound.pop(call.inbound, None)
+
+    def _expire(self, linkedid: str) -> tuple[CallRecord, ...]:
+        call = self._calls[linkedid]
+        self._forget(call)
+        if call.inbound is None:
+            return _NONE
+        record = self._record(call, call.inbound, None, None)
+        record.extra["expired"] = "1"
+        return (record,)
+
+    def _record(self, call: _Call, uid: str, ended_at: float | None, cause: str | None) -> CallRecord:
+        vars_ = call.vars
+        extra: dict[str, str] = {}
+        if call.linkedid != uid:
+            extra["linkedid"] = call.linkedid
+        if call.dial_status:
+            extra["dial_status"] = call.dial_status
+        if v.ROUTE_STATUS in vars_:
+            extra["route"] = vars_[v.ROUTE_STATUS]
+        answered_at = call.answered_at
+        if call.cdr is not None:
+            extra["cdr_disposition"] = call.cdr[0]
+            if (answered_at is None and not call.dial_status and call.cdr[0] == "ANSWERED"
+                    and ended_at is not None and call.cdr[1].isdigit()):
+                answered_at = ended_at - int(call.cdr[1])   # Dial events missing: trust the CDR
+        disposition = _disposition(call, answered_at, cause)
+        if disposition is Disposition.VOICEMAIL and answered_at is None:
+            answered_at = call.voicemail_at     # VoiceMail answered the inbound leg itself
+        recording = vars_.get(MIXMONITOR_FILENAME) or (
+            vars_.get(v.RECORDING_FILE) if vars_.get(v.RECORD) == "1" else None)
+        return CallRecord(
+            uniqueid=uid,
+            tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),
+            caller_number=normalize_caller(call.caller_num, self._region),
+            caller_name=unescape(call.caller_name) if call.caller_name and call.caller_name != "<unknown>" else None,
+            source=vars_.get(v.SOURCE) or None,
+            channel=vars_.get(v.CHANNEL) or None,
+            started_at=call.started_at,
+            answered_at=answered_at,
+            ended_at=ended_at,
+            disposition=disposition,
+            hangup_cause=int(cause) if cause and cause.isdigit() else None,
+            recording=recording or None,
+            visit_id=vars_.get(v.VISIT_ID) or None,
+            extra=extra,
+        )
+
+
+def _disposition(call: _Call, answered_at: float | None, cause: str | None) -> Disposition:
+    if call.voicemail_at is not None and (answered_at is None or call.voicemail_at <= answered_at):
+        return Disposition.VOICEMAIL
+    if answered_at is not None:
+        return Disposition.ANSWERED
+    if call.dialing:
+        return Disposition.ABANDONED
+    if call.dial_status:
+        return _BY_DIAL_STATUS.get(call.dial_status, Disposition.FAILED)
+    if call.cdr is not None and call.cdr[0] in _BY_CDR:
+        by_cdr = _BY_CDR[call.cdr[0]]
+        return Disposition.ABANDONED if by_cdr is Disposition.MISSED and call.caller_hung_up else by_cdr
+    if call.caller_hung_up:
+        return Disposition.ABANDONED
+    return _BY_CAUSE.get(cause or "", Disposition.FAILED)
+
+
+def _number(raw: str | None, region: str | None) -> str | None:
+    """E.164 when the DID parses, else the DID as dialed; 's' (no DID) is none."""
+    if not raw or raw == "s":
+        return None
+    return normalize_did(raw, region) or raw

@@ -1,0 +1,1 @@
+"""The catalog: sources, tracking numbers and pools, as the admin maps them."""

@@ -1,0 +1,1 @@
+"""The dashboard: logins, reports with charts, the call list and recordings."""

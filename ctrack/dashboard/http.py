@@ -1,0 +1,378 @@
+"""The dashboard: the reports with charts, the call list with recordings, pool usage.
+
+Served by the daemon under /dashboard/, behind a login (users and scrypt hashes from
+`ctrack dashboard passwd`). Pages are server-rendered HTML with inline SVG charts and one
+local stylesheet; no JavaScript and nothing from a CDN. Database work runs in a thread so
+the event loop keeps routing calls while a report is computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import mimetypes
+import secrets
+import time
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from ctrack.reports import store as reports
+from ctrack.dashboard import auth
+from ctrack.core.period import Period, PeriodError, WEEKDAYS, local_datetime, period_from, today_in
+from ctrack.exports.csvsafe import to_csv
+from ctrack.services import Services
+from ctrack.dashboard import users
+from ctrack.reports.rollups import ensure_timezone_job, rollup_timezone
+from ctrack.dashboard import charts
+
+PREFIX = "/dashboard"
+SESSION_COOKIE = "ctrack_session"
+CSRF_COOKIE = "ctrack_login_csrf"
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+PAGE_SIZE = 50
+DAILY_TABLE_MAX = 400      # longer per-day tables are offered as CSV: megabytes of HTML help nobody
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+AUDIO_TYPES = {".wav": "audio/wav", ".gsm": "audio/x-gsm", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}
+REPORTS = ("sources", "heatmap", "daily", "calls")
+
+_env = jinja2.Environment(loader=jinja2.PackageLoader("ctrack.web", "templates"), autoescape=True,
+                          trim_blocks=True, lstrip_blocks=True)
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _percent(part: float, whole: float) -> str:
+    return "–" if not whole else f"{100 * part / whole:.0f} %"
+
+
+_env.filters.update(money=_money, duration=_duration)
+_env.globals.update(percent=_percent, weekdays=WEEKDAYS)
+
+
+class Dashboard:
+    def __init__(self, services: Services):
+        self.services = services
+        self.config = services.config
+        self.tz = self.config.get("ctrack.timezone")
+        self.session_seconds = self.config.get("dashboard.session_hours") * 3600
+        self.default_days = self.config.get("dashboard.default_days")
+        self.secure_cookie = self.config.get("dashboard.secure_cookie")
+        self.grace = self.config.get("dni.grace_seconds")
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+        """Run fn(connection) in a thread on a fresh read connection."""
+        def work():
+            conn = self.services.read_connection()
+            try:
+                return fn(conn)
+            finally:
+                conn.close()
+        return await asyncio.to_thread(work)
+
+    async def _reports_ready(self) -> None:
+        """Re-bucket the roll-ups through the writer if they are not in the configured zone."""
+        if await self._db(rollup_timezone) != self.tz:
+            await self.services.writer.run(lambda conn: ensure_timezone_job(conn, self.tz))
+
+    def _render(self, template: str, status: int = 200, **context: Any) -> web.Response:
+        html = _env.get_template(template).render(prefix=PREFIX, **context)
+        return web.Response(text=html, content_type="text/html", status=status)
+
+    def _period(self, request: web.Request) -> Period:
+        q = request.query
+        today = today_in(self.tz, time.time())
+        if q.get("days") and not (q.get("since") or q.get("until")):
+            try:
+                days = int(q["days"])
+            except ValueError:
+                raise PeriodError(f"days {q['days']!r}: not a whole number") from None
+            if not 1 <= days <= 3660:
+                raise PeriodError("days must be from 1 to 3660")
+            return Period(today - timedelta(days=days - 1), today, self.tz)
+        return period_from(q.get("since") or None, q.get("until") or None, self.tz, today, self.default_days)
+
+    # -- login ----------------------------------------------------------------------------
+
+    async def current_user(self, request: web.Request) -> str | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        named = auth.session_user(token) if token else None
+        if named is None:
+            return None
+
+        def check(conn) -> bool:
+            key, stored = users.session_key(conn), users.password_hash(conn, named[0])
+            return bool(key and stored and auth.session_valid(key, token, stored, time.time()))
+        return named[0] if await self._db(check) else None
+
+    def login_required(self, handler):
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user = await self.current_user(request)
+            if user is None:
+                if request.path.endswith((".csv", ".json")) or request.path.endswith("/recording"):
+                    raise web.HTTPUnauthorized(text="log in to the dashboard first")
+                raise web.HTTPSeeOther(f"{PREFIX}/login?" + urlencode({"next": request.path_qs}))
+            return await handler(request, user)
+        return wrapper
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        return await self._login_page(request, error=None, status=200)
+
+    async def _login_page(self, request: web.Request, error: str | None, status: int,
+                          username: str = "", next_path: str | None = None) -> web.Response:
+        has_users = await self._db(lambda c: c.execute("SELECT 1 FROM dashboard_users LIMIT 1").fetchone() is not None)
+        token = secrets.token_urlsafe(24)
+        response = self._render("dashboard_login.html", status=status, csrf=token, error=error,
+                                next=_safe_next(request.query.get("next", "") if next_path is None else next_path),
+                                has_users=has_users,
+                                username=username)
+        response.set_cookie(CSRF_COOKIE, token, path=f"{PREFIX}/login", httponly=True, samesite="Strict",
+                            secure=self.secure_cookie, max_age=3600)
+        return response
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        sent = str(form.get("csrf", ""))
+        origin = request.headers.get("Origin")
+        if not cookie or not hmac.compare_digest(cookie, sent) or (origin and not _same_origin(origin, request)):
+            return await self._login_page(request, "The login form expired; please try again.", 400,
+                                          next_path=str(form.get("next", "")))
+        name, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
+        key, stored = await self._db(lambda c: (users.session_key(c), users.password_hash(c, name)))
+        # An unknown user costs the same scrypt as a known one: the answer time tells nothing.
+        ok = await asyncio.to_thread(auth.verify_password, password[:auth.MAX_PASSWORD], stored or _unknown_user())
+        if not (ok and key and stored):
+            return await self._login_page(request, "Wrong user name or password.", 401, name,
+                                          str(form.get("next", "")))
+        expires = int(time.time()) + self.session_seconds
+        response = _see_other(_safe_next(str(form.get("next", ""))) or f"{PREFIX}/")
+        response.set_cookie(SESSION_COOKIE, auth.make_session(key, name, stored, expires), path=PREFIX,
+                            httponly=True, samesite="Lax", secure=self.secure_cookie, max_age=self.session_seconds)
+        response.del_cookie(CSRF_COOKIE, path=f"{PREFIX}/login")
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        key = await self._db(users.session_key)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not key or not hmac.compare_digest(auth.csrf_token(key, token), str(form.get("csrf", ""))):
+            raise web.HTTPBadRequest(text="stale logout form; reload the page")
+        response = _see_other(f"{PREFIX}/login")
+        response.del_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    async def _logout_token(self, request: web.Request) -> str:
+        key = await self._db(users.session_key)
+        return auth.csrf_token(key or "", request.cookies.get(SESSION_COOKIE, ""))
+
+    # -- pages ----------------------------------------------------------------------------
+
+    async def overview(self, request: web.Request, user: str) -> web.Response:
+        try:
+            period = self._period(request)
+            by = request.query.get("by", "source")
+            if by not in reports.GROUPINGS:
+                raise PeriodError(f"cannot group by {by!r}")
+        except PeriodError as exc:
+            return await self._error_page(request, user, str(exc))
+        await self._reports_ready()
+        now = time.time()
+
+        def load(conn) -> dict[str, Any]:
+            rows = reports.sources_report(conn, period, by)
+            daily = reports.daily_report(conn, period, by)
+            return {"rows": rows, "total": reports.totals(rows), "cells": reports.heatmap(conn, period),
+                    "daily": daily, "days": reports.trend(daily, period),
+                    "pools": reports.pool_utilization(conn, period, now, self.grace)}
+        data = await self._db(load)
+        return self._render(
+            "dashboard_main.html", user=user, logout_csrf=await self._logout_token(request),
+            period=period, by=by, query=_period_query(request), tz=self.tz, daily_table_max=DAILY_TABLE_MAX, **data,
+            bars=charts.source_bars(data["rows"], by), heat_calls=charts.heatmap(data["cells"], "calls"),
+            heat_missed=charts.heatmap(data["cells"], "missed"), trend=charts.trend(data["days"]))
+
+    async def calls(self, request: web.Request, user: str) -> web.Response:
+        q = request.query
+        try:
+            period = self._period(request)
+            filters = _call_filter(q)
+            page = int(q.get("page", "1"))
+            if not 1 <= page <= 10000:
+                raise ValueError
+        except (PeriodError, reports.ReportError) as exc:
+            return await self._error_page(request, user, str(exc))
+        except ValueError:
+            return await self._error_page(request, user, "page must be a whole number from 1")
+
+        def load(conn) -> dict[str, Any]:
+            rows = reports.call_list(conn, period, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+            return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": reports.call_sources(conn)}
+        data = await self._db(load)
+        for row in data["rows"]:
+            row["local"] = local_datetime(row["started_at"], self.tz).strftime("%Y-%m-%d %H:%M:%S")
+        base = {k: v for k, v in q.items() if k != "page"}
+        return self._render(
+            "dashboard_calls.html", user=user, logout_csrf=await self._logout_token(request),
+            period=period, filters=filters, page=page, tz=self.tz, query=_period_query(request),
+            prev_url=f"?{urlencode({**base, 'page': page - 1})}" if page > 1 else None,
+            next_url=f"?{urlencode({**base, 'page': page + 1})}" if data["more"] else None,
+            export_query=urlencode(base), dispositions=reports.DISPOSITION_FILTERS, **data)
+
+    async def _error_page(self, request: web.Request, user: str, message: str) -> web.Response:
+        return self._render("dashboard_error.html", status=400, user=user,
+                            logout_csrf=await self._logout_token(request), message=message)
+
+    async def recording(self, request: web.Request, user: str) -> web.StreamResponse:
+        try:
+            call_id = int(request.match_info["call_id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        call = await self._db(lambda c: reports.call_by_id(c, call_id))
+        path = self._recording_path(call["recording"] if call else None)
+        if path is None:
+            raise web.HTTPNotFound(text="no recording for this call")
+        content_type = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return web.FileResponse(path, headers={"Content-Type": content_type,
+                                               "Content-Disposition": f'inline; filename="{path.name}"'})
+
+    def _recording_path(self, recording: str | None) -> Path | None:
+        """The recording file, only if it lies inside the configured recording folder."""
+        if not recording:
+            return None
+        folder_key = "freeswitch.recording_directory" if self.config.get("pbx.type") == "freeswitch" \
+            else "recording.directory"
+        folder = Path(self.config.get(folder_key)).resolve()
+        path = Path(recording)
+        path = (path if path.is_absolute() else folder / path).resolve()
+        if not path.is_relative_to(folder) or not path.is_file():
+            return None
+        return path
+
+    async def download(self, request: web.Request, user: str) -> web.Response:
+        name, fmt = request.match_info["name"], request.match_info["fmt"]
+        if name not in REPORTS:
+            raise web.HTTPNotFound()
+        try:
+            period = self._period(request)
+            by = request.query.get("by", "source")
+            filters = _call_filter(request.query) if name == "calls" else None
+            if name in ("sources", "daily") and by not in reports.GROUPINGS:
+                raise PeriodError(f"cannot group by {by!r}")
+        except (PeriodError, reports.ReportError) as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        await self._reports_ready()
+
+        def load(conn) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+            if name == "sources":
+                return (reports.sources_report(conn, period, by),
+                        reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS)
+            if name == "heatmap":
+                return reports.heatmap(conn, period), reports.HEATMAP_COLUMNS
+            if name == "daily":
+                return reports.daily_report(conn, period, by), ("day", by, *reports.DAILY_COUNTS)
+            return reports.call_list(conn, period, filters, limit=100_000), reports.CALL_LIST_COLUMNS
+        rows, columns = await self._db(load)
+        filename = f"ctrack-{name}-{period.first}-{period.last}.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if fmt == "json":
+            return web.Response(text=json.dumps(rows, ensure_ascii=False, default=str), headers=headers,
+                                content_type="application/json")
+        return web.Response(text=to_csv(rows, columns), headers=headers, content_type="text/csv", charset="utf-8")
+
+
+def _call_filter(q) -> reports.CallFilter:
+    def flag(name: str) -> bool | None:
+        value = q.get(name, "")
+        if value in ("", "any"):
+            return None
+        if value not in ("yes", "no"):
+            raise reports.ReportError(f"{name} must be yes, no or any")
+        return value == "yes"
+    disposition = q.get("disposition") or None
+    if disposition and disposition not in reports.DISPOSITION_FILTERS:
+        raise reports.ReportError(f"unknown disposition {disposition!r}")
+    return reports.CallFilter(source=q.get("source") or None, disposition=disposition, qualified=flag("qualified"),
+                              first_time=flag("first_time"), search=(q.get("q") or "").strip()[:100] or None)
+
+
+@lru_cache(maxsize=1)
+def _unknown_user() -> str:
+    """A hash to check passwords against when the user does not exist."""
+    return auth.hash_password(secrets.token_urlsafe(16))
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _period_query(request: web.Request) -> str:
+    return urlencode({k: v for k, v in request.query.items() if k in ("since", "until", "days")})
+
+
+def _safe_next(target: str) -> str:
+    """Only a dashboard path: never another site (open redirect)."""
+    if target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return ""
+
+
+def _same_origin(origin: str, request: web.Request) -> bool:
+    return origin.split("://", 1)[-1].rstrip("/") == request.host
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path == PREFIX or request.path.startswith(f"{PREFIX}/"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.path.startswith(f"{PREFIX}/static/"):
+            response.headers["Cache-Control"] = "no-store"
+
+
+async def _stylesheet(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "dashboard.css", headers={"Content-Type": "text/css",
+                                                               "Cache-Control": "max-age=3600"})
+
+
+async def _to_overview(request: web.Request) -> web.Response:
+    raise web.HTTPFound(f"{PREFIX}/")
+
+
+def setup(app: web.Application, services: Services) -> None:
+    if not services.config.get("dashboard.enabled"):
+        return
+    board = Dashboard(services)
+    need = board.login_required
+    app.router.add_get(PREFIX, _to_overview)
+    app.router.add_get(f"{PREFIX}/login", board.login_form)
+    app.router.add_post(f"{PREFIX}/login", board.login)
+    app.router.add_post(f"{PREFIX}/logout", board.logout)
+    app.router.add_get(f"{PREFIX}/", need(board.overview))
+    app.router.add_get(f"{PREFIX}/calls", need(board.calls))
+    app.router.add_get(f"{PREFIX}/calls/{{call_id}}/recording", need(board.recording))
+    app.router.add_get(PREFIX + "/reports/{name}.{fmt:csv|json}", need(board.download))
+    app.router.add_get(f"{PREFIX}/static/dashboard.css", _stylesheet)
+    app.on_response_prepare.append(_security_headers)

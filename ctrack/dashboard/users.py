@@ -1,0 +1,55 @@
+"""Dashboard users and the session signing key, kept in the database (written by the CLI).
+
+The daemon only reads them, per request, so a password set with the CLI takes effect at
+once and a removed user is logged out without a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ctrack.dashboard.auth import AuthError, new_secret
+from ctrack.catalog.store import transaction
+
+SESSION_KEY = "dashboard_session_key"
+
+
+def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> bool:
+    """Create the user or change their password; True when the user is new. Makes the
+    session key on first use."""
+    with transaction(conn):
+        exists = conn.execute("SELECT 1 FROM dashboard_users WHERE name = ?", (name,)).fetchone() is not None
+        if exists:
+            conn.execute("UPDATE dashboard_users SET password_hash = ?, "
+                         "changed_at = (julianday('now') - 2440587.5) * 86400.0 WHERE name = ?",
+                         (password_hash, name))
+        else:
+            conn.execute("INSERT INTO dashboard_users(name, password_hash) VALUES (?, ?)", (name, password_hash))
+        conn.execute("INSERT INTO app_secrets(name, value) SELECT ?, ? "
+                     "WHERE NOT EXISTS (SELECT 1 FROM app_secrets WHERE name = ?)",
+                     (SESSION_KEY, new_secret(), SESSION_KEY))
+    return not exists
+
+
+def remove_user(conn: sqlite3.Connection, name: str) -> None:
+    with transaction(conn):
+        if conn.execute("DELETE FROM dashboard_users WHERE name = ?", (name,)).rowcount == 0:
+            raise AuthError(f"no dashboard user {name!r} (see `ctrack dashboard users`)")
+
+
+def list_users(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT name, datetime(created_at, 'unixepoch') AS created, datetime(changed_at, 'unixepoch') AS "
+        "password_changed FROM dashboard_users ORDER BY name")]
+
+
+def password_hash(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT password_hash FROM dashboard_users WHERE name = ?", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+def session_key(conn: sqlite3.Connection) -> str | None:
+    """None until the first `ctrack dashboard passwd`: then nobody can log in anyway."""
+    row = conn.execute("SELECT value FROM app_secrets WHERE name = ?", (SESSION_KEY,)).fetchone()
+    return None if row is None else row[0]

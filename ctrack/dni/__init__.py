@@ -1,0 +1,1 @@
+"""Website dynamic number insertion: visits, pool leases, attribution of calls to visits."""

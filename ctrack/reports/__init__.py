@@ -1,0 +1,1 @@
+"""Reports: calls, leads and cost by source, time patterns, pool usage."""

@@ -1,0 +1,271 @@
+"""Report queries shared by the CLI and the dashboard: a connection and a Period in, rows out.
+
+Counts come from the per-day roll-ups (migration 0003), which are bucketed in one time
+zone; every report first checks that zone is the period's (adapters call
+store.rollups.ensure_timezone beforehand). Definitions, used everywhere:
+- answered: disposition answered; missed: the business did not pick up (missed, busy,
+  failed, voicemail); abandoned: the caller hung up while it rang.
+- first-time: no call from that number within the repeat window before it.
+- qualified: answered and talked at least [calls] qualified_seconds (a lead).
+- average talk time: talk seconds over answered calls.
+- cost per call / per qualified call: the period's spend over those counts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ctrack.core.period import Period, day_number, from_day_number, weekday_of
+from ctrack.dni.pools import GrantKind, Span, pool_usage
+from ctrack.reports.rollups import rollup_timezone
+
+COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "qualified")
+MEASURES = (*COUNTS, "talk_seconds", "avg_talk_seconds", "spend", "cost_per_call", "cost_per_qualified")
+SOURCE_COLUMNS = ("source", "channel", *MEASURES)
+CHANNEL_COLUMNS = ("channel", *MEASURES)
+DAILY_COUNTS = (*COUNTS, "spend")
+HEATMAP_COLUMNS = ("weekday", "hour", "calls", "missed")
+MISSED = ("missed", "busy", "failed", "voicemail")
+_SUMMED = (*COUNTS, "talk_seconds")
+GROUPINGS = ("source", "channel")
+
+
+class ReportError(Exception):
+    """A report that cannot be produced as asked; str() is the one-line reason."""
+
+
+def _check_zone(conn: sqlite3.Connection, period: Period) -> None:
+    zone = rollup_timezone(conn)
+    if zone != period.tz:
+        raise ReportError(f"report roll-ups are bucketed in {zone or 'no time zone yet'!s}, not {period.tz} "
+                          "(rebuild them with store.rollups.ensure_timezone)")
+
+
+def _check_grouping(by: str) -> None:
+    if by not in GROUPINGS:
+        raise ReportError(f"cannot group by {by!r} (one of: {', '.join(GROUPINGS)})")
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value + 0.0, 2)
+
+
+def derive(row: dict[str, Any]) -> dict[str, Any]:
+    """Add the average talk time and the costs to a row of counts, talk seconds and spend."""
+    calls, answered, qualified, spend = row["calls"], row["answered"], row["qualified"], row["spend"]
+    row["avg_talk_seconds"] = round(row["talk_seconds"] / answered, 1) if answered else None
+    row["spend"] = _money(spend)
+    row["cost_per_call"] = _money(spend / calls) if calls and spend is not None else None
+    row["cost_per_qualified"] = _money(spend / qualified) if qualified and spend is not None else None
+    return row
+
+
+def _spend_by(conn: sqlite3.Connection, period: Period, by: str) -> dict[str, float]:
+    key = "s.name" if by == "source" else "s.channel"
+    rows = conn.execute(f"""
+        SELECT {key} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
+        WHERE sp.day BETWEEN ? AND ? GROUP BY k""", (period.first.isoformat(), period.last.isoformat()))
+    return {k: amount for k, amount in rows}
+
+
+def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
+    """One row per source (with its channel) or per channel: counts, talk, spend and costs.
+
+    A source with spend but no calls in the period is listed too (its cost per call is
+    unknown, not zero). Rows are ordered by calls, then spend, then name."""
+    _check_grouping(by)
+    _check_zone(conn, period)
+    first, last = period.day_numbers()
+    counted = conn.execute("""
+        SELECT source, channel, sum(calls), sum(answered), sum(missed), sum(abandoned),
+               sum(first_time), sum(qualified), sum(talk_seconds)
+        FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY source, channel""", (first, last)).fetchall()
+    catalog_channel = dict(conn.execute("SELECT name, channel FROM sources").fetchall())
+    groups: dict[str, dict[str, Any]] = {}
+    seen_channels: dict[str, dict[str, int]] = {}
+    for source, channel, *sums in counted:
+        if sums[0] <= 0:
+            continue
+        key = source if by == "source" else channel
+        row = groups.setdefault(key, dict.fromkeys(_SUMMED, 0))
+        for name, value in zip(_SUMMED, sums):
+            row[name] += value
+        seen_channels.setdefault(key, {})[channel] = sums[0]
+    spend = _spend_by(conn, period, by)
+    for key in spend:
+        groups.setdefault(key, dict.fromkeys(_SUMMED, 0))
+    rows = []
+    for key, row in groups.items():
+        row["spend"] = spend.get(key)
+        derive(row)
+        if by == "source":
+            # The catalog's channel; a source the catalog lacks (a DNI-classified referrer)
+            # shows the channel most of its calls carried.
+            channel = catalog_channel.get(key) or max(seen_channels.get(key, {"": 0}).items(),
+                                                      key=lambda kv: (kv[1], kv[0]))[0]
+            row.update(source=key or None, channel=channel or None)
+        else:
+            row["channel"] = key or None
+        rows.append({c: row[c] for c in (SOURCE_COLUMNS if by == "source" else CHANNEL_COLUMNS)})
+    rows.sort(key=lambda r: (-r["calls"], -(r["spend"] or 0), r.get(by) or "\uffff"))
+    return rows
+
+
+def totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The sum of sources-report rows; averages and costs are recomputed, not averaged."""
+    rows = list(rows)
+    total: dict[str, Any] = {name: sum(r[name] for r in rows) for name in _SUMMED}
+    spends = [r["spend"] for r in rows if r["spend"] is not None]
+    total["spend"] = sum(spends) if spends else None
+    return derive(total)
+
+
+def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
+    """Calls and missed calls for each local weekday (0 = Monday) × hour: all 168 cells."""
+    _check_zone(conn, period)
+    first, last = period.day_numbers()
+    cells = {(d, h): [0, 0] for d in range(7) for h in range(24)}
+    for day, hour, calls, missed in conn.execute(
+            "SELECT day, hour, calls, missed FROM hourly_rollup WHERE day BETWEEN ? AND ?", (first, last)):
+        cell = cells[(weekday_of(day), hour)]
+        cell[0] += calls
+        cell[1] += missed
+    return [{"weekday": d, "hour": h, "calls": c, "missed": m} for (d, h), (c, m) in sorted(cells.items())]
+
+
+def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
+    """The trend: one row per local day and source (or channel) with calls or spend that day."""
+    _check_grouping(by)
+    _check_zone(conn, period)
+    first, last = period.day_numbers()
+    column = "source" if by == "source" else "channel"
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    iso = {n: from_day_number(n).isoformat() for n in range(first, last + 1)}
+    for day, key, calls, answered, missed, abandoned, first_time, qualified in conn.execute(f"""
+            SELECT day, {column}, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(first_time),
+                   sum(qualified)
+            FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY day, {column}""", (first, last)):
+        if calls > 0:
+            rows[(iso[day], key)] = {"day": iso[day], by: key or None, "calls": calls, "answered": answered,
+                                     "missed": missed, "abandoned": abandoned, "first_time": first_time,
+                                     "qualified": qualified, "spend": None}
+    key_sql = "s.name" if by == "source" else "s.channel"
+    for iso, key, amount in conn.execute(f"""
+            SELECT sp.day, {key_sql} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
+            WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""", (period.first.isoformat(), period.last.isoformat())):
+        row = rows.setdefault((iso, key), {"day": iso, by: key or None, **dict.fromkeys(COUNTS, 0), "spend": None})
+        row["spend"] = _money(amount)
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] or "\uffff"))]
+
+
+def trend(rows: Iterable[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
+    """Daily rows summed per day, every day of the period present (zeros where quiet)."""
+    days = {from_day_number(n).isoformat(): {"day": from_day_number(n).isoformat(), **dict.fromkeys(COUNTS, 0)}
+            for n in range(day_number(period.first), day_number(period.last) + 1)}
+    for row in rows:
+        for name in COUNTS:
+            days[row["day"]][name] += row[name]
+    return list(days.values())
+
+
+# --- the call list -----------------------------------------------------------------------
+
+CALL_LIST_COLUMNS = (
+    "id", "started_at", "caller_number", "caller_name", "tracking_number", "source", "channel",
+    "disposition", "ring_seconds", "talk_seconds", "first_time", "qualified", "recording",
+    "keyword", "landing_page",
+)
+DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    source: str | None = None
+    disposition: str | None = None        # answered | missed (the group) | abandoned
+    qualified: bool | None = None
+    first_time: bool | None = None
+    search: str | None = None             # part of the caller's number or name
+
+
+def call_list(conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(),
+              limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Calls in the period matching the filters, newest first."""
+    where, params = ["started_at >= ?", "started_at < ?"], [period.start_ts, period.end_ts]
+    if filters.source:
+        where.append("source = ?")
+        params.append(filters.source)
+    if filters.disposition:
+        if filters.disposition not in DISPOSITION_FILTERS:
+            raise ReportError(f"unknown disposition filter {filters.disposition!r} "
+                              f"(one of: {', '.join(DISPOSITION_FILTERS)})")
+        if filters.disposition == "missed":
+            where.append(f"disposition IN ({', '.join('?' * len(MISSED))})")
+            params += MISSED
+        else:
+            where.append("disposition = ?")
+            params.append(filters.disposition)
+    if filters.qualified is not None:
+        where.append("qualified = ?")
+        params.append(int(filters.qualified))
+    if filters.first_time is not None:
+        where.append("first_time = ?")
+        params.append(int(filters.first_time))
+    if filters.search:
+        pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
+    sql = (f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE {' AND '.join(where)} "
+           "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?")
+    rows = []
+    for row in conn.execute(sql, [*params, int(limit), int(offset)]):
+        d = dict(row)
+        d["first_time"] = None if d["first_time"] is None else bool(d["first_time"])
+        d["qualified"] = bool(d["qualified"])
+        rows.append(d)
+    return rows
+
+
+def call_sources(conn: sqlite3.Connection) -> list[str]:
+    """Source names to filter the call list by: the catalog's and any seen on calls."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sources")}
+    names |= {r[0] for r in conn.execute("SELECT DISTINCT source FROM daily_rollup WHERE source != ''")}
+    return sorted(names)
+
+
+def call_by_id(conn: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE id = ?", (call_id,)).fetchone()
+    return None if row is None else dict(row)
+
+
+# --- pools -------------------------------------------------------------------------------
+
+def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace: float) -> list[dict[str, Any]]:
+    """Per DNI pool over the period (up to now): numbers, those leased right now, the share
+    of number-time leased, visits, the share of visits sent to overflow (pressure), peak
+    demand and the size it suggests (core.pools.pool_usage), and calls to its numbers."""
+    start, end = period.start_ts, min(period.end_ts, now)
+    rows = []
+    for pool_id, name, site in conn.execute("SELECT id, name, site FROM pools ORDER BY name").fetchall():
+        numbers = [r[0] for r in conn.execute(
+            "SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))]
+        spans = [Span(*r[:2], GrantKind(r[2]), *r[3:]) for r in conn.execute(
+            "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
+            "WHERE pool_id = ? AND expires_at > ? AND started_at < ?", (pool_id, start - grace, max(end, now)))]
+        usage = pool_usage(spans, len(numbers), start, end, grace) if end > start else None
+        leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
+        calls = 0
+        if numbers:
+            marks = ",".join("?" * len(numbers))
+            calls = conn.execute(
+                f"SELECT count(*) FROM calls WHERE tracking_number IN ({marks}) AND started_at >= ? AND started_at < ?",
+                (*numbers, period.start_ts, period.end_ts)).fetchone()[0]
+        rows.append({
+            "pool": name, "site": site, "numbers": len(numbers), "leased_now": len(leased_now),
+            "utilization": round(100 * usage.utilization, 1) if usage else None,
+            "visits": usage.visits if usage else 0,
+            "pressure": round(100 * usage.pressure, 1) if usage else None,
+            "peak_visits": usage.peak_visits if usage else 0,
+            "recommended_size": usage.recommended if usage else None, "calls": calls})
+    return rows

@@ -1,0 +1,1 @@
+"""Ad spend per source per day: parsed, spread over days, stored."""
