@@ -46,6 +46,7 @@ _TIMESTAMP = re.compile(r"^(Timestamp: )(\d+)(\.)", re.M)
 
 # --- the replay stream ------------------------------------------------------------------------
 
+
 def _template(name: str) -> tuple[list[str], list[str], list[int]]:
     """The capture's events as format strings with {u<k>} ids, {caller} and {s<k>} seconds."""
     events = renamed(load(name))
@@ -56,8 +57,11 @@ def _template(name: str) -> tuple[list[str], list[str], list[int]]:
                 if _ID_HEADER.search(key) and item and item not in ids:
                     ids.append(item)
     # longest first, never inside a longer number or a timestamp
-    id_re = re.compile(r"(?<![0-9A-Za-z.-])(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
-                       + r")(?![0-9A-Za-z-])")
+    id_re = re.compile(
+        r"(?<![0-9A-Za-z.-])("
+        + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+        + r")(?![0-9A-Za-z-])"
+    )
     caller_re = re.compile(r"(?<![0-9])(" + "|".join(_CALLERS) + r")(?![0-9])")
     seconds: list[int] = []
     out = []
@@ -85,7 +89,7 @@ def build_stream(calls: int, interleave: int) -> tuple[bytes, int]:
         per_call = []
         for i in range(group, min(calls, group + interleave)):
             texts, ids, seconds = templates[CAPTURES[i % len(CAPTURES)]]
-            base = 1_900_000_000 + 8 * i          # each replay 8 s after the previous one
+            base = 1_900_000_000 + 8 * i  # each replay 8 s after the previous one
             mapping = {f"u{k}": (f"{base}.{k}" if "." in old else f"bench-{i}-{k}") for k, old in enumerate(ids)}
             mapping["caller"] = f"1503555{2000 + i % 1500:04d}"
             first = seconds[0]
@@ -103,6 +107,7 @@ def build_stream(calls: int, interleave: int) -> tuple[bytes, int]:
 
 # --- the fake Asterisk (child process) ---------------------------------------------------------
 
+
 def fake_asterisk(stream_path: str) -> None:
     """Accept one manager connection: login, FullyBooted, the stream; answer Pings until closed."""
     data = Path(stream_path).read_bytes()
@@ -113,14 +118,14 @@ def fake_asterisk(stream_path: str) -> None:
     srv.settimeout(30)
     conn, _ = srv.accept()
     conn.settimeout(120)
-    banner, data = data[:len(BANNER)], data[len(BANNER):]
+    banner, data = data[: len(BANNER)], data[len(BANNER) :]
     conn.sendall(banner)
     buf = b""
     streamed = False
     while True:
         try:
             chunk = conn.recv(65536)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             break
         if not chunk:
             break
@@ -130,8 +135,10 @@ def fake_asterisk(stream_path: str) -> None:
             headers = dict(line.split(": ", 1) for line in msg.decode().split("\r\n") if ": " in line)
             action, aid = headers.get("Action", ""), headers.get("ActionID", "")
             if action == "Login":
-                conn.sendall(f"Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"
-                             "Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n".encode())
+                conn.sendall(
+                    f"Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"
+                    "Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n".encode()
+                )
                 if not streamed:
                     streamed = True
                     conn.sendall(data)
@@ -145,9 +152,10 @@ def fake_asterisk(stream_path: str) -> None:
 
 # --- stages ------------------------------------------------------------------------------------
 
+
 def _chunks(data: bytes, size: int = 65536):
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 def stage_parser(data: bytes) -> tuple[float, int]:
@@ -179,21 +187,21 @@ def stage_tracker(data: bytes) -> tuple[float, int, int]:
 
 
 def _make_db(path: Path) -> None:
-    from ctrack.store import db
     from ctrack.catalog import store as catalog
+    from ctrack.store import db
 
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     # the sources the captures' routes set, and 200 tracking numbers besides
     for name, channel in (("google-ads", "paid_search"), ("facebook", "social")):
         catalog.add_source(conn, name, channel)
-    catalog.import_numbers(conn, [(i, catalog.NumberSpec(f"+1971555{i:04d}", source="google-ads"))
-                                  for i in range(200)])
+    catalog.import_numbers(conn, [(i, catalog.NumberSpec(f"+1971555{i:04d}", source="google-ads")) for i in range(200)])
     conn.close()
 
 
-async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls: int,
-                           recordings: Path, timeout: float) -> dict:
+async def stage_end_to_end(
+    stream_path: Path, db_path: Path, events: int, calls: int, recordings: Path, timeout: float
+) -> dict:
     from ctrack import config
     from ctrack.asterisk.ami import AmiClient
     from ctrack.calllog.ami import AsteriskCallLog
@@ -212,7 +220,9 @@ async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls:
             first.append(time.perf_counter())
         call_log.on_event(message)
 
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(stream_path)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(stream_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(server.stdout.readline())
         client = AmiClient("127.0.0.1", port, "bench", "bench", on_event, reconnect_max=1)
@@ -224,7 +234,7 @@ async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls:
             await asyncio.sleep(0.005)
         await services.writer.flush()
         end = time.perf_counter()
-        received = client.events - 1          # FullyBooted is not part of the replay
+        received = client.events - 1  # FullyBooted is not part of the replay
         await client.close()
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -241,8 +251,14 @@ async def stage_end_to_end(stream_path: Path, db_path: Path, events: int, calls:
     finally:
         conn.close()
     seconds = end - first[0] if first else float("nan")
-    return {"seconds": seconds, "events": received, "logged": call_log.logged, "rows": rows,
-            "dispositions": dispositions, "batches": batches}
+    return {
+        "seconds": seconds,
+        "events": received,
+        "logged": call_log.logged,
+        "rows": rows,
+        "dispositions": dispositions,
+        "batches": batches,
+    }
 
 
 def main() -> None:
@@ -273,19 +289,25 @@ def run(calls: int, interleave: int = 10, timeout: float = 90.0) -> dict:
         t_s, t_n, t_records = stage_tracker(data)
         e2e = asyncio.run(stage_end_to_end(stream_path, db_path, events, calls, tmp_path / "monitor", timeout))
 
-    print(f"AMI ingest: {calls} calls replayed from the 3 real captures ({events} events, "
-          f"{len(data) / 1e6:.1f} MB, {interleave} calls in progress at once; stream built in {built:.1f} s), "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"AMI ingest: {calls} calls replayed from the 3 real captures ({events} events, "
+        f"{len(data) / 1e6:.1f} MB, {interleave} calls in progress at once; stream built in {built:.1f} s), "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'stage':<34} {'seconds':>8} {'events/s':>10} {'calls/s':>8} {'calls':>6}")
     print(f"{'parser':<34} {p_s:>8.2f} {p_n / p_s:>10.0f} {calls / p_s:>8.0f} {'-':>6}")
     print(f"{'parser + CallTracker':<34} {t_s:>8.2f} {t_n / t_s:>10.0f} {t_records / t_s:>8.0f} {t_records:>6}")
     s = e2e["seconds"]
-    print(f"{'end to end (TCP, AMI, SQLite)':<34} {s:>8.2f} {e2e['events'] / s:>10.0f} {e2e['rows'] / s:>8.0f} "
-          f"{e2e['rows']:>6}")
+    print(
+        f"{'end to end (TCP, AMI, SQLite)':<34} {s:>8.2f} {e2e['events'] / s:>10.0f} {e2e['rows'] / s:>8.0f} "
+        f"{e2e['rows']:>6}"
+    )
     ok = p_n == events and t_n == events and t_records == calls and e2e["rows"] == calls and e2e["events"] == events
-    print(f"committed rows: {e2e['rows']} of {calls} expected in {e2e['batches']} writer transactions "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(e2e['dispositions'].items()))}); "
-          f"{'OK' if ok else 'MISMATCH'}")
+    print(
+        f"committed rows: {e2e['rows']} of {calls} expected in {e2e['batches']} writer transactions "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(e2e['dispositions'].items()))}); "
+        f"{'OK' if ok else 'MISMATCH'}"
+    )
     target = e2e["events"] / s >= 20000
     print(f"target >= 20,000 events/s end to end: {'met' if target else 'MISSED'}")
     if not ok:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_ami_ingest  # noqa: E402
-import bench_route  # noqa: E402
+import bench_ami_ingest
+import bench_route
 
 
 def main() -> None:
@@ -27,13 +27,21 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
-    route_args = argparse.Namespace(seconds=2.0 if args.quick else 4.0, rounds=4, clients=50, rates="200,1000",
-                                    script_requests=10 if args.quick else 20, script_concurrency="1,4")
+    route_args = argparse.Namespace(
+        seconds=2.0 if args.quick else 4.0,
+        rounds=4,
+        clients=50,
+        rates="200,1000",
+        script_requests=10 if args.quick else 20,
+        script_concurrency="1,4",
+    )
     bench_route.run(route_args)
     print()
     bench_ami_ingest.run(1000 if args.quick else 3000)
-    print(f"\n(both benchmarks in {time.perf_counter() - t0:.0f} s; 1-min load average {load0:.2f} before, "
-          f"{os.getloadavg()[0]:.2f} after: other work on these 2 CPUs shows up as noise)")
+    print(
+        f"\n(both benchmarks in {time.perf_counter() - t0:.0f} s; 1-min load average {load0:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after: other work on these 2 CPUs shows up as noise)"
+    )
 
 
 if __name__ == "__main__":

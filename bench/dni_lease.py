@@ -27,14 +27,15 @@ from pathlib import Path
 LEASE_PATH = "/dni/v1/lease"
 BARE_PATH = "/bare"
 SITE = "bench.example"
-NEW_VISITS = 0.1          # share of requests from a new visitor; the rest are heartbeats
+NEW_VISITS = 0.1  # share of requests from a new visitor; the rest are heartbeats
 
 
 # --- servers (run as child processes) ------------------------------------------------------
 
+
 def make_db(path: Path, numbers: int) -> None:
-    from ctrack.store import db
     from ctrack.catalog import store as catalog
+    from ctrack.store import db
 
     conn = db.connect(path, create=True)
     db.upgrade(conn)
@@ -67,8 +68,10 @@ async def serve_bare() -> None:
 
     async def bare(request: web.Request) -> web.Response:
         body = json.loads(await request.read())
-        return web.json_response({"visit_id": body.get("visit_id") or "0123456789abcdef0123",
-                                  "number": "+15035550101"}, headers={"Cache-Control": "no-store"})
+        return web.json_response(
+            {"visit_id": body.get("visit_id") or "0123456789abcdef0123", "number": "+15035550101"},
+            headers={"Cache-Control": "no-store"},
+        )
 
     app = web.Application()
     app.router.add_post(BARE_PATH, bare)
@@ -91,10 +94,13 @@ async def _listen(runner) -> None:
 
 # --- the load generator ------------------------------------------------------------------------
 
+
 def _request(path: str, body: dict) -> bytes:
     data = json.dumps(body).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://www.{SITE}\r\n"
-            f"Content-Type: text/plain\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://www.{SITE}\r\n"
+        f"Content-Type: text/plain\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -107,8 +113,15 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def _connection(port: int, path: str, deadline: float, warm_until: float,
-                      latencies: dict[str, list[float]], errors: list[int], rng: random.Random) -> None:
+async def _connection(
+    port: int,
+    path: str,
+    deadline: float,
+    warm_until: float,
+    latencies: dict[str, list[float]],
+    errors: list[int],
+    rng: random.Random,
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     visits: list[str] = []
     touch = {"site": SITE, "page_url": f"https://www.{SITE}/?gclid=bench", "params": {"gclid": "bench"}}
@@ -138,8 +151,13 @@ def _summary(latencies: list[float], seconds: float) -> dict:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"requests": len(latencies), "rate": len(latencies) / seconds, "p50": pct(0.50), "p99": pct(0.99),
-            "max": latencies[-1] * 1000}
+    return {
+        "requests": len(latencies),
+        "rate": len(latencies) / seconds,
+        "p50": pct(0.50),
+        "p99": pct(0.99),
+        "max": latencies[-1] * 1000,
+    }
 
 
 async def load(port: int, path: str, seconds: float, concurrency: int, warmup: float) -> dict[str, dict]:
@@ -148,10 +166,17 @@ async def load(port: int, path: str, seconds: float, concurrency: int, warmup: f
     errors: list[int] = []
     start = time.perf_counter()
     warm_until, deadline = start + warmup, start + warmup + seconds
-    await asyncio.gather(*(_connection(port, path, deadline, warm_until, latencies, errors, random.Random(i))
-                           for i in range(concurrency)))
-    found = {"all": _summary(latencies["new"] + latencies["renew"], seconds),
-             "new": _summary(latencies["new"], seconds), "renew": _summary(latencies["renew"], seconds)}
+    await asyncio.gather(
+        *(
+            _connection(port, path, deadline, warm_until, latencies, errors, random.Random(i))
+            for i in range(concurrency)
+        )
+    )
+    found = {
+        "all": _summary(latencies["new"] + latencies["renew"], seconds),
+        "new": _summary(latencies["new"], seconds),
+        "renew": _summary(latencies["renew"], seconds),
+    }
     found["all"]["errors"] = len(errors)
     return found
 
@@ -192,7 +217,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=("lease", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:   # both servers on the event loop the daemon uses (uvloop when installed)
+    if args.serve:  # both servers on the event loop the daemon uses (uvloop when installed)
         from ctrack.daemon import event_loop_factory
 
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
@@ -203,9 +228,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ctrack-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"
         make_db(db_path, args.numbers)
-        for _ in range(args.rounds):          # alternate, so a noisy neighbour hits both alike
-            for name, serve_args, path in (("bare", ["--serve", "bare"], BARE_PATH),
-                                           ("lease", ["--serve", "lease", "--db", str(db_path)], LEASE_PATH)):
+        for _ in range(args.rounds):  # alternate, so a noisy neighbour hits both alike
+            for name, serve_args, path in (
+                ("bare", ["--serve", "bare"], BARE_PATH),
+                ("lease", ["--serve", "lease", "--db", str(db_path)], LEASE_PATH),
+            ):
                 proc, port = _start(serve_args)
                 try:
                     rounds[name].append(asyncio.run(load(port, path, args.seconds, args.concurrency, args.warmup)))
@@ -218,20 +245,30 @@ def main() -> None:
     results = {name: sorted(runs, key=lambda r: r["all"]["rate"])[len(runs) // 2] for name, runs in rounds.items()}
     commits = results["lease"]["commits"]
 
-    print(f"DNI lease benchmark: {args.concurrency} keep-alive connections, {args.seconds:g} s after "
-          f"{args.warmup:g} s warm-up, pool of {args.numbers}, {os.cpu_count()} CPUs (client and server share them); "
-          f"median of {args.rounds} alternating rounds; servers on {loop_name()}")
+    print(
+        f"DNI lease benchmark: {args.concurrency} keep-alive connections, {args.seconds:g} s after "
+        f"{args.warmup:g} s warm-up, pool of {args.numbers}, {os.cpu_count()} CPUs (client and server share them); "
+        f"median of {args.rounds} alternating rounds; servers on {loop_name()}"
+    )
     print(f"{'endpoint':<30} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
-    rows = [("bare aiohttp POST", results["bare"]["all"]), ("POST /dni/v1/lease, all", results["lease"]["all"]),
-            ("  new visits", results["lease"]["new"]), ("  heartbeats", results["lease"]["renew"])]
+    rows = [
+        ("bare aiohttp POST", results["bare"]["all"]),
+        ("POST /dni/v1/lease, all", results["lease"]["all"]),
+        ("  new visits", results["lease"]["new"]),
+        ("  heartbeats", results["lease"]["renew"]),
+    ]
     for name, r in rows:
         print(f"{name:<30} {r['requests']:>9} {r['rate']:>8.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['max']:>7.2f}")
     lease, bare = results["lease"]["all"], results["bare"]["all"]
-    print(f"lease rate = {lease['rate'] / bare['rate']:.0%} of bare; errors: {bare['errors']} bare, "
-          f"{lease['errors']} lease")
+    print(
+        f"lease rate = {lease['rate'] / bare['rate']:.0%} of bare; errors: {bare['errors']} bare, "
+        f"{lease['errors']} lease"
+    )
     per_second = float(commits) / (args.seconds + args.warmup)
-    print(f"store: {commits} commits in that lease round ({per_second:.0f}/s: the database trails the "
-          f"leases by about {1000 / per_second:.0f} ms)")
+    print(
+        f"store: {commits} commits in that lease round ({per_second:.0f}/s: the database trails the "
+        f"leases by about {1000 / per_second:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,19 +31,29 @@ from zoneinfo import ZoneInfo
 TZ = "America/New_York"
 FIRST_DAY = date(2023, 1, 1)
 DAYS = 730
-SOURCES = [("Google Ads", "paid_search", 30), ("Microsoft Ads", "paid_search", 5), ("Google Business Profile", "gbp", 18),
-           ("Local Services Ads", "lsa", 7), ("Yelp", "referral", 6), ("Angi", "referral", 3),
-           ("Radio WXYZ", "radio", 8), ("TV spot", "tv", 4), ("Billboard I-95", "billboard", 4),
-           ("Mailer", "print", 3), ("google / organic", "organic", 9), (None, None, 3)]
+SOURCES = [
+    ("Google Ads", "paid_search", 30),
+    ("Microsoft Ads", "paid_search", 5),
+    ("Google Business Profile", "gbp", 18),
+    ("Local Services Ads", "lsa", 7),
+    ("Yelp", "referral", 6),
+    ("Angi", "referral", 3),
+    ("Radio WXYZ", "radio", 8),
+    ("TV spot", "tv", 4),
+    ("Billboard I-95", "billboard", 4),
+    ("Mailer", "print", 3),
+    ("google / organic", "organic", 9),
+    (None, None, 3),
+]
 PASSWORD = "bench password 123"
 
 
 def build(path: Path, calls: int) -> None:
-    from ctrack.store import db
     from ctrack.catalog import store as catalog
     from ctrack.dashboard import users
     from ctrack.dashboard.auth import hash_password
     from ctrack.reports.rollups import ensure_timezone
+    from ctrack.store import db
 
     if path.exists():
         path.unlink()
@@ -76,31 +86,51 @@ def build(path: Path, calls: int) -> None:
             caller = rnd.randrange(callers)
             first = int(start - last_seen.get(caller, -1e12) > 90 * 86400)
             last_seen[caller] = start
-            rows.append((f"bench-{len(rows)}", f"+1212{caller:07d}", name, channel, start,
-                         start + 8 if talk else None, start + 8 + talk, talk, outcome, first,
-                         int(outcome == "answered" and talk >= 60)))
+            rows.append(
+                (
+                    f"bench-{len(rows)}",
+                    f"+1212{caller:07d}",
+                    name,
+                    channel,
+                    start,
+                    start + 8 if talk else None,
+                    start + 8 + talk,
+                    talk,
+                    outcome,
+                    first,
+                    int(outcome == "answered" and talk >= 60),
+                )
+            )
     rows = rows[:calls]
     gen = time.perf_counter() - t0
     t0 = time.perf_counter()
     conn.execute("BEGIN")
-    conn.executemany("""
+    conn.executemany(
+        """
         INSERT INTO calls(uniqueid, caller_number, source, channel, started_at, answered_at, ended_at,
                           talk_seconds, disposition, first_time, qualified)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        rows,
+    )
     conn.execute("COMMIT")
     insert = time.perf_counter() - t0
     conn.execute("BEGIN")
     for d in range(DAYS):
         day = (FIRST_DAY + timedelta(days=d)).isoformat()
         for name in ("Google Ads", "Microsoft Ads", "Yelp", "Local Services Ads"):
-            conn.execute("INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
-                         (day, name, round(rnd.uniform(20, 200), 2)))
+            conn.execute(
+                "INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
+                (day, name, round(rnd.uniform(20, 200), 2)),
+            )
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     conn.close()
-    print(f"built {len(rows):,} calls: generated in {gen:.1f} s, inserted with roll-up triggers in {insert:.1f} s "
-          f"({len(rows) / insert:,.0f} calls/s)", file=sys.stderr)
+    print(
+        f"built {len(rows):,} calls: generated in {gen:.1f} s, inserted with roll-up triggers in {insert:.1f} s "
+        f"({len(rows) / insert:,.0f} calls/s)",
+        file=sys.stderr,
+    )
 
 
 def timed(fn, runs: int) -> tuple[float, float]:
@@ -131,11 +161,14 @@ async def time_dashboard(path: Path, queries: list[str], runs: int) -> list[tupl
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     results = []
     try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:   # cookies for an IP
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for an IP
             form = await (await http.get(f"{base}/dashboard/login")).text()
             token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-            resp = await http.post(f"{base}/dashboard/login", allow_redirects=False,
-                                   data={"user": "bench", "password": PASSWORD, "csrf": token})
+            resp = await http.post(
+                f"{base}/dashboard/login",
+                allow_redirects=False,
+                data={"user": "bench", "password": PASSWORD, "csrf": token},
+            )
             assert resp.status == 303, resp.status
             for query in queries:
                 samples = []
@@ -160,13 +193,17 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("/tmp/ctrack-bench-reports.db"))
     args = parser.parse_args()
 
-    from ctrack.reports import store as reports
     from ctrack.core.period import Period
+    from ctrack.reports import store as reports
     from ctrack.store import db
 
     if args.db.exists():
         conn = db.connect(args.db)
-        have = conn.execute("SELECT count(*) FROM calls").fetchone()[0] if db.schema_version(conn) == db.latest_version() else -1
+        have = (
+            conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+            if db.schema_version(conn) == db.latest_version()
+            else -1
+        )
         conn.close()
     else:
         have = -1
@@ -176,31 +213,39 @@ def main() -> None:
     last = FIRST_DAY + timedelta(days=DAYS - 1)
     whole = Period(FIRST_DAY, last, TZ)
     month = Period(last - timedelta(days=29), last, TZ)
-    in_whole = conn.execute("SELECT count(*) FROM calls WHERE started_at >= ? AND started_at < ?",
-                            (whole.start_ts, whole.end_ts)).fetchone()[0]
+    in_whole = conn.execute(
+        "SELECT count(*) FROM calls WHERE started_at >= ? AND started_at < ?", (whole.start_ts, whole.end_ts)
+    ).fetchone()[0]
     rows = []
     for label, period in (("2 years", whole), ("30 days", month)):
         for name, target, fn in (
-                ("sources report", 300, lambda p=period: reports.sources_report(conn, p)),
-                ("sources report by channel", 300, lambda p=period: reports.sources_report(conn, p, "channel")),
-                ("heatmap", 300, lambda p=period: reports.heatmap(conn, p)),
-                ("daily report", None, lambda p=period: reports.daily_report(conn, p))):
+            ("sources report", 300, lambda p=period: reports.sources_report(conn, p)),
+            ("sources report by channel", 300, lambda p=period: reports.sources_report(conn, p, "channel")),
+            ("heatmap", 300, lambda p=period: reports.heatmap(conn, p)),
+            ("daily report", None, lambda p=period: reports.daily_report(conn, p)),
+        ):
             median, worst = timed(fn, args.runs)
             rows.append((name, label, median, worst, target))
     # The one slow path: the configured time zone changed, every call is re-bucketed (once).
     from ctrack.reports.rollups import ensure_timezone
+
     t0 = time.perf_counter()
     ensure_timezone(conn, "Europe/Berlin")
     rebuild = (time.perf_counter() - t0) * 1000
     ensure_timezone(conn, TZ)
     rows.append(("re-bucket after a zone change", "all", rebuild, rebuild, None))
-    pages = asyncio.run(time_dashboard(args.db, [f"since={whole.first}&until={whole.last}",
-                                                 f"since={month.first}&until={month.last}"], args.runs))
+    pages = asyncio.run(
+        time_dashboard(
+            args.db, [f"since={whole.first}&until={whole.last}", f"since={month.first}&until={month.last}"], args.runs
+        )
+    )
     rows += [("dashboard main page", "2 years", *pages[0], 500), ("dashboard main page", "30 days", *pages[1], 500)]
     conn.close()
 
-    print(f"\n{args.calls:,} calls ({in_whole:,} in the 2-year period), {args.runs} runs each, SQLite, Python "
-          f"{sys.version.split()[0]}\n")
+    print(
+        f"\n{args.calls:,} calls ({in_whole:,} in the 2-year period), {args.runs} runs each, SQLite, Python "
+        f"{sys.version.split()[0]}\n"
+    )
     print(f"| {'measure':<29} | {'period':<7} | {'median ms':>9} | {'max ms':>7} | {'target ms':>9} | ok  |")
     print(f"|{'-' * 31}|{'-' * 9}|{'-' * 11}|{'-' * 9}|{'-' * 11}|-----|")
     for name, label, median, worst, target in rows:

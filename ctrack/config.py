@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,6 +96,7 @@ def _choice(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError("expected one of " + ", ".join(choices))
         return value
+
     return parse
 
 
@@ -148,8 +150,13 @@ def _origins(text: str) -> frozenset[str]:
     origins = set()
     for item in _str_list(text):
         parts = urlsplit(item)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-                or parts.query or parts.username:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.username
+        ):
             raise ValueError(f"expected origins such as https://www.example.com (got {item!r})")
         origins.add(f"{parts.scheme}://{parts.netloc.lower()}")
     return frozenset(origins)
@@ -203,7 +210,9 @@ class Setting:
 
 SCHEMA: dict[str, dict[str, Setting]] = {
     "ctrack": {
-        "database": Setting("", _str, "SQLite database file; empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db"),
+        "database": Setting(
+            "", _str, "SQLite database file; empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db"
+        ),
         "default_region": Setting("US", _region, "country assumed for numbers typed without +country code"),
         "timezone": Setting("UTC", _timezone, "time zone of reports and exports"),
         "log_level": Setting("info", _choice("debug", "info", "warning", "error"), "daemon log level"),
@@ -212,19 +221,35 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "type": Setting("asterisk", _choice("asterisk", "freeswitch"), "which PBX this deployment tracks"),
     },
     "business": {
-        "default_forward": Setting("Local/s@business-line", _str, "dial string of the real business line; the dialplan rings it whenever ctrack cannot answer"),
-        "dial_template": Setting("PJSIP/{number}@trunk", _str, "dial string for a forward target given as a phone number; {number} is its E.164 form"),
-        "ring_timeout": Setting("30", _positive_int, "seconds the business line rings before the call counts as missed"),
+        "default_forward": Setting(
+            "Local/s@business-line",
+            _str,
+            "dial string of the real business line; the dialplan rings it whenever ctrack cannot answer",
+        ),
+        "dial_template": Setting(
+            "PJSIP/{number}@trunk",
+            _str,
+            "dial string for a forward target given as a phone number; {number} is its E.164 form",
+        ),
+        "ring_timeout": Setting(
+            "30", _positive_int, "seconds the business line rings before the call counts as missed"
+        ),
         "published_number": Setting("", _str, "the business's published (NAP) number; never a tracking number"),
     },
     "calls": {
-        "qualified_seconds": Setting("60", _non_negative_int, "talk seconds from which a call counts as qualified (a lead)"),
+        "qualified_seconds": Setting(
+            "60", _non_negative_int, "talk seconds from which a call counts as qualified (a lead)"
+        ),
         "repeat_window_days": Setting("90", _positive_int, "a caller seen within this many days is a repeat caller"),
     },
     "recording": {
         "directory": Setting("/var/spool/asterisk/monitor", _str, "where the PBX writes call recordings"),
         "format": Setting("wav", _choice("wav", "gsm", "wav49"), "recording file format"),
-        "consent_prompt": Setting("", _str, "sound played to the caller before a recorded call (e.g. custom/this-call-is-recorded); empty = none"),
+        "consent_prompt": Setting(
+            "",
+            _str,
+            "sound played to the caller before a recorded call (e.g. custom/this-call-is-recorded); empty = none",
+        ),
     },
     "fastagi": {
         "listen": Setting("127.0.0.1:4573", _listen, "HOST:PORT of the FastAGI route server"),
@@ -239,64 +264,146 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "reconnect_max_seconds": Setting("30", _positive_int, "longest wait between reconnect attempts"),
     },
     "cdr": {
-        "master_csv": Setting("/var/log/asterisk/cdr-csv/Master.csv", _str, "Asterisk's CDR CSV, read by `ctrack reconcile` and after an AMI reconnect"),
-        "timezone": Setting("UTC", _timezone, "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone"),
-        "reconcile_interval": Setting("300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"),
+        "master_csv": Setting(
+            "/var/log/asterisk/cdr-csv/Master.csv",
+            _str,
+            "Asterisk's CDR CSV, read by `ctrack reconcile` and after an AMI reconnect",
+        ),
+        "timezone": Setting(
+            "UTC",
+            _timezone,
+            "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone",
+        ),
+        "reconcile_interval": Setting(
+            "300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"
+        ),
     },
     "freeswitch": {
         "esl_host": Setting("127.0.0.1", _str, "FreeSWITCH event socket host (listen-ip in event_socket.conf.xml)"),
         "esl_port": Setting("8021", _port, "FreeSWITCH event socket port (listen-port)"),
-        "esl_password": Setting("ClueCon", _str, "event socket password (password in event_socket.conf.xml); change both from ClueCon"),
-        "outbound_listen": Setting("127.0.0.1:8084", _listen, "HOST:PORT where ctrack answers the dialplan's `socket` application (IPv4)"),
-        "route_timeout": Setting("2", _positive_int, "seconds ctrack may take to route a call before FreeSWITCH rings the default business line"),
-        "recording_directory": Setting("/var/lib/freeswitch/recordings", _str, "folder FreeSWITCH writes record_session files to (replaces [recording] directory on FreeSWITCH)"),
-        "cdr_csv": Setting("/var/log/freeswitch/cdr-csv/Master.csv", _str, "mod_cdr_csv file written with ctrack's template, read after an event socket reconnect"),
+        "esl_password": Setting(
+            "ClueCon", _str, "event socket password (password in event_socket.conf.xml); change both from ClueCon"
+        ),
+        "outbound_listen": Setting(
+            "127.0.0.1:8084", _listen, "HOST:PORT where ctrack answers the dialplan's `socket` application (IPv4)"
+        ),
+        "route_timeout": Setting(
+            "2",
+            _positive_int,
+            "seconds ctrack may take to route a call before FreeSWITCH rings the default business line",
+        ),
+        "recording_directory": Setting(
+            "/var/lib/freeswitch/recordings",
+            _str,
+            "folder FreeSWITCH writes record_session files to (replaces [recording] directory on FreeSWITCH)",
+        ),
+        "cdr_csv": Setting(
+            "/var/log/freeswitch/cdr-csv/Master.csv",
+            _str,
+            "mod_cdr_csv file written with ctrack's template, read after an event socket reconnect",
+        ),
         "reconnect_max_seconds": Setting("30", _positive_int, "longest wait between event socket reconnect attempts"),
     },
     "http": {
-        "listen": Setting("127.0.0.1:8080", _listen, "HOST:PORT of the daemon's web server (DNI API, ctrack.js, dashboard); put a TLS reverse proxy in front for websites"),
-        "trusted_proxies": Setting("", _addresses, "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none"),
+        "listen": Setting(
+            "127.0.0.1:8080",
+            _listen,
+            "HOST:PORT of the daemon's web server (DNI API, ctrack.js, dashboard); put a TLS reverse proxy in front for websites",
+        ),
+        "trusted_proxies": Setting(
+            "",
+            _addresses,
+            "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none",
+        ),
     },
     "dni": {
-        "published_numbers": Setting("", _site_numbers, "numbers ctrack.js swaps on each site: SITE=+NUMBER[|+NUMBER], comma-separated; a site not listed uses [business] published_number"),
-        "attribution": Setting("first", _choice("first", "last"), "which touch a returning visitor's calls are credited to: first, or last non-direct"),
-        "attribution_days": Setting("30", _positive_int, "days a visitor keeps their visit (first-party cookie) and its attribution"),
-        "site_attribution": Setting("", _site_attribution, "per-site override: SITE=first|last[:DAYS], comma-separated"),
-        "grace_seconds": Setting("600", _non_negative_int, "a call still counts for a visit whose lease ended this many seconds before it"),
-        "allowed_origins": Setting("", _origins, "extra origins (e.g. https://staging.example.net) allowed to lease besides the pools' sites and their subdomains"),
-        "rate_per_minute": Setting("120", _non_negative_int, "lease requests per minute one client address may make; 0 = no limit"),
-        "rate_burst": Setting("60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"),
+        "published_numbers": Setting(
+            "",
+            _site_numbers,
+            "numbers ctrack.js swaps on each site: SITE=+NUMBER[|+NUMBER], comma-separated; a site not listed uses [business] published_number",
+        ),
+        "attribution": Setting(
+            "first",
+            _choice("first", "last"),
+            "which touch a returning visitor's calls are credited to: first, or last non-direct",
+        ),
+        "attribution_days": Setting(
+            "30", _positive_int, "days a visitor keeps their visit (first-party cookie) and its attribution"
+        ),
+        "site_attribution": Setting(
+            "", _site_attribution, "per-site override: SITE=first|last[:DAYS], comma-separated"
+        ),
+        "grace_seconds": Setting(
+            "600", _non_negative_int, "a call still counts for a visit whose lease ended this many seconds before it"
+        ),
+        "allowed_origins": Setting(
+            "",
+            _origins,
+            "extra origins (e.g. https://staging.example.net) allowed to lease besides the pools' sites and their subdomains",
+        ),
+        "rate_per_minute": Setting(
+            "120", _non_negative_int, "lease requests per minute one client address may make; 0 = no limit"
+        ),
+        "rate_burst": Setting(
+            "60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"
+        ),
     },
     "dashboard": {
         "enabled": Setting("yes", _bool, "serve the dashboard at /dashboard/ (users: `ctrack dashboard passwd USER`)"),
         "session_hours": Setting("12", _positive_int, "hours a dashboard login lasts"),
-        "secure_cookie": Setting("no", _bool, "yes when users reach the dashboard over HTTPS (a TLS reverse proxy): the login cookie is then never sent over plain HTTP"),
-        "default_days": Setting("30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"),
+        "secure_cookie": Setting(
+            "no",
+            _bool,
+            "yes when users reach the dashboard over HTTPS (a TLS reverse proxy): the login cookie is then never sent over plain HTTP",
+        ),
+        "default_days": Setting(
+            "30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"
+        ),
     },
     "conversions": {
         "currency": Setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks"),
         "value": Setting("0", _amount, "value of a qualified call that has none of its own"),
     },
     "google_ads": {
-        "conversion_name": Setting("", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"),
-        "upload_user": Setting("", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"),
+        "conversion_name": Setting(
+            "", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"
+        ),
+        "upload_user": Setting(
+            "", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"
+        ),
         "upload_password": Setting("", _str, "password Google Ads gives for the scheduled upload; empty = no URL"),
     },
     "ga4": {
-        "measurement_id": Setting("", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"),
+        "measurement_id": Setting(
+            "", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"
+        ),
         "api_secret": Setting("", _str, "Measurement Protocol API secret of that data stream"),
-        "endpoint": Setting("https://www.google-analytics.com/mp/collect", _url, "Measurement Protocol endpoint (region-specific or a test receiver)"),
+        "endpoint": Setting(
+            "https://www.google-analytics.com/mp/collect",
+            _url,
+            "Measurement Protocol endpoint (region-specific or a test receiver)",
+        ),
         "event_name": Setting("generate_lead", _str, "name of the event sent for a qualified call"),
     },
     "webhooks": {
-        "urls": Setting("", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"),
+        "urls": Setting(
+            "", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"
+        ),
         "secret": Setting("", _str, "key of the HMAC-SHA256 signature in X-Ctrack-Signature (required with urls)"),
-        "timeout_seconds": Setting("10", _positive_int, "seconds a GA4 or webhook delivery may take before it is retried"),
+        "timeout_seconds": Setting(
+            "10", _positive_int, "seconds a GA4 or webhook delivery may take before it is retried"
+        ),
     },
     "outbox": {
-        "retry_first_seconds": Setting("30", _positive_int, "wait after a failed delivery; doubles with each further failure"),
+        "retry_first_seconds": Setting(
+            "30", _positive_int, "wait after a failed delivery; doubles with each further failure"
+        ),
         "retry_max_seconds": Setting("3600", _positive_int, "longest wait between delivery attempts"),
-        "give_up_hours": Setting("168", _positive_int, "hours after which an undelivered conversion is given up (GA4 itself drops events older than 72 hours)"),
+        "give_up_hours": Setting(
+            "168",
+            _positive_int,
+            "hours after which an undelivered conversion is given up (GA4 itself drops events older than 72 hours)",
+        ),
     },
 }
 

@@ -70,7 +70,7 @@ class Daemon:
             await start()
         from ctrack.exports.outbox import OutboxSettings, run_outbox
 
-        OutboxSettings.from_config(self.config)   # a half-set [ga4] or [webhooks] stops the start here
+        OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
         self._spawn(run_outbox(self.services, self._stop), "outbox")
         self._spawn(self._watchdog(), "watchdog")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
@@ -121,17 +121,27 @@ class Daemon:
         from ctrack.route.fastagi import dispatcher
 
         host, port = self.config.get("fastagi.listen")
-        server = FastAgiServer(dispatcher(self.services), host, port,
-                               client_timeout=self.config.get("fastagi.client_timeout"))
+        server = FastAgiServer(
+            dispatcher(self.services), host, port, client_timeout=self.config.get("fastagi.client_timeout")
+        )
         await server.start()
         self.fastagi = server
         self.addresses["fastagi"] = (server.host, server.port)
-        self.services.add_metric("ctrack_fastagi_connections_total", "counter", "FastAGI connections accepted",
-                                 lambda: server.stats.connections)
-        self.services.add_metric("ctrack_fastagi_routed_total", "counter", "FastAGI requests answered",
-                                 lambda: server.stats.routed)
-        self.services.add_metric("ctrack_fastagi_failed_total", "counter",
-                                 "FastAGI requests that fell back to the business line", lambda: server.stats.failed)
+        self.services.add_metric(
+            "ctrack_fastagi_connections_total",
+            "counter",
+            "FastAGI connections accepted",
+            lambda: server.stats.connections,
+        )
+        self.services.add_metric(
+            "ctrack_fastagi_routed_total", "counter", "FastAGI requests answered", lambda: server.stats.routed
+        )
+        self.services.add_metric(
+            "ctrack_fastagi_failed_total",
+            "counter",
+            "FastAGI requests that fell back to the business line",
+            lambda: server.stats.failed,
+        )
         self._closers.append(lambda: server.close(DRAIN_SECONDS))
 
     async def _start_ami(self) -> None:
@@ -140,13 +150,19 @@ class Daemon:
 
         self.call_log = AsteriskCallLog(self.services)
         cfg = self.config
-        self.ami = AmiClient(cfg.get("ami.host"), cfg.get("ami.port"), cfg.get("ami.username"),
-                             cfg.get("ami.secret"), self.call_log.on_event, self._after_ami_connect,
-                             reconnect_max=cfg.get("ami.reconnect_max_seconds"))
-        self.services.add_metric("ctrack_ami_connected", "gauge", "1 while the AMI session is up",
-                                 lambda: int(self.ami.ready.is_set()))
-        self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received",
-                                 lambda: self.ami.events)
+        self.ami = AmiClient(
+            cfg.get("ami.host"),
+            cfg.get("ami.port"),
+            cfg.get("ami.username"),
+            cfg.get("ami.secret"),
+            self.call_log.on_event,
+            self._after_ami_connect,
+            reconnect_max=cfg.get("ami.reconnect_max_seconds"),
+        )
+        self.services.add_metric(
+            "ctrack_ami_connected", "gauge", "1 while the AMI session is up", lambda: int(self.ami.ready.is_set())
+        )
+        self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received", lambda: self.ami.events)
         self._spawn(self.ami.run(), "ami")
         self._spawn(self._housekeeping(), "housekeeping")
         self._closers.append(self.ami.close)
@@ -189,10 +205,17 @@ class Daemon:
             return
         try:
             result = await reconcile(
-                self.services.writer, self.services.catalog.catalog, path, self.services.call_rules,
-                cdr_timezone=cfg.get("cdr.timezone"), ring_timeout=cfg.get("business.ring_timeout"),
-                region=cfg.get("ctrack.default_region"), recording_dir=cfg.get("recording.directory"),
-                since=time.time() - 7 * 86400, ended_before=ended_before)
+                self.services.writer,
+                self.services.catalog.catalog,
+                path,
+                self.services.call_rules,
+                cdr_timezone=cfg.get("cdr.timezone"),
+                ring_timeout=cfg.get("business.ring_timeout"),
+                region=cfg.get("ctrack.default_region"),
+                recording_dir=cfg.get("recording.directory"),
+                since=time.time() - 7 * 86400,
+                ended_before=ended_before,
+            )
         except Exception:
             log.exception("CDR reconcile failed")
             return

@@ -10,14 +10,15 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ctrack.calllog.store import CallRules
+from ctrack.catalog.store import load_catalog
 from ctrack.config import Config
 from ctrack.route.rules import Catalog, RouteSettings, VisitLookup
 from ctrack.store import db
-from ctrack.calllog.store import CallRules
-from ctrack.catalog.store import load_catalog
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class CatalogCache:
     def refresh(self) -> bool:
         """Reload if the database changed since the last load; True when reloaded."""
         if self._conn is None:
-            self._conn = db.connect(self.path, any_thread=True)   # refreshed in a worker thread
+            self._conn = db.connect(self.path, any_thread=True)  # refreshed in a worker thread
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version == self._version:
             return False
@@ -82,7 +83,11 @@ class Services:
 
     def metrics(self) -> dict[str, tuple[str, str, Any]]:
         base = {
-            "ctrack_uptime_seconds": ("gauge", "Seconds since the daemon started", round(time.time() - self.started_at, 1)),
+            "ctrack_uptime_seconds": (
+                "gauge",
+                "Seconds since the daemon started",
+                round(time.time() - self.started_at, 1),
+            ),
             "ctrack_store_write_batches_total": ("counter", "Store transactions committed", self.writer.batches),
             "ctrack_store_writes_total": ("counter", "Store write jobs committed", self.writer.jobs),
             "ctrack_store_backlog": ("gauge", "Writes waiting for the writer", self.writer.backlog),

@@ -11,17 +11,17 @@ command, so a longer line is refused instead of sent.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
-MAX_COMMAND_BYTES = 2047   # AGI_BUF_LEN - 1, newline included
+MAX_COMMAND_BYTES = 2047  # AGI_BUF_LEN - 1, newline included
 MAX_REPLY_LINE = 8192
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VERB = re.compile(r"[A-Z]+( [A-Z]+)*\Z")
 _QUOTE = str.maketrans({"\\": "\\\\", '"': '\\"', "\r": " ", "\n": " ", "\0": " "})
 _RESULT = re.compile(r"result=(\S*)\s*(.*)\Z", re.S)
-_NAMES_OK: set[str] = set()      # variable names already checked
+_NAMES_OK: set[str] = set()  # variable names already checked
 
 
 class AgiProtocolError(ValueError):
@@ -130,9 +130,9 @@ def set_variables(variables: Mapping[str, str]) -> bytes:
     for name, value in variables.items():
         if name not in _NAMES_OK:
             _check_name(name)
-        lines.append(f"SET VARIABLE {name} \"{value.translate(_QUOTE)}\"\n")
+        lines.append(f'SET VARIABLE {name} "{value.translate(_QUOTE)}"\n')
     data = "".join(lines).encode("utf-8", "replace")
-    if len(data) > MAX_COMMAND_BYTES:     # only then can one line be too long
+    if len(data) > MAX_COMMAND_BYTES:  # only then can one line be too long
         for line in lines:
             _line(line[:-1])
     return data
@@ -173,7 +173,7 @@ class AgiHangup:
 
 
 HANGUP = AgiHangup()
-_SET_OK = AgiReply(200, result="1")   # the answer to every successful SET VARIABLE
+_SET_OK = AgiReply(200, result="1")  # the answer to every successful SET VARIABLE
 
 
 def parse_reply(line: str) -> AgiReply:
@@ -191,7 +191,7 @@ def parse_reply(line: str) -> AgiReply:
     if tail.startswith("("):
         close = tail.rfind(")")
         if close > 0:
-            data, tail = tail[1:close], tail[close + 1:]
+            data, tail = tail[1:close], tail[close + 1 :]
     fields = dict(item.split("=", 1) for item in tail.split() if "=" in item)
     return AgiReply(code, result=result, data=data, fields=fields)
 
@@ -206,7 +206,7 @@ class AgiReplyReader:
     def __init__(self, max_line: int = MAX_REPLY_LINE) -> None:
         self._buf = b""
         self._max = max_line
-        self._block: list[str] | None = None   # lines of an open 'NNN-' block
+        self._block: list[str] | None = None  # lines of an open 'NNN-' block
 
     def feed(self, data: bytes) -> list[AgiReply | AgiHangup]:
         self._buf += data

@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import random
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from ctrack.asterisk.ami_protocol import AmiMessage, AmiParser, encode_action
 
@@ -23,10 +23,19 @@ class AmiAuthError(Exception):
 
 
 class AmiClient:
-    def __init__(self, host: str, port: int, username: str, secret: str,
-                 on_event: Callable[[AmiMessage], None],
-                 on_ready: Callable[[], Awaitable[None] | None] | None = None, *,
-                 reconnect_max: float = 30.0, ping_interval: float = 10.0, timeout: float = 5.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        on_event: Callable[[AmiMessage], None],
+        on_ready: Callable[[], Awaitable[None] | None] | None = None,
+        *,
+        reconnect_max: float = 30.0,
+        ping_interval: float = 10.0,
+        timeout: float = 5.0,
+    ):
         self.host, self.port = host, port
         self.username, self.secret = username, secret
         self.on_event = on_event
@@ -58,7 +67,7 @@ class AmiClient:
                 self.last_error = str(exc)
                 log.error("AMI %s:%s: %s", self.host, self.port, exc)
                 delay = self.reconnect_max
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("AMI %s:%s: %s", self.host, self.port, self.last_error)
             finally:
@@ -104,8 +113,7 @@ class AmiClient:
         self._booted = asyncio.Event()
         pump = asyncio.create_task(self._pump(reader, parser), name="ctrack-ami-read")
         try:
-            login = await self.action("Login", {"Username": self.username, "Secret": self.secret,
-                                                "Events": "on"})
+            login = await self.action("Login", {"Username": self.username, "Secret": self.secret, "Events": "on"})
             if login.get("Response") != "Success":
                 raise AmiAuthError(f"login refused: {login.get('Message', 'no reason given')}")
             await asyncio.wait_for(self._booted.wait(), 30)
@@ -165,20 +173,24 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except ConnectionRefusedError:
         return False, f"AMI {where}: connection refused (manager.conf [general] enabled/port/bindaddr?)"
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return False, f"AMI {where}: cannot connect ({exc.strerror if isinstance(exc, OSError) else 'timeout'})"
     parser = AmiParser()
     try:
-        writer.write(encode_action("Login", {"Username": username, "Secret": secret, "Events": "system",
-                                             "ActionID": "doctor"}))
+        writer.write(
+            encode_action("Login", {"Username": username, "Secret": secret, "Events": "system", "ActionID": "doctor"})
+        )
         deadline = asyncio.get_running_loop().time() + timeout
         logged_in = False
         while True:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                return False, (f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
-                               f"user's read= and not filtered out?)" if logged_in
-                               else f"AMI {where}: no answer to the login")
+                return False, (
+                    f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
+                    f"user's read= and not filtered out?)"
+                    if logged_in
+                    else f"AMI {where}: no answer to the login"
+                )
             data = await asyncio.wait_for(reader.read(65536), left)
             if not data:
                 return False, f"AMI {where}: closed the connection (permit= does not allow this address?)"
@@ -189,7 +201,7 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
                     logged_in = True
                 elif message.get("Event") == "FullyBooted" and logged_in:
                     return True, f"AMI {where}: logged in as {username!r}, {parser.banner or 'Asterisk'}"
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return False, f"AMI {where}: {exc}"
     finally:
         writer.close()

@@ -9,13 +9,13 @@ larger than the bound is dropped and the parser resynchronises on the next blank
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
-MAX_MESSAGE_BYTES = 1 << 20   # far above any event; bounds memory against garbage
+MAX_MESSAGE_BYTES = 1 << 20  # far above any event; bounds memory against garbage
 
 _END = b"\r\n\r\n"
-_FOLLOWS = b"Response: Follows\r\n"          # Asterisk < 14 Command output, raw lines after the headers
+_FOLLOWS = b"Response: Follows\r\n"  # Asterisk < 14 Command output, raw lines after the headers
 _END_COMMAND = b"--END COMMAND--\r\n\r\n"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 _NO_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
@@ -45,13 +45,13 @@ class AmiParser:
     """Feed it the bytes of one AMI connection in any chunks; it returns complete messages."""
 
     def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
-        self.banner: str | None = None   # 'Asterisk Call Manager/x.y.z' once seen
-        self.dropped = 0                 # oversized messages thrown away
+        self.banner: str | None = None  # 'Asterisk Call Manager/x.y.z' once seen
+        self.dropped = 0  # oversized messages thrown away
         self._max = max_message_bytes
         self._buf = bytearray()
-        self._scanned = 0                # bytes already searched for a message end
+        self._scanned = 0  # bytes already searched for a message end
         self._expect_banner = True
-        self._skipping = False           # inside an oversized message: drop until its end
+        self._skipping = False  # inside an oversized message: drop until its end
 
     def feed(self, data: bytes) -> list[AmiMessage]:
         buf = self._buf
@@ -75,16 +75,16 @@ class AmiParser:
                 end = cmd_end + len(_END_COMMAND) - 4
             elif end - pos > self._max:
                 self.dropped += 1
-            elif end > pos:       # stray blank lines between messages are no message
+            elif end > pos:  # stray blank lines between messages are no message
                 out.append(_parse(buf[pos:end].decode("utf-8", "replace")))
             pos = end + 4
         if pos:
             del buf[:pos]
-        if len(buf) > self._max:   # no end in sight and already too big: drop it, resync later
+        if len(buf) > self._max:  # no end in sight and already too big: drop it, resync later
             if not self._skipping:
                 self.dropped += 1
                 self._skipping = True
-            del buf[:-3]           # these may be the start of the terminator
+            del buf[:-3]  # these may be the start of the terminator
         self._scanned = len(buf)
         return out
 
@@ -98,7 +98,7 @@ class AmiParser:
         eol = buf.find(b"\r\n")
         if eol < 0:
             if len(buf) > 1024:
-                self._expect_banner = False   # not a sane banner: let the framing deal with it
+                self._expect_banner = False  # not a sane banner: let the framing deal with it
                 return True
             return False
         self.banner = bytes(buf[:eol]).decode("utf-8", "replace")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -25,8 +25,10 @@ class RenderError(Exception):
 
 def templates_dir() -> Path:
     """dialplan_templates/ of a source checkout, else the copy pip installed under share/."""
-    for candidate in (Path(_package_file).resolve().parents[1] / "dialplan_templates",
-                      Path(sys.prefix) / "share" / "ctrack" / "dialplan_templates"):
+    for candidate in (
+        Path(_package_file).resolve().parents[1] / "dialplan_templates",
+        Path(sys.prefix) / "share" / "ctrack" / "dialplan_templates",
+    ):
         if candidate.is_dir():
             return candidate
     raise RenderError("dialplan_templates/ not found (reinstall ctrack)")
@@ -53,7 +55,7 @@ def _context(config: Config) -> dict:
     host, port = config.get("fastagi.listen")
     agi_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return {
-        "rendered_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "rendered_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "v": variables,
         "default_forward": _safe_dial_string("[business] default_forward", config.get("business.default_forward")),
         "ring_timeout": config.get("business.ring_timeout"),
@@ -77,7 +79,15 @@ def render_manager(config: Config, permit: str = "127.0.0.1/255.255.255.255") ->
         raise RenderError("[ami] secret is empty: set it in ctrack.ini first")
     if any(c in secret for c in "\r\n;"):
         raise RenderError("[ami] secret may not contain ; or line breaks")
-    return _environment().get_template("asterisk/manager_ctrack.conf.j2").render(
-        rendered_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        ami_user=config.get("ami.username"), ami_secret=secret, permit=permit,
-        events=AMI_EVENTS, variable_prefixes=VARIABLE_PREFIXES)
+    return (
+        _environment()
+        .get_template("asterisk/manager_ctrack.conf.j2")
+        .render(
+            rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            ami_user=config.get("ami.username"),
+            ami_secret=secret,
+            permit=permit,
+            events=AMI_EVENTS,
+            variable_prefixes=VARIABLE_PREFIXES,
+        )
+    )

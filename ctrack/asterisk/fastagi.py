@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping, Union
 
 from ctrack.asterisk.agi_protocol import (
     HANGUP,
@@ -33,19 +33,19 @@ from ctrack.asterisk.agi_protocol import (
 log = logging.getLogger(__name__)
 
 Variables = Mapping[str, str]
-Handler = Callable[[AgiRequest], Union[Variables, Awaitable[Variables]]]
+Handler = Callable[[AgiRequest], Variables | Awaitable[Variables]]
 
-MAX_ENV_BYTES = 16384   # a real environment is under 1 KiB
+MAX_ENV_BYTES = 16384  # a real environment is under 1 KiB
 
 _HEADER, _HANDLING, _REPLIES, _DONE = range(4)
 
 
 @dataclass(slots=True)
 class FastAgiStats:
-    connections: int = 0   # accepted
-    routed: int = 0        # every variable set and acknowledged
-    failed: int = 0        # an AGI request we could not route: the call took the default line
-    rejected: int = 0      # not an AGI request: closed early, garbage, oversized or silent
+    connections: int = 0  # accepted
+    routed: int = 0  # every variable set and acknowledged
+    failed: int = 0  # an AGI request we could not route: the call took the default line
+    rejected: int = 0  # not an AGI request: closed early, garbage, oversized or silent
 
 
 class FastAgiServer:
@@ -85,8 +85,7 @@ class FastAgiServer:
     async def start(self) -> None:
         """Listen; with port 0 the chosen port is in .port afterwards."""
         self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(
-            lambda: _Session(self), self.host, self.port, backlog=256)
+        self._server = await self._loop.create_server(lambda: _Session(self), self.host, self.port, backlog=256)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self, grace: float = 2.0) -> None:
@@ -137,7 +136,7 @@ class _Session(asyncio.Protocol):
         elif self._state == _REPLIES:
             self._replies(data)
         elif self._state == _HANDLING:
-            self._buf += data   # early replies or HANGUP; bounded below
+            self._buf += data  # early replies or HANGUP; bounded below
             if len(self._buf) > self._server.max_env_bytes:
                 self._finish("failed", "client sent too much while the handler ran")
 
@@ -186,8 +185,7 @@ class _Session(asyncio.Protocol):
         try:
             result = self._server._handler(request)
         except Exception:
-            log.exception("FastAGI handler failed for call %s; the dialplan takes the default line",
-                          request.uniqueid)
+            log.exception("FastAGI handler failed for call %s; the dialplan takes the default line", request.uniqueid)
             self._finish("failed")
             return
         if inspect.isawaitable(result):
@@ -200,9 +198,11 @@ class _Session(asyncio.Protocol):
         try:
             variables = await pending
         except Exception:
-            log.exception("FastAGI handler failed for call %s; the dialplan takes the default line",
-                          self._request.uniqueid if self._request else "?")
-            self._task = None     # finishing from inside the task: nothing to cancel
+            log.exception(
+                "FastAGI handler failed for call %s; the dialplan takes the default line",
+                self._request.uniqueid if self._request else "?",
+            )
+            self._task = None  # finishing from inside the task: nothing to cancel
             self._finish("failed")
             return
         if self._state == _HANDLING:
@@ -221,7 +221,7 @@ class _Session(asyncio.Protocol):
         self._expected = len(variables)
         self._reader = AgiReplyReader()
         self._state = _REPLIES
-        if self._task is not None:      # the handler had its own deadline; Asterisk gets a fresh one
+        if self._task is not None:  # the handler had its own deadline; Asterisk gets a fresh one
             self._rearm(self._server.client_timeout)
         transport = self._transport
         transport.write(payload)
@@ -239,7 +239,7 @@ class _Session(asyncio.Protocol):
             return
         for item in items:
             if item is HANGUP:
-                continue        # the caller is gone; Asterisk still answers what it reads
+                continue  # the caller is gone; Asterisk still answers what it reads
             self._acked += 1
             if not item.ok:
                 self._errors += 1
@@ -266,8 +266,11 @@ class _Session(asyncio.Protocol):
         setattr(stats, outcome, getattr(stats, outcome) + 1)
         if reason:
             if outcome == "failed":
-                log.warning("FastAGI call %s: %s; the dialplan takes the default line",
-                            self._request.uniqueid if self._request else "?", reason)
+                log.warning(
+                    "FastAGI call %s: %s; the dialplan takes the default line",
+                    self._request.uniqueid if self._request else "?",
+                    reason,
+                )
             else:
                 log.debug("FastAGI connection rejected: %s", reason)
         if self._timer is not None:

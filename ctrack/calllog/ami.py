@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from ctrack.asterisk.ami_protocol import AmiMessage
-from ctrack.calllog.service import log_call
 from ctrack.calllog.asterisk_events import CallTracker
+from ctrack.calllog.service import log_call
 from ctrack.core.model import CallRecord
 from ctrack.services import Services
 
@@ -17,14 +17,15 @@ INBOUND_CONTEXTS = ("ctrack-inbound", "ctrack-call")
 class AsteriskCallLog:
     def __init__(self, services: Services):
         self.services = services
-        self.tracker = CallTracker(inbound_contexts=INBOUND_CONTEXTS,
-                                   default_region=services.config.get("ctrack.default_region"))
+        self.tracker = CallTracker(
+            inbound_contexts=INBOUND_CONTEXTS, default_region=services.config.get("ctrack.default_region")
+        )
         self.logged = 0
         self.expired = 0
-        services.add_metric("ctrack_ami_calls_in_progress", "gauge", "Calls the AMI listener is following",
-                            lambda: len(self.tracker))
-        services.add_metric("ctrack_ami_calls_logged_total", "counter", "Calls logged from AMI",
-                            lambda: self.logged)
+        services.add_metric(
+            "ctrack_ami_calls_in_progress", "gauge", "Calls the AMI listener is following", lambda: len(self.tracker)
+        )
+        services.add_metric("ctrack_ami_calls_logged_total", "counter", "Calls logged from AMI", lambda: self.logged)
 
     def on_event(self, event: AmiMessage) -> None:
         for record in self.tracker.process(event):

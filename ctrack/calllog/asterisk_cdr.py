@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from ctrack.core.model import CallRecord, Disposition
@@ -56,8 +56,9 @@ def _time(text: str, tz: ZoneInfo) -> float | None:
         raise CdrFormatError(f"bad time {text!r}") from None
 
 
-def parse_rows(lines: Iterable[str], tz: ZoneInfo, on_error: Callable[[int, str], None] | None = None
-               ) -> Iterator[CdrRow]:
+def parse_rows(
+    lines: Iterable[str], tz: ZoneInfo, on_error: Callable[[int, str], None] | None = None
+) -> Iterator[CdrRow]:
     """CDR rows that carry a uniqueid; malformed lines go to on_error and are skipped."""
     for number, fields in enumerate(csv.reader(lines), 1):
         if not fields:
@@ -71,10 +72,20 @@ def parse_rows(lines: Iterable[str], tz: ZoneInfo, on_error: Callable[[int, str]
                 raise CdrFormatError("no start or end time")
             uniqueid = fields[16]
             yield CdrRow(
-                line=number, src=fields[1], dst=fields[2], dcontext=fields[3], clid=fields[4],
-                channel=fields[5], dstchannel=fields[6], lastapp=fields[7], start=start,
-                answer=_time(fields[10], tz), end=end, billsec=int(fields[13] or 0),
-                disposition=fields[14].strip().upper(), uniqueid=uniqueid,
+                line=number,
+                src=fields[1],
+                dst=fields[2],
+                dcontext=fields[3],
+                clid=fields[4],
+                channel=fields[5],
+                dstchannel=fields[6],
+                lastapp=fields[7],
+                start=start,
+                answer=_time(fields[10], tz),
+                end=end,
+                billsec=int(fields[13] or 0),
+                disposition=fields[14].strip().upper(),
+                uniqueid=uniqueid,
                 userfield=fields[17] if len(fields) > 17 else "",
                 linkedid=fields[19] if len(fields) > 19 and fields[19] else uniqueid,
             )
@@ -90,8 +101,9 @@ def _caller(row: CdrRow) -> tuple[str | None, str | None]:
     return (name or None), (number or row.src or None)
 
 
-def inbound_calls(rows: Iterable[CdrRow], ring_timeout: int, region: str,
-                  source_of: Callable[[str], tuple[str | None, str | None]]) -> list[CallRecord]:
+def inbound_calls(
+    rows: Iterable[CdrRow], ring_timeout: int, region: str, source_of: Callable[[str], tuple[str | None, str | None]]
+) -> list[CallRecord]:
     """One CallRecord per inbound call that went through ctrack's dialplan.
 
     A call's rows share the inbound channel's uniqueid as linkedid. The Dial row tells the
@@ -108,8 +120,11 @@ def inbound_calls(rows: Iterable[CdrRow], ring_timeout: int, region: str,
         group.sort(key=lambda r: (r.start, r.line))
         first = group[0]
         dial_rows = [r for r in group if r.lastapp == "Dial"]
-        answered = [r for r in dial_rows if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0
-                    and r.dstchannel]
+        answered = [
+            r
+            for r in dial_rows
+            if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.dstchannel
+        ]
         start = first.start
         end = max(r.end for r in group)
         name, number = _caller(first)
@@ -117,8 +132,16 @@ def inbound_calls(rows: Iterable[CdrRow], ring_timeout: int, region: str,
         source, channel = source_of(tracking) if tracking else (None, None)
         if source is None and first.userfield:
             source = first.userfield
-        record = CallRecord(uniqueid=uniqueid, tracking_number=tracking, caller_number=normalize_caller(number, region),
-                            caller_name=name, source=source, channel=channel, started_at=start, ended_at=end)
+        record = CallRecord(
+            uniqueid=uniqueid,
+            tracking_number=tracking,
+            caller_number=normalize_caller(number, region),
+            caller_name=name,
+            source=source,
+            channel=channel,
+            started_at=start,
+            ended_at=end,
+        )
         if answered:
             record.answered_at = min(r.answer for r in answered)
             record.disposition = Disposition.ANSWERED

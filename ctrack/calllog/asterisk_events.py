@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ctrack.core import variables as v
 from ctrack.core.model import CallRecord, Disposition
@@ -78,27 +79,42 @@ def unescape(value: str) -> str:
 
 
 class _Call:
-    __slots__ = ("linkedid", "created", "inbound", "claimed", "started_at", "caller_num", "caller_name",
-                 "exten", "vars", "dialing", "dial_status", "answered_at", "voicemail_at", "bridge",
-                 "caller_hung_up", "cdr")
+    __slots__ = (
+        "answered_at",
+        "bridge",
+        "caller_hung_up",
+        "caller_name",
+        "caller_num",
+        "cdr",
+        "claimed",
+        "created",
+        "dial_status",
+        "dialing",
+        "exten",
+        "inbound",
+        "linkedid",
+        "started_at",
+        "vars",
+        "voicemail_at",
+    )
 
     def __init__(self, linkedid: str, created: float) -> None:
         self.linkedid = linkedid
         self.created = created
         self.inbound: str | None = None
-        self.claimed = False               # inbound leg chosen by a ctrack variable, final
+        self.claimed = False  # inbound leg chosen by a ctrack variable, final
         self.started_at: float | None = None
         self.caller_num: str | None = None
         self.caller_name: str | None = None
         self.exten: str | None = None
         self.vars: dict[str, str] = {}
-        self.dialing = 0                   # Dials of the inbound leg still ringing
-        self.dial_status = ""              # the inbound leg's last DialEnd status
+        self.dialing = 0  # Dials of the inbound leg still ringing
+        self.dial_status = ""  # the inbound leg's last DialEnd status
         self.answered_at: float | None = None
         self.voicemail_at: float | None = None
-        self.bridge: str | None = None     # bridge the inbound leg is in
+        self.bridge: str | None = None  # bridge the inbound leg is in
         self.caller_hung_up = False
-        self.cdr: tuple[str, str] | None = None   # (Disposition, BillableSeconds) of the Dial CDR
+        self.cdr: tuple[str, str] | None = None  # (Disposition, BillableSeconds) of the Dial CDR
 
 
 class CallTracker:
@@ -118,8 +134,8 @@ class CallTracker:
         self._max_age = max_call_seconds
         self._max_calls = max_calls
         self._clock = clock
-        self._calls: dict[str, _Call] = {}        # by Linkedid, oldest first
-        self._by_inbound: dict[str, _Call] = {}   # by the inbound leg's Uniqueid (CDR events)
+        self._calls: dict[str, _Call] = {}  # by Linkedid, oldest first
+        self._by_inbound: dict[str, _Call] = {}  # by the inbound leg's Uniqueid (CDR events)
         self._handlers: dict[str, Callable[[Event], tuple[CallRecord, ...]]] = {
             "Newchannel": self._newchannel,
             "VarSet": self._varset,
@@ -173,7 +189,7 @@ class CallTracker:
         if not name:
             return _NONE
         if name[0] == "_":
-            name = name.lstrip("_")      # inheritable: __CTRACK_DID
+            name = name.lstrip("_")  # inheritable: __CTRACK_DID
         if name not in _WATCHED:
             return _NONE
         call = self._calls.get(ev.get("Linkedid"))
@@ -308,14 +324,20 @@ class CallTracker:
         answered_at = call.answered_at
         if call.cdr is not None:
             extra["cdr_disposition"] = call.cdr[0]
-            if (answered_at is None and not call.dial_status and call.cdr[0] == "ANSWERED"
-                    and ended_at is not None and call.cdr[1].isdigit()):
-                answered_at = ended_at - int(call.cdr[1])   # Dial events missing: trust the CDR
+            if (
+                answered_at is None
+                and not call.dial_status
+                and call.cdr[0] == "ANSWERED"
+                and ended_at is not None
+                and call.cdr[1].isdigit()
+            ):
+                answered_at = ended_at - int(call.cdr[1])  # Dial events missing: trust the CDR
         disposition = _disposition(call, answered_at, cause)
         if disposition is Disposition.VOICEMAIL and answered_at is None:
-            answered_at = call.voicemail_at     # VoiceMail answered the inbound leg itself
+            answered_at = call.voicemail_at  # VoiceMail answered the inbound leg itself
         recording = vars_.get(MIXMONITOR_FILENAME) or (
-            vars_.get(v.RECORDING_FILE) if vars_.get(v.RECORD) == "1" else None)
+            vars_.get(v.RECORDING_FILE) if vars_.get(v.RECORD) == "1" else None
+        )
         return CallRecord(
             uniqueid=uid,
             tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),

@@ -13,11 +13,11 @@ cannot shift the other fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from ctrack.core import variables as v
 from ctrack.calllog.freeswitch_events import completed_call
+from ctrack.core import variables as v
 from ctrack.core.model import CallRecord
 
 # (channel variable in the template, the hangup-event key it stands for)
@@ -41,7 +41,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("record_ms", "variable_record_ms"),
     (v.RECORDING_FILE, "variable_" + v.RECORDING_FILE),
     ("sip_hangup_disposition", "variable_sip_hangup_disposition"),
-    ("caller_id_name", "Caller-Caller-ID-Name"),   # free text: keep it last
+    ("caller_id_name", "Caller-Caller-ID-Name"),  # free text: keep it last
 )
 
 TEMPLATE = ",".join(f'"${{{name}}}"' for name, _ in FIELDS)
@@ -67,7 +67,7 @@ def parse_line(line: str, default_region: str | None = "US") -> CallRecord | Non
 @dataclass(slots=True)
 class CdrScan:
     records: list[CallRecord] = field(default_factory=list)
-    skipped: int = 0   # lines written with another template, or damaged
+    skipped: int = 0  # lines written with another template, or damaged
 
 
 def scan(lines: Iterable[str], since: float | None = None, default_region: str | None = "US") -> CdrScan:

@@ -14,8 +14,8 @@ leg was answered: record_session and a consent prompt pre-answer it with early m
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ctrack.core import variables as v
 from ctrack.core.model import CallRecord, Disposition
@@ -28,16 +28,27 @@ TRACKED_MARK = "variable_" + v.DID
 
 # First match wins, DIALSTATUS before originate_disposition before the hangup cause.
 _OUTCOMES = {
-    "CANCEL": Disposition.ABANDONED, "ORIGINATOR_CANCEL": Disposition.ABANDONED,
-    "BUSY": Disposition.BUSY, "USER_BUSY": Disposition.BUSY,
-    "NOANSWER": Disposition.MISSED, "NO_ANSWER": Disposition.MISSED,
-    "NO_USER_RESPONSE": Disposition.MISSED, "ALLOTTED_TIMEOUT": Disposition.MISSED,
+    "CANCEL": Disposition.ABANDONED,
+    "ORIGINATOR_CANCEL": Disposition.ABANDONED,
+    "BUSY": Disposition.BUSY,
+    "USER_BUSY": Disposition.BUSY,
+    "NOANSWER": Disposition.MISSED,
+    "NO_ANSWER": Disposition.MISSED,
+    "NO_USER_RESPONSE": Disposition.MISSED,
+    "ALLOTTED_TIMEOUT": Disposition.MISSED,
     "PROGRESS_TIMEOUT": Disposition.MISSED,
 }
 
 
-def classify(*, bridged: bool, dialstatus: str | None, originate: str | None, cause: str | None,
-             last_app: str | None, caller_hung_up: bool) -> Disposition:
+def classify(
+    *,
+    bridged: bool,
+    dialstatus: str | None,
+    originate: str | None,
+    cause: str | None,
+    last_app: str | None,
+    caller_hung_up: bool,
+) -> Disposition:
     """The disposition of a finished inbound leg from what FreeSWITCH recorded about it."""
     if last_app == "voicemail" and not bridged:
         return Disposition.VOICEMAIL
@@ -47,7 +58,7 @@ def classify(*, bridged: bool, dialstatus: str | None, originate: str | None, ca
         if code in _OUTCOMES:
             return _OUTCOMES[code]
     if not dialstatus and not originate and caller_hung_up:
-        return Disposition.ABANDONED   # the caller hung up before the business line was rung
+        return Disposition.ABANDONED  # the caller hung up before the business line was rung
     return Disposition.FAILED
 
 
@@ -71,8 +82,12 @@ def _text(event: Mapping[str, str], key: str) -> str | None:
     return value or None
 
 
-def completed_call(event: Mapping[str, str], default_region: str | None = "US",
-                   recording: str | None = None, bridged_at: float | None = None) -> CallRecord | None:
+def completed_call(
+    event: Mapping[str, str],
+    default_region: str | None = "US",
+    recording: str | None = None,
+    bridged_at: float | None = None,
+) -> CallRecord | None:
     """The record of a tracked leg from its hangup-complete variables; None for other legs.
 
     `recording` and `bridged_at` are what earlier events showed (RECORD_START, CHANNEL_BRIDGE).
@@ -86,25 +101,26 @@ def completed_call(event: Mapping[str, str], default_region: str | None = "US",
     bridge = _first_time(event, "variable_bridge_uepoch", "Caller-Channel-Bridged-Time") or bridged_at
     answered = _first_time(event, "variable_answer_uepoch", "Caller-Channel-Answered-Time")
     cause = _text(event, "variable_hangup_cause") or _text(event, "Hangup-Cause")
-    who = event.get("variable_sip_hangup_disposition")   # recv_bye / recv_cancel: the caller
+    who = event.get("variable_sip_hangup_disposition")  # recv_bye / recv_cancel: the caller
     disposition = classify(
         bridged=bridge is not None,
         dialstatus=_text(event, "variable_DIALSTATUS"),
-        originate=_text(event, "variable_originate_disposition"), cause=cause,
+        originate=_text(event, "variable_originate_disposition"),
+        cause=cause,
         last_app=_text(event, "variable_last_app"),
-        caller_hung_up=who.startswith("recv_") if who else cause == "NORMAL_CLEARING")
+        caller_hung_up=who.startswith("recv_") if who else cause == "NORMAL_CLEARING",
+    )
     answered_at = None
     if disposition is Disposition.ANSWERED:
         answered_at = bridge or answered or ended
     elif disposition is Disposition.VOICEMAIL:
-        answered_at = answered     # when voicemail picked up, as on Asterisk
+        answered_at = answered  # when voicemail picked up, as on Asterisk
     if recording is None and _text(event, "variable_record_ms") not in (None, "0"):
         recording = _text(event, "variable_" + v.RECORDING_FILE)
     q850 = event.get("variable_hangup_cause_q850", "")
     return CallRecord(
         uniqueid=uniqueid,
-        tracking_number=(_text(event, "variable_" + v.TRACKING_NUMBER) or normalize_did(did, default_region)
-                         or did),
+        tracking_number=(_text(event, "variable_" + v.TRACKING_NUMBER) or normalize_did(did, default_region) or did),
         caller_number=normalize_caller(event.get("Caller-Caller-ID-Number"), default_region),
         caller_name=_text(event, "Caller-Caller-ID-Name"),
         source=_text(event, "variable_" + v.SOURCE),
@@ -121,14 +137,31 @@ def completed_call(event: Mapping[str, str], default_region: str | None = "US",
 
 
 # What completed_call reads: a tracked leg in progress keeps only these (events are ~10 KB).
-_RECORD_KEYS = frozenset({
-    "Unique-ID", "Event-Date-Timestamp", "Caller-Caller-ID-Number", "Caller-Caller-ID-Name",
-    "Caller-Channel-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Bridged-Time",
-    "Caller-Channel-Hangup-Time", "Hangup-Cause", "variable_start_uepoch", "variable_answer_uepoch",
-    "variable_bridge_uepoch", "variable_end_uepoch", "variable_hangup_cause",
-    "variable_hangup_cause_q850", "variable_DIALSTATUS", "variable_originate_disposition",
-    "variable_last_app", "variable_record_ms", "variable_sip_hangup_disposition",
-} | {"variable_" + name for name in v.ROUTE_VARIABLES + (v.DID,)})
+_RECORD_KEYS = frozenset(
+    {
+        "Unique-ID",
+        "Event-Date-Timestamp",
+        "Caller-Caller-ID-Number",
+        "Caller-Caller-ID-Name",
+        "Caller-Channel-Created-Time",
+        "Caller-Channel-Answered-Time",
+        "Caller-Channel-Bridged-Time",
+        "Caller-Channel-Hangup-Time",
+        "Hangup-Cause",
+        "variable_start_uepoch",
+        "variable_answer_uepoch",
+        "variable_bridge_uepoch",
+        "variable_end_uepoch",
+        "variable_hangup_cause",
+        "variable_hangup_cause_q850",
+        "variable_DIALSTATUS",
+        "variable_originate_disposition",
+        "variable_last_app",
+        "variable_record_ms",
+        "variable_sip_hangup_disposition",
+    }
+    | {"variable_" + name for name in v.ROUTE_VARIABLES + (v.DID,)}
+)
 
 
 @dataclass(slots=True)
@@ -136,7 +169,7 @@ class _Leg:
     seen_at: float
     bridged_at: float | None = None
     recording: str | None = None
-    known: dict[str, str] | None = None   # the latest event that showed the leg is tracked
+    known: dict[str, str] | None = None  # the latest event that showed the leg is tracked
 
 
 class CallState:
@@ -148,12 +181,11 @@ class CallState:
     backstop has its call.
     """
 
-    def __init__(self, default_region: str | None = "US", max_calls: int = 10_000,
-                 max_age: float = 12 * 3600) -> None:
+    def __init__(self, default_region: str | None = "US", max_calls: int = 10_000, max_age: float = 12 * 3600) -> None:
         self.default_region = default_region
         self.max_calls = max_calls
         self.max_age = max_age
-        self.dropped = 0   # legs dropped without a hangup (table full or expired)
+        self.dropped = 0  # legs dropped without a hangup (table full or expired)
         self._legs: OrderedDict[str, _Leg] = OrderedDict()
 
     def __len__(self) -> int:
@@ -168,9 +200,12 @@ class CallState:
         at = _usec(event.get("Event-Date-Timestamp")) or 0.0
         if name == "CHANNEL_HANGUP_COMPLETE":
             leg = self._legs.pop(uniqueid, None)
-            return completed_call(event, self.default_region,
-                                  recording=leg.recording if leg else None,
-                                  bridged_at=leg.bridged_at if leg else None)
+            return completed_call(
+                event,
+                self.default_region,
+                recording=leg.recording if leg else None,
+                bridged_at=leg.bridged_at if leg else None,
+            )
         leg = self._legs.get(uniqueid)
         if leg is None:
             leg = self._legs[uniqueid] = _Leg(at)

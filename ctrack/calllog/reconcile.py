@@ -8,9 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ctrack.calllog.asterisk_cdr import inbound_calls, parse_rows
-from ctrack.route.rules import Catalog
 from ctrack.calllog.recordings import find_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
+from ctrack.route.rules import Catalog
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,19 @@ class ReconcileResult:
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
-async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: CallRules, *,
-                    cdr_timezone: str, ring_timeout: int, region: str, recording_dir: str,
-                    since: float | None = None, ended_before: float | None = None) -> ReconcileResult:
+async def reconcile(
+    writer: Writer,
+    catalog: Catalog,
+    cdr_path: Path,
+    rules: CallRules,
+    *,
+    cdr_timezone: str,
+    ring_timeout: int,
+    region: str,
+    recording_dir: str,
+    since: float | None = None,
+    ended_before: float | None = None,
+) -> ReconcileResult:
     """Save every inbound call in the CDR that the call log lacks; never a duplicate.
 
     ended_before leaves out calls the live listener is logging itself (with richer data):
@@ -42,8 +52,11 @@ async def reconcile(writer: Writer, catalog: Catalog, cdr_path: Path, rules: Cal
         rows = [row for row in parse_rows(handle, tz, bad) if since is None or row.start >= since]
     result.rows = len(rows)
 
-    records = [r for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
-               if ended_before is None or r.ended_at <= ended_before]
+    records = [
+        r
+        for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
+        if ended_before is None or r.ended_at <= ended_before
+    ]
     result.calls = len(records)
     for record in records:
         record.recording = find_recording(recording_dir, record.uniqueid)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ctrack.core.model import CallRecord
 from ctrack.calllog.recordings import usable_recording
-from ctrack.services import Services
 from ctrack.calllog.store import save_call
+from ctrack.core.model import CallRecord
+from ctrack.services import Services
 
 
 def log_call(services: Services, record: CallRecord, origin: str, recording_dir: str) -> asyncio.Future[bool]:

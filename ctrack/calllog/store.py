@@ -22,9 +22,22 @@ DAY = 86400.0
 VISIT_FIELDS = ("keyword", "landing_page", "gclid", "ga_client_id", "visit_ambiguous")
 
 CALL_COLUMNS = (
-    "id", "uniqueid", "tracking_number", "caller_number", "caller_name", "source", "channel",
-    "started_at", "answered_at", "ended_at", "ring_seconds", "talk_seconds", "disposition",
-    "first_time", "qualified", "recording",
+    "id",
+    "uniqueid",
+    "tracking_number",
+    "caller_number",
+    "caller_name",
+    "source",
+    "channel",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "ring_seconds",
+    "talk_seconds",
+    "disposition",
+    "first_time",
+    "qualified",
+    "recording",
 )
 
 
@@ -32,12 +45,15 @@ CALL_COLUMNS = (
 class CallRules:
     qualified_seconds: int = 60
     repeat_window_days: int = 90
-    visit_grace_seconds: int = 600     # a pool-number call still belongs to a lease this recently ended
+    visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
 
     @classmethod
-    def from_config(cls, config) -> "CallRules":
-        return cls(config.get("calls.qualified_seconds"), config.get("calls.repeat_window_days"),
-                   config.get("dni.grace_seconds"))
+    def from_config(cls, config) -> CallRules:
+        return cls(
+            config.get("calls.qualified_seconds"),
+            config.get("calls.repeat_window_days"),
+            config.get("dni.grace_seconds"),
+        )
 
 
 _INSERT = """
@@ -76,25 +92,34 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
     talk = record.talk_seconds
     extra = record.extra
     return {
-        "uniqueid": record.uniqueid, "pbx": record.pbx, "tracking_number": record.tracking_number,
-        "caller_number": record.caller_number, "caller_name": record.caller_name,
-        "source": record.source, "channel": record.channel,
-        "started_at": record.started_at, "answered_at": record.answered_at, "ended_at": record.ended_at,
-        "ring_seconds": record.ring_seconds, "talk_seconds": talk,
+        "uniqueid": record.uniqueid,
+        "pbx": record.pbx,
+        "tracking_number": record.tracking_number,
+        "caller_number": record.caller_number,
+        "caller_name": record.caller_name,
+        "source": record.source,
+        "channel": record.channel,
+        "started_at": record.started_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "ring_seconds": record.ring_seconds,
+        "talk_seconds": talk,
         "disposition": str(record.disposition) if record.disposition else None,
         "hangup_cause": record.hangup_cause,
         "first_time": None if first_time is None else int(first_time),
         "qualified": int(record.answered_at is not None and talk >= rules.qualified_seconds),
-        "recording": record.recording, "visit_id": record.visit_id,
-        "keyword": extra.get("keyword"), "landing_page": extra.get("landing_page"),
-        "gclid": extra.get("gclid"), "ga_client_id": extra.get("ga_client_id"),
+        "recording": record.recording,
+        "visit_id": record.visit_id,
+        "keyword": extra.get("keyword"),
+        "landing_page": extra.get("landing_page"),
+        "gclid": extra.get("gclid"),
+        "ga_client_id": extra.get("ga_client_id"),
         "visit_ambiguous": int(bool(extra.get("visit_ambiguous"))),
         "origin": origin,
     }
 
 
-async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallRules,
-                    origin: str = "ami") -> bool:
+async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
     """Insert one call (inside the writer's transaction); False when it was already logged."""
     if record.started_at is None:
         raise ValueError(f"call {record.uniqueid}: no start time")
@@ -102,31 +127,34 @@ async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallR
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:
-        async with conn.execute(_SEEN_BEFORE, (record.caller_number, record.started_at - window,
-                                               record.started_at, record.uniqueid)) as cur:
+        async with conn.execute(
+            _SEEN_BEFORE, (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
+        ) as cur:
             first_time = await cur.fetchone() is None
     cur = await conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
     await cur.close()
     if changed and first_time and record.caller_number:
         # A call recovered late (CDR backstop) makes the caller's later calls repeats.
-        await conn.execute(_LATER_ARE_REPEATS, (record.caller_number, record.started_at,
-                                                record.started_at + window, record.uniqueid))
+        await conn.execute(
+            _LATER_ARE_REPEATS, (record.caller_number, record.started_at, record.started_at + window, record.uniqueid)
+        )
     return changed
 
 
 async def known_uniqueids(conn: aiosqlite.Connection, uniqueids: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(uniqueids), 500):
-        chunk = uniqueids[i:i + 500]
+        chunk = uniqueids[i : i + 500]
         marks = ",".join("?" * len(chunk))
         async with conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk) as cur:
             found.update(row[0] for row in await cur.fetchall())
     return found
 
 
-def list_calls(conn: sqlite3.Connection, since: float | None = None, until: float | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
+def list_calls(
+    conn: sqlite3.Connection, since: float | None = None, until: float | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Calls, newest first, as the CLI and JSON API show them."""
     where, params = [], []
     if since is not None:

@@ -7,8 +7,9 @@ runs in one transaction; a refusal raises a CatalogError and leaves the database
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ctrack.core.model import CHANNELS, NumberKind, NumberState, Pool, Source, TrackingNumber
 from ctrack.route.rules import Catalog
@@ -69,6 +70,7 @@ class transaction:
 
 # --- sources -------------------------------------------------------------------------------
 
+
 def _source_id(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
     if row is None:
@@ -94,8 +96,14 @@ def list_sources(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def edit_source(conn: sqlite3.Connection, name: str, *, new_name: str | None = None,
-                channel: str | None = None, campaign: str | None = None) -> None:
+def edit_source(
+    conn: sqlite3.Connection,
+    name: str,
+    *,
+    new_name: str | None = None,
+    channel: str | None = None,
+    campaign: str | None = None,
+) -> None:
     with transaction(conn):
         source_id = _source_id(conn, name)
         if new_name is not None:
@@ -112,8 +120,9 @@ def edit_source(conn: sqlite3.Connection, name: str, *, new_name: str | None = N
 def remove_source(conn: sqlite3.Connection, name: str) -> None:
     with transaction(conn):
         source_id = _source_id(conn, name)
-        numbers = [r[0] for r in conn.execute(
-            "SELECT number FROM numbers WHERE source_id = ? ORDER BY number", (source_id,))]
+        numbers = [
+            r[0] for r in conn.execute("SELECT number FROM numbers WHERE source_id = ? ORDER BY number", (source_id,))
+        ]
         if numbers:
             raise Conflict(f"source {name!r} is used by {', '.join(numbers)}; move or remove those numbers first")
         if conn.execute("SELECT 1 FROM spend WHERE source_id = ? LIMIT 1", (source_id,)).fetchone():
@@ -123,6 +132,7 @@ def remove_source(conn: sqlite3.Connection, name: str) -> None:
 
 # --- pools ---------------------------------------------------------------------------------
 
+
 def _pool_id(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT id FROM pools WHERE name = ?", (name,)).fetchone()
     if row is None:
@@ -130,8 +140,15 @@ def _pool_id(conn: sqlite3.Connection, name: str) -> int:
     return row[0]
 
 
-def add_pool(conn: sqlite3.Connection, name: str, site: str, lease_seconds: int = 1800,
-             fallback: str | None = None, region: str | None = None, overflow: str = "fallback") -> Pool:
+def add_pool(
+    conn: sqlite3.Connection,
+    name: str,
+    site: str,
+    lease_seconds: int = 1800,
+    fallback: str | None = None,
+    region: str | None = None,
+    overflow: str = "fallback",
+) -> Pool:
     name = _check_name("pool", name)
     site = (site or "").strip().lower()
     if not site or " " in site or "/" in site:
@@ -145,7 +162,8 @@ def add_pool(conn: sqlite3.Connection, name: str, site: str, lease_seconds: int 
             raise Conflict(f"pool {name!r} already exists")
         conn.execute(
             "INSERT INTO pools(name, site, region, lease_seconds, fallback, overflow) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, site, region, lease_seconds, fallback, overflow))
+            (name, site, region, lease_seconds, fallback, overflow),
+        )
     return Pool(name, site, lease_seconds, fallback, overflow)
 
 
@@ -159,11 +177,12 @@ def list_pools(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 # --- numbers -------------------------------------------------------------------------------
 
+
 @dataclass
 class NumberSpec:
     """A number as the admin asked for it; validated against the database by add/import."""
 
-    number: str                 # E.164, already parsed
+    number: str  # E.164, already parsed
     source: str | None = None
     pool: str | None = None
     forward: str | None = None
@@ -192,8 +211,18 @@ def _insert_number(conn: sqlite3.Connection, spec: NumberSpec) -> None:
     conn.execute(
         """INSERT INTO numbers(number, kind, source_id, pool_id, forward, record, whisper, vanity, region)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (spec.number, NumberKind.STATIC if source_id else NumberKind.POOL, source_id, pool_id,
-         spec.forward, int(spec.record), spec.whisper, spec.vanity, spec.region))
+        (
+            spec.number,
+            NumberKind.STATIC if source_id else NumberKind.POOL,
+            source_id,
+            pool_id,
+            spec.forward,
+            int(spec.record),
+            spec.whisper,
+            spec.vanity,
+            spec.region,
+        ),
+    )
 
 
 def add_number(conn: sqlite3.Connection, spec: NumberSpec) -> dict[str, Any]:
@@ -202,8 +231,9 @@ def add_number(conn: sqlite3.Connection, spec: NumberSpec) -> dict[str, Any]:
     return get_number(conn, spec.number)
 
 
-def import_numbers(conn: sqlite3.Connection, specs: Iterable[tuple[int, NumberSpec]],
-                   problems: Iterable[tuple[int, str]] = ()) -> int:
+def import_numbers(
+    conn: sqlite3.Connection, specs: Iterable[tuple[int, NumberSpec]], problems: Iterable[tuple[int, str]] = ()
+) -> int:
     """Insert all numbers or none.
 
     `problems` are lines the caller already found bad; every line is still checked against the
@@ -247,20 +277,33 @@ def get_number(conn: sqlite3.Connection, number: str) -> dict[str, Any]:
 _UNSET: Any = object()
 
 
-def edit_number(conn: sqlite3.Connection, number: str, *, source: str | None = None, pool: str | None = None,
-                forward: Any = _UNSET, record: bool | None = None, whisper: Any = _UNSET,
-                vanity: Any = _UNSET, region: Any = _UNSET) -> dict[str, Any]:
+def edit_number(
+    conn: sqlite3.Connection,
+    number: str,
+    *,
+    source: str | None = None,
+    pool: str | None = None,
+    forward: Any = _UNSET,
+    record: bool | None = None,
+    whisper: Any = _UNSET,
+    vanity: Any = _UNSET,
+    region: Any = _UNSET,
+) -> dict[str, Any]:
     """Change a number; a text field given as '' is cleared."""
     if source is not None and pool is not None:
         raise Invalid("give either --source or --pool, not both")
     with transaction(conn):
         get_number(conn, number)
         if source is not None:
-            conn.execute("UPDATE numbers SET kind = 'static', source_id = ?, pool_id = NULL WHERE number = ?",
-                         (_source_id(conn, source), number))
+            conn.execute(
+                "UPDATE numbers SET kind = 'static', source_id = ?, pool_id = NULL WHERE number = ?",
+                (_source_id(conn, source), number),
+            )
         if pool is not None:
-            conn.execute("UPDATE numbers SET kind = 'pool', pool_id = ?, source_id = NULL WHERE number = ?",
-                         (_pool_id(conn, pool), number))
+            conn.execute(
+                "UPDATE numbers SET kind = 'pool', pool_id = ?, source_id = NULL WHERE number = ?",
+                (_pool_id(conn, pool), number),
+            )
         if record is not None:
             conn.execute("UPDATE numbers SET record = ? WHERE number = ?", (int(record), number))
         for column, value in (("forward", forward), ("whisper", whisper), ("vanity", vanity), ("region", region)):
@@ -274,26 +317,42 @@ def retire_number(conn: sqlite3.Connection, number: str) -> None:
     with transaction(conn):
         if get_number(conn, number)["state"] == NumberState.RETIRED:
             raise Conflict(f"{number} is already retired")
-        conn.execute("UPDATE numbers SET state = 'retired', retired_at = (julianday('now') - 2440587.5) * 86400.0 "
-                     "WHERE number = ?", (number,))
+        conn.execute(
+            "UPDATE numbers SET state = 'retired', retired_at = (julianday('now') - 2440587.5) * 86400.0 "
+            "WHERE number = ?",
+            (number,),
+        )
 
 
 # --- the route's snapshot ------------------------------------------------------------------
+
 
 def load_catalog(conn: sqlite3.Connection) -> Catalog:
     """Everything the route needs, read in one transaction."""
     conn.execute("BEGIN")
     try:
-        sources = {r["name"]: Source(r["name"], r["channel"], r["campaign"])
-                   for r in conn.execute("SELECT name, channel, campaign FROM sources")}
-        pools = {r["name"]: Pool(r["name"], r["site"], r["lease_seconds"], r["fallback"], r["overflow"])
-                 for r in conn.execute("SELECT name, site, lease_seconds, fallback, overflow FROM pools")}
+        sources = {
+            r["name"]: Source(r["name"], r["channel"], r["campaign"])
+            for r in conn.execute("SELECT name, channel, campaign FROM sources")
+        }
+        pools = {
+            r["name"]: Pool(r["name"], r["site"], r["lease_seconds"], r["fallback"], r["overflow"])
+            for r in conn.execute("SELECT name, site, lease_seconds, fallback, overflow FROM pools")
+        }
         numbers = {}
         for r in conn.execute(f"SELECT {_NUMBER_COLUMNS} FROM {_NUMBER_FROM} WHERE n.state = 'active'"):
             numbers[r["number"]] = TrackingNumber(
-                number=r["number"], kind=NumberKind(r["kind"]), source=r["source"], pool=r["pool"],
-                forward=r["forward"], record=bool(r["record"]), whisper=r["whisper"], vanity=r["vanity"],
-                region=r["region"], state=NumberState(r["state"]))
+                number=r["number"],
+                kind=NumberKind(r["kind"]),
+                source=r["source"],
+                pool=r["pool"],
+                forward=r["forward"],
+                record=bool(r["record"]),
+                whisper=r["whisper"],
+                vanity=r["vanity"],
+                region=r["region"],
+                state=NumberState(r["state"]),
+            )
     finally:
         conn.execute("COMMIT")
     return Catalog(numbers=numbers, sources=sources, pools=pools)

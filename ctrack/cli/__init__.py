@@ -16,10 +16,20 @@ from ctrack.config import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Configuration file (default: $CTRACK_CONFIG, ./ctrack.ini, /etc/ctrack/ctrack.ini).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
-              help="Database file, overriding [ctrack] database.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $CTRACK_CONFIG, ./ctrack.ini, /etc/ctrack/ctrack.ini).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Database file, overriding [ctrack] database.",
+)
 @click.version_option(__version__, prog_name="ctrack")
 @click.pass_context
 def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) -> None:
@@ -27,7 +37,7 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
     click_ctx.obj = Context(config_path, db_path)
     if not click_ctx.resilient_parsing and "--help" not in sys.argv[1:] and "-h" not in sys.argv[1:]:
         try:
-            click_ctx.obj.config
+            _ = click_ctx.obj.config
         except ConfigError as exc:
             fail(str(exc), 2)
 

@@ -7,13 +7,25 @@ from pathlib import Path
 
 import click
 
-from ctrack.cli import cli
-from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
 from ctrack.calllog.store import CallRules, list_calls
 from ctrack.catalog.store import load_catalog
+from ctrack.cli import cli
+from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
 
-CALL_TABLE = ("id", "started_at", "tracking_number", "source", "caller_number", "caller_name", "disposition",
-              "ring_seconds", "talk_seconds", "first_time", "qualified", "recording")
+CALL_TABLE = (
+    "id",
+    "started_at",
+    "tracking_number",
+    "source",
+    "caller_number",
+    "caller_name",
+    "disposition",
+    "ring_seconds",
+    "talk_seconds",
+    "first_time",
+    "qualified",
+    "recording",
+)
 
 
 @cli.command("calls")
@@ -26,8 +38,12 @@ CALL_TABLE = ("id", "started_at", "tracking_number", "source", "caller_number", 
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
     tz = ctx.config.get("ctrack.timezone")
-    rows = list_calls(ctx.connect(), since=parse_when(since, tz) if since else None,
-                      until=parse_when(until, tz) if until else None, limit=limit)
+    rows = list_calls(
+        ctx.connect(),
+        since=parse_when(since, tz) if since else None,
+        until=parse_when(until, tz) if until else None,
+        limit=limit,
+    )
     for row in rows:
         for key in ("started_at", "answered_at", "ended_at"):
             row[key] = iso_local(row[key], tz)
@@ -38,8 +54,13 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 
 
 @cli.command("reconcile")
-@click.option("--cdr", "cdr_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Asterisk's Master.csv (default: [cdr] master_csv).")
+@click.option(
+    "--cdr",
+    "cdr_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Asterisk's Master.csv (default: [cdr] master_csv).",
+)
 @click.option("--since", default=None, help="Only CDRs from this time (YYYY-MM-DD or an age such as 7d).")
 @pass_ctx
 @handle_errors
@@ -60,10 +81,16 @@ def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) ->
         await writer.start()
         try:
             return await reconcile(
-                writer, catalog, path, CallRules.from_config(config),
-                cdr_timezone=config.get("cdr.timezone"), ring_timeout=config.get("business.ring_timeout"),
-                region=config.get("ctrack.default_region"), recording_dir=config.get("recording.directory"),
-                since=since_ts)
+                writer,
+                catalog,
+                path,
+                CallRules.from_config(config),
+                cdr_timezone=config.get("cdr.timezone"),
+                ring_timeout=config.get("business.ring_timeout"),
+                region=config.get("ctrack.default_region"),
+                recording_dir=config.get("recording.directory"),
+                since=since_ts,
+            )
         finally:
             await writer.close()
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from ctrack.catalog import store as cat
 from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, json_option, pass_ctx, print_rows
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.route.rules import safe_sound
-from ctrack.catalog import store as cat
 
 NUMBER_COLUMNS = ("number", "kind", "source", "pool", "forward", "record", "whisper", "vanity", "region", "state")
 IMPORT_COLUMNS = ("number", "source", "pool", "forward", "record", "whisper", "vanity", "region")
@@ -30,8 +30,8 @@ def _forward(ctx: Context, text: str | None) -> str | None:
         return text
     text = text.strip()
     if "/" in text:
-        if any(c in text for c in "\r\n,|&;()^\""):
-            raise cat.Invalid(f"forward {text!r}: a dial string may not contain , | & ; ( ) ^ \" or line breaks")
+        if any(c in text for c in '\r\n,|&;()^"'):
+            raise cat.Invalid(f'forward {text!r}: a dial string may not contain , | & ; ( ) ^ " or line breaks')
         return text
     return _e164(ctx, text)
 
@@ -41,12 +41,14 @@ def _whisper(text: str | None) -> str | None:
     if text is None or text == "":
         return text
     if not safe_sound(text.strip()):
-        raise cat.Invalid(f"whisper {text!r} must be a sound file name such as custom/google-call "
-                          "(letters, digits, _ . / -)")
+        raise cat.Invalid(
+            f"whisper {text!r} must be a sound file name such as custom/google-call (letters, digits, _ . / -)"
+        )
     return text.strip()
 
 
 # --- sources -------------------------------------------------------------------------------
+
 
 @cli.group()
 def source() -> None:
@@ -101,6 +103,7 @@ def source_remove(ctx: Context, name: str) -> None:
 
 # --- numbers -------------------------------------------------------------------------------
 
+
 @cli.group()
 def number() -> None:
     """Tracking numbers (DIDs on the PBX)."""
@@ -117,12 +120,28 @@ def number() -> None:
 @click.option("--region", default=None, help="Region the number serves.")
 @pass_ctx
 @handle_errors
-def number_add(ctx: Context, number_text: str, source_name: str | None, pool_name: str | None,
-               forward: str | None, record: bool, whisper: str | None, vanity: str | None,
-               region: str | None) -> None:
+def number_add(
+    ctx: Context,
+    number_text: str,
+    source_name: str | None,
+    pool_name: str | None,
+    forward: str | None,
+    record: bool,
+    whisper: str | None,
+    vanity: str | None,
+    region: str | None,
+) -> None:
     """Add a tracking number for a source (static) or a pool (DNI)."""
-    spec = cat.NumberSpec(_e164(ctx, number_text), source_name, pool_name, _forward(ctx, forward),
-                          record, _whisper(whisper), vanity, region)
+    spec = cat.NumberSpec(
+        _e164(ctx, number_text),
+        source_name,
+        pool_name,
+        _forward(ctx, forward),
+        record,
+        _whisper(whisper),
+        vanity,
+        region,
+    )
     row = cat.add_number(ctx.connect(), spec)
     target = f"source {row['source']!r}" if row["source"] else f"pool {row['pool']!r}"
     click.echo(f"{row['number']} added for {target}")
@@ -166,15 +185,25 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--region", default=None, help="'' clears it.")
 @pass_ctx
 @handle_errors
-def number_edit(ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity,
-                region) -> None:
+def number_edit(
+    ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity, region
+) -> None:
     """Change a tracking number."""
-    changes = {k: v for k, v in (("forward", _forward(ctx, forward)), ("whisper", _whisper(whisper)),
-                                 ("vanity", vanity), ("region", region)) if v is not None}
+    changes = {
+        k: v
+        for k, v in (
+            ("forward", _forward(ctx, forward)),
+            ("whisper", _whisper(whisper)),
+            ("vanity", vanity),
+            ("region", region),
+        )
+        if v is not None
+    }
     if source_name is None and pool_name is None and record is None and not changes:
         raise cat.Invalid("nothing to change")
-    row = cat.edit_number(ctx.connect(), _e164(ctx, number_text), source=source_name, pool=pool_name,
-                          record=record, **changes)
+    row = cat.edit_number(
+        ctx.connect(), _e164(ctx, number_text), source=source_name, pool=pool_name, record=record, **changes
+    )
     click.echo(f"{row['number']} updated")
 
 
@@ -199,8 +228,10 @@ def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberS
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if "number" not in header or unknown:
-        raise cat.Invalid(f"{path}: line 1: header must name 'number' and only {', '.join(IMPORT_COLUMNS)}"
-                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        raise cat.Invalid(
+            f"{path}: line 1: header must name 'number' and only {', '.join(IMPORT_COLUMNS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
     reader.fieldnames = header
     specs, problems, seen = [], [], {}
     for row in reader:
@@ -219,10 +250,21 @@ def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberS
             record = row.get("record", "").lower()
             if record not in ("", "yes", "no", "true", "false", "1", "0"):
                 raise cat.Invalid(f"record must be yes or no, not {row['record']!r}")
-            specs.append((line, cat.NumberSpec(
-                e164, row.get("source") or None, row.get("pool") or None, _forward(ctx, row.get("forward") or None),
-                record in ("yes", "true", "1"), _whisper(row.get("whisper") or None), row.get("vanity") or None,
-                row.get("region") or None)))
+            specs.append(
+                (
+                    line,
+                    cat.NumberSpec(
+                        e164,
+                        row.get("source") or None,
+                        row.get("pool") or None,
+                        _forward(ctx, row.get("forward") or None),
+                        record in ("yes", "true", "1"),
+                        _whisper(row.get("whisper") or None),
+                        row.get("vanity") or None,
+                        row.get("region") or None,
+                    ),
+                )
+            )
         except (InvalidNumber, cat.CatalogError) as exc:
             problems.append((line, str(exc)))
     return specs, problems
@@ -247,6 +289,7 @@ def number_import(ctx: Context, csv_file: Path) -> None:
 
 # --- pools ---------------------------------------------------------------------------------
 
+
 @cli.group()
 def pool() -> None:
     """DNI number pools for websites."""
@@ -258,12 +301,18 @@ def pool() -> None:
 @click.option("--lease-seconds", default=1800, show_default=True, type=int)
 @click.option("--fallback", default=None, help="Number shown when every pool number is leased.")
 @click.option("--region", default=None)
-@click.option("--overflow", type=click.Choice(["fallback", "share"]), default="fallback", show_default=True,
-              help="When the pool is exhausted: serve the fallback number, or share the least recently used.")
+@click.option(
+    "--overflow",
+    type=click.Choice(["fallback", "share"]),
+    default="fallback",
+    show_default=True,
+    help="When the pool is exhausted: serve the fallback number, or share the least recently used.",
+)
 @pass_ctx
 @handle_errors
-def pool_add(ctx: Context, name: str, site: str, lease_seconds: int, fallback: str | None, region: str | None,
-             overflow: str) -> None:
+def pool_add(
+    ctx: Context, name: str, site: str, lease_seconds: int, fallback: str | None, region: str | None, overflow: str
+) -> None:
     """Add a pool."""
     fallback_e164 = _e164(ctx, fallback) if fallback else None
     cat.add_pool(ctx.connect(), name, site, lease_seconds, fallback_e164, region, overflow)
@@ -276,5 +325,8 @@ def pool_add(ctx: Context, name: str, site: str, lease_seconds: int, fallback: s
 @handle_errors
 def pool_list(ctx: Context, as_json: bool) -> None:
     """List pools."""
-    print_rows(cat.list_pools(ctx.connect()),
-               ("name", "site", "region", "lease_seconds", "fallback", "overflow", "numbers"), as_json)
+    print_rows(
+        cat.list_pools(ctx.connect()),
+        ("name", "site", "region", "lease_seconds", "fallback", "overflow", "numbers"),
+        as_json,
+    )

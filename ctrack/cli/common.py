@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import click
 
 from ctrack import config as config_mod
+from ctrack.catalog.store import CatalogError
 from ctrack.core.phone import InvalidNumber
 from ctrack.store import db
-from ctrack.catalog.store import CatalogError
 
 
 class Context:
@@ -80,8 +81,7 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")(fn)
 
 
-def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool,
-               empty: str = "(none)") -> None:
+def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool, empty: str = "(none)") -> None:
     if as_json:
         click.echo(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str))
         return
@@ -128,7 +128,7 @@ def parse_when(text: str, tz_name: str, now: float | None = None) -> float:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r}: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM' or an age such as 7d or 24h")
+        raise click.BadParameter(f"{text!r}: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM' or an age such as 7d or 24h") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(tz_name))
     return parsed.timestamp()

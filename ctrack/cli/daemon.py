@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
-
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
 
@@ -20,8 +18,10 @@ def serve(ctx: Context) -> None:
 
     config = ctx.config
     logging.basicConfig(
-        level=config.get("ctrack.log_level").upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        level=config.get("ctrack.log_level").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         code = serve_forever(config, ctx.database_path)
     except OSError as exc:

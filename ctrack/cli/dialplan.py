@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
-from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager
 
 
 @cli.group()
@@ -17,13 +17,26 @@ def dialplan() -> None:
 
 
 @dialplan.command("render")
-@click.option("--pbx", type=click.Choice(["asterisk", "freeswitch"]), default=None,
-              help="PBX to render for (default: [pbx] type, else asterisk).")
-@click.option("--agi", type=click.Choice(["fastagi", "script"]), default="fastagi", show_default=True,
-              help="Asterisk: ask the daemon over FastAGI, or run the classic AGI script (no daemon).")
+@click.option(
+    "--pbx",
+    type=click.Choice(["asterisk", "freeswitch"]),
+    default=None,
+    help="PBX to render for (default: [pbx] type, else asterisk).",
+)
+@click.option(
+    "--agi",
+    type=click.Choice(["fastagi", "script"]),
+    default="fastagi",
+    show_default=True,
+    help="Asterisk: ask the daemon over FastAGI, or run the classic AGI script (no daemon).",
+)
 @click.option("--manager", is_flag=True, help="Asterisk: render ctrack's manager.conf user instead.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
 @pass_ctx
 @handle_errors
 def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | None) -> None:
@@ -31,8 +44,8 @@ def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | N
     pbx = pbx or ctx.config.get("pbx.type")
     try:
         if pbx == "freeswitch":
-            from ctrack.freeswitch.dialplan import DialplanError, render_dialplan
             from ctrack.catalog.store import list_numbers
+            from ctrack.freeswitch.dialplan import DialplanError, render_dialplan
 
             numbers = [n["number"] for n in list_numbers(ctx.connect(), include_retired=False)]
             try:
@@ -55,4 +68,3 @@ def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | N
     except OSError as exc:
         fail(f"{out}: cannot write ({exc.strerror})")
     click.echo(f"wrote {out}", err=True)
-

@@ -30,15 +30,22 @@ def pool_stats_command(ctx: Context, name: str, days: int, as_json: bool) -> Non
         click.echo(json.dumps(stats, indent=2))
         return
     recommended = stats["recommended_size"]
-    advice = "-" if recommended is None else f"{recommended} numbers" + (
-        f" (add {recommended - stats['numbers']})" if recommended > stats["numbers"] else "")
+    advice = (
+        "-"
+        if recommended is None
+        else f"{recommended} numbers"
+        + (f" (add {recommended - stats['numbers']})" if recommended > stats["numbers"] else "")
+    )
     for label, value in (
         ("pool", f"{stats['pool']} ({stats['site']})"),
         ("since", f"{stats['since'][:16].replace('T', ' ')} ({stats['days']:g} days)"),
         ("numbers", f"{stats['numbers']} ({stats['leased_now']} leased now)"),
         ("visits", stats["visits"]),
         ("utilization", f"{stats['utilization']:.1%} of number-time leased"),
-        ("pressure", f"{stats['pressure_visits']} visits ({stats['pressure']:.1%}) got the fallback or a shared number"),
+        (
+            "pressure",
+            f"{stats['pressure_visits']} visits ({stats['pressure']:.1%}) got the fallback or a shared number",
+        ),
         ("peak", f"{stats['peak_visits']} visits at once"),
         ("recommended", advice),
     ):

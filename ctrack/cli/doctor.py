@@ -51,8 +51,16 @@ def doctor(ctx: Context) -> None:
 
         checks.append(_listen_free(*config.get("fastagi.listen")))
         if config.get("ami.enabled"):
-            checks.append(asyncio.run(ami_check(config.get("ami.host"), config.get("ami.port"),
-                                                config.get("ami.username"), config.get("ami.secret"))))
+            checks.append(
+                asyncio.run(
+                    ami_check(
+                        config.get("ami.host"),
+                        config.get("ami.port"),
+                        config.get("ami.username"),
+                        config.get("ami.secret"),
+                    )
+                )
+            )
         checks.append(_readable("CDR", config.get("cdr.master_csv"), "file"))
         checks.append(_readable("recordings", config.get("recording.directory"), "dir"))
     else:
@@ -61,8 +69,13 @@ def doctor(ctx: Context) -> None:
 
         checks += [(False, problem) for problem in config_problems(config)]
         checks.append(_listen_free(*config.get("freeswitch.outbound_listen")))
-        result = asyncio.run(esl_check(config.get("freeswitch.esl_host"), config.get("freeswitch.esl_port"),
-                                       config.get("freeswitch.esl_password")))
+        result = asyncio.run(
+            esl_check(
+                config.get("freeswitch.esl_host"),
+                config.get("freeswitch.esl_port"),
+                config.get("freeswitch.esl_password"),
+            )
+        )
         checks.append((result.ok, result.message))
         checks.append(_readable("CDR", config.get("freeswitch.cdr_csv"), "file"))
         checks.append(_readable("recordings", config.get("freeswitch.recording_directory"), "dir"))

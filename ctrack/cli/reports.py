@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from ctrack.reports import store as reports
 from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, iso_local, json_option, pass_ctx, print_rows
-from ctrack.dashboard.auth import AuthError, check_password, check_username, hash_password
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_midnight, parse_day, period_from, today_in
-from ctrack.spend.rules import SpendError, parse_amount, parse_spend_csv, spread
-from ctrack.exports import ExportError
-from ctrack.exports import google_ads
+from ctrack.dashboard import users
+from ctrack.dashboard.auth import AuthError, check_password, check_username, hash_password
+from ctrack.exports import ExportError, google_ads
 from ctrack.exports.csvsafe import to_csv
 from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
-from ctrack.spend import store as spend_store
-from ctrack.dashboard import users
+from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone
+from ctrack.spend import store as spend_store
+from ctrack.spend.rules import SpendError, parse_amount, parse_spend_csv, spread
 
 USER_ERRORS = (PeriodError, reports.ReportError, SpendError, ExportError, AuthError)
 
@@ -45,8 +45,12 @@ def user_errors(fn: Callable) -> Callable:
 
 def _period_options(fn: Callable) -> Callable:
     fn = click.option("--until", default=None, metavar="YYYY-MM-DD", help="Last day included (default: today).")(fn)
-    return click.option("--since", default=None, metavar="YYYY-MM-DD",
-                        help="First day (default: [dashboard] default_days before --until).")(fn)
+    return click.option(
+        "--since",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="First day (default: [dashboard] default_days before --until).",
+    )(fn)
 
 
 def _format_options(fn: Callable) -> Callable:
@@ -55,8 +59,13 @@ def _format_options(fn: Callable) -> Callable:
 
 
 def _by_option(fn: Callable) -> Callable:
-    return click.option("--by", type=click.Choice(reports.GROUPINGS), default="source", show_default=True,
-                        help="One row per source (with its channel) or per channel.")(fn)
+    return click.option(
+        "--by",
+        type=click.Choice(reports.GROUPINGS),
+        default="source",
+        show_default=True,
+        help="One row per source (with its channel) or per channel.",
+    )(fn)
 
 
 def _period(ctx: Context, since: str | None, until: str | None) -> Period:
@@ -70,8 +79,13 @@ def _report_connection(ctx: Context, period: Period):
     return conn
 
 
-def _output(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool, as_csv: bool,
-            table: Callable[[], None] | None = None) -> None:
+def _output(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    as_json: bool,
+    as_csv: bool,
+    table: Callable[[], None] | None = None,
+) -> None:
     if as_json and as_csv:
         raise reports.ReportError("choose one of --json and --csv")
     if as_csv:
@@ -83,6 +97,7 @@ def _output(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: boo
 
 
 # --- reports -------------------------------------------------------------------------------
+
 
 @cli.group()
 def report() -> None:
@@ -108,6 +123,7 @@ def report_sources(ctx: Context, since: str | None, until: str | None, by: str, 
             return
         total = {by: "TOTAL", **reports.totals(rows)}
         print_rows([*rows, total], columns, False)
+
     _output(rows, columns, as_json, as_csv, table)
 
 
@@ -132,6 +148,7 @@ def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: 
                 click.echo(f"{name} " + "".join(f"{grid[(d, h)][metric]:>{width}}" for h in range(24)))
             if metric == "calls":
                 click.echo("")
+
     _output(cells, reports.HEATMAP_COLUMNS, as_json, as_csv, table)
 
 
@@ -150,6 +167,7 @@ def report_daily(ctx: Context, since: str | None, until: str | None, by: str, as
 
 
 # --- spend ---------------------------------------------------------------------------------
+
 
 @cli.group()
 def spend() -> None:
@@ -225,6 +243,7 @@ def spend_list(ctx: Context, since: str | None, until: str | None, as_json: bool
 
 # --- exports -------------------------------------------------------------------------------
 
+
 @cli.group("export")
 def export_group() -> None:
     """Conversions for ad platforms."""
@@ -233,15 +252,20 @@ def export_group() -> None:
 @export_group.command("google-ads")
 @click.option("--conversion-name", required=True, help="The conversion action's name in Google Ads.")
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only calls from this day on.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the CSV here (default: standard output).")
-@click.option("--include-exported", is_flag=True,
-              help="Also conversions exported before (to re-send a lost file).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the CSV here (default: standard output).",
+)
+@click.option("--include-exported", is_flag=True, help="Also conversions exported before (to re-send a lost file).")
 @pass_ctx
 @handle_errors
 @user_errors
-def export_google_ads(ctx: Context, conversion_name: str, since: str | None, output: Path | None,
-                      include_exported: bool) -> None:
+def export_google_ads(
+    ctx: Context, conversion_name: str, since: str | None, output: Path | None, include_exported: bool
+) -> None:
     """Qualified calls with a Google click id as a click-conversion import CSV.
 
     Each conversion is exported once per conversion name (here or at the scheduled-upload
@@ -250,10 +274,13 @@ def export_google_ads(ctx: Context, conversion_name: str, since: str | None, out
     config = ctx.config
     tz = config.get("ctrack.timezone")
     settings = google_ads.ExportSettings(
-        google_ads.check_conversion_name(conversion_name), tz, config.get("conversions.currency"),
+        google_ads.check_conversion_name(conversion_name),
+        tz,
+        config.get("conversions.currency"),
         config.get("conversions.value"),
         since_ts=local_midnight(parse_day(since, "--since"), ZoneInfo(tz)) if since else 0.0,
-        include_exported=include_exported)
+        include_exported=include_exported,
+    )
 
     def deliver(result: google_ads.Export) -> None:
         if output is None:
@@ -266,13 +293,13 @@ def export_google_ads(ctx: Context, conversion_name: str, since: str | None, out
 
     result = google_ads.export(ctx.connect(), settings, deliver)
     if result.skipped:
-        click.echo(f"ctrack: warning: left out {result.skipped} calls whose gclid is not a Google click id",
-                   err=True)
+        click.echo(f"ctrack: warning: left out {result.skipped} calls whose gclid is not a Google click id", err=True)
     if output is not None or result.exported == 0:
         click.echo(f"{result.exported} conversions exported" + (f" to {output}" if output else ""), err=True)
 
 
 # --- dashboard users -----------------------------------------------------------------------
+
 
 @cli.group()
 def dashboard() -> None:
@@ -303,8 +330,12 @@ def dashboard_passwd(ctx: Context, user: str, password_stdin: bool) -> None:
 @handle_errors
 def dashboard_users(ctx: Context, as_json: bool) -> None:
     """List dashboard users."""
-    print_rows(users.list_users(ctx.connect()), ("name", "created", "password_changed"), as_json,
-               empty="no dashboard users (add one with `ctrack dashboard passwd USER`)")
+    print_rows(
+        users.list_users(ctx.connect()),
+        ("name", "created", "password_changed"),
+        as_json,
+        empty="no dashboard users (add one with `ctrack dashboard passwd USER`)",
+    )
 
 
 @dashboard.command("remove")
@@ -319,6 +350,7 @@ def dashboard_remove(ctx: Context, user: str) -> None:
 
 
 # --- outbox --------------------------------------------------------------------------------
+
 
 @cli.group()
 def outbox() -> None:

@@ -6,8 +6,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 CHANNELS = (
-    "paid_search", "organic", "gbp", "lsa", "print", "radio", "tv", "billboard",
-    "direct", "referral", "email", "social", "display", "other",
+    "paid_search",
+    "organic",
+    "gbp",
+    "lsa",
+    "print",
+    "radio",
+    "tv",
+    "billboard",
+    "direct",
+    "referral",
+    "email",
+    "social",
+    "display",
+    "other",
 )
 
 
@@ -39,11 +51,11 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class TrackingNumber:
-    number: str                    # E.164
+    number: str  # E.164
     kind: NumberKind
-    source: str | None = None      # static numbers
-    pool: str | None = None        # pool numbers
-    forward: str | None = None     # dial string or E.164; None = the default business line
+    source: str | None = None  # static numbers
+    pool: str | None = None  # pool numbers
+    forward: str | None = None  # dial string or E.164; None = the default business line
     record: bool = False
     whisper: str | None = None
     vanity: str | None = None
@@ -56,8 +68,8 @@ class Pool:
     name: str
     site: str
     lease_seconds: int = 1800
-    fallback: str | None = None    # E.164 served when every number is leased
-    overflow: str = "fallback"     # when every number is leased: "fallback", or "share" the least recently used
+    fallback: str | None = None  # E.164 served when every number is leased
+    overflow: str = "fallback"  # when every number is leased: "fallback", or "share" the least recently used
 
 
 @dataclass(slots=True)
@@ -70,7 +82,7 @@ class CallRecord:
     caller_name: str | None = None
     source: str | None = None
     channel: str | None = None
-    started_at: float | None = None       # unix seconds
+    started_at: float | None = None  # unix seconds
     answered_at: float | None = None
     ended_at: float | None = None
     disposition: Disposition | None = None

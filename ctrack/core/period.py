@@ -8,7 +8,7 @@ them with the zone's UTC offsets, which `offset_segments` lists exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -105,14 +105,14 @@ def offset_segments(tz: str, first_year: int = 1970, last_year: int = 2100) -> t
     def offset(ts: int) -> int:
         return int(datetime.fromtimestamp(ts, zone).utcoffset().total_seconds())
 
-    start = int(datetime(first_year, 1, 1, tzinfo=timezone.utc).timestamp())
-    end = int(datetime(last_year, 1, 1, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(first_year, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(last_year, 1, 1, tzinfo=UTC).timestamp())
     segments = [(BEGINNING, offset(start))]
     current, ts = segments[0][1], start
     while ts < end:
         nxt = ts + 86400
         if offset(nxt) != current:
-            lo, hi = ts, nxt          # offset(lo) == current, offset(hi) != current
+            lo, hi = ts, nxt  # offset(lo) == current, offset(hi) != current
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 if offset(mid) == current:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 
@@ -55,8 +55,14 @@ def verify_password(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode()[:MAX_PASSWORD * 4], salt=_unb64(salt), n=int(n), r=int(r),
-                             p=int(p), dklen=len(_unb64(digest)))
+        got = hashlib.scrypt(
+            password.encode()[: MAX_PASSWORD * 4],
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(_unb64(digest)),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, _unb64(digest))

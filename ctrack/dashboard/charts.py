@@ -8,15 +8,20 @@ so the dashboard's Content-Security-Policy can forbid inline CSS.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from markupsafe import Markup, escape
 
 from ctrack.core.period import WEEKDAYS
 
 COLORS = {
-    "calls": "#2563eb", "answered": "#16a34a", "missed": "#dc2626", "abandoned": "#f59e0b",
-    "other": "#94a3b8", "qualified": "#7c3aed",
+    "calls": "#2563eb",
+    "answered": "#16a34a",
+    "missed": "#dc2626",
+    "abandoned": "#f59e0b",
+    "other": "#94a3b8",
+    "qualified": "#7c3aed",
 }
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
@@ -39,7 +44,8 @@ def _fmt(value: float) -> str:
 def _svg(width: int, height: int, label: str, body: list[str]) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="{escape(label)}" {FONT} font-size="12">' + "".join(body) + "</svg>")
+        f'role="img" aria-label="{escape(label)}" {FONT} font-size="12">' + "".join(body) + "</svg>"
+    )
 
 
 def source_bars(rows: Sequence[dict[str, Any]], key: str = "source", limit: int = 12) -> Markup:
@@ -55,24 +61,34 @@ def source_bars(rows: Sequence[dict[str, Any]], key: str = "source", limit: int 
         y = i * row_h + 4
         name = row[key] or "(unattributed)"
         short = name if len(name) <= 24 else name[:23] + "…"
-        body.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" fill="#1e293b">'
-                    f'<title>{escape(name)}</title>{escape(short)}</text>')
+        body.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" fill="#1e293b">'
+            f"<title>{escape(name)}</title>{escape(short)}</text>"
+        )
         other = row["calls"] - row["answered"] - row["missed"] - row["abandoned"]
         x = float(label_w)
-        for part, count in (("answered", row["answered"]), ("missed", row["missed"]),
-                            ("abandoned", row["abandoned"]), ("other", other)):
+        for part, count in (
+            ("answered", row["answered"]),
+            ("missed", row["missed"]),
+            ("abandoned", row["abandoned"]),
+            ("other", other),
+        ):
             if count <= 0:
                 continue
             w = bar_w * count / top
-            body.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="20" fill="{COLORS[part]}">'
-                        f'<title>{escape(name)}: {count:,} {part}</title></rect>')
+            body.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="20" fill="{COLORS[part]}">'
+                f"<title>{escape(name)}: {count:,} {part}</title></rect>"
+            )
             x += w
         body.append(f'<text x="{x + 6:.1f}" y="{y + 15}" fill="#334155">{row["calls"]:,}</text>')
     legend_y = row_h * len(rows) + 18
     lx = label_w
     for part in ("answered", "missed", "abandoned", "other"):
-        body.append(f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{COLORS[part]}"/>'
-                    f'<text x="{lx + 14}" y="{legend_y}" fill="#475569">{part}</text>')
+        body.append(
+            f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{COLORS[part]}"/>'
+            f'<text x="{lx + 14}" y="{legend_y}" fill="#475569">{part}</text>'
+        )
         lx += 90
     return _svg(width, height, "Calls by source", body)
 
@@ -85,25 +101,37 @@ def heatmap(cells: Sequence[dict[str, Any]], metric: str = "calls") -> Markup:
     rgb = (37, 99, 235) if metric == "calls" else (220, 38, 38)
     body = []
     for hour in range(0, 24, 3):
-        body.append(f'<text x="{left + hour * cell_w + cell_w / 2}" y="14" text-anchor="middle" '
-                    f'fill="#64748b">{hour:02d}h</text>')
+        body.append(
+            f'<text x="{left + hour * cell_w + cell_w / 2}" y="14" text-anchor="middle" '
+            f'fill="#64748b">{hour:02d}h</text>'
+        )
     for day, name in enumerate(WEEKDAYS):
-        body.append(f'<text x="{left - 8}" y="{top_pad + day * cell_h + 16}" text-anchor="end" '
-                    f'fill="#334155">{name}</text>')
+        body.append(
+            f'<text x="{left - 8}" y="{top_pad + day * cell_h + 16}" text-anchor="end" fill="#334155">{name}</text>'
+        )
     for cell in cells:
         value = cell[metric]
         share = value / peak
-        fill = "#f1f5f9" if value == 0 else "#{:02x}{:02x}{:02x}".format(
-            *(round(255 - (255 - c) * (0.15 + 0.85 * share)) for c in rgb))
+        fill = (
+            "#f1f5f9"
+            if value == 0
+            else "#{:02x}{:02x}{:02x}".format(*(round(255 - (255 - c) * (0.15 + 0.85 * share)) for c in rgb))
+        )
         x, y = left + cell["hour"] * cell_w, top_pad + cell["weekday"] * cell_h
-        title = (f'{WEEKDAYS[cell["weekday"]]} {cell["hour"]:02d}:00–{cell["hour"]:02d}:59: '
-                 f'{cell["calls"]:,} calls, {cell["missed"]:,} missed')
+        title = (
+            f"{WEEKDAYS[cell['weekday']]} {cell['hour']:02d}:00–{cell['hour']:02d}:59: "
+            f"{cell['calls']:,} calls, {cell['missed']:,} missed"
+        )
         text_fill = "#ffffff" if share > 0.55 else "#0f172a"
-        body.append(f'<g><title>{title}</title><rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" '
-                    f'height="{cell_h - 2}" rx="3" fill="{fill}"/>')
+        body.append(
+            f'<g><title>{title}</title><rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" '
+            f'height="{cell_h - 2}" rx="3" fill="{fill}"/>'
+        )
         if value:
-            body.append(f'<text x="{x + cell_w / 2}" y="{y + 16}" text-anchor="middle" font-size="10" '
-                        f'fill="{text_fill}">{value}</text>')
+            body.append(
+                f'<text x="{x + cell_w / 2}" y="{y + 16}" text-anchor="middle" font-size="10" '
+                f'fill="{text_fill}">{value}</text>'
+            )
         body.append("</g>")
     return _svg(width, height, f"{metric.capitalize()} by weekday and hour", body)
 
@@ -128,21 +156,29 @@ def trend(days: Sequence[dict[str, Any]], series: Sequence[str] = ("calls", "ans
     for k in range(5):
         v = top * k / 4
         y = y_at(v)
-        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
-                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#64748b">{_fmt(v)}</text>')
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#64748b">{_fmt(v)}</text>'
+        )
     step = max(1, math.ceil(n / 8))
     for i in range(0, n, step):
-        body.append(f'<text x="{x_at(i):.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle" '
-                    f'fill="#64748b">{escape(days[i]["day"][5:])}</text>')
+        body.append(
+            f'<text x="{x_at(i):.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle" '
+            f'fill="#64748b">{escape(days[i]["day"][5:])}</text>'
+        )
     for s in series:
         points = " ".join(f"{x_at(i):.1f},{y_at(d[s]):.1f}" for i, d in enumerate(days))
         body.append(f'<polyline points="{points}" fill="none" stroke="{COLORS[s]}" stroke-width="2"/>')
         for i, d in enumerate(days):
-            body.append(f'<circle cx="{x_at(i):.1f}" cy="{y_at(d[s]):.1f}" r="{3 if n <= 62 else 1.5}" '
-                        f'fill="{COLORS[s]}"><title>{escape(d["day"])}: {d[s]:,} {s}</title></circle>')
+            body.append(
+                f'<circle cx="{x_at(i):.1f}" cy="{y_at(d[s]):.1f}" r="{3 if n <= 62 else 1.5}" '
+                f'fill="{COLORS[s]}"><title>{escape(d["day"])}: {d[s]:,} {s}</title></circle>'
+            )
     lx = left
     for s in series:
-        body.append(f'<rect x="{lx}" y="{height - 12}" width="10" height="10" fill="{COLORS[s]}"/>'
-                    f'<text x="{lx + 14}" y="{height - 3}" fill="#475569">{s}</text>')
+        body.append(
+            f'<rect x="{lx}" y="{height - 12}" width="10" height="10" fill="{COLORS[s]}"/>'
+            f'<text x="{lx + 14}" y="{height - 3}" fill="#475569">{s}</text>'
+        )
         lx += 100
     return _svg(width, height, "Calls per day", body)

@@ -14,33 +14,34 @@ import json
 import mimetypes
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
-from ctrack.reports import store as reports
-from ctrack.dashboard import auth
-from ctrack.core.period import Period, PeriodError, WEEKDAYS, local_datetime, period_from, today_in
+from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
+from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
-from ctrack.services import Services
-from ctrack.dashboard import users
+from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone_job, rollup_timezone
-from ctrack.dashboard import charts
+from ctrack.services import Services
 
 PREFIX = "/dashboard"
 SESSION_COOKIE = "ctrack_session"
 CSRF_COOKIE = "ctrack_login_csrf"
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 PAGE_SIZE = 50
-DAILY_TABLE_MAX = 400      # longer per-day tables are offered as CSV: megabytes of HTML help nobody
+DAILY_TABLE_MAX = 400  # longer per-day tables are offered as CSV: megabytes of HTML help nobody
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
-                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -48,8 +49,9 @@ SECURITY_HEADERS = {
 AUDIO_TYPES = {".wav": "audio/wav", ".gsm": "audio/x-gsm", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}
 REPORTS = ("sources", "heatmap", "daily", "calls")
 
-_env = jinja2.Environment(loader=jinja2.PackageLoader("ctrack.web", "templates"), autoescape=True,
-                          trim_blocks=True, lstrip_blocks=True)
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("ctrack.web", "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+)
 
 
 def _money(value: float | None) -> str:
@@ -85,12 +87,14 @@ class Dashboard:
 
     async def _db(self, fn: Callable[[Any], Any]) -> Any:
         """Run fn(connection) in a thread on a fresh read connection."""
+
         def work():
             conn = self.services.read_connection()
             try:
                 return fn(conn)
             finally:
                 conn.close()
+
         return await asyncio.to_thread(work)
 
     async def _reports_ready(self) -> None:
@@ -126,6 +130,7 @@ class Dashboard:
         def check(conn) -> bool:
             key, stored = users.session_key(conn), users.password_hash(conn, named[0])
             return bool(key and stored and auth.session_valid(key, token, stored, time.time()))
+
         return named[0] if await self._db(check) else None
 
     def login_required(self, handler):
@@ -136,21 +141,35 @@ class Dashboard:
                     raise web.HTTPUnauthorized(text="log in to the dashboard first")
                 raise web.HTTPSeeOther(f"{PREFIX}/login?" + urlencode({"next": request.path_qs}))
             return await handler(request, user)
+
         return wrapper
 
     async def login_form(self, request: web.Request) -> web.Response:
         return await self._login_page(request, error=None, status=200)
 
-    async def _login_page(self, request: web.Request, error: str | None, status: int,
-                          username: str = "", next_path: str | None = None) -> web.Response:
+    async def _login_page(
+        self, request: web.Request, error: str | None, status: int, username: str = "", next_path: str | None = None
+    ) -> web.Response:
         has_users = await self._db(lambda c: c.execute("SELECT 1 FROM dashboard_users LIMIT 1").fetchone() is not None)
         token = secrets.token_urlsafe(24)
-        response = self._render("dashboard_login.html", status=status, csrf=token, error=error,
-                                next=_safe_next(request.query.get("next", "") if next_path is None else next_path),
-                                has_users=has_users,
-                                username=username)
-        response.set_cookie(CSRF_COOKIE, token, path=f"{PREFIX}/login", httponly=True, samesite="Strict",
-                            secure=self.secure_cookie, max_age=3600)
+        response = self._render(
+            "dashboard_login.html",
+            status=status,
+            csrf=token,
+            error=error,
+            next=_safe_next(request.query.get("next", "") if next_path is None else next_path),
+            has_users=has_users,
+            username=username,
+        )
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            path=f"{PREFIX}/login",
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookie,
+            max_age=3600,
+        )
         return response
 
     async def login(self, request: web.Request) -> web.Response:
@@ -159,19 +178,26 @@ class Dashboard:
         sent = str(form.get("csrf", ""))
         origin = request.headers.get("Origin")
         if not cookie or not hmac.compare_digest(cookie, sent) or (origin and not _same_origin(origin, request)):
-            return await self._login_page(request, "The login form expired; please try again.", 400,
-                                          next_path=str(form.get("next", "")))
+            return await self._login_page(
+                request, "The login form expired; please try again.", 400, next_path=str(form.get("next", ""))
+            )
         name, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
         key, stored = await self._db(lambda c: (users.session_key(c), users.password_hash(c, name)))
         # An unknown user costs the same scrypt as a known one: the answer time tells nothing.
-        ok = await asyncio.to_thread(auth.verify_password, password[:auth.MAX_PASSWORD], stored or _unknown_user())
+        ok = await asyncio.to_thread(auth.verify_password, password[: auth.MAX_PASSWORD], stored or _unknown_user())
         if not (ok and key and stored):
-            return await self._login_page(request, "Wrong user name or password.", 401, name,
-                                          str(form.get("next", "")))
+            return await self._login_page(request, "Wrong user name or password.", 401, name, str(form.get("next", "")))
         expires = int(time.time()) + self.session_seconds
         response = _see_other(_safe_next(str(form.get("next", ""))) or f"{PREFIX}/")
-        response.set_cookie(SESSION_COOKIE, auth.make_session(key, name, stored, expires), path=PREFIX,
-                            httponly=True, samesite="Lax", secure=self.secure_cookie, max_age=self.session_seconds)
+        response.set_cookie(
+            SESSION_COOKIE,
+            auth.make_session(key, name, stored, expires),
+            path=PREFIX,
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure_cookie,
+            max_age=self.session_seconds,
+        )
         response.del_cookie(CSRF_COOKIE, path=f"{PREFIX}/login")
         return response
 
@@ -205,15 +231,31 @@ class Dashboard:
         def load(conn) -> dict[str, Any]:
             rows = reports.sources_report(conn, period, by)
             daily = reports.daily_report(conn, period, by)
-            return {"rows": rows, "total": reports.totals(rows), "cells": reports.heatmap(conn, period),
-                    "daily": daily, "days": reports.trend(daily, period),
-                    "pools": reports.pool_utilization(conn, period, now, self.grace)}
+            return {
+                "rows": rows,
+                "total": reports.totals(rows),
+                "cells": reports.heatmap(conn, period),
+                "daily": daily,
+                "days": reports.trend(daily, period),
+                "pools": reports.pool_utilization(conn, period, now, self.grace),
+            }
+
         data = await self._db(load)
         return self._render(
-            "dashboard_main.html", user=user, logout_csrf=await self._logout_token(request),
-            period=period, by=by, query=_period_query(request), tz=self.tz, daily_table_max=DAILY_TABLE_MAX, **data,
-            bars=charts.source_bars(data["rows"], by), heat_calls=charts.heatmap(data["cells"], "calls"),
-            heat_missed=charts.heatmap(data["cells"], "missed"), trend=charts.trend(data["days"]))
+            "dashboard_main.html",
+            user=user,
+            logout_csrf=await self._logout_token(request),
+            period=period,
+            by=by,
+            query=_period_query(request),
+            tz=self.tz,
+            daily_table_max=DAILY_TABLE_MAX,
+            **data,
+            bars=charts.source_bars(data["rows"], by),
+            heat_calls=charts.heatmap(data["cells"], "calls"),
+            heat_missed=charts.heatmap(data["cells"], "missed"),
+            trend=charts.trend(data["days"]),
+        )
 
     async def calls(self, request: web.Request, user: str) -> web.Response:
         q = request.query
@@ -231,20 +273,35 @@ class Dashboard:
         def load(conn) -> dict[str, Any]:
             rows = reports.call_list(conn, period, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
             return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": reports.call_sources(conn)}
+
         data = await self._db(load)
         for row in data["rows"]:
             row["local"] = local_datetime(row["started_at"], self.tz).strftime("%Y-%m-%d %H:%M:%S")
         base = {k: v for k, v in q.items() if k != "page"}
         return self._render(
-            "dashboard_calls.html", user=user, logout_csrf=await self._logout_token(request),
-            period=period, filters=filters, page=page, tz=self.tz, query=_period_query(request),
+            "dashboard_calls.html",
+            user=user,
+            logout_csrf=await self._logout_token(request),
+            period=period,
+            filters=filters,
+            page=page,
+            tz=self.tz,
+            query=_period_query(request),
             prev_url=f"?{urlencode({**base, 'page': page - 1})}" if page > 1 else None,
             next_url=f"?{urlencode({**base, 'page': page + 1})}" if data["more"] else None,
-            export_query=urlencode(base), dispositions=reports.DISPOSITION_FILTERS, **data)
+            export_query=urlencode(base),
+            dispositions=reports.DISPOSITION_FILTERS,
+            **data,
+        )
 
     async def _error_page(self, request: web.Request, user: str, message: str) -> web.Response:
-        return self._render("dashboard_error.html", status=400, user=user,
-                            logout_csrf=await self._logout_token(request), message=message)
+        return self._render(
+            "dashboard_error.html",
+            status=400,
+            user=user,
+            logout_csrf=await self._logout_token(request),
+            message=message,
+        )
 
     async def recording(self, request: web.Request, user: str) -> web.StreamResponse:
         try:
@@ -255,16 +312,20 @@ class Dashboard:
         path = self._recording_path(call["recording"] if call else None)
         if path is None:
             raise web.HTTPNotFound(text="no recording for this call")
-        content_type = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return web.FileResponse(path, headers={"Content-Type": content_type,
-                                               "Content-Disposition": f'inline; filename="{path.name}"'})
+        content_type = (
+            AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        )
+        return web.FileResponse(
+            path, headers={"Content-Type": content_type, "Content-Disposition": f'inline; filename="{path.name}"'}
+        )
 
     def _recording_path(self, recording: str | None) -> Path | None:
         """The recording file, only if it lies inside the configured recording folder."""
         if not recording:
             return None
-        folder_key = "freeswitch.recording_directory" if self.config.get("pbx.type") == "freeswitch" \
-            else "recording.directory"
+        folder_key = (
+            "freeswitch.recording_directory" if self.config.get("pbx.type") == "freeswitch" else "recording.directory"
+        )
         folder = Path(self.config.get(folder_key)).resolve()
         path = Path(recording)
         path = (path if path.is_absolute() else folder / path).resolve()
@@ -288,19 +349,23 @@ class Dashboard:
 
         def load(conn) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
             if name == "sources":
-                return (reports.sources_report(conn, period, by),
-                        reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS)
+                return (
+                    reports.sources_report(conn, period, by),
+                    reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS,
+                )
             if name == "heatmap":
                 return reports.heatmap(conn, period), reports.HEATMAP_COLUMNS
             if name == "daily":
                 return reports.daily_report(conn, period, by), ("day", by, *reports.DAILY_COUNTS)
             return reports.call_list(conn, period, filters, limit=100_000), reports.CALL_LIST_COLUMNS
+
         rows, columns = await self._db(load)
         filename = f"ctrack-{name}-{period.first}-{period.last}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "json":
-            return web.Response(text=json.dumps(rows, ensure_ascii=False, default=str), headers=headers,
-                                content_type="application/json")
+            return web.Response(
+                text=json.dumps(rows, ensure_ascii=False, default=str), headers=headers, content_type="application/json"
+            )
         return web.Response(text=to_csv(rows, columns), headers=headers, content_type="text/csv", charset="utf-8")
 
 
@@ -312,11 +377,17 @@ def _call_filter(q) -> reports.CallFilter:
         if value not in ("yes", "no"):
             raise reports.ReportError(f"{name} must be yes, no or any")
         return value == "yes"
+
     disposition = q.get("disposition") or None
     if disposition and disposition not in reports.DISPOSITION_FILTERS:
         raise reports.ReportError(f"unknown disposition {disposition!r}")
-    return reports.CallFilter(source=q.get("source") or None, disposition=disposition, qualified=flag("qualified"),
-                              first_time=flag("first_time"), search=(q.get("q") or "").strip()[:100] or None)
+    return reports.CallFilter(
+        source=q.get("source") or None,
+        disposition=disposition,
+        qualified=flag("qualified"),
+        first_time=flag("first_time"),
+        search=(q.get("q") or "").strip()[:100] or None,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -353,8 +424,9 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 async def _stylesheet(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "dashboard.css", headers={"Content-Type": "text/css",
-                                                               "Cache-Control": "max-age=3600"})
+    return web.FileResponse(
+        STATIC / "dashboard.css", headers={"Content-Type": "text/css", "Cache-Control": "max-age=3600"}
+    )
 
 
 async def _to_overview(request: web.Request) -> web.Response:

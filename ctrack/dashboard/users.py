@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ctrack.dashboard.auth import AuthError, new_secret
 from ctrack.catalog.store import transaction
+from ctrack.dashboard.auth import AuthError, new_secret
 
 SESSION_KEY = "dashboard_session_key"
 
@@ -21,14 +21,18 @@ def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> boo
     with transaction(conn):
         exists = conn.execute("SELECT 1 FROM dashboard_users WHERE name = ?", (name,)).fetchone() is not None
         if exists:
-            conn.execute("UPDATE dashboard_users SET password_hash = ?, "
-                         "changed_at = (julianday('now') - 2440587.5) * 86400.0 WHERE name = ?",
-                         (password_hash, name))
+            conn.execute(
+                "UPDATE dashboard_users SET password_hash = ?, "
+                "changed_at = (julianday('now') - 2440587.5) * 86400.0 WHERE name = ?",
+                (password_hash, name),
+            )
         else:
             conn.execute("INSERT INTO dashboard_users(name, password_hash) VALUES (?, ?)", (name, password_hash))
-        conn.execute("INSERT INTO app_secrets(name, value) SELECT ?, ? "
-                     "WHERE NOT EXISTS (SELECT 1 FROM app_secrets WHERE name = ?)",
-                     (SESSION_KEY, new_secret(), SESSION_KEY))
+        conn.execute(
+            "INSERT INTO app_secrets(name, value) SELECT ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM app_secrets WHERE name = ?)",
+            (SESSION_KEY, new_secret(), SESSION_KEY),
+        )
     return not exists
 
 
@@ -39,9 +43,13 @@ def remove_user(conn: sqlite3.Connection, name: str) -> None:
 
 
 def list_users(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT name, datetime(created_at, 'unixepoch') AS created, datetime(changed_at, 'unixepoch') AS "
-        "password_changed FROM dashboard_users ORDER BY name")]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT name, datetime(created_at, 'unixepoch') AS created, datetime(changed_at, 'unixepoch') AS "
+            "password_changed FROM dashboard_users ORDER BY name"
+        )
+    ]
 
 
 def password_hash(conn: sqlite3.Connection, name: str) -> str | None:

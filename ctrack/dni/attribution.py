@@ -8,13 +8,22 @@ one definition of "where did this visitor come from".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 PARAM_KEYS = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "gclid", "gbraid", "wbraid", "msclkid", "fbclid",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "fbclid",
 )
 _PARAM_SET = frozenset(PARAM_KEYS)
 _FIELDS = frozenset(("site", "page_url", "referrer", "params", "ga_client_id", "visit_id"))
@@ -46,6 +55,7 @@ def host_matches_site(host: str | None, site: str) -> bool:
 
 
 # --- the request -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Touch:
@@ -139,6 +149,7 @@ def touch_from_url(page_url: str | None, referrer: str | None) -> Touch:
 
 # --- classification ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     source: str
@@ -148,33 +159,76 @@ class Classification:
 DIRECT = Classification("Direct", "direct")
 
 # Host suffix -> name; the first match wins, so webmail comes before the search engines.
-_EMAIL = (("mail.google.com", "Gmail"), ("outlook.live.com", "Outlook"), ("outlook.office.com", "Outlook"),
-          ("outlook.office365.com", "Outlook"), ("mail.yahoo.com", "Yahoo Mail"), ("mail.aol.com", "AOL Mail"))
+_EMAIL = (
+    ("mail.google.com", "Gmail"),
+    ("outlook.live.com", "Outlook"),
+    ("outlook.office.com", "Outlook"),
+    ("outlook.office365.com", "Outlook"),
+    ("mail.yahoo.com", "Yahoo Mail"),
+    ("mail.aol.com", "AOL Mail"),
+)
 _SEARCH = re.compile(
     r"(^|\.)(?P<name>google|bing|yahoo|duckduckgo|yandex|baidu|ecosia|startpage|qwant|ask|aol|naver|seznam)"
-    r"\.[a-z.]{2,12}$|(^|\.)search\.brave\.com$")
-_SEARCH_NAMES = {"google": "Google", "bing": "Bing", "yahoo": "Yahoo", "duckduckgo": "DuckDuckGo",
-                 "yandex": "Yandex", "baidu": "Baidu", "ecosia": "Ecosia", "startpage": "Startpage",
-                 "qwant": "Qwant", "ask": "Ask", "aol": "AOL", "naver": "Naver", "seznam": "Seznam"}
-_SOCIAL = (("facebook.com", "Facebook"), ("fb.com", "Facebook"), ("fb.me", "Facebook"),
-           ("instagram.com", "Instagram"), ("t.co", "X"), ("twitter.com", "X"), ("x.com", "X"),
-           ("linkedin.com", "LinkedIn"), ("lnkd.in", "LinkedIn"), ("pinterest.com", "Pinterest"),
-           ("reddit.com", "Reddit"), ("youtube.com", "YouTube"), ("youtu.be", "YouTube"),
-           ("tiktok.com", "TikTok"), ("nextdoor.com", "Nextdoor"), ("threads.net", "Threads"),
-           ("snapchat.com", "Snapchat"))
+    r"\.[a-z.]{2,12}$|(^|\.)search\.brave\.com$"
+)
+_SEARCH_NAMES = {
+    "google": "Google",
+    "bing": "Bing",
+    "yahoo": "Yahoo",
+    "duckduckgo": "DuckDuckGo",
+    "yandex": "Yandex",
+    "baidu": "Baidu",
+    "ecosia": "Ecosia",
+    "startpage": "Startpage",
+    "qwant": "Qwant",
+    "ask": "Ask",
+    "aol": "AOL",
+    "naver": "Naver",
+    "seznam": "Seznam",
+}
+_SOCIAL = (
+    ("facebook.com", "Facebook"),
+    ("fb.com", "Facebook"),
+    ("fb.me", "Facebook"),
+    ("instagram.com", "Instagram"),
+    ("t.co", "X"),
+    ("twitter.com", "X"),
+    ("x.com", "X"),
+    ("linkedin.com", "LinkedIn"),
+    ("lnkd.in", "LinkedIn"),
+    ("pinterest.com", "Pinterest"),
+    ("reddit.com", "Reddit"),
+    ("youtube.com", "YouTube"),
+    ("youtu.be", "YouTube"),
+    ("tiktok.com", "TikTok"),
+    ("nextdoor.com", "Nextdoor"),
+    ("threads.net", "Threads"),
+    ("snapchat.com", "Snapchat"),
+)
 # Android apps send android-app://PACKAGE/ as the referrer.
-_APPS = {"com.google.android.googlequicksearchbox": Classification("Google Organic", "organic"),
-         "com.google.android.gm": Classification("Gmail", "email"),
-         "com.facebook.katana": Classification("Facebook", "social"),
-         "com.instagram.android": Classification("Instagram", "social"),
-         "com.linkedin.android": Classification("LinkedIn", "social"),
-         "com.twitter.android": Classification("X", "social"),
-         "com.reddit.frontpage": Classification("Reddit", "social")}
+_APPS = {
+    "com.google.android.googlequicksearchbox": Classification("Google Organic", "organic"),
+    "com.google.android.gm": Classification("Gmail", "email"),
+    "com.facebook.katana": Classification("Facebook", "social"),
+    "com.instagram.android": Classification("Instagram", "social"),
+    "com.linkedin.android": Classification("LinkedIn", "social"),
+    "com.twitter.android": Classification("X", "social"),
+    "com.reddit.frontpage": Classification("Reddit", "social"),
+}
 _MEDIUMS = {
     "paid_search": ("cpc", "ppc", "paid", "paidsearch", "paid_search", "paid-search", "sem"),
     "display": ("display", "banner", "cpm", "programmatic"),
-    "social": ("social", "social-network", "social_network", "social-media", "social_media", "sm",
-               "paid_social", "paid-social", "paidsocial"),
+    "social": (
+        "social",
+        "social-network",
+        "social_network",
+        "social-media",
+        "social_media",
+        "sm",
+        "paid_social",
+        "paid-social",
+        "paidsocial",
+    ),
     "email": ("email", "e-mail", "e_mail", "newsletter"),
     "organic": ("organic", "seo"),
     "referral": ("referral", "affiliate"),
@@ -186,8 +240,22 @@ _MEDIUMS = {
     "billboard": ("billboard", "ooh", "outdoor"),
 }
 _MEDIUM_CHANNEL = {medium: channel for channel, mediums in _MEDIUMS.items() for medium in mediums}
-_SOCIAL_SOURCES = ("facebook", "fb", "instagram", "ig", "twitter", "x", "linkedin", "pinterest", "reddit",
-                   "youtube", "tiktok", "nextdoor", "threads", "snapchat")
+_SOCIAL_SOURCES = (
+    "facebook",
+    "fb",
+    "instagram",
+    "ig",
+    "twitter",
+    "x",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "youtube",
+    "tiktok",
+    "nextdoor",
+    "threads",
+    "snapchat",
+)
 _GBP_SOURCES = ("gbp", "gmb", "google_business_profile", "google-business-profile", "google my business")
 
 
@@ -207,7 +275,7 @@ def classify_referrer(referrer: str | None, site: str) -> Classification:
     if parts.scheme == "android-app":
         return _APPS.get(host, Classification(host or "app", "referral"))
     if not host or host_matches_site(host, site):
-        return DIRECT                       # internal navigation, or a referrer with no host
+        return DIRECT  # internal navigation, or a referrer with no host
     if name := _suffix_match(host, _EMAIL):
         return Classification(name, "email")
     if m := _SEARCH.search(host):
@@ -240,11 +308,12 @@ def classify(touch: Touch, site: str) -> Classification:
 
 # --- visits and the attribution model ----------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class SiteRules:
     """Per site: credit a returning visitor's calls to the first touch or the last non-direct one."""
 
-    model: str = "first"        # "first" or "last"
+    model: str = "first"  # "first" or "last"
     days: int = 30
 
 
@@ -279,11 +348,20 @@ def revisit(visit: Visit, touch: Touch, ga_client_id: str | None, rules: SiteRul
         found = classify(touch, visit.site)
         if found != DIRECT and (touch, found.source) != (kept, source):
             kept, source, channel = touch, found.source, found.channel
-    return Visit(visit.id, visit.site, visit.first_seen, max(visit.last_seen, now), kept, source, channel,
-                 ga_client_id or visit.ga_client_id)
+    return Visit(
+        visit.id,
+        visit.site,
+        visit.first_seen,
+        max(visit.last_seen, now),
+        kept,
+        source,
+        channel,
+        ga_client_id or visit.ga_client_id,
+    )
 
 
 # --- calls -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseSpan:

@@ -30,20 +30,29 @@ from urllib.parse import urlsplit
 import aiosqlite
 from aiohttp import web
 
+from ctrack.catalog.store import load_catalog
 from ctrack.config import ConfigError
-from ctrack.dni.attribution import (
-    BadRequest, LeaseRequest, SiteRules, Visit, host_matches_site, new_visit, normalize_site,
-    parse_lease_request, parse_site, revisit, touch_from_url,
-)
 from ctrack.core.model import NumberKind, NumberState
 from ctrack.core.phone import InvalidNumber, national_format, to_e164
+from ctrack.dni.attribution import (
+    BadRequest,
+    LeaseRequest,
+    SiteRules,
+    Visit,
+    host_matches_site,
+    new_visit,
+    normalize_site,
+    parse_lease_request,
+    parse_site,
+    revisit,
+    touch_from_url,
+)
 from ctrack.dni.pools import Grant, Leases, PoolSettings
 from ctrack.dni.ratelimit import RateLimiter
+from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
-from ctrack.catalog.store import load_catalog
-from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
 from ctrack.store.writer import open_connection
 
 log = logging.getLogger(__name__)
@@ -104,7 +113,7 @@ class WriteBehind:
 
     def __init__(self, writer):
         self.writer = writer
-        self._visits: dict[str, tuple[Visit, Grant, bool]] = {}      # id -> (visit, its grant, whole row?)
+        self._visits: dict[str, tuple[Visit, Grant, bool]] = {}  # id -> (visit, its grant, whole row?)
         self._grants: dict[tuple[str, float], tuple[Grant, bool]] = {}  # (visit, start) -> (grant, new?)
         self._task: asyncio.Task | None = None
         self.failures = 0
@@ -131,12 +140,13 @@ class WriteBehind:
                 visits, grants = self._visits, self._grants
                 self._visits, self._grants = {}, {}
                 try:
-                    await self.writer.run(partial(save_visits, visits=list(visits.values()),
-                                                  grants=list(grants.values())))
+                    await self.writer.run(
+                        partial(save_visits, visits=list(visits.values()), grants=list(grants.values()))
+                    )
                 except Exception as exc:
                     self.failures += 1
                     log.warning("DNI: saving %d visits failed (will retry): %s", len(visits), exc)
-                    for visit_id, (visit, grant, whole) in visits.items():      # newer queued rows win
+                    for visit_id, (visit, grant, whole) in visits.items():  # newer queued rows win
                         if visit_id not in self._visits:
                             self._visits[visit_id] = (visit, grant, whole)
                     for key, item in grants.items():
@@ -152,7 +162,7 @@ class WriteBehind:
             return
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("DNI: %d visits could not be saved before shutdown", self.backlog)
             task.cancel()
 
@@ -171,8 +181,10 @@ class Dni:
         self.services = services
         self.grace = config.get("dni.grace_seconds")
         self.default_rules = SiteRules(config.get("dni.attribution"), config.get("dni.attribution_days"))
-        self.site_rules = {site: SiteRules(model, days or self.default_rules.days)
-                           for site, (model, days) in config.get("dni.site_attribution").items()}
+        self.site_rules = {
+            site: SiteRules(model, days or self.default_rules.days)
+            for site, (model, days) in config.get("dni.site_attribution").items()
+        }
         self.allowed_origins: frozenset[str] = config.get("dni.allowed_origins")
         self.trusted_proxies: frozenset[str] = config.get("http.trusted_proxies")
         region = config.get("ctrack.default_region")
@@ -182,8 +194,10 @@ class Dni:
         except InvalidNumber as exc:
             raise ConfigError(f"business.published_number: {exc}") from None
         self._default_published = tuple(Published(n, formatted(n)) for n in default)
-        self._published = {site: tuple(Published(n, formatted(n)) for n in numbers)
-                           for site, numbers in config.get("dni.published_numbers").items()}
+        self._published = {
+            site: tuple(Published(n, formatted(n)) for n in numbers)
+            for site, numbers in config.get("dni.published_numbers").items()
+        }
         self.limiter = RateLimiter(config.get("dni.rate_per_minute"), config.get("dni.rate_burst"))
         self.leases = Leases()
         self.site_pools: dict[str, list[str]] = {}
@@ -191,7 +205,7 @@ class Dni:
         self.saver = WriteBehind(services.writer)
         self._catalog_at = -1.0
         self._reader: aiosqlite.Connection | None = None
-        self._origins: dict[tuple[str, str | None], bool] = {}      # origin_allowed's answers
+        self._origins: dict[tuple[str, str | None], bool] = {}  # origin_allowed's answers
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -210,8 +224,10 @@ class Dni:
             parts = urlsplit(origin)
             sites = [site] if site is not None else list(self.site_pools)
             allowed = origin in self.allowed_origins or (
-                parts.scheme in ("http", "https") and bool(parts.hostname)
-                and any(host_matches_site(parts.hostname, s) for s in sites))
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and any(host_matches_site(parts.hostname, s) for s in sites)
+            )
             if len(self._origins) >= ORIGIN_CACHE:
                 self._origins.clear()
             self._origins[key] = allowed
@@ -236,9 +252,13 @@ class Dni:
         for tn in catalog.numbers.values():
             if tn.kind == NumberKind.POOL and tn.pool and tn.state == NumberState.ACTIVE:
                 by_pool.setdefault(tn.pool, []).append(tn.number)
-        self.leases.sync({name: (PoolSettings(name, p.lease_seconds, p.overflow, p.fallback),
-                                 sorted(by_pool.get(name, ())))
-                          for name, p in catalog.pools.items()}, last_used)
+        self.leases.sync(
+            {
+                name: (PoolSettings(name, p.lease_seconds, p.overflow, p.fallback), sorted(by_pool.get(name, ())))
+                for name, p in catalog.pools.items()
+            },
+            last_used,
+        )
         site_pools: dict[str, list[str]] = {}
         for name in sorted(catalog.pools):
             site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(name)
@@ -308,16 +328,20 @@ class Dni:
         if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
             known = None
         if known is None:
-            visit = new_visit(new_id or secrets.token_urlsafe(16), request.site, request.touch,
-                              request.ga_client_id, now)
+            visit = new_visit(
+                new_id or secrets.token_urlsafe(16), request.site, request.touch, request.ga_client_id, now
+            )
         else:
             visit = revisit(known, request.touch, request.ga_client_id, rules, now)
         previous = self.leases_of(visit.id, pools)
         result = self.leases.lease(visit.id, pools, now)
         grant = result.grant
         self.visits.put(visit)
-        changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != \
-            (known.touch, known.source, known.ga_client_id)
+        changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != (
+            known.touch,
+            known.source,
+            known.ga_client_id,
+        )
         renewed = previous is not None and previous.started_at == grant.started_at
         self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
         return visit, grant
@@ -336,17 +360,47 @@ class Dni:
     def metrics(self, services: Services) -> None:
         pools = self.leases.pools.values
         for name, kind, text, value in (
-            ("ctrack_dni_leases_total", "counter", "Pool numbers leased to visits", lambda: sum(p.leases_total for p in pools())),
-            ("ctrack_dni_renewals_total", "counter", "Leases renewed by a heartbeat", lambda: sum(p.renewals_total for p in pools())),
-            ("ctrack_dni_pool_pressure_total", "counter", "Visits served from overflow (fallback or shared number)", lambda: sum(p.overflow_total for p in pools())),
-            ("ctrack_dni_overflow_requests_total", "counter", "Lease requests answered from overflow", lambda: sum(p.overflow_requests_total for p in pools())),
+            (
+                "ctrack_dni_leases_total",
+                "counter",
+                "Pool numbers leased to visits",
+                lambda: sum(p.leases_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_renewals_total",
+                "counter",
+                "Leases renewed by a heartbeat",
+                lambda: sum(p.renewals_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_pool_pressure_total",
+                "counter",
+                "Visits served from overflow (fallback or shared number)",
+                lambda: sum(p.overflow_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_overflow_requests_total",
+                "counter",
+                "Lease requests answered from overflow",
+                lambda: sum(p.overflow_requests_total for p in pools()),
+            ),
             ("ctrack_dni_pool_numbers", "gauge", "Active pool numbers", lambda: sum(p.numbers for p in pools())),
             ("ctrack_dni_leased_numbers", "gauge", "Pool numbers leased now", lambda: sum(p.leased for p in pools())),
             ("ctrack_dni_free_numbers", "gauge", "Pool numbers free now", lambda: sum(p.free for p in pools())),
             ("ctrack_dni_visits", "gauge", "Visits holding a grant now", lambda: sum(p.visits for p in pools())),
-            ("ctrack_dni_rate_limited_total", "counter", "Lease requests refused by the rate limit", lambda: self.limiter.refused_total),
+            (
+                "ctrack_dni_rate_limited_total",
+                "counter",
+                "Lease requests refused by the rate limit",
+                lambda: self.limiter.refused_total,
+            ),
             ("ctrack_dni_write_backlog", "gauge", "Visits waiting to be saved", lambda: self.saver.backlog),
-            ("ctrack_dni_write_failures_total", "counter", "Failed saves of visits (retried)", lambda: self.saver.failures),
+            (
+                "ctrack_dni_write_failures_total",
+                "counter",
+                "Failed saves of visits (retried)",
+                lambda: self.saver.failures,
+            ),
         ):
             services.add_metric(name, kind, text, value)
 
@@ -356,9 +410,11 @@ DNI = web.AppKey("dni", Dni)
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status,
-                             headers={"Cache-Control": "no-store", **(headers or {})})
+    return web.json_response(
+        {"error": message}, status=status, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
 
 
 def _cors(origin: str | None) -> dict[str, str]:
@@ -381,7 +437,7 @@ async def lease_handler(request: web.Request) -> web.Response:
         return _error(413, f"body larger than {MAX_LEASE_BODY} bytes")
     try:
         lease_request = parse_lease_request(json.loads(raw))
-    except (ValueError, RecursionError) as exc:   # BadRequest, or not JSON
+    except (ValueError, RecursionError) as exc:  # BadRequest, or not JSON
         return _error(400, str(exc) if isinstance(exc, BadRequest) else "body: expected JSON")
     if origin is not None and not dni.origin_allowed(origin, lease_request.site):
         return _error(403, "origin not allowed for this site")
@@ -397,15 +453,18 @@ async def lease_handler(request: web.Request) -> web.Response:
     except StoreUnavailable:
         return _error(503, "visit could not be read; try again later", cors)
     rules = dni.rules(visit.site)
-    return web.json_response({
-        "visit_id": visit.id,
-        "number": grant.number,
-        "formatted": formatted(grant.number) if grant.number else None,
-        "source": visit.source,
-        "lease_expires_at": round(grant.expires_at, 3),
-        "visit_expires_at": round(visit.expires_at(rules), 3),
-        "published": [{"number": p.number, "formatted": p.formatted} for p in dni.published(visit.site)],
-    }, headers={"Cache-Control": "no-store", **cors})
+    return web.json_response(
+        {
+            "visit_id": visit.id,
+            "number": grant.number,
+            "formatted": formatted(grant.number) if grant.number else None,
+            "source": visit.source,
+            "lease_expires_at": round(grant.expires_at, 3),
+            "visit_expires_at": round(visit.expires_at(rules), 3),
+            "published": [{"number": p.number, "formatted": p.formatted} for p in dni.published(visit.site)],
+        },
+        headers={"Cache-Control": "no-store", **cors},
+    )
 
 
 async def lease_preflight(request: web.Request) -> web.Response:
@@ -413,9 +472,15 @@ async def lease_preflight(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     if origin is None or not dni.origin_allowed(origin, None):
         return _error(403, "origin not allowed")
-    return web.Response(status=204, headers={
-        **_cors(origin), "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "Content-Type",
-        "Access-Control-Max-Age": "86400"})
+    return web.Response(
+        status=204,
+        headers={
+            **_cors(origin),
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
 
 
 async def amp_handler(request: web.Request) -> web.Response:

@@ -14,15 +14,15 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Iterable, Mapping, Sequence
 
 
 class GrantKind(StrEnum):
-    LEASE = "lease"          # the visit holds the number alone
-    SHARED = "shared"        # overflow: the number was already leased to another visit
-    FALLBACK = "fallback"    # overflow: the pool's fallback number (or nothing), no lease
+    LEASE = "lease"  # the visit holds the number alone
+    SHARED = "shared"  # overflow: the number was already leased to another visit
+    FALLBACK = "fallback"  # overflow: the pool's fallback number (or nothing), no lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +31,12 @@ class Grant:
 
     visit_id: str
     pool: str
-    number: str | None          # None: a fallback with no fallback number configured
+    number: str | None  # None: a fallback with no fallback number configured
     kind: GrantKind
     started_at: float
     expires_at: float
 
-    def until(self, expires_at: float) -> "Grant":
+    def until(self, expires_at: float) -> Grant:
         return Grant(self.visit_id, self.pool, self.number, self.kind, self.started_at, expires_at)
 
 
@@ -51,26 +51,25 @@ class PoolSettings:
 @dataclass(frozen=True, slots=True)
 class LeaseResult:
     grant: Grant
-    ended: tuple[Grant, ...] = ()   # grants this request ended early (a fallback upgraded to a lease)
+    ended: tuple[Grant, ...] = ()  # grants this request ended early (a fallback upgraded to a lease)
 
 
 class PoolLeases:
     """One pool's numbers, leases and pressure counters."""
 
-    def __init__(self, settings: PoolSettings, numbers: Iterable[str],
-                 last_used: Mapping[str, float] | None = None):
+    def __init__(self, settings: PoolSettings, numbers: Iterable[str], last_used: Mapping[str, float] | None = None):
         self.settings = settings
         self._numbers: set[str] = set()
-        self._free: OrderedDict[str, float] = OrderedDict()            # number -> last used; LRU first
-        self._holders: dict[str, dict[str, Grant]] = {}                 # number -> visit -> grant
-        self._in_use: OrderedDict[str, None] = OrderedDict()            # leased numbers, LRU first
-        self._grants: dict[str, Grant] = {}                             # visit -> grant (any kind)
-        self._released: dict[str, tuple[str, float]] = {}               # number -> (visit, lease end)
-        self._heap: list[tuple[float, str]] = []                        # (expires_at, visit); lazy
+        self._free: OrderedDict[str, float] = OrderedDict()  # number -> last used; LRU first
+        self._holders: dict[str, dict[str, Grant]] = {}  # number -> visit -> grant
+        self._in_use: OrderedDict[str, None] = OrderedDict()  # leased numbers, LRU first
+        self._grants: dict[str, Grant] = {}  # visit -> grant (any kind)
+        self._released: dict[str, tuple[str, float]] = {}  # number -> (visit, lease end)
+        self._heap: list[tuple[float, str]] = []  # (expires_at, visit); lazy
         self.leases_total = 0
         self.renewals_total = 0
-        self.overflow_total = 0            # visits sent to overflow (a fallback or shared grant)
-        self.overflow_requests_total = 0   # requests answered from overflow, renewals included
+        self.overflow_total = 0  # visits sent to overflow (a fallback or shared grant)
+        self.overflow_requests_total = 0  # requests answered from overflow, renewals included
         self.peak_visits = 0
         self.set_numbers(numbers, last_used or {})
 
@@ -190,7 +189,7 @@ class PoolLeases:
 
     def _push(self, grant: Grant) -> None:
         heapq.heappush(self._heap, (grant.expires_at, grant.visit_id))
-        if len(self._heap) > 4 * len(self._grants) + 1024:      # renewals leave stale entries
+        if len(self._heap) > 4 * len(self._grants) + 1024:  # renewals leave stale entries
             self._heap = [(g.expires_at, v) for v, g in self._grants.items()]
             heapq.heapify(self._heap)
 
@@ -230,8 +229,9 @@ class Leases:
     def __init__(self) -> None:
         self.pools: dict[str, PoolLeases] = {}
 
-    def sync(self, pools: Mapping[str, tuple[PoolSettings, Sequence[str]]],
-             last_used: Mapping[str, float] | None = None) -> None:
+    def sync(
+        self, pools: Mapping[str, tuple[PoolSettings, Sequence[str]]], last_used: Mapping[str, float] | None = None
+    ) -> None:
         """Match the catalog: add, update or remove pools and their numbers."""
         for name in set(self.pools) - set(pools):
             del self.pools[name]
@@ -253,8 +253,11 @@ class Leases:
                 return pool.lease(visit_id, now)
         for pool in pools:
             if pool.has_free(now):
-                ended = tuple(other.drop(visit_id, now) for other in pools
-                              if other is not pool and other.grant_of(visit_id) is not None)
+                ended = tuple(
+                    other.drop(visit_id, now)
+                    for other in pools
+                    if other is not pool and other.grant_of(visit_id) is not None
+                )
                 result = pool.lease(visit_id, now)
                 return LeaseResult(result.grant, ended + result.ended)
         return pools[0].lease(visit_id, now)
@@ -268,6 +271,7 @@ class Leases:
 
 
 # --- pool statistics (ctrack pool stats) -------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -285,11 +289,12 @@ class PoolUsage:
     numbers: int
     window_seconds: float
     visits: int
-    utilization: float          # share of number-time leased in the window, 0..1
-    pressure_visits: int        # visits served from overflow (fallback or shared)
-    pressure: float             # pressure_visits / visits
-    peak_visits: int            # most visits wanting a number at the same moment
-    recommended: int | None     # pool size for the peak, plus grace and headroom; None = no data
+    utilization: float  # share of number-time leased in the window, 0..1
+    pressure_visits: int  # visits served from overflow (fallback or shared)
+    pressure: float  # pressure_visits / visits
+    peak_visits: int  # most visits wanting a number at the same moment
+    recommended: int | None  # pool size for the peak, plus grace and headroom; None = no data
+
 
 HEADROOM = 1.1
 

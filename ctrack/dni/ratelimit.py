@@ -14,7 +14,7 @@ class RateLimiter:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()   # client -> (tokens, at)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
         self.refused_total = 0
 
     @property

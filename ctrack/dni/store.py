@@ -7,27 +7,50 @@ and `ctrack dni visits` read on their own connections.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import aiosqlite
 
-from ctrack.dni.attribution import LeaseSpan, Touch, Visit, pick_visit
-from ctrack.core.model import CallRecord
-from ctrack.dni.pools import Grant, GrantKind, Span, pool_usage
 from ctrack.catalog.store import NotFound
+from ctrack.core.model import CallRecord
+from ctrack.dni.attribution import LeaseSpan, Touch, Visit, pick_visit
+from ctrack.dni.pools import Grant, GrantKind, Span, pool_usage
 
 DAY = 86400.0
 
-_TOUCH_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-                  "gclid", "gbraid", "wbraid", "msclkid", "fbclid")
-_VISIT_COLUMNS = ("id", "site", "first_seen", "last_seen", "landing_page", "referrer", *_TOUCH_COLUMNS,
-                  "ga_client_id", "source", "channel", "number", "lease_expires_at")
+_TOUCH_COLUMNS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "fbclid",
+)
+_VISIT_COLUMNS = (
+    "id",
+    "site",
+    "first_seen",
+    "last_seen",
+    "landing_page",
+    "referrer",
+    *_TOUCH_COLUMNS,
+    "ga_client_id",
+    "source",
+    "channel",
+    "number",
+    "lease_expires_at",
+)
 
 # Each statement carries many rows: executemany would release and re-take the GIL for every
 # row, and a busy event loop makes each re-take wait (a batch of thousands took seconds).
-ROWS_PER_STATEMENT = 500            # x 21 columns stays under SQLite's 32766 bound values
+ROWS_PER_STATEMENT = 500  # x 21 columns stays under SQLite's 32766 bound values
 
 
 @lru_cache(maxsize=64)
@@ -35,37 +58,55 @@ def _upsert_visits(rows: int) -> str:
     # Every column but the id: an AMP reader's visit id comes from their AMP client id, so
     # when that visit has run out a new one starts under the same id.
     marks = "(" + ", ".join("?" * len(_VISIT_COLUMNS)) + ")"
-    return (f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) VALUES {', '.join([marks] * rows)} "
-            f"ON CONFLICT(id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id"))
+    return (
+        f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) VALUES {', '.join([marks] * rows)} "
+        f"ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
+    )
 
 
 @lru_cache(maxsize=64)
 def _upsert_leases(rows: int) -> str:
     marks = "(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?)"
-    return (f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
-            f"VALUES {', '.join([marks] * rows)} "
-            f"ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at")
+    return (
+        f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
+        f"VALUES {', '.join([marks] * rows)} "
+        f"ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at"
+    )
 
 
 # A heartbeat changes only these; updating them costs a third of the whole-row upsert.
 @lru_cache(maxsize=64)
 def _touch_visits(rows: int) -> str:
-    return ("UPDATE visits SET last_seen = v.column2, number = v.column3, lease_expires_at = v.column4 "
-            f"FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * rows)}) AS v WHERE visits.id = v.column1")
+    return (
+        "UPDATE visits SET last_seen = v.column2, number = v.column3, lease_expires_at = v.column4 "
+        f"FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * rows)}) AS v WHERE visits.id = v.column1"
+    )
 
 
 @lru_cache(maxsize=64)
 def _renew_leases(rows: int) -> str:
-    return (f"UPDATE leases SET expires_at = v.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * rows)}) AS v "
-            "WHERE leases.visit_id = v.column1 AND leases.started_at = v.column2")
+    return (
+        f"UPDATE leases SET expires_at = v.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * rows)}) AS v "
+        "WHERE leases.visit_id = v.column1 AND leases.started_at = v.column2"
+    )
 
 
 def _visit_values(visit: Visit, grant: Grant) -> tuple:
     touch = visit.touch
-    return (visit.id, visit.site, visit.first_seen, visit.last_seen, touch.landing_page, touch.referrer,
-            *(getattr(touch, c) for c in _TOUCH_COLUMNS), visit.ga_client_id, visit.source, visit.channel,
-            grant.number, grant.expires_at)
+    return (
+        visit.id,
+        visit.site,
+        visit.first_seen,
+        visit.last_seen,
+        touch.landing_page,
+        touch.referrer,
+        *(getattr(touch, c) for c in _TOUCH_COLUMNS),
+        visit.ga_client_id,
+        visit.source,
+        visit.channel,
+        grant.number,
+        grant.expires_at,
+    )
 
 
 def _lease_values(grant: Grant) -> tuple:
@@ -76,37 +117,47 @@ async def _write(conn: aiosqlite.Connection, sql: Callable[[int], str], rows: li
     """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
     changed = 0
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[i:i + ROWS_PER_STATEMENT]
+        chunk = rows[i : i + ROWS_PER_STATEMENT]
         cursor = await conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
         changed += cursor.rowcount
         await cursor.close()
     return changed
 
 
-async def save_visits(conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]],
-                      grants: Sequence[tuple[Grant, bool]]) -> None:
+async def save_visits(
+    conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
+) -> None:
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
     changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
     whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
-    if touched and await _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at)
-                                                      for v, g in touched]) < len(touched):
+    if touched and await _write(
+        conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]
+    ) < len(touched):
         whole += [_visit_values(v, g) for v, g in touched]
     await _write(conn, _upsert_visits, whole)
     new = [_lease_values(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed and await _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at)
-                                                      for g in renewed]) < len(renewed):
+    if renewed and await _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
+        renewed
+    ):
         new += [_lease_values(g) for g in renewed]
     await _write(conn, _upsert_leases, new)
 
 
 def _visit_from_row(row: Any) -> Visit:
-    touch = Touch(landing_page=row["landing_page"], referrer=row["referrer"],
-                  **{c: row[c] for c in _TOUCH_COLUMNS})
-    return Visit(row["id"], row["site"], row["first_seen"], row["last_seen"], touch,
-                 row["source"] or "Direct", row["channel"] or "direct", row["ga_client_id"])
+    touch = Touch(landing_page=row["landing_page"], referrer=row["referrer"], **{c: row[c] for c in _TOUCH_COLUMNS})
+    return Visit(
+        row["id"],
+        row["site"],
+        row["first_seen"],
+        row["last_seen"],
+        touch,
+        row["source"] or "Direct",
+        row["channel"] or "direct",
+        row["ga_client_id"],
+    )
 
 
 async def load_visit(conn: aiosqlite.Connection, visit_id: str) -> Visit | None:
@@ -117,19 +168,21 @@ async def load_visit(conn: aiosqlite.Connection, visit_id: str) -> Visit | None:
 
 # --- the daemon's start ------------------------------------------------------------------
 
+
 @dataclass
 class SavedLeases:
     """What the lease manager needs back after a restart."""
 
     active: list[Grant] = field(default_factory=list)
-    released: list[Grant] = field(default_factory=list)       # ended within the grace period
+    released: list[Grant] = field(default_factory=list)  # ended within the grace period
     last_used: dict[str, float] = field(default_factory=dict)  # number -> end of its latest lease
-    visits: list[Visit] = field(default_factory=list)          # the visits holding active grants
+    visits: list[Visit] = field(default_factory=list)  # the visits holding active grants
 
 
 def _grant(row: Any) -> Grant:
-    return Grant(row["visit_id"], row["pool"], row["number"], GrantKind(row["kind"]),
-                 row["started_at"], row["expires_at"])
+    return Grant(
+        row["visit_id"], row["pool"], row["number"], GrantKind(row["kind"]), row["started_at"], row["expires_at"]
+    )
 
 
 def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> SavedLeases:
@@ -137,21 +190,31 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
     saved = SavedLeases()
     conn.execute("BEGIN")
     try:
-        rows = conn.execute("""
+        rows = conn.execute(
+            """
             SELECT l.visit_id, p.name AS pool, l.number, l.kind, l.started_at, l.expires_at
             FROM leases l JOIN pools p ON p.id = l.pool_id
-            WHERE l.expires_at > ? ORDER BY l.started_at""", (now - grace,)).fetchall()
+            WHERE l.expires_at > ? ORDER BY l.started_at""",
+            (now - grace,),
+        ).fetchall()
         for row in rows:
             (saved.active if row["expires_at"] > now else saved.released).append(_grant(row))
-        saved.last_used = {r[0]: r[1] for r in conn.execute(
-            "SELECT number, max(expires_at) FROM leases WHERE kind != 'fallback' AND number IS NOT NULL "
-            "GROUP BY number")}
+        saved.last_used = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT number, max(expires_at) FROM leases WHERE kind != 'fallback' AND number IS NOT NULL "
+                "GROUP BY number"
+            )
+        }
         ids = sorted({g.visit_id for g in saved.active})
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            saved.visits += [_visit_from_row(r) for r in conn.execute(
-                f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk)]
+            chunk = ids[i : i + 500]
+            saved.visits += [
+                _visit_from_row(r)
+                for r in conn.execute(
+                    f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
+            ]
     finally:
         conn.execute("COMMIT")
     return saved
@@ -185,8 +248,12 @@ async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_s
     record.visit_id = visit.id
     record.source = visit.source
     record.channel = visit.channel
-    extra = {"keyword": visit.touch.utm_term, "landing_page": visit.touch.landing_page,
-             "gclid": visit.touch.gclid, "ga_client_id": visit.ga_client_id}
+    extra = {
+        "keyword": visit.touch.utm_term,
+        "landing_page": visit.touch.landing_page,
+        "gclid": visit.touch.gclid,
+        "ga_client_id": visit.ga_client_id,
+    }
     record.extra.update({k: v for k, v in extra.items() if v})
     if ambiguous:
         record.extra["visit_ambiguous"] = "1"
@@ -196,33 +263,52 @@ async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_s
 
 # --- reports -----------------------------------------------------------------------------
 
+
 def pool_stats(conn: sqlite3.Connection, pool: str, days: int, now: float, grace: float) -> dict[str, Any]:
     """`ctrack pool stats`: usage of one pool over the last `days` (or since it was created)."""
     row = conn.execute("SELECT id, site, created_at FROM pools WHERE name = ?", (pool,)).fetchone()
     if row is None:
         raise NotFound(f"unknown pool {pool!r} (see `ctrack pool list`)")
     start = max(now - days * DAY, row["created_at"])
-    numbers = conn.execute("SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'",
-                           (row["id"],)).fetchone()[0]
-    spans = [Span(r["visit_id"], r["number"], GrantKind(r["kind"]), r["started_at"], r["expires_at"])
-             for r in conn.execute("""
+    numbers = conn.execute(
+        "SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'", (row["id"],)
+    ).fetchone()[0]
+    spans = [
+        Span(r["visit_id"], r["number"], GrantKind(r["kind"]), r["started_at"], r["expires_at"])
+        for r in conn.execute(
+            """
                  SELECT visit_id, number, kind, started_at, expires_at FROM leases
-                 WHERE pool_id = ? AND expires_at > ? AND started_at < ?""", (row["id"], start - grace, now))]
+                 WHERE pool_id = ? AND expires_at > ? AND started_at < ?""",
+            (row["id"], start - grace, now),
+        )
+    ]
     usage = pool_usage(spans, numbers, start, now, grace)
     leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
-    return {"pool": pool, "site": row["site"], "since": start, "days": round((now - start) / DAY, 2),
-            "numbers": numbers, "leased_now": len(leased_now), "visits": usage.visits,
-            "utilization": round(usage.utilization, 4), "pressure_visits": usage.pressure_visits,
-            "pressure": round(usage.pressure, 4), "peak_visits": usage.peak_visits,
-            "recommended_size": usage.recommended}
+    return {
+        "pool": pool,
+        "site": row["site"],
+        "since": start,
+        "days": round((now - start) / DAY, 2),
+        "numbers": numbers,
+        "leased_now": len(leased_now),
+        "visits": usage.visits,
+        "utilization": round(usage.utilization, 4),
+        "pressure_visits": usage.pressure_visits,
+        "pressure": round(usage.pressure, 4),
+        "peak_visits": usage.peak_visits,
+        "recommended_size": usage.recommended,
+    }
 
 
 def recent_visits(conn: sqlite3.Connection, limit: int = 20, site: str | None = None) -> list[dict[str, Any]]:
     """Visits, most recently seen first, with how many calls each produced."""
     where, params = ("WHERE v.site = ?", [site]) if site else ("", [])
-    rows = conn.execute(f"""
+    rows = conn.execute(
+        f"""
         SELECT v.id, v.site, v.first_seen, v.last_seen, v.source, v.channel, v.number, v.lease_expires_at,
                v.landing_page, v.utm_term AS keyword, v.gclid, v.ga_client_id,
                (SELECT count(*) FROM calls c WHERE c.visit_id = v.id) AS calls
-        FROM visits v {where} ORDER BY v.last_seen DESC LIMIT ?""", [*params, int(limit)]).fetchall()
+        FROM visits v {where} ORDER BY v.last_seen DESC LIMIT ?""",
+        [*params, int(limit)],
+    ).fetchall()
     return [dict(r) for r in rows]

@@ -7,15 +7,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-GA4_MAX_AGE = 72 * 3600          # the Measurement Protocol drops events older than this
+GA4_MAX_AGE = 72 * 3600  # the Measurement Protocol drops events older than this
 EVENT = "call.qualified"
 
 WEBHOOK_FIELDS = (
-    "uniqueid", "tracking_number", "caller_number", "caller_name", "source", "channel", "disposition",
-    "ring_seconds", "talk_seconds", "first_time", "keyword", "landing_page", "gclid", "visit_id",
+    "uniqueid",
+    "tracking_number",
+    "caller_number",
+    "caller_name",
+    "source",
+    "channel",
+    "disposition",
+    "ring_seconds",
+    "talk_seconds",
+    "first_time",
+    "keyword",
+    "landing_page",
+    "gclid",
+    "visit_id",
 )
 
 
@@ -29,25 +41,27 @@ def ga4_body(call: dict[str, Any], client_id: str, event_name: str, value: float
     return {
         "client_id": client_id,
         "timestamp_micros": int(call["started_at"] * 1_000_000),
-        "events": [{
-            "name": event_name,
-            "params": {
-                "call_id": call["uniqueid"],
-                "source": call["source"] or "(none)",
-                "channel": call["channel"] or "(none)",
-                "talk_seconds": call["talk_seconds"],
-                "first_time_caller": int(bool(call["first_time"])),
-                "value": value if call["value"] is None else call["value"],
-                "currency": currency,
-            },
-        }],
+        "events": [
+            {
+                "name": event_name,
+                "params": {
+                    "call_id": call["uniqueid"],
+                    "source": call["source"] or "(none)",
+                    "channel": call["channel"] or "(none)",
+                    "talk_seconds": call["talk_seconds"],
+                    "first_time_caller": int(bool(call["first_time"])),
+                    "value": value if call["value"] is None else call["value"],
+                    "currency": currency,
+                },
+            }
+        ],
     }
 
 
 def webhook_body(call: dict[str, Any], value: float, currency: str) -> dict[str, Any]:
     data = {name: call[name] for name in WEBHOOK_FIELDS}
     data["first_time"] = None if call["first_time"] is None else bool(call["first_time"])
-    data["started_at"] = datetime.fromtimestamp(call["started_at"], timezone.utc).isoformat().replace("+00:00", "Z")
+    data["started_at"] = datetime.fromtimestamp(call["started_at"], UTC).isoformat().replace("+00:00", "Z")
     data["value"] = value if call["value"] is None else call["value"]
     data["currency"] = currency
     return {"event": EVENT, "id": idempotency_key(call["uniqueid"]), "call": data}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _NUMERIC = re.compile(r"^[+-]?[0-9][0-9 ().-]*$")

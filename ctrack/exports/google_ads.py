@@ -12,9 +12,10 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -52,8 +53,8 @@ class ExportSettings:
 @dataclass(frozen=True, slots=True)
 class Export:
     csv: str
-    exported: int            # conversions in the file
-    skipped: int             # calls whose gclid is not a click id (left out, not marked)
+    exported: int  # conversions in the file
+    skipped: int  # calls whose gclid is not a click id (left out, not marked)
 
 
 def check_conversion_name(name: str) -> str:
@@ -102,8 +103,9 @@ def _mark_params(marks: list[tuple[int, dict[str, str]]], name: str, now: float)
     return [(call_id, name, json.dumps(row), now, call_id, name) for call_id, row in marks]
 
 
-def export(conn: sqlite3.Connection, settings: ExportSettings, deliver: Callable[[Export], None],
-           now: float | None = None) -> Export:
+def export(
+    conn: sqlite3.Connection, settings: ExportSettings, deliver: Callable[[Export], None], now: float | None = None
+) -> Export:
     """For the CLI: pending conversions as CSV, handed to `deliver` (write the file) inside
     the transaction that marks them, so a failed write marks nothing."""
     conn.execute("BEGIN IMMEDIATE")

@@ -32,8 +32,9 @@ def _authorized(request: web.Request, user: str, password: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     # Both compared in full, so the time taken does not tell which one was wrong.
-    return hmac.compare_digest(given_user.encode(), user.encode()) & \
-        hmac.compare_digest(given_password.encode(), password.encode())
+    return hmac.compare_digest(given_user.encode(), user.encode()) & hmac.compare_digest(
+        given_password.encode(), password.encode()
+    )
 
 
 def setup(app: web.Application, services: Services) -> None:
@@ -46,14 +47,16 @@ def setup(app: web.Application, services: Services) -> None:
         name = check_conversion_name(name)
     except ExportError as exc:
         raise ConfigError(f"[google_ads] conversion_name: {exc}") from None
-    settings = ExportSettings(name, config.get("ctrack.timezone"), config.get("conversions.currency"),
-                              config.get("conversions.value"))
+    settings = ExportSettings(
+        name, config.get("ctrack.timezone"), config.get("conversions.currency"), config.get("conversions.value")
+    )
 
     async def google_ads(request: web.Request) -> web.Response:
         if not _authorized(request, user, password):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="ctrack exports"'})
         result = await services.writer.run(lambda conn: export_job(conn, settings, time.time()))
-        return web.Response(text=result.csv, content_type="text/csv", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(
+            text=result.csv, content_type="text/csv", charset="utf-8", headers={"Cache-Control": "no-store"}
+        )
 
     app.router.add_get(PATH, google_ads)

@@ -16,8 +16,9 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -49,13 +50,21 @@ class OutboxSettings:
     give_up_after: float
 
     @classmethod
-    def from_config(cls, config: Config) -> "OutboxSettings":
+    def from_config(cls, config: Config) -> OutboxSettings:
         settings = cls(
-            config.get("ga4.measurement_id"), config.get("ga4.api_secret"), config.get("ga4.endpoint"),
-            config.get("ga4.event_name"), config.get("webhooks.urls"), config.get("webhooks.secret"),
-            float(config.get("webhooks.timeout_seconds")), config.get("conversions.value"),
-            config.get("conversions.currency"), float(config.get("outbox.retry_first_seconds")),
-            float(config.get("outbox.retry_max_seconds")), config.get("outbox.give_up_hours") * 3600.0)
+            config.get("ga4.measurement_id"),
+            config.get("ga4.api_secret"),
+            config.get("ga4.endpoint"),
+            config.get("ga4.event_name"),
+            config.get("webhooks.urls"),
+            config.get("webhooks.secret"),
+            float(config.get("webhooks.timeout_seconds")),
+            config.get("conversions.value"),
+            config.get("conversions.currency"),
+            float(config.get("outbox.retry_first_seconds")),
+            float(config.get("outbox.retry_max_seconds")),
+            config.get("outbox.give_up_hours") * 3600.0,
+        )
         if bool(settings.ga4_measurement_id) != bool(settings.ga4_api_secret):
             raise ConfigError("[ga4]: set both measurement_id and api_secret, or neither")
         if settings.webhook_urls and not settings.webhook_secret:
@@ -106,12 +115,18 @@ class OutboxSender:
         self.sent = 0
         self.failures = 0
         self.given_up = 0
-        services.add_metric("ctrack_outbox_sent_total", "counter", "Conversions delivered (GA4, webhooks)",
-                            lambda: self.sent)
-        services.add_metric("ctrack_outbox_failures_total", "counter", "Failed delivery attempts (retried)",
-                            lambda: self.failures)
-        services.add_metric("ctrack_outbox_given_up_total", "counter", "Deliveries abandoned (expired or unconfigured)",
-                            lambda: self.given_up)
+        services.add_metric(
+            "ctrack_outbox_sent_total", "counter", "Conversions delivered (GA4, webhooks)", lambda: self.sent
+        )
+        services.add_metric(
+            "ctrack_outbox_failures_total", "counter", "Failed delivery attempts (retried)", lambda: self.failures
+        )
+        services.add_metric(
+            "ctrack_outbox_given_up_total",
+            "counter",
+            "Deliveries abandoned (expired or unconfigured)",
+            lambda: self.given_up,
+        )
 
     # -- one cycle ------------------------------------------------------------------------
 
@@ -140,8 +155,13 @@ class OutboxSender:
                 continue
             targets = []
             if s.ga4 and call["client_id"]:
-                targets.append(("ga4", s.ga4_measurement_id,
-                                conv.ga4_body(call, call["client_id"], s.ga4_event_name, s.value, s.currency)))
+                targets.append(
+                    (
+                        "ga4",
+                        s.ga4_measurement_id,
+                        conv.ga4_body(call, call["client_id"], s.ga4_event_name, s.value, s.currency),
+                    )
+                )
             targets += [("webhook", url, conv.webhook_body(call, s.value, s.currency)) for url in s.webhook_urls]
             for kind, target, body in targets:
                 await conn.execute(_ADD, (kind, call["id"], target, conv.encode(body), kind, call["id"], target))
@@ -189,15 +209,17 @@ class OutboxSender:
                 if 200 <= resp.status < 300:
                     return Outcome(row_id, True)
                 return Outcome(row_id, False, f"HTTP {resp.status}")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Outcome(row_id, False, f"{type(exc).__name__}: {exc}"[:300])
 
     async def _record(self, conn: aiosqlite.Connection, outcomes: list[Outcome], now: float) -> None:
         s = self.settings
         for o in outcomes:
             if o.sent:
-                await conn.execute("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
-                                   "WHERE id = ?", (now, o.row_id))
+                await conn.execute(
+                    "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                    (now, o.row_id),
+                )
                 self.sent += 1
             elif o.give_up:
                 await self._give_up(conn, o.row_id, now, o.error)
@@ -205,8 +227,10 @@ class OutboxSender:
                 async with conn.execute("SELECT attempts FROM outbox WHERE id = ?", (o.row_id,)) as cur:
                     attempts = (await cur.fetchone())[0] + 1
                 delay = conv.backoff(attempts, s.retry_first, s.retry_max)
-                await conn.execute("UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-                                   (attempts, now + delay, o.error, o.row_id))
+                await conn.execute(
+                    "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+                    (attempts, now + delay, o.error, o.row_id),
+                )
                 self.failures += 1
                 log.info("outbox %d: attempt %d failed (%s); next in %.0f s", o.row_id, attempts, o.error, delay)
 
@@ -214,7 +238,8 @@ class OutboxSender:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-                headers={"User-Agent": f"ctrack/{__version__}"})
+                headers={"User-Agent": f"ctrack/{__version__}"},
+            )
         return self._session
 
     # -- the loop -------------------------------------------------------------------------
@@ -232,7 +257,7 @@ class OutboxSender:
                 wait = POLL_SECONDS
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def close(self) -> None:
@@ -247,12 +272,18 @@ DELIVERY_COLUMNS = ("id", "kind", "call", "target", "state", "attempts", "next_a
 def list_deliveries(conn: sqlite3.Connection, include_sent: bool, limit: int) -> list[dict[str, Any]]:
     """GA4 and webhook deliveries, newest first: retrying or given up (and sent, if asked)."""
     where = "o.kind IN ('ga4', 'webhook')" + ("" if include_sent else " AND o.sent_at IS NULL")
-    return [dict(r) for r in conn.execute(f"""
+    return [
+        dict(r)
+        for r in conn.execute(
+            f"""
         SELECT o.id, o.kind, c.uniqueid AS call, o.target,
                CASE WHEN o.sent_at IS NOT NULL THEN 'sent' WHEN o.gave_up_at IS NOT NULL THEN 'gave up'
                     ELSE 'retrying' END AS state,
                o.attempts, o.next_attempt, o.last_error
-        FROM outbox o LEFT JOIN calls c ON c.id = o.call_id WHERE {where} ORDER BY o.id DESC LIMIT ?""", (limit,))]
+        FROM outbox o LEFT JOIN calls c ON c.id = o.call_id WHERE {where} ORDER BY o.id DESC LIMIT ?""",
+            (limit,),
+        )
+    ]
 
 
 async def run_outbox(services, stop: asyncio.Event) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from ctrack.freeswitch.esl_protocol import EslParser, Frame
 
@@ -24,7 +24,7 @@ class EslConnection:
         self._frames: deque[Frame] = deque()
 
     @classmethod
-    async def open(cls, host: str, port: int, timeout: float) -> "EslConnection":
+    async def open(cls, host: str, port: int, timeout: float) -> EslConnection:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         return cls(reader, writer)
 

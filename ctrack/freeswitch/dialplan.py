@@ -6,8 +6,8 @@ Channel variable names come from ctrack.core.variables; the template hard-codes 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import jinja2
 import phonenumbers
@@ -29,16 +29,19 @@ class DialplanError(ValueError):
 def config_problems(config) -> list[str]:
     """What in the configuration would stop calls from ringing on FreeSWITCH, one line each."""
     problems = []
-    for key, example in (("business.default_forward", "user/1000 or sofia/gateway/trunk/15035550100"),
-                         ("business.dial_template", "sofia/gateway/trunk/{number}")):
+    for key, example in (
+        ("business.default_forward", "user/1000 or sofia/gateway/trunk/15035550100"),
+        ("business.dial_template", "sofia/gateway/trunk/{number}"),
+    ):
         value = config.get(key)
         if _ASTERISK_DIAL.match(value):
-            problems.append(f"{key} = {value} is an Asterisk dial string; "
-                            f"FreeSWITCH needs one such as {example}")
+            problems.append(f"{key} = {value} is an Asterisk dial string; FreeSWITCH needs one such as {example}")
     host, _ = config.get("freeswitch.outbound_listen")
     if ":" in host:
-        problems.append(f"freeswitch.outbound_listen: FreeSWITCH's socket application connects over "
-                        f"IPv4 only; use 127.0.0.1, not {host}")
+        problems.append(
+            f"freeswitch.outbound_listen: FreeSWITCH's socket application connects over "
+            f"IPv4 only; use 127.0.0.1, not {host}"
+        )
     return problems
 
 
@@ -64,8 +67,12 @@ def render_dialplan(config, numbers: Iterable[str]) -> str:
     if problems:
         raise DialplanError("; ".join(problems))
     host, port = config.get("freeswitch.outbound_listen")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template(TEMPLATE).render(
         v=v,
         ref=lambda name: "${" + name + "}",

@@ -13,18 +13,18 @@ length-delimited body, and anything else containing CR, LF or NUL is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import unquote
 
-MAX_HEADER_BYTES = 1 << 20    # the connect reply (whole channel) is ~7 KB; 1 MiB bounds garbage
-MAX_BODY_BYTES = 16 << 20     # FreeSWITCH's own limit for a command is 10 MB
+MAX_HEADER_BYTES = 1 << 20  # the connect reply (whole channel) is ~7 KB; 1 MiB bounds garbage
+MAX_BODY_BYTES = 16 << 20  # FreeSWITCH's own limit for a command is 10 MB
 
 _END = b"\n\n"
 _APP = re.compile(r"[a-z][a-z0-9_]*\Z")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _BREAKS = ("\r", "\n", "\0")
-_DELIMITERS = "|~^!#;"        # multiset separators, picked so none occurs in a value
+_DELIMITERS = "|~^!#;"  # multiset separators, picked so none occurs in a value
 
 
 class EslProtocolError(ValueError):
@@ -79,7 +79,7 @@ class EslParser:
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
         self._buf = bytearray()
-        self._scanned = 0                            # bytes already searched for a header end
+        self._scanned = 0  # bytes already searched for a header end
         self._pending: dict[str, str] | None = None  # headers of a frame waiting for its body
         self._need = 0
 
@@ -97,17 +97,17 @@ class EslParser:
             if self._pending is not None:
                 if len(buf) - pos < self._need:
                     break
-                out.append(Frame(self._pending, bytes(buf[pos:pos + self._need])))
+                out.append(Frame(self._pending, bytes(buf[pos : pos + self._need])))
                 pos += self._need
                 self._pending = None
                 continue
-            while pos < len(buf) and buf[pos] in b"\r\n":   # FreeSWITCH skips stray blank lines too
+            while pos < len(buf) and buf[pos] in b"\r\n":  # FreeSWITCH skips stray blank lines too
                 pos += 1
             end = buf.find(_END, max(pos, self._scanned - 1))
             if end < 0:
                 self._scanned = len(buf)
                 first = buf.find(b"\n", pos)
-                if first > 0:   # say 'not ESL' at the first line, without waiting for a blank one
+                if first > 0:  # say 'not ESL' at the first line, without waiting for a blank one
                     _parse_headers(buf[pos:first])
                 if len(buf) - pos > self._max_header:
                     raise EslProtocolError(f"no end of headers within {self._max_header} bytes")
@@ -157,7 +157,7 @@ def parse_event(body: bytes) -> Event:
     headers = {k: unquote(v) for k, v in _parse_headers(head).items()}
     inner = b""
     if sep and "Content-Length" in headers:
-        inner = rest[:_content_length(headers, MAX_BODY_BYTES)]
+        inner = rest[: _content_length(headers, MAX_BODY_BYTES)]
     return Event(headers, inner.decode("utf-8", "replace"))
 
 
@@ -167,6 +167,7 @@ def channel_data(frame: Frame) -> dict[str, str]:
 
 
 # -- encoders ---------------------------------------------------------------------------------
+
 
 def _line(text: str, what: str) -> str:
     if any(c in text for c in _BREAKS):
@@ -198,8 +199,11 @@ def execute(app: str, arg: str = "", event_uuid: str | None = None, uuid: str | 
         raise EslCommandError(f"bad application name {app!r}")
     if "\0" in arg:
         raise EslCommandError("application argument contains NUL")
-    lines = ["sendmsg " + _line(uuid, "uuid") if uuid else "sendmsg", "call-command: execute",
-             "execute-app-name: " + app]
+    lines = [
+        "sendmsg " + _line(uuid, "uuid") if uuid else "sendmsg",
+        "call-command: execute",
+        "execute-app-name: " + app,
+    ]
     if event_uuid:
         lines.append("event-uuid: " + _line(event_uuid, "event uuid"))
     data = arg.encode()

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
+from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.calllog.freeswitch_events import EVENTS, CallState
 from ctrack.core.model import CallRecord
 from ctrack.freeswitch import esl_protocol as esl
-from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 SUBSCRIBE = EVENTS + ("HEARTBEAT",)
 REQUIRED_MODULES = ("mod_dptools", "mod_sofia", "mod_sndfile", "mod_commands")
 TESTED_VERSION = "1.10.12"
-RECOVERY_MARGIN = 120.0     # seconds re-read before the disconnect: the store ignores repeats
+RECOVERY_MARGIN = 120.0  # seconds re-read before the disconnect: the store ignores repeats
 
 Save = Callable[[CallRecord, str], Awaitable[None]]
 
@@ -52,24 +52,36 @@ async def _login(conn: EslConnection, password: str, timeout: float) -> None:
         raise esl.EslProtocolError(f"expected auth/request, got {greeting.content_type or 'no Content-Type'}")
     reply = await asyncio.wait_for(conn.request(esl.auth(password)), timeout)
     if not reply.ok:
-        raise EslAuthError("wrong password: [freeswitch] esl_password differs from the password "
-                           "in event_socket.conf.xml")
+        raise EslAuthError(
+            "wrong password: [freeswitch] esl_password differs from the password in event_socket.conf.xml"
+        )
 
 
 class InboundListener:
     """Connects to FreeSWITCH, turns its events into call records, never gives up."""
 
-    def __init__(self, host: str, port: int, password: str, save: Save, *,
-                 cdr_csv_path: str | Path | None = None, recover_since: float | None = None,
-                 default_region: str | None = "US", reconnect_max: float = 30.0,
-                 reconnect_min: float = 0.5, timeout: float = 5.0, idle_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        save: Save,
+        *,
+        cdr_csv_path: str | Path | None = None,
+        recover_since: float | None = None,
+        default_region: str | None = "US",
+        reconnect_max: float = 30.0,
+        reconnect_min: float = 0.5,
+        timeout: float = 5.0,
+        idle_timeout: float = 60.0,
+    ) -> None:
         self.host, self.port, self.password = host, port, password
         self.save = save
         self.cdr_csv_path = cdr_csv_path
         self.default_region = default_region
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
         self.timeout = timeout
-        self.idle_timeout = idle_timeout    # FreeSWITCH sends HEARTBEAT every 20 s
+        self.idle_timeout = idle_timeout  # FreeSWITCH sends HEARTBEAT every 20 s
         self.state = CallState(default_region)
         self.connected = False
         self.last_error: str | None = None
@@ -80,13 +92,18 @@ class InboundListener:
         self._conn: EslConnection | None = None
 
     @classmethod
-    def from_config(cls, config, save: Save, recover_since: float | None = None) -> "InboundListener":
+    def from_config(cls, config, save: Save, recover_since: float | None = None) -> InboundListener:
         """The listener the [freeswitch] settings describe; recover_since: the CDR window at start."""
-        return cls(config.get("freeswitch.esl_host"), config.get("freeswitch.esl_port"),
-                   config.get("freeswitch.esl_password"), save,
-                   cdr_csv_path=config.get("freeswitch.cdr_csv") or None, recover_since=recover_since,
-                   default_region=config.get("ctrack.default_region"),
-                   reconnect_max=float(config.get("freeswitch.reconnect_max_seconds")))
+        return cls(
+            config.get("freeswitch.esl_host"),
+            config.get("freeswitch.esl_port"),
+            config.get("freeswitch.esl_password"),
+            save,
+            cdr_csv_path=config.get("freeswitch.cdr_csv") or None,
+            recover_since=recover_since,
+            default_region=config.get("ctrack.default_region"),
+            reconnect_max=float(config.get("freeswitch.reconnect_max_seconds")),
+        )
 
     async def run(self) -> None:
         """Listen until close(); every failure becomes a logged reconnect."""
@@ -94,7 +111,7 @@ class InboundListener:
         while not self._closing:
             try:
                 await self._session()
-            except (OSError, EOFError, asyncio.TimeoutError, esl.EslProtocolError) as exc:
+            except (TimeoutError, OSError, EOFError, esl.EslProtocolError) as exc:
                 reason = _describe(exc, self.host, self.port)
                 if reason != self.last_error:
                     log.warning("FreeSWITCH event socket: %s", reason)
@@ -103,14 +120,14 @@ class InboundListener:
                 if self.connected:
                     self.connected = False
                     delay = self.reconnect_min
-                    if self._recover_since is None:   # FreeSWITCH's clock, as in its CDR
+                    if self._recover_since is None:  # FreeSWITCH's clock, as in its CDR
                         self._recover_since = (self._last_event_at or time.time()) - RECOVERY_MARGIN
             if self._closing:
                 break
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             delay = min(delay * 2, self.reconnect_max)
 
@@ -124,8 +141,9 @@ class InboundListener:
         conn = self._conn = await EslConnection.open(self.host, self.port, self.timeout)
         try:
             await _login(conn, self.password, self.timeout)
-            reply = await asyncio.wait_for(conn.request(esl.command("event plain " + " ".join(SUBSCRIBE))),
-                                           self.timeout)
+            reply = await asyncio.wait_for(
+                conn.request(esl.command("event plain " + " ".join(SUBSCRIBE))), self.timeout
+            )
             if not reply.ok:
                 raise esl.EslProtocolError(f"event subscription refused: {reply.reply_text}")
             self.connected = True
@@ -135,7 +153,7 @@ class InboundListener:
             while not self._closing:
                 try:
                     frame = await asyncio.wait_for(conn.frame(), self.idle_timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise EslClosed(f"nothing heard for {self.idle_timeout:g} s, not even HEARTBEAT") from None
                 if frame.content_type == "text/event-plain":
                     await self._event(esl.parse_event(frame.body).headers)
@@ -161,7 +179,7 @@ class InboundListener:
     async def _save(self, record: CallRecord, origin: str) -> None:
         try:
             await self.save(record, origin)
-        except Exception:   # a store failure must not stop the listener
+        except Exception:  # a store failure must not stop the listener
             log.exception("call %s: could not be saved", record.uniqueid)
 
     async def _recover(self) -> None:
@@ -180,8 +198,11 @@ class InboundListener:
             log.warning("CDR backstop %s: %s", self.cdr_csv_path, exc.strerror or exc)
             return set()
         if found.skipped:
-            log.warning("CDR backstop %s: %d lines are not ctrack's template (see docs/freeswitch.md)",
-                        self.cdr_csv_path, found.skipped)
+            log.warning(
+                "CDR backstop %s: %d lines are not ctrack's template (see docs/freeswitch.md)",
+                self.cdr_csv_path,
+                found.skipped,
+            )
         for record in found.records:
             await self._save(record, "cdr")
         return {r.uniqueid for r in found.records}
@@ -213,14 +234,14 @@ def _describe(exc: BaseException, host: str, port: int) -> str:
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     ok: bool
-    message: str     # one line for the admin
+    message: str  # one line for the admin
 
 
 async def check(host: str, port: int, password: str, timeout: float = 3.0) -> CheckResult:
     """Connect once as the listener would and say in one line what works or what is wrong."""
     try:
         conn = await EslConnection.open(host, port, timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return CheckResult(False, _describe(exc, host, port))
     try:
         await _login(conn, password, timeout)
@@ -240,7 +261,7 @@ async def check(host: str, port: int, password: str, timeout: float = 3.0) -> Ch
         text = version.reply_text.split("(")[0].strip()
         note = "" if TESTED_VERSION in text else f" (ctrack is tested with {TESTED_VERSION})"
         return CheckResult(True, f"{text} at {host}:{port}: password accepted, modules loaded, events on{note}")
-    except (OSError, EOFError, asyncio.TimeoutError, esl.EslProtocolError) as exc:
+    except (TimeoutError, OSError, EOFError, esl.EslProtocolError) as exc:
         return CheckResult(False, _describe(exc, host, port))
     finally:
         await conn.aclose()

@@ -18,32 +18,42 @@ import logging
 import posixpath
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from ctrack.core import variables as v
-from ctrack.route.rules import RouteDecision
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.connection import EslClosed, EslConnection
+from ctrack.route.rules import RouteDecision
 
 log = logging.getLogger(__name__)
 
 # Values FreeSWITCH must take literally: `set` expands ${...} (even ${system(...)}) in values.
 # Forward, consent and whisper are the admin's own dial strings and sounds, where FreeSWITCH
 # variables are a feature ('user/100@${domain_name}'); everything else is data.
-_DATA = (v.CALL_ID, v.TRACKED, v.TRACKING_NUMBER, v.SOURCE, v.CHANNEL, v.RING_TIMEOUT, v.RECORD,
-         v.RECORDING_FILE, v.VISIT_ID, v.ROUTE_STATUS)
+_DATA = (
+    v.CALL_ID,
+    v.TRACKED,
+    v.TRACKING_NUMBER,
+    v.SOURCE,
+    v.CHANNEL,
+    v.RING_TIMEOUT,
+    v.RECORD,
+    v.RECORDING_FILE,
+    v.VISIT_ID,
+    v.ROUTE_STATUS,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RouteRequest:
     """What FreeSWITCH tells ctrack about a new call on `connect`."""
 
-    did: str                   # as the dialplan matched it (CTRACK_DID), else the destination number
-    call_id: str               # the inbound leg's UUID: the key of the call record
+    did: str  # as the dialplan matched it (CTRACK_DID), else the destination number
+    call_id: str  # the inbound leg's UUID: the key of the call record
     caller_number: str | None
     caller_name: str | None
-    at: float                  # unix seconds
+    at: float  # unix seconds
 
 
 RouteHandler = Callable[[RouteRequest], Awaitable[RouteDecision]]
@@ -52,14 +62,16 @@ RouteHandler = Callable[[RouteRequest], Awaitable[RouteDecision]]
 @dataclass(frozen=True, slots=True)
 class OutboundSettings:
     recording_directory: str = "/var/lib/freeswitch/recordings"
-    route_timeout: float = 2.0      # for the handler: FreeSWITCH holds the caller meanwhile
-    reply_timeout: float = 2.0      # for each FreeSWITCH reply
-    media_timeout: float = 60.0     # for the consent prompt and record_session to finish
+    route_timeout: float = 2.0  # for the handler: FreeSWITCH holds the caller meanwhile
+    reply_timeout: float = 2.0  # for each FreeSWITCH reply
+    media_timeout: float = 60.0  # for the consent prompt and record_session to finish
 
     @classmethod
-    def from_config(cls, config) -> "OutboundSettings":
-        return cls(recording_directory=config.get("freeswitch.recording_directory"),
-                   route_timeout=float(config.get("freeswitch.route_timeout")))
+    def from_config(cls, config) -> OutboundSettings:
+        return cls(
+            recording_directory=config.get("freeswitch.recording_directory"),
+            route_timeout=float(config.get("freeswitch.route_timeout")),
+        )
 
 
 class RouteRefused(ValueError):
@@ -72,9 +84,13 @@ def request_from_channel(data: dict[str, str], at: float) -> RouteRequest:
     if not call_id:
         raise esl.EslProtocolError("connect reply without the channel's Unique-ID")
     did = data.get("variable_" + v.DID) or data.get("Channel-Destination-Number") or ""
-    return RouteRequest(did=did, call_id=call_id,
-                        caller_number=data.get("Channel-Caller-ID-Number") or None,
-                        caller_name=data.get("Channel-Caller-ID-Name") or None, at=at)
+    return RouteRequest(
+        did=did,
+        call_id=call_id,
+        caller_number=data.get("Channel-Caller-ID-Number") or None,
+        caller_name=data.get("Channel-Caller-ID-Name") or None,
+        at=at,
+    )
 
 
 def session_plan(decision: RouteDecision, recording_directory: str) -> list[tuple[str, str]]:
@@ -99,11 +115,14 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
     return steps
 
 
-async def serve_outbound(handler: RouteHandler, host: str, port: int,
-                         settings: OutboundSettings = OutboundSettings()) -> asyncio.Server:
+async def serve_outbound(
+    handler: RouteHandler, host: str, port: int, settings: OutboundSettings = OutboundSettings()
+) -> asyncio.Server:
     """Start the server FreeSWITCH's `socket` application connects to."""
+
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await OutboundSession(EslConnection(reader, writer), handler, settings).run()
+
     return await asyncio.start_server(on_connect, host, port)
 
 
@@ -116,13 +135,12 @@ class OutboundSession:
         self.settings = settings
         self.request: RouteRequest | None = None
         self.hung_up = False
-        self._completed: set[str] = set()   # Application-UUIDs FreeSWITCH has finished
+        self._completed: set[str] = set()  # Application-UUIDs FreeSWITCH has finished
 
     async def run(self) -> None:
         try:
             await self._converse()
-        except (OSError, EOFError, asyncio.TimeoutError, esl.EslProtocolError, esl.EslCommandError,
-                RouteRefused) as exc:
+        except (TimeoutError, OSError, EOFError, esl.EslProtocolError, esl.EslCommandError, RouteRefused) as exc:
             if self.hung_up:
                 log.info("%s: the caller hung up while ctrack was routing", self._who())
             else:
@@ -144,8 +162,8 @@ class OutboundSession:
             raise esl.EslProtocolError(f"myevents refused: {reply.reply_text}")
         try:
             decision = await asyncio.wait_for(self.handler(self.request), s.route_timeout)
-        except asyncio.TimeoutError:
-            raise asyncio.TimeoutError(f"no route decision within {s.route_timeout:g} s") from None
+        except TimeoutError:
+            raise TimeoutError(f"no route decision within {s.route_timeout:g} s") from None
         await self._execute(session_plan(decision, s.recording_directory))
         await self._exit()
 
@@ -154,7 +172,7 @@ class OutboundSession:
         s = self.settings
         ids = [str(uuid.uuid4()) for _ in plan]
         await self.conn.send(b"".join(esl.execute(app, arg, event_uuid=i) for (app, arg), i in zip(plan, ids)))
-        for app, _ in plan:   # async mode: '+OK' means queued; completion comes as an event
+        for app, _ in plan:  # async mode: '+OK' means queued; completion comes as an event
             reply = await asyncio.wait_for(self.conn.reply(self._note), s.reply_timeout)
             if not reply.ok:
                 raise esl.EslProtocolError(f"{app} refused: {reply.reply_text}")
@@ -163,7 +181,7 @@ class OutboundSession:
                 while ids[-1] not in self._completed and not self.hung_up:
                     self._note(await self.conn.frame())
         except TimeoutError:
-            raise asyncio.TimeoutError(f"{plan[-1][0]} still running after {s.media_timeout:g} s") from None
+            raise TimeoutError(f"{plan[-1][0]} still running after {s.media_timeout:g} s") from None
         if self.hung_up:
             raise EslClosed("the caller hung up")
 
@@ -183,8 +201,8 @@ class OutboundSession:
         """Hand the call back to the dialplan (socket_resume=true makes it go on)."""
         try:
             await asyncio.wait_for(self.conn.request(esl.command("exit")), self.settings.reply_timeout)
-        except (EslClosed, asyncio.TimeoutError):
-            pass   # closing our end has the same effect
+        except (TimeoutError, EslClosed):
+            pass  # closing our end has the same effect
 
 
 def _reason(exc: BaseException) -> str:

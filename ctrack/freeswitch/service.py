@@ -6,9 +6,9 @@ import time
 
 from ctrack.calllog.service import log_call
 from ctrack.core.model import CallRecord
-from ctrack.route.rules import RouteDecision, decide
 from ctrack.freeswitch.inbound import InboundListener
 from ctrack.freeswitch.outbound import OutboundSettings, RouteRequest, serve_outbound
+from ctrack.route.rules import RouteDecision, decide
 
 RECOVER_DAYS = 7
 
@@ -18,8 +18,14 @@ async def start_freeswitch(daemon) -> list:
     services, config = daemon.services, daemon.config
 
     async def route(request: RouteRequest) -> RouteDecision:
-        return decide(request.did, request.call_id, request.at, services.catalog.catalog,
-                      services.route_settings, services.visit_for)
+        return decide(
+            request.did,
+            request.call_id,
+            request.at,
+            services.catalog.catalog,
+            services.route_settings,
+            services.visit_for,
+        )
 
     host, port = config.get("freeswitch.outbound_listen")
     server = await serve_outbound(route, host, port, OutboundSettings.from_config(config))
@@ -30,8 +36,9 @@ async def start_freeswitch(daemon) -> list:
         await log_call(services, record, origin, recording_dir)
 
     listener = InboundListener.from_config(config, save, recover_since=time.time() - RECOVER_DAYS * 86400)
-    services.add_metric("ctrack_esl_connected", "gauge", "1 while the inbound event socket is up",
-                        lambda: int(bool(listener.connected)))
+    services.add_metric(
+        "ctrack_esl_connected", "gauge", "1 while the inbound event socket is up", lambda: int(bool(listener.connected))
+    )
     daemon._spawn(listener.run(), "esl-inbound")
 
     async def close_server() -> None:

@@ -14,8 +14,9 @@ import aiosqlite
 
 from ctrack.core.period import offset_segments
 
-_OFFSET = ("coalesce((SELECT offset_seconds FROM tz_offsets WHERE start_at <= c.started_at "
-           "ORDER BY start_at DESC LIMIT 1), 0)")
+_OFFSET = (
+    "coalesce((SELECT offset_seconds FROM tz_offsets WHERE start_at <= c.started_at ORDER BY start_at DESC LIMIT 1), 0)"
+)
 
 _REBUILD_DAILY = f"""
 INSERT INTO daily_rollup(day, source, channel, calls, answered, missed, abandoned, first_time,
@@ -41,8 +42,9 @@ FROM calls c GROUP BY day, hr
 def rebuild_statements(tz: str) -> list[tuple[str, tuple]]:
     """The writes that re-bucket every call in zone `tz`, to run in one transaction."""
     statements: list[tuple[str, tuple]] = [("DELETE FROM tz_offsets", ())]
-    statements += [("INSERT INTO tz_offsets(start_at, offset_seconds) VALUES (?, ?)", segment)
-                   for segment in offset_segments(tz)]
+    statements += [
+        ("INSERT INTO tz_offsets(start_at, offset_seconds) VALUES (?, ?)", segment) for segment in offset_segments(tz)
+    ]
     statements += [
         ("DELETE FROM daily_rollup", ()),
         ("DELETE FROM hourly_rollup", ()),

@@ -14,8 +14,9 @@ store.rollups.ensure_timezone beforehand). Definitions, used everywhere:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ctrack.core.period import Period, day_number, from_day_number, weekday_of
 from ctrack.dni.pools import GrantKind, Span, pool_usage
@@ -39,8 +40,10 @@ class ReportError(Exception):
 def _check_zone(conn: sqlite3.Connection, period: Period) -> None:
     zone = rollup_timezone(conn)
     if zone != period.tz:
-        raise ReportError(f"report roll-ups are bucketed in {zone or 'no time zone yet'!s}, not {period.tz} "
-                          "(rebuild them with store.rollups.ensure_timezone)")
+        raise ReportError(
+            f"report roll-ups are bucketed in {zone or 'no time zone yet'!s}, not {period.tz} "
+            "(rebuild them with store.rollups.ensure_timezone)"
+        )
 
 
 def _check_grouping(by: str) -> None:
@@ -64,9 +67,12 @@ def derive(row: dict[str, Any]) -> dict[str, Any]:
 
 def _spend_by(conn: sqlite3.Connection, period: Period, by: str) -> dict[str, float]:
     key = "s.name" if by == "source" else "s.channel"
-    rows = conn.execute(f"""
+    rows = conn.execute(
+        f"""
         SELECT {key} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
-        WHERE sp.day BETWEEN ? AND ? GROUP BY k""", (period.first.isoformat(), period.last.isoformat()))
+        WHERE sp.day BETWEEN ? AND ? GROUP BY k""",
+        (period.first.isoformat(), period.last.isoformat()),
+    )
     return {k: amount for k, amount in rows}
 
 
@@ -78,10 +84,13 @@ def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source")
     _check_grouping(by)
     _check_zone(conn, period)
     first, last = period.day_numbers()
-    counted = conn.execute("""
+    counted = conn.execute(
+        """
         SELECT source, channel, sum(calls), sum(answered), sum(missed), sum(abandoned),
                sum(first_time), sum(qualified), sum(talk_seconds)
-        FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY source, channel""", (first, last)).fetchall()
+        FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY source, channel""",
+        (first, last),
+    ).fetchall()
     catalog_channel = dict(conn.execute("SELECT name, channel FROM sources").fetchall())
     groups: dict[str, dict[str, Any]] = {}
     seen_channels: dict[str, dict[str, int]] = {}
@@ -103,8 +112,10 @@ def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source")
         if by == "source":
             # The catalog's channel; a source the catalog lacks (a DNI-classified referrer)
             # shows the channel most of its calls carried.
-            channel = catalog_channel.get(key) or max(seen_channels.get(key, {"": 0}).items(),
-                                                      key=lambda kv: (kv[1], kv[0]))[0]
+            channel = (
+                catalog_channel.get(key)
+                or max(seen_channels.get(key, {"": 0}).items(), key=lambda kv: (kv[1], kv[0]))[0]
+            )
             row.update(source=key or None, channel=channel or None)
         else:
             row["channel"] = key or None
@@ -128,7 +139,8 @@ def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
     first, last = period.day_numbers()
     cells = {(d, h): [0, 0] for d in range(7) for h in range(24)}
     for day, hour, calls, missed in conn.execute(
-            "SELECT day, hour, calls, missed FROM hourly_rollup WHERE day BETWEEN ? AND ?", (first, last)):
+        "SELECT day, hour, calls, missed FROM hourly_rollup WHERE day BETWEEN ? AND ?", (first, last)
+    ):
         cell = cells[(weekday_of(day), hour)]
         cell[0] += calls
         cell[1] += missed
@@ -143,18 +155,32 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
     column = "source" if by == "source" else "channel"
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     iso = {n: from_day_number(n).isoformat() for n in range(first, last + 1)}
-    for day, key, calls, answered, missed, abandoned, first_time, qualified in conn.execute(f"""
+    for day, key, calls, answered, missed, abandoned, first_time, qualified in conn.execute(
+        f"""
             SELECT day, {column}, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(first_time),
                    sum(qualified)
-            FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY day, {column}""", (first, last)):
+            FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY day, {column}""",
+        (first, last),
+    ):
         if calls > 0:
-            rows[(iso[day], key)] = {"day": iso[day], by: key or None, "calls": calls, "answered": answered,
-                                     "missed": missed, "abandoned": abandoned, "first_time": first_time,
-                                     "qualified": qualified, "spend": None}
+            rows[(iso[day], key)] = {
+                "day": iso[day],
+                by: key or None,
+                "calls": calls,
+                "answered": answered,
+                "missed": missed,
+                "abandoned": abandoned,
+                "first_time": first_time,
+                "qualified": qualified,
+                "spend": None,
+            }
     key_sql = "s.name" if by == "source" else "s.channel"
-    for iso, key, amount in conn.execute(f"""
+    for iso, key, amount in conn.execute(
+        f"""
             SELECT sp.day, {key_sql} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
-            WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""", (period.first.isoformat(), period.last.isoformat())):
+            WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""",
+        (period.first.isoformat(), period.last.isoformat()),
+    ):
         row = rows.setdefault((iso, key), {"day": iso, by: key or None, **dict.fromkeys(COUNTS, 0), "spend": None})
         row["spend"] = _money(amount)
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] or "\uffff"))]
@@ -162,8 +188,10 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
 
 def trend(rows: Iterable[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
     """Daily rows summed per day, every day of the period present (zeros where quiet)."""
-    days = {from_day_number(n).isoformat(): {"day": from_day_number(n).isoformat(), **dict.fromkeys(COUNTS, 0)}
-            for n in range(day_number(period.first), day_number(period.last) + 1)}
+    days = {
+        from_day_number(n).isoformat(): {"day": from_day_number(n).isoformat(), **dict.fromkeys(COUNTS, 0)}
+        for n in range(day_number(period.first), day_number(period.last) + 1)
+    }
     for row in rows:
         for name in COUNTS:
             days[row["day"]][name] += row[name]
@@ -173,9 +201,21 @@ def trend(rows: Iterable[dict[str, Any]], period: Period) -> list[dict[str, Any]
 # --- the call list -----------------------------------------------------------------------
 
 CALL_LIST_COLUMNS = (
-    "id", "started_at", "caller_number", "caller_name", "tracking_number", "source", "channel",
-    "disposition", "ring_seconds", "talk_seconds", "first_time", "qualified", "recording",
-    "keyword", "landing_page",
+    "id",
+    "started_at",
+    "caller_number",
+    "caller_name",
+    "tracking_number",
+    "source",
+    "channel",
+    "disposition",
+    "ring_seconds",
+    "talk_seconds",
+    "first_time",
+    "qualified",
+    "recording",
+    "keyword",
+    "landing_page",
 )
 DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
 
@@ -183,14 +223,15 @@ DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
 @dataclass(frozen=True, slots=True)
 class CallFilter:
     source: str | None = None
-    disposition: str | None = None        # answered | missed (the group) | abandoned
+    disposition: str | None = None  # answered | missed (the group) | abandoned
     qualified: bool | None = None
     first_time: bool | None = None
-    search: str | None = None             # part of the caller's number or name
+    search: str | None = None  # part of the caller's number or name
 
 
-def call_list(conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(),
-              limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+def call_list(
+    conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(), limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
     """Calls in the period matching the filters, newest first."""
     where, params = ["started_at >= ?", "started_at < ?"], [period.start_ts, period.end_ts]
     if filters.source:
@@ -198,8 +239,9 @@ def call_list(conn: sqlite3.Connection, period: Period, filters: CallFilter = Ca
         params.append(filters.source)
     if filters.disposition:
         if filters.disposition not in DISPOSITION_FILTERS:
-            raise ReportError(f"unknown disposition filter {filters.disposition!r} "
-                              f"(one of: {', '.join(DISPOSITION_FILTERS)})")
+            raise ReportError(
+                f"unknown disposition filter {filters.disposition!r} (one of: {', '.join(DISPOSITION_FILTERS)})"
+            )
         if filters.disposition == "missed":
             where.append(f"disposition IN ({', '.join('?' * len(MISSED))})")
             params += MISSED
@@ -216,8 +258,10 @@ def call_list(conn: sqlite3.Connection, period: Period, filters: CallFilter = Ca
         pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
-    sql = (f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE {' AND '.join(where)} "
-           "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?")
+    sql = (
+        f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE {' AND '.join(where)} "
+        "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
+    )
     rows = []
     for row in conn.execute(sql, [*params, int(limit), int(offset)]):
         d = dict(row)
@@ -241,6 +285,7 @@ def call_by_id(conn: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
 
 # --- pools -------------------------------------------------------------------------------
 
+
 def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace: float) -> list[dict[str, Any]]:
     """Per DNI pool over the period (up to now): numbers, those leased right now, the share
     of number-time leased, visits, the share of visits sent to overflow (pressure), peak
@@ -248,11 +293,17 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
     start, end = period.start_ts, min(period.end_ts, now)
     rows = []
     for pool_id, name, site in conn.execute("SELECT id, name, site FROM pools ORDER BY name").fetchall():
-        numbers = [r[0] for r in conn.execute(
-            "SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))]
-        spans = [Span(*r[:2], GrantKind(r[2]), *r[3:]) for r in conn.execute(
-            "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
-            "WHERE pool_id = ? AND expires_at > ? AND started_at < ?", (pool_id, start - grace, max(end, now)))]
+        numbers = [
+            r[0] for r in conn.execute("SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))
+        ]
+        spans = [
+            Span(*r[:2], GrantKind(r[2]), *r[3:])
+            for r in conn.execute(
+                "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
+                "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
+                (pool_id, start - grace, max(end, now)),
+            )
+        ]
         usage = pool_usage(spans, len(numbers), start, end, grace) if end > start else None
         leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
         calls = 0
@@ -260,12 +311,20 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
             marks = ",".join("?" * len(numbers))
             calls = conn.execute(
                 f"SELECT count(*) FROM calls WHERE tracking_number IN ({marks}) AND started_at >= ? AND started_at < ?",
-                (*numbers, period.start_ts, period.end_ts)).fetchone()[0]
-        rows.append({
-            "pool": name, "site": site, "numbers": len(numbers), "leased_now": len(leased_now),
-            "utilization": round(100 * usage.utilization, 1) if usage else None,
-            "visits": usage.visits if usage else 0,
-            "pressure": round(100 * usage.pressure, 1) if usage else None,
-            "peak_visits": usage.peak_visits if usage else 0,
-            "recommended_size": usage.recommended if usage else None, "calls": calls})
+                (*numbers, period.start_ts, period.end_ts),
+            ).fetchone()[0]
+        rows.append(
+            {
+                "pool": name,
+                "site": site,
+                "numbers": len(numbers),
+                "leased_now": len(leased_now),
+                "utilization": round(100 * usage.utilization, 1) if usage else None,
+                "visits": usage.visits if usage else 0,
+                "pressure": round(100 * usage.pressure, 1) if usage else None,
+                "peak_visits": usage.peak_visits if usage else 0,
+                "recommended_size": usage.recommended if usage else None,
+                "calls": calls,
+            }
+        )
     return rows

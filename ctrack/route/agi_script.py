@@ -49,9 +49,9 @@ def main() -> int:
 def _decide(env: dict[str, str]) -> dict[str, str]:
     from ctrack import config as config_mod
     from ctrack.asterisk.agi_protocol import AgiRequest
+    from ctrack.catalog.store import load_catalog
     from ctrack.route.rules import RouteSettings, decide
     from ctrack.store import db
-    from ctrack.catalog.store import load_catalog
 
     request = AgiRequest(env)
     config = config_mod.load()
@@ -61,8 +61,9 @@ def _decide(env: dict[str, str]) -> dict[str, str]:
     finally:
         conn.close()
     did = request.args[0] if request.args and request.args[0] else request.extension
-    decision = decide(did, request.uniqueid or uuid.uuid4().hex, time.time(), catalog,
-                      RouteSettings.from_config(config))
+    decision = decide(
+        did, request.uniqueid or uuid.uuid4().hex, time.time(), catalog, RouteSettings.from_config(config)
+    )
     return decision.variables()
 
 

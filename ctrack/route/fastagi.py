@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ctrack.asterisk.agi_protocol import AgiRequest
 from ctrack.route.rules import decide
@@ -26,10 +26,11 @@ def route_handler(services: Services) -> Handler:
     """agi://…/route: which source, where to ring, whether to record."""
 
     def route(request: AgiRequest) -> Mapping[str, str]:
-        did = request.env.get("agi_arg_1") or request.extension   # AGI(url,${CTRACK_DID})
+        did = request.env.get("agi_arg_1") or request.extension  # AGI(url,${CTRACK_DID})
         call_id = request.uniqueid or uuid.uuid4().hex
-        decision = decide(did, call_id, time.time(), services.catalog.catalog, services.route_settings,
-                          services.visit_for)
+        decision = decide(
+            did, call_id, time.time(), services.catalog.catalog, services.route_settings, services.visit_for
+        )
         return decision.variables()
 
     return route

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
@@ -19,15 +19,15 @@ from ctrack.core.phone import normalize_did
 
 @dataclass(frozen=True, slots=True)
 class RouteSettings:
-    default_forward: str = "Local/s@business-line"   # dial string of the business line
-    dial_template: str = "PJSIP/{number}@trunk"      # how to dial a forward given as a number
+    default_forward: str = "Local/s@business-line"  # dial string of the business line
+    dial_template: str = "PJSIP/{number}@trunk"  # how to dial a forward given as a number
     ring_timeout: int = 30
-    consent_prompt: str = ""       # sound played before recording; "" = no prompt
+    consent_prompt: str = ""  # sound played before recording; "" = no prompt
     default_region: str = "US"
     recording_format: str = "wav"
 
     @classmethod
-    def from_config(cls, config) -> "RouteSettings":
+    def from_config(cls, config) -> RouteSettings:
         """The settings in ctrack.ini (anything with a Config-like .get)."""
         return cls(
             default_forward=config.get("business.default_forward"),

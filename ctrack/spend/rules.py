@@ -24,7 +24,7 @@ class SpendError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SpendLine:
-    line: int           # line number in the file (1 = header); 0 for the CLI
+    line: int  # line number in the file (1 = header); 0 for the CLI
     day: date
     source: str
     amount: Decimal

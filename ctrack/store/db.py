@@ -38,8 +38,9 @@ def apply_pragmas(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def connect(path: str | Path, *, create: bool = False, any_thread: bool = False,
-            read_only: bool = False) -> sqlite3.Connection:
+def connect(
+    path: str | Path, *, create: bool = False, any_thread: bool = False, read_only: bool = False
+) -> sqlite3.Connection:
     """A plain sqlite3 connection for short-lived processes (CLI, classic AGI).
 
     any_thread: the connection is handed between threads (never used by two at once).
@@ -77,7 +78,7 @@ def _open_uri(uri: str, any_thread: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5, check_same_thread=not any_thread)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()   # fails here if it cannot read
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here if it cannot read
     except sqlite3.OperationalError:
         conn.close()
         raise
@@ -93,7 +94,8 @@ def upgrade(conn: sqlite3.Connection) -> list[int]:
     current = schema_version(conn)
     if current > latest_version():
         raise DatabaseError(
-            f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack")
+            f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
+        )
     applied = []
     for version, name, sql in migrations():
         if version <= current:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -61,8 +62,10 @@ class Writer:
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
+
         async def noop(conn: aiosqlite.Connection) -> None:
             return None
+
         await self.run(noop)
 
     async def close(self) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ctrack.services import Services
 from ctrack.dashboard import http as dashboard
 from ctrack.dni import http as dni
 from ctrack.exports import http as exports
+from ctrack.services import Services
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = 64 * 1024

@@ -13,11 +13,17 @@ from aiohttp import web
 CHROMIUM = os.environ.get("CTRACK_CHROMIUM", "/usr/bin/chromium")
 PAGES = Path(__file__).parent / "pages"
 # The test sites resolve to the loopback address: nothing leaves the machine.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-features=HttpsUpgrades",
-                 "--host-resolver-rules=MAP example.test 127.0.0.1, MAP *.example.test 127.0.0.1, "
-                 "MAP evil.test 127.0.0.1"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=HttpsUpgrades",
+    "--host-resolver-rules=MAP example.test 127.0.0.1, MAP *.example.test 127.0.0.1, MAP evil.test 127.0.0.1",
+]
 
 
 @contextlib.asynccontextmanager
@@ -39,6 +45,7 @@ async def chromium():
 async def pages_server(dni_base: str):
     """Serve tests/browser/pages with {DNI} replaced by the DNI base URL; yields
     url(name, host="www.example.test") for a page."""
+
     async def page(request: web.Request) -> web.Response:
         path = PAGES / request.match_info["name"]
         if not path.is_file():
@@ -58,12 +65,15 @@ async def pages_server(dni_base: str):
         await runner.cleanup()
 
 
-async def leased_number(page, selector: str = "#call", published_tel: str = "tel:+15035550100",
-                        timeout: float = 10_000) -> str:
+async def leased_number(
+    page, selector: str = "#call", published_tel: str = "tel:+15035550100", timeout: float = 10_000
+) -> str:
     """Wait until ctrack.js replaced the link's published number; return the leased E.164 (+1…)."""
     handle = await page.wait_for_function(
         """([sel, tel]) => { const a = document.querySelector(sel);
                               return a && a.getAttribute('href') !== tel && a.getAttribute('href'); }""",
-        arg=[selector, published_tel], timeout=timeout)
+        arg=[selector, published_tel],
+        timeout=timeout,
+    )
     digits = "".join(c for c in await handle.json_value() if c.isdigit())
     return "+1" + digits[-10:]

@@ -3,14 +3,10 @@ origin and test pages on another."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from tests.browser.chromium import chromium, pages_server
 from tests.support.dni_env import make_db, saved, serve
-
 
 
 @pytest.fixture

@@ -20,24 +20,33 @@ import pytest
 from aiohttp import web
 
 from ctrack import config as config_mod
-from ctrack.dashboard.auth import hash_password
-from ctrack.core.model import CallRecord, Disposition
-from ctrack.services import Services
 from ctrack.catalog import store as catalog
+from ctrack.core.model import CallRecord, Disposition
 from ctrack.dashboard import users
+from ctrack.dashboard.auth import hash_password
+from ctrack.services import Services
 from ctrack.web.app import create_app
 from tests.support.report_data import asave_calls, new_db
 
 pytestmark = pytest.mark.browser
 
 TZ = "America/New_York"
-SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("CTRACK_SCREENSHOTS")
-         else Path(tempfile.mkdtemp(prefix="ctrack-screenshots-")))
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("CTRACK_SCREENSHOTS")
+    else Path(tempfile.mkdtemp(prefix="ctrack-screenshots-"))
+)
 PASSWORD = "a long dashboard password"
 HOSTILE = '<script>alert("owned")</script> =HYPERLINK("x")'
-SOURCES = [("Google Ads", "paid_search", 34), ("Google Business Profile", "gbp", 22), ("Yelp", "referral", 9),
-           ("Radio WXYZ", "radio", 12), ("Billboard I-95", "billboard", 6), ("google / organic", "organic", 11),
-           (None, None, 6)]
+SOURCES = [
+    ("Google Ads", "paid_search", 34),
+    ("Google Business Profile", "gbp", 22),
+    ("Yelp", "referral", 9),
+    ("Radio WXYZ", "radio", 12),
+    ("Billboard I-95", "billboard", 6),
+    ("google / organic", "organic", 11),
+    (None, None, 6),
+]
 CATALOG = [(name, channel) for name, channel, _ in SOURCES if name and name != "google / organic"]
 POOL_NUMBERS = [f"+1503555{n:04d}" for n in range(200, 208)]
 
@@ -49,8 +58,12 @@ def tone_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-                               for i in range(int(seconds * rate))))
+        w.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                for i in range(int(seconds * rate))
+            )
+        )
     return out.getvalue()
 
 
@@ -77,14 +90,22 @@ def generate(now: float) -> list[CallRecord]:
             answered = start + rnd.randint(4, 20) if outcome == "answered" else None
             talk = rnd.choice([rnd.randint(8, 59), rnd.randint(60, 900)]) if answered else 0
             uid = f"b{len(records)}"
-            records.append(CallRecord(
-                uid, tracking_number="+15035550150" if name else None, caller_number=rnd.choice(callers),
-                caller_name=rnd.choice([None, None, "WIRELESS CALLER", "SMITH JOHN", "ACME PLUMBING"]),
-                source=name, channel=channel, started_at=start, answered_at=answered,
-                ended_at=(answered + talk) if answered else start + rnd.randint(5, 30),
-                disposition=Disposition(outcome),
-                recording=f"rec-{uid}.wav" if answered and rnd.random() < 0.3 else None,
-                extra={"gclid": f"Cj0KCQjw{uid}xyz"} if name == "Google Ads" else {}))
+            records.append(
+                CallRecord(
+                    uid,
+                    tracking_number="+15035550150" if name else None,
+                    caller_number=rnd.choice(callers),
+                    caller_name=rnd.choice([None, None, "WIRELESS CALLER", "SMITH JOHN", "ACME PLUMBING"]),
+                    source=name,
+                    channel=channel,
+                    started_at=start,
+                    answered_at=answered,
+                    ended_at=(answered + talk) if answered else start + rnd.randint(5, 30),
+                    disposition=Disposition(outcome),
+                    recording=f"rec-{uid}.wav" if answered and rnd.random() < 0.3 else None,
+                    extra={"gclid": f"Cj0KCQjw{uid}xyz"} if name == "Google Ads" else {},
+                )
+            )
     last = max(records, key=lambda r: r.started_at)
     last.caller_name, last.disposition, last.answered_at = HOSTILE, Disposition.ANSWERED, last.started_at + 5
     last.ended_at, last.recording = last.started_at + 125, f"rec-{last.uniqueid}.wav"
@@ -102,8 +123,13 @@ def expected(records: list[CallRecord]) -> dict[str, str]:
     answered = sum(r.disposition == "answered" for r in records)
     missed = sum(r.disposition in ("missed", "busy", "failed", "voicemail") for r in records)
     qualified = sum(r.answered_at is not None and r.talk_seconds >= 60 for r in records)
-    return {"calls": f"{len(records):,}", "answered": f"{answered:,}", "missed": f"{missed:,}", "first": f"{first:,}",
-            "qualified": f"{qualified:,}"}
+    return {
+        "calls": f"{len(records):,}",
+        "answered": f"{answered:,}",
+        "missed": f"{missed:,}",
+        "first": f"{first:,}",
+        "qualified": f"{qualified:,}",
+    }
 
 
 @pytest.fixture
@@ -130,18 +156,24 @@ async def dashboard(tmp_path):
     for back in range(30):
         day = (today - timedelta(days=back)).isoformat()
         for source, amount in (("Google Ads", 40 + back % 7 * 5), ("Yelp", 12.5)):
-            conn.execute("INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
-                         (day, source, amount))
+            conn.execute(
+                "INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
+                (day, source, amount),
+            )
             spend += amount
     # Visitors over the last 40 minutes with 30-minute leases: those who came in the last 30
     # (i = 3…8) still hold theirs, except i = 3 and 6, who got the fallback: 4 numbers leased now.
     for i in range(9):
         started = now - 2400 + i * 250
         kind, number = ("fallback", None) if i in (3, 6) else ("lease", POOL_NUMBERS[i % 8])
-        conn.execute("INSERT INTO visits(id, site, first_seen, last_seen) VALUES (?, 'example.test', ?, ?)",
-                     (f"visit-{i:02d}-abcdefghijkl", started, started + 60))
-        conn.execute("INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
-                     "VALUES (?, 1, ?, ?, ?, ?)", (f"visit-{i:02d}-abcdefghijkl", number, kind, started, started + 1800))
+        conn.execute(
+            "INSERT INTO visits(id, site, first_seen, last_seen) VALUES (?, 'example.test', ?, ?)",
+            (f"visit-{i:02d}-abcdefghijkl", started, started + 60),
+        )
+        conn.execute(
+            "INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) VALUES (?, 1, ?, ?, ?, ?)",
+            (f"visit-{i:02d}-abcdefghijkl", number, kind, started, started + 1800),
+        )
     users.set_password(conn, "owner", hash_password(PASSWORD))
     conn.close()
     ini = tmp_path / "ctrack.ini"
@@ -197,8 +229,10 @@ async def test_login_and_overview_figures_and_charts(browser, dashboard):
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{base}/dashboard/")
 
-    tiles = {key: await page.locator(f"#kpi-{key}").text_content()
-             for key in ("calls", "answered", "missed", "first", "qualified", "spend", "cpl")}
+    tiles = {
+        key: await page.locator(f"#kpi-{key}").text_content()
+        for key in ("calls", "answered", "missed", "first", "qualified", "spend", "cpl")
+    }
     want = expected(records)
     qualified = int(want["qualified"].replace(",", ""))
     assert tiles == {**want, "spend": f"{spend:,.2f}", "cpl": f"{spend / qualified:,.2f}"}
@@ -226,13 +260,14 @@ async def test_call_list_filters_escaping_and_playback(browser, dashboard):
     await page.click("nav >> text=Calls")
     await page.wait_for_url(f"{base}/dashboard/calls?")
     newest = page.locator("table.calls tbody tr").first
-    assert HOSTILE in await newest.locator(".caller-name").text_content()   # shown as text, not run
+    assert HOSTILE in await newest.locator(".caller-name").text_content()  # shown as text, not run
 
     # Playback: the recording streams from the daemon and the browser decodes it (1 s tone).
     duration = await newest.locator("audio").evaluate(
         """a => new Promise((ok, fail) => { a.addEventListener('loadedmetadata', () => ok(a.duration));
                                              a.addEventListener('error', () => fail(a.error && a.error.code));
-                                             a.preload = 'metadata'; a.load(); })""")
+                                             a.preload = 'metadata'; a.load(); })"""
+    )
     assert abs(duration - 1.0) < 0.01
     await page.screenshot(path=SHOTS / "dashboard-calls.png", full_page=False)
 
@@ -241,7 +276,9 @@ async def test_call_list_filters_escaping_and_playback(browser, dashboard):
     await page.click("form.filters button[type=submit]")
     await page.wait_for_url("**disposition=missed**")
     badges = await page.locator("table.calls .badge").all_text_contents()
-    want = [r for r in records if r.source == "Google Ads" and r.disposition in ("missed", "busy", "failed", "voicemail")]
+    want = [
+        r for r in records if r.source == "Google Ads" and r.disposition in ("missed", "busy", "failed", "voicemail")
+    ]
     assert len(badges) == min(50, len(want)) and set(badges) <= {"missed", "busy", "failed", "voicemail"}
     assert set(await page.locator("table.calls tbody tr td:nth-child(3)").all_text_contents()) == {"Google Ads"}
 

@@ -6,6 +6,7 @@ import sqlite3
 import time
 
 import pytest
+
 from tests.browser.chromium import leased_number, pages_server
 from tests.support.dni_env import POOL_NUMBERS
 
@@ -35,16 +36,19 @@ async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(brows
     last4 = number[-4:]
     assert await page.get_attribute("#call", "href") == f"tel:{number}"
     assert await text(page, "#call") == f"(503) 555-{last4}"
-    assert await text(page, "#text") == \
-        f"Call us at 503.555.{last4} today, or +1 503 555 {last4} from abroad (24/7)."
+    assert await text(page, "#text") == f"Call us at 503.555.{last4} today, or +1 503 555 {last4} from abroad (24/7)."
     assert await text(page, "#fax") == "Fax: (503) 555-0177"
     await dni.saved()
     [visit] = visit_rows(db)
-    assert (visit["gclid"], visit["utm_term"], visit["source"], visit["number"]) == \
-        ("G-777", "blocked drain", "Google Ads", number)
+    assert (visit["gclid"], visit["utm_term"], visit["source"], visit["number"]) == (
+        "G-777",
+        "blocked drain",
+        "Google Ads",
+        number,
+    )
     cookies = {c["name"]: c for c in await page.context.cookies()}
     assert cookies["_ctrack"]["value"] == visit["id"]
-    assert cookies["_ctrack"]["domain"] in ("example.test", ".example.test")   # first-party, whole site
+    assert cookies["_ctrack"]["domain"] in ("example.test", ".example.test")  # first-party, whole site
 
 
 async def test_nap_block_json_ld_and_kept_elements_keep_the_published_number(browser, pages):
@@ -93,16 +97,19 @@ async def test_later_pages_show_the_cached_lease_before_the_server_answers(brows
     async def slow(route):
         await asyncio.sleep(3)
         await route.continue_()
+
     await context.route("**/dni/v1/lease", slow)
     started = time.monotonic()
     await page.goto(pages("next.html"), wait_until="domcontentloaded")
     assert await page.get_attribute("#call", "href") == f"tel:{number[2:5]}-{number[5:8]}-{number[8:]}"
     assert await text(page, "#call") == f"{number[2:5]}-{number[5:8]}-{number[8:]}"
-    assert time.monotonic() - started < 2.5          # shown from the cache, not after the slow renewal
+    assert time.monotonic() - started < 2.5  # shown from the cache, not after the slow renewal
     assert await text(page, "#nap") == "Joe's Plumbing · (503) 555-0100"
     # the renewal kept the same visit and number
-    await page.wait_for_function(f"() => JSON.parse(localStorage.getItem('ctrack:example.test')).lease_expires_at"
-                                 f" > {time.time() + 1790}", timeout=10_000)
+    await page.wait_for_function(
+        f"() => JSON.parse(localStorage.getItem('ctrack:example.test')).lease_expires_at > {time.time() + 1790}",
+        timeout=10_000,
+    )
     await dni.saved()
     [visit] = visit_rows(db)
     assert visit["number"] == number and visit["gclid"] == "C"
@@ -115,7 +122,7 @@ async def test_the_heartbeat_renews_the_lease(browser, pages, db, dni):
     await leased_number(page)
     await dni.saved()
     before = visit_rows(db)[0]["lease_expires_at"]
-    await page.clock.run_for(301_000)              # the heartbeat is due after at most 5 minutes
+    await page.clock.run_for(301_000)  # the heartbeat is due after at most 5 minutes
     for _ in range(50):
         if visit_rows(db)[0]["lease_expires_at"] > before:
             break
@@ -154,7 +161,7 @@ async def test_other_origins_get_no_number(browser, pages, db):
 async def test_with_the_server_down_the_page_is_intact(browser, pages):
     intact = "Call us at 503.555.0100 today, or +1 503 555 0100 from abroad (24/7)."
     # the daemon is down: not even the snippet loads
-    async with pages_server("http://127.0.0.1:1") as down:        # nothing listens there
+    async with pages_server("http://127.0.0.1:1") as down:  # nothing listens there
         page = await browser.new_page()
         await page.goto(down("landing.html") + "?gclid=D")
         await page.wait_for_timeout(1000)

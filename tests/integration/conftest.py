@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +72,13 @@ master_csv = {self.pbx.cdr_csv}
     db_path = property(lambda self: self.root / "ctrack.db")
 
     def ctrack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*CTRACK, "--config", str(self.config_path), *args], capture_output=True,
-                              text=True, timeout=60, env=self.env)
+        proc = subprocess.run(
+            [*CTRACK, "--config", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=self.env,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"ctrack {' '.join(args)} failed: {proc.stderr}")
         return proc
@@ -87,11 +91,15 @@ master_csv = {self.pbx.cdr_csv}
     def start(self, wait_ami: bool = True) -> None:
         assert self.process is None or self.process.poll() is not None, "daemon already running"
         log = self.log_path.open("a")
-        self.process = subprocess.Popen([*CTRACK, "--config", str(self.config_path), "serve"], stdout=log,
-                                        stderr=subprocess.STDOUT, env=self.env)
+        self.process = subprocess.Popen(
+            [*CTRACK, "--config", str(self.config_path), "serve"], stdout=log, stderr=subprocess.STDOUT, env=self.env
+        )
         log.close()
-        wait_until(lambda: self.metrics() is not None or self._died(), timeout=20,
-                   message="the daemon's HTTP side did not come up")
+        wait_until(
+            lambda: self.metrics() is not None or self._died(),
+            timeout=20,
+            message="the daemon's HTTP side did not come up",
+        )
         if wait_ami:
             self.wait_ami_connected()
 
@@ -101,8 +109,11 @@ master_csv = {self.pbx.cdr_csv}
         return False
 
     def wait_ami_connected(self, timeout: float = 30) -> None:
-        wait_until(lambda: (self.metrics() or {}).get("ctrack_ami_connected") == 1.0 or self._died(),
-                   timeout=timeout, message="the daemon did not connect to AMI")
+        wait_until(
+            lambda: (self.metrics() or {}).get("ctrack_ami_connected") == 1.0 or self._died(),
+            timeout=timeout,
+            message="the daemon did not connect to AMI",
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process is None or self.process.poll() is not None:
@@ -147,13 +158,14 @@ master_csv = {self.pbx.cdr_csv}
 
     def wait_calls(self, caller: str, count: int = 1, timeout: float = 20) -> list[dict]:
         """The logged calls of one caller (E.164), once there are `count` of them."""
+
         def enough():
             return len(self.call_rows("caller_number = ?", (caller,))) >= count
 
         try:
             wait_until(enough, timeout=timeout, interval=0.2)
         except TimeoutError:
-            raise AssertionError(f"{count} call(s) from {caller} not logged; daemon log:\n{self.log_tail()}")
+            raise AssertionError(f"{count} call(s) from {caller} not logged; daemon log:\n{self.log_tail()}") from None
         return self.calls_of(caller)
 
     def calls_of(self, caller: str) -> list[dict]:
@@ -172,8 +184,9 @@ def install_site(pbx: TestPBX, root: Path, extra_config: str = "", agi: str = "f
     site.ctrack("number", "add", "+15035550103", "--source", "Billboard", "--forward", "Local/s@business-noanswer")
     site.ctrack("number", "add", "+15035550104", "--source", "Billboard", "--forward", "Local/s@business-busy")
     site.ctrack("number", "add", "+15035550105", "--source", "Radio", "--whisper", "beep")
-    site.ctrack("number", "add", "+15035550106", "--source", "Google Ads", "--record",
-                "--forward", "Local/s@business-noanswer")
+    site.ctrack(
+        "number", "add", "+15035550106", "--source", "Google Ads", "--record", "--forward", "Local/s@business-noanswer"
+    )
     pbx.load_dialplan(site.ctrack("dialplan", "render", "--agi", agi).stdout)
     pbx.load_manager(site.ctrack("dialplan", "render", "--manager").stdout)
     return site

@@ -26,29 +26,32 @@ from tests.integration.conftest import install_site
 from tests.pbx.harness import wait_until
 
 SCRIPT = Path(__file__).resolve().parents[2] / "agi_scripts" / "ctrack-route.agi"
-GOOGLE, RADIO, NOANSWER = "15035550101", "15035550102", "15035550103"   # recorded / plain / never answers
+GOOGLE, RADIO, NOANSWER = "15035550101", "15035550102", "15035550103"  # recorded / plain / never answers
 # Callers 1503555 07xx are this module's: every site reconciles the instance's one Master.csv.
 
 
 @pytest.fixture(scope="module")
 def classic(pbx):
     """ctrack installed with the classic AGI route on the PBX; no daemon."""
-    root = pbx.state_dir / f"ctrack-classic-{os.getpid()}"      # inside the chroot
+    root = pbx.state_dir / f"ctrack-classic-{os.getpid()}"  # inside the chroot
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     site = install_site(pbx, root, agi="script")
     lib = pbx.install_python("ctrack", "asterisk", "six")
-    shutil.copy2(SCRIPT, pbx.python_path / SCRIPT.name)        # the entry point admins install
+    shutil.copy2(SCRIPT, pbx.python_path / SCRIPT.name)  # the entry point admins install
     # the site's config with every path as the PBX sees it (the database among them)
     ini = root / "ctrack-pbx.ini"
     ini.write_text(site.config_path.read_text().replace(str(pbx.root), ""))
-    pbx.install_agi(SCRIPT.name, f"""#!/bin/sh
+    pbx.install_agi(
+        SCRIPT.name,
+        f"""#!/bin/sh
 # ctrack's classic AGI route for this test instance (tests/integration/test_classic_agi.py)
 PYTHONPATH={lib}
 CTRACK_CONFIG={pbx.pbx_path(ini)}
 export PYTHONPATH CTRACK_CONFIG
 exec {lib}/{SCRIPT.name} "$@"
-""")
+""",
+    )
     yield site
     pbx.load_dialplan(None)
     pbx.load_manager(None)
@@ -57,9 +60,11 @@ exec {lib}/{SCRIPT.name} "$@"
 
 def inbound_cdr(pbx, caller: str, timeout: float = 10) -> dict:
     """The inbound channel's Master.csv row of the call from `caller` (digits as dialled)."""
+
     def find():
         rows = [r for r in pbx.cdr_rows() if r["src"] == caller and r["channel"].startswith("PJSIP/trunk")]
         return rows[-1] if rows else None
+
     try:
         return wait_until(find, timeout=timeout, message=f"a CDR row for {caller}")
     except TimeoutError:
@@ -91,7 +96,7 @@ def test_static_number_is_attributed_and_forwarded(classic):
     assert call["recording"] is None
     # The number's own forward target (a line that never answers): the default line would answer.
     result = pbx.call(NOANSWER, caller="15035550702", talk=8)
-    assert result.status == 480, result                 # NOANSWER -> Hangup(19) -> 480
+    assert result.status == 480, result  # NOANSWER -> Hangup(19) -> 480
     row = inbound_cdr(pbx, "15035550702")
     assert row["userfield"] == "Billboard" and row["disposition"] == "NO ANSWER"
     assert logged(classic, "15035550702")["disposition"] == "missed"
@@ -106,17 +111,17 @@ def test_recorded_number_gets_a_recording(classic):
     assert (call["source"], call["disposition"]) == ("Google Ads", "answered")
     assert call["recording"], f"no recording in {pbx.recordings_dir}: {sorted(os.listdir(pbx.recordings_dir))}"
     assert call["recording"].startswith(str(pbx.recordings_dir))
-    assert call["uniqueid"] in call["recording"]        # the route's file name: ...-<call id>.wav
+    assert call["uniqueid"] in call["recording"]  # the route's file name: ...-<call id>.wav
     # the caller talked 5 s; a consent prompt (if configured) plays before MixMonitor starts
     assert 2 <= wav_seconds(call["recording"]) <= call["talk_seconds"] + 1, call
 
 
 NAMES = [
-    'Bob "The Builder" <666>',              # quotes (Asterisk keeps SIP's \" escapes) and a fake <number>
-    "O'Neil; ${EXTEN}, |&(x) %0A\\n",       # dialplan and shell specials, a spelled-out newline
-    "Zoë\u2028Line\u0085Next\tTab",         # Unicode line/paragraph separators, NEL, a tab
-    "M\udcfcller \udce9t\udce9",            # Latin-1 bytes (not UTF-8) from an old trunk; Asterisk
-]                                           # itself turns them into U+FFFD before the AGI sees them
+    'Bob "The Builder" <666>',  # quotes (Asterisk keeps SIP's \" escapes) and a fake <number>
+    "O'Neil; ${EXTEN}, |&(x) %0A\\n",  # dialplan and shell specials, a spelled-out newline
+    "Zoë\u2028Line\u0085Next\tTab",  # Unicode line/paragraph separators, NEL, a tab
+    "M\udcfcller \udce9t\udce9",  # Latin-1 bytes (not UTF-8) from an old trunk; Asterisk
+]  # itself turns them into U+FFFD before the AGI sees them
 
 
 @pytest.mark.parametrize("n, name", list(enumerate(NAMES)), ids=["quotes", "specials", "separators", "latin1"])
@@ -126,7 +131,7 @@ def test_odd_caller_names_break_nothing(classic, n, name):
     result = pbx.call(RADIO, caller=caller, name=name, talk=1)
     assert result.answered, result
     row = inbound_cdr(pbx, caller)
-    assert row["userfield"] == "Radio", (row, pbx.log_tail())       # the script routed it
+    assert row["userfield"] == "Radio", (row, pbx.log_tail())  # the script routed it
     call = logged(classic, caller)
     assert call["caller_number"] == "+" + caller and call["source"] == "Radio"
     if n < 3:
@@ -158,7 +163,7 @@ def test_without_a_usable_database_the_call_rings_the_default_line(classic, dama
             db.with_name(db.name + suffix).unlink(missing_ok=True)
         for path in moved:
             path.with_name(path.name + ".away").rename(path)
-    call = logged(classic, caller)              # the CDR backstop still logs it, from the DID
+    call = logged(classic, caller)  # the CDR backstop still logs it, from the DID
     assert call["disposition"] == "answered" and call["recording"] is None
 
 
@@ -184,25 +189,31 @@ async def test_time_per_call_inside_the_chroot(classic, ami, capsys):
         new = next(e for e in events if e.get("Event") == "Newchannel" and e.get("CallerIDNum") == caller)
         in_calls.append(_agi_seconds(events, new["Uniqueid"]))
     # 2. The script alone, run as Asterisk runs it (the agi-bin wrapper, env on stdin), 20 times.
-    env = (f"agi_request: ctrack-route.agi\nagi_channel: PJSIP/trunk-00000001\nagi_uniqueid: 1800000000.1\n"
-           f"agi_callerid: 15035550123\nagi_calleridname: Tim\nagi_context: ctrack-call\n"
-           f"agi_extension: {RADIO}\nagi_arg_1: {RADIO}\n\n").encode() + b"200 result=1\n" * 13
+    env = (
+        f"agi_request: ctrack-route.agi\nagi_channel: PJSIP/trunk-00000001\nagi_uniqueid: 1800000000.1\n"
+        f"agi_callerid: 15035550123\nagi_calleridname: Tim\nagi_context: ctrack-call\n"
+        f"agi_extension: {RADIO}\nagi_arg_1: {RADIO}\n\n"
+    ).encode() + b"200 result=1\n" * 13
     script = pbx.pbx_path(pbx.agi_dir / SCRIPT.name)
-    code = ("import subprocess, sys, time\n"
-            "data = sys.stdin.buffer.read()\n"
-            "times = []\n"
-            "for _ in range(20):\n"
-            "    t = time.perf_counter()\n"
-            f"    out = subprocess.run([{script!r}], input=data, capture_output=True).stdout\n"
-            "    times.append(time.perf_counter() - t)\n"
-            "    assert out.endswith(b'SET VARIABLE CTRACK_ROUTE \"ok\"\\n'), out\n"
-            "print(' '.join(f'{x:.4f}' for x in times))\n")
+    code = (
+        "import subprocess, sys, time\n"
+        "data = sys.stdin.buffer.read()\n"
+        "times = []\n"
+        "for _ in range(20):\n"
+        "    t = time.perf_counter()\n"
+        f"    out = subprocess.run([{script!r}], input=data, capture_output=True).stdout\n"
+        "    times.append(time.perf_counter() - t)\n"
+        "    assert out.endswith(b'SET VARIABLE CTRACK_ROUTE \"ok\"\\n'), out\n"
+        "print(' '.join(f'{x:.4f}' for x in times))\n"
+    )
     proc = await asyncio.to_thread(pbx.run_in_pbx, "python3", "-c", code, input=env, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     alone = [float(x) for x in proc.stdout.split()]
     with capsys.disabled():
-        print(f"\nclassic AGI route inside the chroot: during {len(in_calls)} real calls "
-              f"(AMI Newexten timestamps) median {statistics.median(in_calls) * 1000:.0f} ms, "
-              f"max {max(in_calls) * 1000:.0f} ms; alone ({len(alone)} runs of the agi-bin wrapper) "
-              f"median {statistics.median(alone) * 1000:.0f} ms, max {max(alone) * 1000:.0f} ms")
+        print(
+            f"\nclassic AGI route inside the chroot: during {len(in_calls)} real calls "
+            f"(AMI Newexten timestamps) median {statistics.median(in_calls) * 1000:.0f} ms, "
+            f"max {max(in_calls) * 1000:.0f} ms; alone ({len(alone)} runs of the agi-bin wrapper) "
+            f"median {statistics.median(alone) * 1000:.0f} ms, max {max(alone) * 1000:.0f} ms"
+        )
     assert statistics.median(in_calls) < 1.0 and statistics.median(alone) < 1.0

@@ -11,7 +11,7 @@ from tests.browser.chromium import chromium, leased_number, pages_server
 from tests.integration.conftest import install_site
 
 POOL = ["+15035550111", "+15035550112", "+15035550113"]
-CALLER = "15035550861"          # a caller no other test uses (the CDR backstop sees every call)
+CALLER = "15035550861"  # a caller no other test uses (the CDR backstop sees every call)
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +50,6 @@ async def test_a_visit_and_its_call(dni_site):
     assert (row["visit_id"], row["channel"], row["visit_ambiguous"]) == (visit_id, "paid_search", 0)
     assert (row["gclid"], row["keyword"]) == ("E2E-GCLID-42", "burst pipe")
     assert row["landing_page"].endswith("/landing.html?gclid=E2E-GCLID-42&utm_term=burst+pipe")
-    assert row["qualified"] == 1                     # 6 s of talk, qualified_seconds = 5
+    assert row["qualified"] == 1  # 6 s of talk, qualified_seconds = 5
     visits = site.ctrack("dni", "visits", "--json").stdout
     assert f'"id": "{visit_id}"' in visits and '"calls": 1' in visits

@@ -4,15 +4,10 @@ route and the AMI call log of a running `ctrack serve`, on the real test PBX."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import wave
 from datetime import datetime
-
-import pytest
-
-from tests.pbx.harness import wait_until
 
 GOOGLE, RADIO, NOANSWER, BUSY, WHISPER = "15035550101", "15035550102", "15035550103", "15035550104", "15035550105"
 
@@ -39,15 +34,30 @@ def test_answered_call_with_recording(site):
     assert call["caller_name"] == "Ann Answer"
     assert call["disposition"] == "answered"
     assert abs(call["talk_seconds"] - result.sip_talk_seconds()) <= 1, call
-    assert call["ring_seconds"] <= 3                 # the consent prompt (1.4 s) plays first
+    assert call["ring_seconds"] <= 3  # the consent prompt (1.4 s) plays first
     assert call["qualified"] is True and call["first_time"] is True
     assert ts(call["started_at"]) <= ts(call["answered_at"]) <= ts(call["ended_at"])
     assert call["recording"], "recorded number without a recording"
     assert call["recording"].startswith(str(site.pbx.recordings_dir))
     assert abs(wav_seconds(call["recording"]) - call["talk_seconds"]) <= 1.5
-    assert set(call) >= {"id", "uniqueid", "tracking_number", "caller_number", "caller_name", "source",
-                         "channel", "started_at", "answered_at", "ended_at", "ring_seconds", "talk_seconds",
-                         "disposition", "first_time", "qualified", "recording"}
+    assert set(call) >= {
+        "id",
+        "uniqueid",
+        "tracking_number",
+        "caller_number",
+        "caller_name",
+        "source",
+        "channel",
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "ring_seconds",
+        "talk_seconds",
+        "disposition",
+        "first_time",
+        "qualified",
+        "recording",
+    }
 
 
 async def test_consent_prompt_before_recording_and_whisper_to_the_business(site, ami):
@@ -55,10 +65,13 @@ async def test_consent_prompt_before_recording_and_whisper_to_the_business(site,
     await asyncio.to_thread(site.pbx.call, GOOGLE, "15035550213", "Cy Consent", 2)
     await asyncio.to_thread(site.pbx.call, WHISPER, "15035550214", "Wes Whisper", 2)
     await asyncio.to_thread(site.wait_calls, "+15035550214")
-    played = [(e.get("Channel", "").split("-")[0], e.get("Context"), e.get("AppData"))
-              for e in ami.events[mark:] if e.get("Event") == "Newexten" and e.get("Application") == "Playback"]
-    assert ("PJSIP/trunk", "ctrack-call", "hello-world,noanswer") in played   # consent, to the caller
-    assert ("Local/s@business", "ctrack-whisper", "beep") in played      # whisper, to who answers
+    played = [
+        (e.get("Channel", "").split("-")[0], e.get("Context"), e.get("AppData"))
+        for e in ami.events[mark:]
+        if e.get("Event") == "Newexten" and e.get("Application") == "Playback"
+    ]
+    assert ("PJSIP/trunk", "ctrack-call", "hello-world,noanswer") in played  # consent, to the caller
+    assert ("Local/s@business", "ctrack-whisper", "beep") in played  # whisper, to who answers
     assert sum(1 for p in played if p[2].startswith("hello-world")) == 1  # only the recorded call asks
 
 
@@ -70,17 +83,17 @@ def test_answered_call_without_recording_and_short_talk(site):
     assert site.metrics()["ctrack_ami_events_total"] - events_before < 60
     assert (call["source"], call["disposition"]) == ("Radio", "answered")
     assert call["recording"] is None
-    assert call["qualified"] is False           # 2 s < qualified_seconds = 5
+    assert call["qualified"] is False  # 2 s < qualified_seconds = 5
     assert 1 <= call["talk_seconds"] <= 4
 
 
 def test_missed_call(site):
     result = site.pbx.call(NOANSWER, caller="15035550203", talk=10)
-    assert not result.answered and result.status == 480, result   # cause 19 → 480 No Answer
+    assert not result.answered and result.status == 480, result  # cause 19 → 480 No Answer
     [call] = site.wait_calls("+15035550203")
     assert (call["disposition"], call["source"]) == ("missed", "Billboard")
     assert call["talk_seconds"] == 0 and call["answered_at"] is None
-    assert 3 <= call["ring_seconds"] <= 6                          # ring_timeout = 4
+    assert 3 <= call["ring_seconds"] <= 6  # ring_timeout = 4
 
 
 def test_missed_call_to_a_recorded_number_has_no_recording(site):
@@ -88,14 +101,14 @@ def test_missed_call_to_a_recorded_number_has_no_recording(site):
     assert result.status == 480, result
     [call] = site.wait_calls("+15035550216")
     assert call["disposition"] == "missed" and call["source"] == "Google Ads"
-    assert call["recording"] is None                 # MixMonitor left only a WAV header
+    assert call["recording"] is None  # MixMonitor left only a WAV header
     headers = [p for p in site.pbx.recordings_dir.glob(f"*-{call['uniqueid']}.wav")]
     assert [p.stat().st_size for p in headers] == [44]
 
 
 def test_busy_call(site):
     result = site.pbx.call(BUSY, caller="15035550204", talk=10)
-    assert result.status == 486, result                            # cause 17 → 486 Busy Here
+    assert result.status == 486, result  # cause 17 → 486 Busy Here
     [call] = site.wait_calls("+15035550204")
     assert call["disposition"] == "busy" and call["talk_seconds"] == 0
 
@@ -113,7 +126,7 @@ def test_repeat_caller(site):
     site.wait_calls("+15035550206")
     site.pbx.call(GOOGLE, caller="15035550206", talk=1)
     calls = site.wait_calls("+15035550206", count=2)
-    newest, oldest = calls                                          # newest first
+    newest, oldest = calls  # newest first
     assert oldest["first_time"] is True and newest["first_time"] is False
 
 
@@ -128,7 +141,7 @@ def test_unknown_did_still_rings_the_business_line(site):
 def test_a_number_added_while_the_daemon_runs_is_routed(site):
     site.ctrack("source", "add", "Flyer", "--channel", "print")
     site.ctrack("number", "add", "+15035550107", "--source", "Flyer")
-    time.sleep(2.5)                                  # the route reloads its catalog every second
+    time.sleep(2.5)  # the route reloads its catalog every second
     assert site.pbx.call("15035550107", caller="15035550215", talk=1).answered
     [call] = site.wait_calls("+15035550215")
     assert (call["source"], call["channel"]) == ("Flyer", "print")
@@ -187,6 +200,7 @@ def test_fastagi_probe_storm_during_calls(site):
             while not stop.is_set():
                 await asyncio.gather(*(_probe(port, kinds[(n + i) % 4]) for i in range(40)))
                 n += 1
+
         asyncio.run(run())
 
     thread = threading.Thread(target=storm, daemon=True)
@@ -215,9 +229,9 @@ def test_daemon_down_call_still_rings_and_reconcile_logs_it_once(site):
         out = site.ctrack("reconcile").stdout
         assert ", 1 added to the call log" in out, out
         [call] = site.calls_of("+15035550209")
-        assert call["source"] == "Google Ads"          # the DID still tells the source
+        assert call["source"] == "Google Ads"  # the DID still tells the source
         assert call["disposition"] == "answered" and 1 <= call["talk_seconds"] <= 4
-        assert call["recording"] is None                # the fallback path records nothing
+        assert call["recording"] is None  # the fallback path records nothing
         assert ", 0 added" in site.ctrack("reconcile").stdout
     finally:
         site.start()

@@ -6,8 +6,6 @@ import asyncio
 import itertools
 import os
 
-import pytest
-
 from tests.pbx.ami import AMIClient
 
 _numbers = itertools.count(1)
@@ -44,6 +42,7 @@ async def test_answered_call_reaches_dialplan_ami_and_cdr(pbx, ami):
             if rows:
                 return rows
             await asyncio.sleep(0.05)
+
     rows = await asyncio.wait_for(cdr_row(), 10)
     assert rows[0]["dst"] == "15035550101" and rows[0]["src"] == caller
     assert rows[0]["disposition"] == "ANSWERED"
@@ -85,9 +84,10 @@ exten => 202,1,Dial(Local/s@business-busy,30)
 """)
     talk, busy = await asyncio.gather(
         asyncio.to_thread(pbx.call, "201", new_caller(), "Talker", 30),
-        asyncio.to_thread(pbx.call, "202", new_caller(), "Busy", 30))
+        asyncio.to_thread(pbx.call, "202", new_caller(), "Busy", 30),
+    )
     assert talk.status == 200 and talk.hangup_by == "pbx", talk
-    assert talk.seconds < 10, talk           # the business line hung up after ~1 s, not the caller at 30
+    assert talk.seconds < 10, talk  # the business line hung up after ~1 s, not the caller at 30
     assert busy.status == 486, busy
 
 
@@ -99,8 +99,16 @@ async def test_twenty_parallel_calls(pbx, ami):
     for caller in callers:
         new = await ami.wait_for(is_inbound(caller), Event="Newchannel")
         await ami.wait_for(Event="Hangup", Uniqueid=new["Uniqueid"])
-    assert len({e["Uniqueid"] for e in ami.find(Event="Newchannel") if e["CallerIDNum"] in callers
-                and e["Channel"].startswith("PJSIP/")}) == 20
+    assert (
+        len(
+            {
+                e["Uniqueid"]
+                for e in ami.find(Event="Newchannel")
+                if e["CallerIDNum"] in callers and e["Channel"].startswith("PJSIP/")
+            }
+        )
+        == 20
+    )
 
 
 async def test_manager_include_adds_a_filtered_user(pbx):

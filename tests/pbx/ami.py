@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Message = dict[str, Any]
 
@@ -51,14 +52,14 @@ class AMIClient:
         self._ids = itertools.count(1)
         self._closed_reason: str | None = None
 
-    async def connect(self, timeout: float = 10.0) -> "AMIClient":
+    async def connect(self, timeout: float = 10.0) -> AMIClient:
         """Connect, log in, and wait for FullyBooted."""
-        self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), timeout)
+        self._reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), timeout)
         self.banner = (await asyncio.wait_for(self._reader.readline(), timeout)).decode().strip()
         self._task = asyncio.create_task(self._read_loop(), name="ami-reader")
-        reply = await self.action("Login", timeout=timeout, Username=self.username,
-                                  Secret=self.secret, Events=self.event_mask)
+        reply = await self.action(
+            "Login", timeout=timeout, Username=self.username, Secret=self.secret, Events=self.event_mask
+        )
         if reply.get("Response") != "Success":
             raise AMIError(f"AMI login as {self.username!r} failed: {reply.get('Message')}")
         if self.event_mask != "off":
@@ -70,7 +71,7 @@ class AMIClient:
             try:
                 self._writer.write(b"Action: Logoff\r\n\r\n")
                 await asyncio.wait_for(self._writer.drain(), 1)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
             self._writer.close()
         if self._task is not None:
@@ -80,7 +81,7 @@ class AMIClient:
             except (asyncio.CancelledError, Exception):
                 pass
 
-    async def __aenter__(self) -> "AMIClient":
+    async def __aenter__(self) -> AMIClient:
         return await self.connect()
 
     async def __aexit__(self, *exc) -> None:
@@ -125,15 +126,24 @@ class AMIClient:
         await self._writer.drain()
         return await asyncio.wait_for(fut, timeout)
 
-    def find(self, predicate: Callable[[Message], bool] | None = None, since: int = 0,
-             **fields: Any) -> list[Message]:
+    def find(self, predicate: Callable[[Message], bool] | None = None, since: int = 0, **fields: Any) -> list[Message]:
         """Events received so far (from index `since`) whose headers equal `fields`."""
-        return [e for e in self.events[since:]
-                if all(e.get(k) == v for k, v in fields.items()) and (predicate is None or predicate(e))]
+        return [
+            e
+            for e in self.events[since:]
+            if all(e.get(k) == v for k, v in fields.items()) and (predicate is None or predicate(e))
+        ]
 
-    async def wait_for(self, predicate: Callable[[Message], bool] | None = None, *,
-                       timeout: float = 10.0, since: int = 0, **fields: Any) -> Message:
+    async def wait_for(
+        self,
+        predicate: Callable[[Message], bool] | None = None,
+        *,
+        timeout: float = 10.0,
+        since: int = 0,
+        **fields: Any,
+    ) -> Message:
         """The first event (from index `since`) matching `fields` and `predicate`; waits for it."""
+
         def first() -> Message | None:
             found = self.find(predicate, since, **fields)
             return found[0] if found else None
@@ -150,7 +160,9 @@ class AMIClient:
 
         try:
             return await asyncio.wait_for(waiter(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             seen = sorted({e.get("Event", "?") for e in self.events[since:]})
-            raise AssertionError(f"no AMI event {fields or ''} {predicate or ''} within {timeout} s "
-                                 f"(event types seen: {', '.join(seen)})") from None
+            raise AssertionError(
+                f"no AMI event {fields or ''} {predicate or ''} within {timeout} s "
+                f"(event types seen: {', '.join(seen)})"
+            ) from None

@@ -49,38 +49,71 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 SCRIPT = Path(__file__).resolve().with_name("testpbx.sh")
 DEFAULT_ROOT = "/opt/ctrack-pbx"
-SLOT_PORTS = 4   # a call's ports: RTP, RTCP, SIPp's SIP, SIPp's control socket
+SLOT_PORTS = 4  # a call's ports: RTP, RTCP, SIPp's SIP, SIPp's control socket
 
 # Master.csv columns (cdr_csv with loguniqueid + loguserfield; newcdrcolumns adds 3)
 CDR_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
-    "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-    "uniqueid", "userfield", "peeraccount", "linkedid", "sequence",
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "uniqueid",
+    "userfield",
+    "peeraccount",
+    "linkedid",
+    "sequence",
 )
 
 T = TypeVar("T")
 
 # settings of testpbx.sh that must not leak in from the caller's environment
-_SCRIPT_VARIABLES = frozenset({
-    "PBX_DIALPLAN", "PBX_MANAGER", "SIPP_MEDIA_PORT", "PBX_WATCH_PID", "PBX_WATCH_CLEAN",
-    "SIP_PORT", "AMI_PORT", "AMI_USER", "AMI_SECRET", "RTP_START", "RTP_END", "FASTAGI_PORT",
-    "SIPP_MEDIA_START", "SIPP_MEDIA_END",
-})
+_SCRIPT_VARIABLES = frozenset(
+    {
+        "PBX_DIALPLAN",
+        "PBX_MANAGER",
+        "SIPP_MEDIA_PORT",
+        "PBX_WATCH_PID",
+        "PBX_WATCH_CLEAN",
+        "SIP_PORT",
+        "AMI_PORT",
+        "AMI_USER",
+        "AMI_SECRET",
+        "RTP_START",
+        "RTP_END",
+        "FASTAGI_PORT",
+        "SIPP_MEDIA_START",
+        "SIPP_MEDIA_END",
+    }
+)
 
 
 class PBXError(RuntimeError):
     """The test PBX could not do what was asked; str() says why."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05,
-               message: str = "condition") -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, message: str = "condition"
+) -> T:
     """Poll `predicate` until it returns something truthy; raise TimeoutError at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -97,12 +130,12 @@ class CallResult:
     did: str
     caller: str
     name: str
-    returncode: int          # SIPp's exit code: 0 = the scenario ran to its end
-    status: int | None       # final SIP status of the INVITE: 200, 486, 487, 603... (None: none)
-    hangup_by: str | None    # answered calls: "caller" (SIPp sent BYE) or "pbx"
-    seconds: float           # wall time of the SIPp run
-    message_log: Path        # SIPp's trace of every SIP message sent and received
-    output: str              # what testpbx.sh printed
+    returncode: int  # SIPp's exit code: 0 = the scenario ran to its end
+    status: int | None  # final SIP status of the INVITE: 200, 486, 487, 603... (None: none)
+    hangup_by: str | None  # answered calls: "caller" (SIPp sent BYE) or "pbx"
+    seconds: float  # wall time of the SIPp run
+    message_log: Path  # SIPp's trace of every SIP message sent and received
+    output: str  # what testpbx.sh printed
 
     def sip_talk_seconds(self) -> float | None:
         """Seconds from the INVITE's 200 OK to the first BYE, as SIPp's own trace timed them."""
@@ -125,8 +158,10 @@ class CallResult:
         return self.status == 200
 
     def __str__(self) -> str:
-        return (f"call to {self.did} from {self.caller}: rc={self.returncode} status={self.status} "
-                f"hangup_by={self.hangup_by} {self.seconds:.2f}s (SIP trace: {self.message_log})")
+        return (
+            f"call to {self.did} from {self.caller}: rc={self.returncode} status={self.status} "
+            f"hangup_by={self.hangup_by} {self.seconds:.2f}s (SIP trace: {self.message_log})"
+        )
 
 
 def _parse_kv(text: str) -> dict[str, str]:
@@ -145,8 +180,16 @@ class CallProcess(subprocess.Popen):
     """A call in progress: the Popen of `testpbx.sh call ...`.  `result()` waits for it."""
 
     def __init__(self, args, *, env, did, caller, name, default_timeout):
-        super().__init__(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+        super().__init__(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
         self.did, self.caller, self.name = did, caller, name
         self._default_timeout = default_timeout
         self._result: CallResult | None = None
@@ -166,7 +209,9 @@ class CallProcess(subprocess.Popen):
                 if "SIPP_RC" not in kv:
                     raise PBXError(f"call to {self.did} failed before SIPp ran (exit {self.returncode}):\n{out}")
                 self._result = CallResult(
-                    did=self.did, caller=self.caller, name=self.name,
+                    did=self.did,
+                    caller=self.caller,
+                    name=self.name,
                     returncode=int(kv["SIPP_RC"]),
                     status=int(kv["INVITE_STATUS"]) if kv.get("INVITE_STATUS") else None,
                     hangup_by=kv.get("HANGUP_BY") or None,
@@ -182,18 +227,32 @@ class TestPBX:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, root: str | os.PathLike | None = None, instance: str | None = None, *,
-                 sip_port: int | str = "auto", ami_port: int | str = "auto",
-                 rtp_start: int | str = "auto", fastagi_port: int | str = "auto",
-                 sipp_media_start: int | str = "auto", keep: bool | None = None,
-                 start_timeout: float = 30, script: str | os.PathLike = SCRIPT):
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        instance: str | None = None,
+        *,
+        sip_port: int | str = "auto",
+        ami_port: int | str = "auto",
+        rtp_start: int | str = "auto",
+        fastagi_port: int | str = "auto",
+        sipp_media_start: int | str = "auto",
+        keep: bool | None = None,
+        start_timeout: float = 30,
+        script: str | os.PathLike = SCRIPT,
+    ):
         self.root = Path(root or os.environ.get("CTRACK_PBX_ROOT") or DEFAULT_ROOT)
         self.instance = instance or f"pytest-{os.getpid()}"
         self.script = Path(script)
         self.keep = keep if keep is not None else os.environ.get("CTRACK_PBX_KEEP", "") not in ("", "0")
         self.start_timeout = start_timeout
-        self._ports = {"SIP_PORT": sip_port, "AMI_PORT": ami_port, "RTP_START": rtp_start,
-                       "FASTAGI_PORT": fastagi_port, "SIPP_MEDIA_START": sipp_media_start}
+        self._ports = {
+            "SIP_PORT": sip_port,
+            "AMI_PORT": ami_port,
+            "RTP_START": rtp_start,
+            "FASTAGI_PORT": fastagi_port,
+            "SIPP_MEDIA_START": sipp_media_start,
+        }
         self._settings: dict[str, str] = {}
         self._slots: list[CallProcess | None] = []
         self._slot_lock = threading.Lock()
@@ -212,20 +271,36 @@ class TestPBX:
         env.update(extra)
         return env
 
-    def _run(self, *args: str, input: str | None = None, timeout: float = 120,
-             check: bool = True, ports: bool = False, **extra_env: str) -> subprocess.CompletedProcess:
+    def _run(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 120,
+        check: bool = True,
+        ports: bool = False,
+        **extra_env: str,
+    ) -> subprocess.CompletedProcess:
         if os.geteuid() != 0:
             raise PBXError("the test PBX needs root (chroot, debootstrap): run the tests as root")
         try:
-            proc = subprocess.run(["bash", str(self.script), *args], env=self._env(ports, **extra_env),
-                                  input=input, capture_output=True, text=True, timeout=timeout,
-                                  encoding="utf-8", errors="replace",
-                                  stdin=None if input is not None else subprocess.DEVNULL)
+            proc = subprocess.run(
+                ["bash", str(self.script), *args],
+                env=self._env(ports, **extra_env),
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                encoding="utf-8",
+                errors="replace",
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise PBXError(f"testpbx.sh {' '.join(args)} did not finish in {timeout} s") from exc
         if check and proc.returncode != 0:
-            raise PBXError(f"testpbx.sh {' '.join(args)} failed (exit {proc.returncode}):\n"
-                           f"{proc.stderr.strip()}\n{proc.stdout.strip()}".rstrip())
+            raise PBXError(
+                f"testpbx.sh {' '.join(args)} failed (exit {proc.returncode}):\n"
+                f"{proc.stderr.strip()}\n{proc.stdout.strip()}".rstrip()
+            )
         return proc
 
     def _refresh(self) -> None:
@@ -236,14 +311,14 @@ class TestPBX:
                 self._slots = [None] * slots
 
     # --- life cycle -------------------------------------------------------------------
-    def start(self) -> "TestPBX":
+    def start(self) -> TestPBX:
         """Provision the chroot if needed (cold: ~45 s), start Asterisk, wait for FullyBooted."""
         if not self.script.exists():
             raise PBXError(f"{self.script} is missing")
-        extra = {"PBX_WATCH_PID": str(os.getpid())}   # a killed test session stops its PBX
+        extra = {"PBX_WATCH_PID": str(os.getpid())}  # a killed test session stops its PBX
         if not self.keep:
             extra["PBX_WATCH_CLEAN"] = "1"
-        timeout = self.start_timeout + 600            # a cold setup downloads ~90 MB
+        timeout = self.start_timeout + 600  # a cold setup downloads ~90 MB
         try:
             self._run("start", timeout=timeout, ports=True, **extra)
         except PBXError as first:
@@ -263,14 +338,18 @@ class TestPBX:
 
     def restart(self) -> None:
         """Stop and start again with the same ports and the same loaded includes."""
-        self._run("restart", timeout=self.start_timeout + 60,
-                  PBX_WATCH_PID=str(os.getpid()), **({} if self.keep else {"PBX_WATCH_CLEAN": "1"}))
+        self._run(
+            "restart",
+            timeout=self.start_timeout + 60,
+            PBX_WATCH_PID=str(os.getpid()),
+            **({} if self.keep else {"PBX_WATCH_CLEAN": "1"}),
+        )
         self._refresh()
 
     def is_running(self) -> bool:
         return self._run("status", check=False, timeout=30).returncode == 0
 
-    def __enter__(self) -> "TestPBX":
+    def __enter__(self) -> TestPBX:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -291,14 +370,12 @@ class TestPBX:
             text = Path(self._settings["DIALPLAN_FILE"]).read_text() if self._settings else ""
         else:
             out = self._run("dialplan", "-", input=text).stdout
-        wanted = {c for c in re.findall(r"^\s*\[([^\]\s]+)\]", text, re.M)
-                  if c.lower() not in ("general", "globals")}
+        wanted = {c for c in re.findall(r"^\s*\[([^\]\s]+)\]", text, re.M) if c.lower() not in ("general", "globals")}
         if wanted:
             loaded = set(re.findall(r"\[ Context '([^']+)' created by", self.cli("dialplan show")))
             missing = sorted(wanted - loaded)
             if missing:
-                raise PBXError(f"dialplan reload left out context(s) {missing}; "
-                               f"Asterisk log:\n{self.log_tail(15)}")
+                raise PBXError(f"dialplan reload left out context(s) {missing}; Asterisk log:\n{self.log_tail(15)}")
         return out
 
     def load_manager(self, text: str | None) -> str:
@@ -333,31 +410,50 @@ class TestPBX:
             raise PBXError("the PBX is not started")
         slot = self._acquire_slot()
         media = int(self._settings["SIPP_MEDIA_START"]) + SLOT_PORTS * slot
-        proc = CallProcess(["bash", str(self.script), command, str(did), str(caller), name, f"{seconds:g}"],
-                           env=self._env(SIPP_MEDIA_PORT=str(media)), did=str(did),
-                           caller=str(caller), name=name, default_timeout=seconds + 90)
+        proc = CallProcess(
+            ["bash", str(self.script), command, str(did), str(caller), name, f"{seconds:g}"],
+            env=self._env(SIPP_MEDIA_PORT=str(media)),
+            did=str(did),
+            caller=str(caller),
+            name=name,
+            default_timeout=seconds + 90,
+        )
         with self._slot_lock:
             self._slots[slot] = proc
         return proc
 
-    def call_async(self, did: str, caller: str = "15035550123", name: str = "Test Caller",
-                   talk: float = 3) -> CallProcess:
+    def call_async(
+        self, did: str, caller: str = "15035550123", name: str = "Test Caller", talk: float = 3
+    ) -> CallProcess:
         """Start an answered-call attempt; the caller hangs up after `talk` s of conversation
         (unless the PBX hangs up first).  Returns at once; `.result()` waits."""
         return self._spawn("call", did, caller, name, talk)
 
-    def call(self, did: str, caller: str = "15035550123", name: str = "Test Caller",
-             talk: float = 3, timeout: float | None = None) -> CallResult:
+    def call(
+        self,
+        did: str,
+        caller: str = "15035550123",
+        name: str = "Test Caller",
+        talk: float = 3,
+        timeout: float | None = None,
+    ) -> CallResult:
         """Place one real SIP call (SIPp) to `did` and wait for its end."""
         return self.call_async(did, caller, name, talk).result(timeout)
 
-    def cancel_call_async(self, did: str, caller: str = "15035550123", name: str = "Test Caller",
-                          ring_seconds: float = 2) -> CallProcess:
+    def cancel_call_async(
+        self, did: str, caller: str = "15035550123", name: str = "Test Caller", ring_seconds: float = 2
+    ) -> CallProcess:
         """Start an abandoned call: it waits for 180/183, rings `ring_seconds`, sends CANCEL."""
         return self._spawn("call-cancel", did, caller, name, ring_seconds)
 
-    def cancel_call(self, did: str, caller: str = "15035550123", name: str = "Test Caller",
-                    ring_seconds: float = 2, timeout: float | None = None) -> CallResult:
+    def cancel_call(
+        self,
+        did: str,
+        caller: str = "15035550123",
+        name: str = "Test Caller",
+        ring_seconds: float = 2,
+        timeout: float | None = None,
+    ) -> CallResult:
         """Place an abandoned call and wait for its end (status 487 when it went as planned)."""
         return self.cancel_call_async(did, caller, name, ring_seconds).result(timeout)
 
@@ -375,22 +471,32 @@ class TestPBX:
     sip_port = property(lambda self: int(self._get("SIP_PORT")))
     rtp_range = property(lambda self: (int(self._get("RTP_START")), int(self._get("RTP_END"))))
     fastagi_host = "127.0.0.1"
-    fastagi_port = property(lambda self: int(self._get("FASTAGI_PORT")),
-                            doc="a free TCP port reserved for the tests' FastAGI server")
+    fastagi_port = property(
+        lambda self: int(self._get("FASTAGI_PORT")), doc="a free TCP port reserved for the tests' FastAGI server"
+    )
     etc_dir = property(lambda self: Path(self._get("ETC_DIR")))
     dialplan_file = property(lambda self: Path(self._get("DIALPLAN_FILE")))
     manager_file = property(lambda self: Path(self._get("MANAGER_FILE")))
-    recordings_dir = property(lambda self: Path(self._get("RECORDINGS_DIR")),
-                              doc="MixMonitor's directory for relative file names, as seen from the host")
-    recordings_dir_in_pbx = property(lambda self: self._get("RECORDINGS_DIR_IN_PBX"),
-                                     doc="the same directory as Asterisk sees it (inside the chroot)")
+    recordings_dir = property(
+        lambda self: Path(self._get("RECORDINGS_DIR")),
+        doc="MixMonitor's directory for relative file names, as seen from the host",
+    )
+    recordings_dir_in_pbx = property(
+        lambda self: self._get("RECORDINGS_DIR_IN_PBX"),
+        doc="the same directory as Asterisk sees it (inside the chroot)",
+    )
     cdr_csv = property(lambda self: Path(self._get("CDR_CSV")))
-    state_dir = property(lambda self: Path(self._get("STATE_DIR")),
-                         doc="the instance's own directory (deleted with it), as seen from the host")
-    agi_dir = property(lambda self: Path(self._get("AGI_DIR")),
-                       doc="the instance's astagidir (AGI(name) runs AGI_DIR/name), as seen from the host")
-    python_path = property(lambda self: self.state_dir / "python",
-                           doc="where install_python() puts packages, as seen from the host")
+    state_dir = property(
+        lambda self: Path(self._get("STATE_DIR")),
+        doc="the instance's own directory (deleted with it), as seen from the host",
+    )
+    agi_dir = property(
+        lambda self: Path(self._get("AGI_DIR")),
+        doc="the instance's astagidir (AGI(name) runs AGI_DIR/name), as seen from the host",
+    )
+    python_path = property(
+        lambda self: self.state_dir / "python", doc="where install_python() puts packages, as seen from the host"
+    )
     python_path_in_pbx = property(lambda self: self.pbx_path(self.python_path))
     messages_log = property(lambda self: Path(self._get("ASTERISK_LOG")))
 
@@ -415,8 +521,13 @@ class TestPBX:
         if os.geteuid() != 0:
             raise PBXError("the test PBX needs root (chroot)")
         try:
-            return subprocess.run(["bash", str(self.script), "run", *args], env=self._env(), input=input,
-                                  capture_output=True, timeout=timeout)
+            return subprocess.run(
+                ["bash", str(self.script), "run", *args],
+                env=self._env(),
+                input=input,
+                capture_output=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired as exc:
             raise PBXError(f"{' '.join(args)} did not finish in the PBX in {timeout} s") from exc
 
@@ -453,7 +564,7 @@ class TestPBX:
         tmp = path.with_name(f".{name}.tmp")
         tmp.write_text(text)
         tmp.chmod(0o755)
-        tmp.replace(path)      # never a half-written script for a call in progress
+        tmp.replace(path)  # never a half-written script for a call in progress
         return path
 
     def log_tail(self, lines: int = 30) -> str:

@@ -54,10 +54,20 @@ def parse_args(line: bytes) -> list[bytes]:
 def env_block(uniqueid: str = "1795798665.12", extension: str = "15551230001", **extra: str) -> bytes:
     """The AGI environment Asterisk sends first, ending with the blank line."""
     env = {
-        "agi_network": "yes", "agi_network_script": "track", "agi_request": "agi://127.0.0.1:4573/track",
-        "agi_channel": "PJSIP/trunk-00000000", "agi_language": "en", "agi_type": "PJSIP",
-        "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": "15035550123",
-        "agi_calleridname": "Bob Caller", "agi_dnid": extension, "agi_context": "from-trunk",
-        "agi_extension": extension, "agi_priority": "3", **extra,
+        "agi_network": "yes",
+        "agi_network_script": "track",
+        "agi_request": "agi://127.0.0.1:4573/track",
+        "agi_channel": "PJSIP/trunk-00000000",
+        "agi_language": "en",
+        "agi_type": "PJSIP",
+        "agi_uniqueid": uniqueid,
+        "agi_version": "22.10.1",
+        "agi_callerid": "15035550123",
+        "agi_calleridname": "Bob Caller",
+        "agi_dnid": extension,
+        "agi_context": "from-trunk",
+        "agi_extension": extension,
+        "agi_priority": "3",
+        **extra,
     }
     return "".join(f"{key}: {value}\n" for key, value in env.items()).encode() + b"\n"

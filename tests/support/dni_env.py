@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from ctrack import config
 from ctrack.cli import cli
+from ctrack.dni.http import DNI
 from ctrack.services import Services
 from ctrack.web.app import create_app
-from ctrack.dni.http import DNI
 
 POOL_NUMBERS = ["+15035550101", "+15035550102", "+15035550103"]
 FALLBACK = "+15035550199"
@@ -26,14 +26,27 @@ def make_config(ini: str = "") -> config.Config:
     return config.Config(values)
 
 
-def make_db(path: Path, site: str = "example.test", numbers=POOL_NUMBERS, overflow: str = "fallback",
-            lease_seconds: int = 1800) -> Path:
+def make_db(
+    path: Path, site: str = "example.test", numbers=POOL_NUMBERS, overflow: str = "fallback", lease_seconds: int = 1800
+) -> Path:
     def run(*args):
         result = CliRunner().invoke(cli, ["--db", str(path), *args])
         assert result.exit_code == 0, result.output + result.stderr
+
     run("init")
-    run("pool", "add", "web", "--site", site, "--fallback", FALLBACK, "--overflow", overflow,
-        "--lease-seconds", str(lease_seconds))
+    run(
+        "pool",
+        "add",
+        "web",
+        "--site",
+        site,
+        "--fallback",
+        FALLBACK,
+        "--overflow",
+        overflow,
+        "--lease-seconds",
+        str(lease_seconds),
+    )
     for number in numbers:
         run("number", "add", number, "--pool", "web")
     return path

@@ -24,8 +24,10 @@ from ctrack.core import variables as v
 RAW = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch" / "raw"
 CAPTURES = ("inbound-answered", "inbound-missed", "inbound-abandoned")
 OUTBOUND = ("outbound-socket-session", "outbound-socket-session-missed", "outbound-socket-session-abandoned")
-RENAMES = ((b"variable_calltrack_did:", f"variable_{v.DID}:".encode()),
-           (b"variable_calltrack_call_id:", f"variable_{v.CALL_ID}:".encode()))
+RENAMES = (
+    (b"variable_calltrack_did:", f"variable_{v.DID}:".encode()),
+    (b"variable_calltrack_call_id:", f"variable_{v.CALL_ID}:".encode()),
+)
 VERSION = b"FreeSWITCH Version 1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit (git a88d069 2024-08-02 21:02:27Z 64bit)\n"
 
 
@@ -40,7 +42,7 @@ def read_capture(name: str) -> list[tuple[str, float, bytes]]:
         if line.startswith("#"):
             continue
         direction, seconds, length = line.split(" ")
-        payload = data[pos:pos + int(length)]
+        payload = data[pos : pos + int(length)]
         pos += int(length) + 1
         records.append((direction, float(seconds), payload))
     return records
@@ -76,7 +78,7 @@ def adapt(msg: bytes) -> bytes:
     if not any(old in msg for old, _ in RENAMES):
         return msg
     head, sep, body = msg.partition(b"\n\n")
-    if "Content-Length" not in split_message(msg)[0]:       # the connect reply: headers only
+    if "Content-Length" not in split_message(msg)[0]:  # the connect reply: headers only
         for old, new in RENAMES:
             msg = msg.replace(old, new)
         return msg
@@ -133,7 +135,7 @@ async def send_chunked(writer: asyncio.StreamWriter, data: bytes, rng: random.Ra
         pos = 0
         while pos < len(data):
             n = rng.randint(1, max_chunk)
-            writer.write(data[pos:pos + n])
+            writer.write(data[pos : pos + n])
             pos += n
             await writer.drain()
     await writer.drain()
@@ -154,7 +156,7 @@ class InboundPeer:
     drop_after: dict[int, int] = field(default_factory=dict)
     seed: int | None = None
     max_chunk: int = 512
-    reject: bool = False                       # answer like apply-inbound-acl refusing us
+    reject: bool = False  # answer like apply-inbound-acl refusing us
     adapt_marker: bool = True
     connections: int = 0
     commands: list[str] = field(default_factory=list)
@@ -198,8 +200,11 @@ class InboundPeer:
                     if streaming is None and index < len(self.sessions):
                         streaming = asyncio.create_task(self._stream(writer, index, set(names)))
                 elif line == "api version":
-                    writer.write(api_response(VERSION) if "mod_commands" in self.modules
-                                 else api_response(b"-ERR version Command not found!\n"))
+                    writer.write(
+                        api_response(VERSION)
+                        if "mod_commands" in self.modules
+                        else api_response(b"-ERR version Command not found!\n")
+                    )
                 elif line.startswith("api module_exists "):
                     writer.write(api_response(b"true" if line.split()[-1] in self.modules else b"false"))
                 elif line == "exit":
@@ -289,8 +294,9 @@ class OutboundCall:
                         uid = headers.get("event-uuid", "")
                         writer.write(ok)
                         if app == self.hangup_on:
-                            writer.write(edit_event(execute, Application=app, Application_Data=arg,
-                                                    Application_UUID=uid))
+                            writer.write(
+                                edit_event(execute, Application=app, Application_Data=arg, Application_UUID=uid)
+                            )
                             writer.write(self._find("CHANNEL_HANGUP") + goodbye)
                             await writer.drain()
                             return
@@ -307,9 +313,11 @@ class OutboundCall:
             writer.close()
 
     def executed(self) -> list[tuple[str, str]]:
-        return [(h["execute-app-name"], b.decode() if b else h.get("execute-app-arg", ""))
-                for line, h, b in self.commands if line == "sendmsg"]
+        return [
+            (h["execute-app-name"], b.decode() if b else h.get("execute-app-arg", ""))
+            for line, h, b in self.commands
+            if line == "sendmsg"
+        ]
 
     def lines(self) -> list[str]:
         return [line for line, _, _ in self.commands]
-

@@ -9,33 +9,54 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ctrack.calllog.store import CallRules, save_call
+from ctrack.catalog import store as catalog
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.store import db
-from ctrack.catalog import store as catalog
-from ctrack.calllog.store import CallRules, save_call
 from ctrack.store.writer import Writer
 
 TZ = "America/New_York"
 
 
 def utc(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def call(uid: str, at_utc: str, source: str | None, caller: str | None, disposition: str, talk: int = 0,
-         name: str | None = None, gclid: str | None = None, ga_client_id: str | None = None,
-         tracking: str | None = None, recording: str | None = None) -> CallRecord:
+def call(
+    uid: str,
+    at_utc: str,
+    source: str | None,
+    caller: str | None,
+    disposition: str,
+    talk: int = 0,
+    name: str | None = None,
+    gclid: str | None = None,
+    ga_client_id: str | None = None,
+    tracking: str | None = None,
+    recording: str | None = None,
+) -> CallRecord:
     start = utc(at_utc)
     channel = {"Google Ads": "paid_search", "Radio": "radio", "Yelp": "referral"}.get(source)
     answered = start + 10 if disposition == "answered" else None
     ended = (answered + talk) if answered is not None else start + 25
     extra = {k: v for k, v in (("gclid", gclid), ("ga_client_id", ga_client_id)) if v}
-    return CallRecord(uid, tracking_number=tracking, caller_number=caller, caller_name=name, source=source,
-                      channel=channel, started_at=start, answered_at=answered, ended_at=ended,
-                      disposition=Disposition(disposition), recording=recording, extra=extra)
+    return CallRecord(
+        uid,
+        tracking_number=tracking,
+        caller_number=caller,
+        caller_name=name,
+        source=source,
+        channel=channel,
+        started_at=start,
+        answered_at=answered,
+        ended_at=ended,
+        disposition=Disposition(disposition),
+        recording=recording,
+        extra=extra,
+    )
 
 
 CALLS = [
@@ -58,8 +79,13 @@ CALLS = [
     call("c8", "2024-03-12 04:00:30", "Radio", "+12125550008", "missed"),
 ]
 
-SPEND = [("2024-03-09", "Google Ads", 40.0), ("2024-03-10", "Google Ads", 60.0), ("2024-03-12", "Google Ads", 999.0),
-         ("2024-03-11", "Radio", 25.5), ("2024-03-10", "Yelp", 10.0)]
+SPEND = [
+    ("2024-03-09", "Google Ads", 40.0),
+    ("2024-03-10", "Google Ads", 60.0),
+    ("2024-03-12", "Google Ads", 999.0),
+    ("2024-03-11", "Radio", 25.5),
+    ("2024-03-10", "Yelp", 10.0),
+]
 
 
 def new_db(path: Path) -> sqlite3.Connection:
@@ -76,8 +102,10 @@ def add_sources(conn: sqlite3.Connection) -> None:
 
 def add_spend(conn: sqlite3.Connection) -> None:
     for day, source, amount in SPEND:
-        conn.execute("INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
-                     (day, source, amount))
+        conn.execute(
+            "INSERT INTO spend(day, source_id, amount) VALUES (?, (SELECT id FROM sources WHERE name = ?), ?)",
+            (day, source, amount),
+        )
 
 
 async def asave_calls(path: Path, records, rules: CallRules = CallRules(), origin: str = "ami") -> list[bool]:

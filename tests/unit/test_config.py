@@ -37,18 +37,21 @@ def test_lookup_order(monkeypatch, tmp_path):
     assert config.load(explicit).get("calls.qualified_seconds") == 90
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[calls]\nqualified_seconds = soon\n", "f.ini:2: qualified_seconds: expected a whole number"),
-    ("[calls]\n\nflavour = vanilla\n", "f.ini:3: flavour: unknown setting in [calls]"),
-    ("[nope]\n", "f.ini:1: [nope]: unknown section"),
-    ("qualified_seconds = 3\n", "f.ini:1: qualified_seconds: setting outside a [section]"),
-    ("[ami]\nport = 70000\n", "f.ini:2: port: expected a port between 1 and 65535"),
-    ("[ami]\nenabled = perhaps\n", "f.ini:2: enabled: expected yes or no"),
-    ("[ctrack]\ntimezone = Mars/Olympus\n", "f.ini:2: timezone: unknown time zone"),
-    ("[ctrack]\ndefault_region = XX\n", "f.ini:2: default_region: expected a two-letter country code"),
-    ("[fastagi]\nlisten = 4573\n", "f.ini:2: listen: expected HOST:PORT"),
-    ("[calls]\njust words\n", "f.ini:2: just words: expected 'key = value'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[calls]\nqualified_seconds = soon\n", "f.ini:2: qualified_seconds: expected a whole number"),
+        ("[calls]\n\nflavour = vanilla\n", "f.ini:3: flavour: unknown setting in [calls]"),
+        ("[nope]\n", "f.ini:1: [nope]: unknown section"),
+        ("qualified_seconds = 3\n", "f.ini:1: qualified_seconds: setting outside a [section]"),
+        ("[ami]\nport = 70000\n", "f.ini:2: port: expected a port between 1 and 65535"),
+        ("[ami]\nenabled = perhaps\n", "f.ini:2: enabled: expected yes or no"),
+        ("[ctrack]\ntimezone = Mars/Olympus\n", "f.ini:2: timezone: unknown time zone"),
+        ("[ctrack]\ndefault_region = XX\n", "f.ini:2: default_region: expected a two-letter country code"),
+        ("[fastagi]\nlisten = 4573\n", "f.ini:2: listen: expected HOST:PORT"),
+        ("[calls]\njust words\n", "f.ini:2: just words: expected 'key = value'"),
+    ],
+)
 def test_bad_lines_name_file_line_and_key(tmp_path, text, message):
     path = tmp_path / "f.ini"
     path.write_text(text)

@@ -25,11 +25,16 @@ def outcome(fn, *args):
 
 
 line = st.one_of(
-    st.builds(lambda k, sep, v, cr: f"agi_{k}{sep}{v}{cr}", st.text("abc_: \r\t", max_size=6),
-              st.sampled_from([":", ": ", ":  ", " :", ""]), st.text(max_size=12).filter(lambda t: "\n" not in t),
-              st.sampled_from(["", "\r", "\r\r"])),
+    st.builds(
+        lambda k, sep, v, cr: f"agi_{k}{sep}{v}{cr}",
+        st.text("abc_: \r\t", max_size=6),
+        st.sampled_from([":", ": ", ":  ", " :", ""]),
+        st.text(max_size=12).filter(lambda t: "\n" not in t),
+        st.sampled_from(["", "\r", "\r\r"]),
+    ),
     st.text(max_size=12).filter(lambda t: "\n" not in t),
-    st.just(""), st.just("\r"),
+    st.just(""),
+    st.just("\r"),
 )
 
 
@@ -45,8 +50,12 @@ def test_parse_env_fast_path_is_the_slow_path(lines):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["CTRACK_SOURCE", "CTRACK_WHISPER", "X", "_Y1"]),
-                       st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)))
+@given(
+    st.dictionaries(
+        st.sampled_from(["CTRACK_SOURCE", "CTRACK_WHISPER", "X", "_Y1"]),
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    )
+)
 def test_set_variables_is_every_set_variable(variables):
     assert set_variables(variables) == b"".join(set_variable(k, v) for k, v in variables.items())
 
@@ -59,4 +68,4 @@ def test_set_variables_refuses_what_set_variable_refuses():
     with pytest.raises(AgiProtocolError):
         set_variables({"A": "a", "CTRACK_WHISPER": "a" * (room + 1)})
     with pytest.raises(AttributeError):
-        set_variables({"CTRACK_SOURCE": 5})      # fastagi turns this into "failed": the default line
+        set_variables({"CTRACK_SOURCE": 5})  # fastagi turns this into "failed": the default line

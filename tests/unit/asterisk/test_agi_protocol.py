@@ -58,8 +58,17 @@ def test_parse_env():
     assert parse_env(ENV.replace(b"\n", b"\r\n")).env == request.env
 
 
-@pytest.mark.parametrize("block", [b"", b"\n", b"GET / HTTP/1.1\nHost: x\n", b"agi_request agi://x\n",
-                                   b"agi_x: 1\nnot a line\n", b"\x16\x03\x01\x02\x00\x01\x00"])
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",
+        b"\n",
+        b"GET / HTTP/1.1\nHost: x\n",
+        b"agi_request agi://x\n",
+        b"agi_x: 1\nnot a line\n",
+        b"\x16\x03\x01\x02\x00\x01\x00",
+    ],
+)
 def test_parse_env_refuses_what_is_not_agi(block):
     with pytest.raises(AgiProtocolError):
         parse_env(block)
@@ -69,24 +78,40 @@ def asterisk_reads(data: bytes) -> list[list[bytes]]:
     return [parse_args(line) for line in read_commands(data)]
 
 
-@pytest.mark.parametrize("value", [
-    "google-ads", "", "two words", 'say "hi"', "back\\slash", "trailing\\", '\\"', "tab\there",
-    "Local/s@business-line", "PJSIP/100&PJSIP/101", "José Müller 山田 🙂",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "google-ads",
+        "",
+        "two words",
+        'say "hi"',
+        "back\\slash",
+        "trailing\\",
+        '\\"',
+        "tab\there",
+        "Local/s@business-line",
+        "PJSIP/100&PJSIP/101",
+        "José Müller 山田 🙂",
+    ],
+)
 def test_set_variable_reaches_asterisk_intact(value):
     assert asterisk_reads(set_variable("CTRACK_SOURCE", value)) == [
-        [b"SET", b"VARIABLE", b"CTRACK_SOURCE", value.encode()]]
+        [b"SET", b"VARIABLE", b"CTRACK_SOURCE", value.encode()]
+    ]
 
 
-@pytest.mark.parametrize("evil", [
-    'x"\nEXEC Dial PJSIP/premium\n',
-    "x\nEXEC Dial PJSIP/premium",
-    "x\r\nHANGUP",
-    '" \nSET VARIABLE CTRACK_ROUTE "ok',
-    "x\\\nEXEC System rm",
-    "x\0\nEXEC System rm",
-    "\u2028EXEC\x85 System\u2029",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        'x"\nEXEC Dial PJSIP/premium\n',
+        "x\nEXEC Dial PJSIP/premium",
+        "x\r\nHANGUP",
+        '" \nSET VARIABLE CTRACK_ROUTE "ok',
+        "x\\\nEXEC System rm",
+        "x\0\nEXEC System rm",
+        "\u2028EXEC\x85 System\u2029",
+    ],
+)
 def test_values_cannot_inject_another_command(evil):
     [command] = asterisk_reads(set_variable("CTRACK_WHISPER", evil))
     assert command[:3] == [b"SET", b"VARIABLE", b"CTRACK_WHISPER"] and len(command) == 4
@@ -109,7 +134,7 @@ def test_lines_longer_than_asterisks_buffer_are_refused():
     with pytest.raises(AgiProtocolError):
         set_variable("CTRACK_WHISPER", "a" * (room + 1))
     with pytest.raises(AgiProtocolError):
-        set_variable("CTRACK_WHISPER", '"' * (room // 2 + 1))     # escaping doubles them
+        set_variable("CTRACK_WHISPER", '"' * (room // 2 + 1))  # escaping doubles them
 
 
 @pytest.mark.parametrize("name", ["", "CTRACK SOURCE", "X\nEXEC", 'X"', "CDR(userfield)", "${EVIL}", "1ABC"])
@@ -120,28 +145,36 @@ def test_variable_names_are_checked(name):
 
 def test_format_command():
     assert format_command("VERBOSE", "ct-track ok", "1") == b'VERBOSE "ct-track ok" "1"\n'
-    assert asterisk_reads(format_command("EXEC", "Playback", "hello-world")) == [
-        [b"EXEC", b"Playback", b"hello-world"]]
+    assert asterisk_reads(format_command("EXEC", "Playback", "hello-world")) == [[b"EXEC", b"Playback", b"hello-world"]]
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
     for verb in ("verbose", "EXEC\nHANGUP", "SET  VARIABLE", ""):
         with pytest.raises(AgiProtocolError):
             format_command(verb)
 
 
-@pytest.mark.parametrize("line, reply", [
-    ("200 result=1", AgiReply(200, result="1")),
-    ("200 result=0", AgiReply(200, result="0")),
-    ("200 result=-1", AgiReply(200, result="-1")),
-    ("200 result=1 (google-ads)", AgiReply(200, result="1", data="google-ads")),
-    ("200 result=1 (with (nested) parens) endpos=1234", AgiReply(200, result="1", data="with (nested) parens",
-                                                                fields={"endpos": "1234"})),
-    ("200 result=0 endpos=0", AgiReply(200, result="0", fields={"endpos": "0"})),
-    ("510 Invalid or unknown command", AgiReply(510, text="Invalid or unknown command")),
-    ("511 Command Not Permitted on a dead channel or intercept routine",
-     AgiReply(511, text="Command Not Permitted on a dead channel or intercept routine")),
-    ("520 Invalid command syntax.  Proper usage not available.",
-     AgiReply(520, text="Invalid command syntax.  Proper usage not available.")),
-])
+@pytest.mark.parametrize(
+    "line, reply",
+    [
+        ("200 result=1", AgiReply(200, result="1")),
+        ("200 result=0", AgiReply(200, result="0")),
+        ("200 result=-1", AgiReply(200, result="-1")),
+        ("200 result=1 (google-ads)", AgiReply(200, result="1", data="google-ads")),
+        (
+            "200 result=1 (with (nested) parens) endpos=1234",
+            AgiReply(200, result="1", data="with (nested) parens", fields={"endpos": "1234"}),
+        ),
+        ("200 result=0 endpos=0", AgiReply(200, result="0", fields={"endpos": "0"})),
+        ("510 Invalid or unknown command", AgiReply(510, text="Invalid or unknown command")),
+        (
+            "511 Command Not Permitted on a dead channel or intercept routine",
+            AgiReply(511, text="Command Not Permitted on a dead channel or intercept routine"),
+        ),
+        (
+            "520 Invalid command syntax.  Proper usage not available.",
+            AgiReply(520, text="Invalid command syntax.  Proper usage not available."),
+        ),
+    ],
+)
 def test_parse_reply(line, reply):
     assert parse_reply(line) == reply
     assert parse_reply(line).ok is (reply.code == 200)
@@ -153,23 +186,32 @@ def test_parse_reply_refuses(line):
         parse_reply(line)
 
 
-STREAM = (b"200 result=1\n"
-          b"HANGUP\n"
-          b"520-Invalid command syntax.  Proper usage follows:\n"
-          b" Usage: SET VARIABLE <variablename> <value>\n"
-          b"   Sets a variable to the current channel.\n"
-          b"520 End of proper usage.\n"
-          b"510 Invalid or unknown command\n"
-          b"200 result=0 (timeout)\n")
+STREAM = (
+    b"200 result=1\n"
+    b"HANGUP\n"
+    b"520-Invalid command syntax.  Proper usage follows:\n"
+    b" Usage: SET VARIABLE <variablename> <value>\n"
+    b"   Sets a variable to the current channel.\n"
+    b"520 End of proper usage.\n"
+    b"510 Invalid or unknown command\n"
+    b"200 result=0 (timeout)\n"
+)
 
 
 def test_reply_reader_at_every_chunk_boundary():
-    want = [AgiReply(200, result="1"), HANGUP,
-            AgiReply(520, text="Invalid command syntax.  Proper usage follows:\n"
-                               " Usage: SET VARIABLE <variablename> <value>\n"
-                               "   Sets a variable to the current channel.\n"
-                               "End of proper usage."),
-            AgiReply(510, text="Invalid or unknown command"), AgiReply(200, result="0", data="timeout")]
+    want = [
+        AgiReply(200, result="1"),
+        HANGUP,
+        AgiReply(
+            520,
+            text="Invalid command syntax.  Proper usage follows:\n"
+            " Usage: SET VARIABLE <variablename> <value>\n"
+            "   Sets a variable to the current channel.\n"
+            "End of proper usage.",
+        ),
+        AgiReply(510, text="Invalid or unknown command"),
+        AgiReply(200, result="0", data="timeout"),
+    ]
     for cut in range(len(STREAM) + 1):
         reader = AgiReplyReader()
         assert reader.feed(STREAM[:cut]) + reader.feed(STREAM[cut:]) == want

@@ -33,11 +33,19 @@ class Peer:
                 if step == "login":
                     action = await reader.readuntil(b"\r\n\r\n")
                     self.actions.append(action)
-                    action_id = next(l.split(b": ", 1)[1] for l in action.split(b"\r\n") if l.startswith(b"ActionID"))
+                    action_id = next(
+                        line.split(b": ", 1)[1] for line in action.split(b"\r\n") if line.startswith(b"ActionID")
+                    )
                     ok = b"Secret: " + self.secret.encode() in action
-                    writer.write(b"Response: " + (b"Success" if ok else b"Error") + b"\r\nActionID: " + action_id
-                                 + b"\r\nMessage: " + (b"Authentication accepted" if ok else b"Authentication failed")
-                                 + b"\r\n\r\n")
+                    writer.write(
+                        b"Response: "
+                        + (b"Success" if ok else b"Error")
+                        + b"\r\nActionID: "
+                        + action_id
+                        + b"\r\nMessage: "
+                        + (b"Authentication accepted" if ok else b"Authentication failed")
+                        + b"\r\n\r\n"
+                    )
                 elif step == "close":
                     writer.close()
                     return
@@ -61,12 +69,14 @@ async def wait_for(predicate, timeout=5.0):
 
 
 NAME = "Zoë Müller".encode()
-EVENT = (b"Event: Newchannel\r\nChannel: PJSIP/trunk-1\r\nCallerIDName: " + NAME + b"\r\nUniqueid: 1.1\r\n"
-         b"Linkedid: 1.1\r\n\r\n")
+EVENT = (
+    b"Event: Newchannel\r\nChannel: PJSIP/trunk-1\r\nCallerIDName: " + NAME + b"\r\nUniqueid: 1.1\r\n"
+    b"Linkedid: 1.1\r\n\r\n"
+)
 
 
 async def test_events_flow_after_login_and_a_split_utf8_name_survives():
-    split = EVENT.index(NAME) + 2          # inside the two bytes of 'ë'
+    split = EVENT.index(NAME) + 2  # inside the two bytes of 'ë'
     peer = Peer(["login", BOOTED, b"\x00\xffgarbage: \xfe\r\n\r\n", EVENT[:split], EVENT[split:]])
     port = await peer.start()
     seen = []
@@ -87,8 +97,9 @@ async def test_reconnects_after_the_link_drops():
     peer = Peer(["login", BOOTED, "close"], ["login", BOOTED, EVENT])
     port = await peer.start()
     seen, ready_calls = [], []
-    client = AmiClient("127.0.0.1", port, "ctrack", "s3cret", seen.append, lambda: ready_calls.append(1),
-                       reconnect_max=0.2)
+    client = AmiClient(
+        "127.0.0.1", port, "ctrack", "s3cret", seen.append, lambda: ready_calls.append(1), reconnect_max=0.2
+    )
     task = asyncio.create_task(client.run())
     try:
         await wait_for(lambda: any(e.get("Event") == "Newchannel" for e in seen))
@@ -126,11 +137,14 @@ async def test_a_refused_login_is_reported_and_retried_slowly():
         await asyncio.wait_for(task, 5)
 
 
-@pytest.mark.parametrize("script, secret, expect", [
-    (["login", BOOTED], "s3cret", (True, "logged in as 'ctrack'")),
-    (["login"], "other", (False, "login refused for 'ctrack'")),
-    (["close"], "s3cret", (False, "closed the connection")),
-])
+@pytest.mark.parametrize(
+    "script, secret, expect",
+    [
+        (["login", BOOTED], "s3cret", (True, "logged in as 'ctrack'")),
+        (["login"], "other", (False, "login refused for 'ctrack'")),
+        (["close"], "s3cret", (False, "closed the connection")),
+    ],
+)
 async def test_doctor_check(script, secret, expect):
     peer = Peer(script, secret=secret)
     port = await peer.start()

@@ -28,7 +28,7 @@ def test_captures_replay_to_the_same_events(name):
 @pytest.mark.parametrize("size", [1, 7, 100, 1460])
 def test_captures_in_small_reads(name, size):
     data = wire(name)
-    messages = feed_all(AmiParser(), [data[i:i + size] for i in range(0, len(data), size)])
+    messages = feed_all(AmiParser(), [data[i : i + size] for i in range(0, len(data), size)])
     assert [dict(m) for m in messages] == load(name)
 
 
@@ -39,7 +39,7 @@ def test_repeated_header_is_a_list_in_wire_order():
     assert message.getlist("State") == ["CallIDChange", "CallIDChange"]
     assert message.getlist("Event") == ["TestEvent"]
     assert message.getlist("Missing") == []
-    assert list(message) == list(test_event)          # header order kept
+    assert list(message) == list(test_event)  # header order kept
 
 
 def utf8_newchannel():
@@ -61,15 +61,17 @@ def test_utf8_name_split_at_every_byte_boundary():
 def test_utf8_name_byte_by_byte_amid_a_capture():
     event = utf8_newchannel()
     data = wire("sipp-missed") + to_wire(event) + to_wire(event)
-    messages = feed_all(AmiParser(), [data[i:i + 1] for i in range(len(data))])
+    messages = feed_all(AmiParser(), [data[i : i + 1] for i in range(len(data))])
     assert [m["CallerIDName"] for m in messages[-2:]] == ["José Müller 山田 🙂"] * 2
 
 
 def test_values_with_colons_and_empty_values():
-    data = (b"Event: Newexten\r\nAppData: CT inbound did=1555 cid=\"Bob\" <1503> a:b: c\r\n"
-            b"AccountCode: \r\nValue:no-space\r\nTimestamp: 1795798665.007900\r\n\r\n")
+    data = (
+        b'Event: Newexten\r\nAppData: CT inbound did=1555 cid="Bob" <1503> a:b: c\r\n'
+        b"AccountCode: \r\nValue:no-space\r\nTimestamp: 1795798665.007900\r\n\r\n"
+    )
     [message] = AmiParser().feed(data)
-    assert message["AppData"] == "CT inbound did=1555 cid=\"Bob\" <1503> a:b: c"
+    assert message["AppData"] == 'CT inbound did=1555 cid="Bob" <1503> a:b: c'
     assert message["AccountCode"] == ""
     assert message["Value"] == "no-space"
     assert message["Timestamp"] == "1795798665.007900"
@@ -91,7 +93,8 @@ def test_banner_split_and_banner_absent():
     assert parser.feed(b"Asterisk Call") == []
     assert parser.feed(b" Manager/9.0.0\r") == []
     assert parser.feed(b"\nResponse: Success\r\nMessage: Authentication accepted\r\n\r\n") == [
-        {"Response": "Success", "Message": "Authentication accepted"}]
+        {"Response": "Success", "Message": "Authentication accepted"}
+    ]
     assert parser.banner == "Asterisk Call Manager/9.0.0"
 
     bare = AmiParser()
@@ -100,11 +103,15 @@ def test_banner_split_and_banner_absent():
 
 
 def test_command_output_old_and_new_style():
-    old = (b"Response: Follows\r\nPrivilege: Command\r\nActionID: 7\r\n"
-           b"Channel   Location   State\n\nPJSIP/trunk-1  s@from-trunk:1  Up\n"
-           b"--END COMMAND--\r\n\r\n")
-    new = (b"Response: Success\r\nActionID: 8\r\nMessage: Command output follows\r\n"
-           b"Output: Channel   Location   State\r\nOutput: PJSIP/trunk-1  s@from-trunk:1  Up\r\n\r\n")
+    old = (
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: 7\r\n"
+        b"Channel   Location   State\n\nPJSIP/trunk-1  s@from-trunk:1  Up\n"
+        b"--END COMMAND--\r\n\r\n"
+    )
+    new = (
+        b"Response: Success\r\nActionID: 8\r\nMessage: Command output follows\r\n"
+        b"Output: Channel   Location   State\r\nOutput: PJSIP/trunk-1  s@from-trunk:1  Up\r\n\r\n"
+    )
     data = old + new
     for cut in range(len(data) + 1):
         parser = AmiParser()
@@ -117,7 +124,7 @@ def test_command_output_old_and_new_style():
 def test_oversized_garbage_is_dropped_and_the_parser_resyncs():
     parser = AmiParser(max_message_bytes=4096)
     junk = b"x" * 1000
-    for _ in range(50):                     # 50 kB without a message end
+    for _ in range(50):  # 50 kB without a message end
         assert parser.feed(junk) == []
         assert len(parser._buf) <= 4096 + len(junk)
     messages = parser.feed(b"\r\n\r\nEvent: Hangup\r\nUniqueid: 1.2\r\n\r\n")
@@ -165,25 +172,30 @@ def test_random_bytes_never_crash_and_stay_bounded(data, cuts):
     for a, b in zip([0, *points], [*points, len(data)]):
         parser.feed(data[a:b])
         assert len(parser._buf) <= 512 + (b - a)
-    if b"Response: Follows" not in data:   # a legacy command block ends only at --END COMMAND--
+    if b"Response: Follows" not in data:  # a legacy command block ends only at --END COMMAND--
         assert parser.feed(b"\r\n\r\nEvent: Hangup\r\n\r\n")[-1] == {"Event": "Hangup"}
 
 
 def test_encode_action():
-    data = encode_action("Originate", {"Channel": "Local/s@sim", "Variable": ["A=1", "B=2"], "Async": "true",
-                                       "ActionID": None})
-    assert data == (b"Action: Originate\r\nChannel: Local/s@sim\r\nVariable: A=1\r\nVariable: B=2\r\n"
-                    b"Async: true\r\n\r\n")
+    data = encode_action(
+        "Originate", {"Channel": "Local/s@sim", "Variable": ["A=1", "B=2"], "Async": "true", "ActionID": None}
+    )
+    assert data == (
+        b"Action: Originate\r\nChannel: Local/s@sim\r\nVariable: A=1\r\nVariable: B=2\r\nAsync: true\r\n\r\n"
+    )
     assert encode_action("Ping") == b"Action: Ping\r\n\r\n"
     assert encode_action("Login", [("Username", "ctrack"), ("Secret", 1234)]).endswith(b"Secret: 1234\r\n\r\n")
 
 
-@pytest.mark.parametrize("evil", [
-    "x\r\nAction: Hangup\r\nChannel: PJSIP/trunk-1\r\n\r\n",
-    "x\nAction: Hangup\n\n",
-    "x\rAction: Hangup",
-    "x\0\r\n\r\nAction: Hangup",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "x\r\nAction: Hangup\r\nChannel: PJSIP/trunk-1\r\n\r\n",
+        "x\nAction: Hangup\n\n",
+        "x\rAction: Hangup",
+        "x\0\r\n\r\nAction: Hangup",
+    ],
+)
 def test_values_cannot_inject_a_header_or_an_action(evil):
     data = encode_action("Setvar", {"Channel": "PJSIP/trunk-1", "Variable": "CTRACK_SOURCE", "Value": evil})
     assert data.count(b"\r\n\r\n") == 1 and data.endswith(b"\r\n\r\n")
@@ -193,18 +205,30 @@ def test_values_cannot_inject_a_header_or_an_action(evil):
     assert message["Action"] == "Setvar"
 
 
-@pytest.mark.parametrize("action, fields", [
-    ("Hang up", {}), ("Ping\r\nAction: Hangup", {}), ("", {}),
-    ("Setvar", {"Value\r\nAction": "x"}), ("Setvar", {"Action": "Hangup"}), ("Setvar", {"Bad Name": "x"}),
-])
+@pytest.mark.parametrize(
+    "action, fields",
+    [
+        ("Hang up", {}),
+        ("Ping\r\nAction: Hangup", {}),
+        ("", {}),
+        ("Setvar", {"Value\r\nAction": "x"}),
+        ("Setvar", {"Action": "Hangup"}),
+        ("Setvar", {"Bad Name": "x"}),
+    ],
+)
 def test_bad_names_are_refused(action, fields):
     with pytest.raises(AmiProtocolError):
         encode_action(action, fields)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(header_names.filter(lambda k: k.lower() != "action"),
-                       st.text(st.characters(blacklist_categories=("Cs",)), max_size=30), max_size=6))
+@given(
+    st.dictionaries(
+        header_names.filter(lambda k: k.lower() != "action"),
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=30),
+        max_size=6,
+    )
+)
 def test_encoded_actions_parse_back_as_one_message(fields):
     [message] = AmiParser().feed(encode_action("Setvar", fields))
     clean = {k: v.replace("\r", " ").replace("\n", " ").replace("\0", " ") for k, v in fields.items()}

@@ -7,15 +7,16 @@ import pytest
 from click.testing import CliRunner
 
 from ctrack import config
+from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager, templates_dir
 from ctrack.cli import cli
 from ctrack.core import variables
-from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager, templates_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("template", sorted(p for p in (ROOT / "dialplan_templates").rglob("*") if p.is_file()),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "template", sorted(p for p in (ROOT / "dialplan_templates").rglob("*") if p.is_file()), ids=lambda p: p.name
+)
 def test_templates_use_only_declared_channel_variables(template):
     names = set(re.findall(r"CTRACK_[A-Z0-9_]+", template.read_text()))
     assert names <= set(variables.ALL), f"{template.name} uses undeclared {sorted(names - set(variables.ALL))}"
@@ -33,8 +34,9 @@ def _config(text: str = "") -> config.Config:
 
 
 def test_asterisk_dialplan_falls_back_to_the_business_line():
-    text = render_asterisk(_config("[business]\ndefault_forward = PJSIP/frontdesk\nring_timeout = 25\n"
-                                   "[fastagi]\nlisten = 0.0.0.0:4600\n"))
+    text = render_asterisk(
+        _config("[business]\ndefault_forward = PJSIP/frontdesk\nring_timeout = 25\n[fastagi]\nlisten = 0.0.0.0:4600\n")
+    )
     assert "[ctrack-inbound]" in text and "exten => _X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "exten => _+X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "AGI(agi://127.0.0.1:4600/route,${CTRACK_DID})" in text
@@ -62,7 +64,7 @@ def test_manager_user_filters_events_and_needs_a_secret():
     assert "[tracker]" in text and "secret = s3cret" in text
     assert "eventfilter = Event: Newchannel" in text and "eventfilter = Event: Hangup" in text
     assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME)" in text
-    assert "write =\n" in text                       # listens only
+    assert "write =\n" in text  # listens only
 
 
 def test_render_command_writes_a_file(tmp_path, monkeypatch):

@@ -13,8 +13,16 @@ from ctrack.route.rules import Catalog, RouteSettings, decide
 from tests.support.agi_sim import env_block, parse_args
 
 CATALOG = Catalog(
-    numbers={"+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source='Google "Ads" call\\',
-                                            record=True, whisper="custom/google-call", forward="PJSIP/desk")},
+    numbers={
+        "+15035550101": TrackingNumber(
+            "+15035550101",
+            NumberKind.STATIC,
+            source='Google "Ads" call\\',
+            record=True,
+            whisper="custom/google-call",
+            forward="PJSIP/desk",
+        )
+    },
     sources={'Google "Ads" call\\': Source('Google "Ads" call\\', "paid_search")},
 )
 
@@ -63,8 +71,8 @@ async def test_route_decision_becomes_channel_variables(server):
     commands = await asterisk(srv.port, env_block(uniqueid="1.7", extension="15035550101"))
     want = route(type("R", (), {"extension": "15035550101", "uniqueid": "1.7"}))
     assert as_variables(commands) == want
-    assert want[v.SOURCE] == 'Google "Ads" call\\'                  # quotes and backslash survived
-    assert commands[-1][2] == v.ROUTE_STATUS.encode()               # "route done" comes last
+    assert want[v.SOURCE] == 'Google "Ads" call\\'  # quotes and backslash survived
+    assert commands[-1][2] == v.ROUTE_STATUS.encode()  # "route done" comes last
     await srv.close()
     assert srv.stats == FastAgiStats(connections=1, routed=1)
 
@@ -120,7 +128,7 @@ async def test_slow_async_handler_is_cut_and_others_go_on(server):
     started = time.monotonic()
     assert as_variables(await asterisk(srv.port))[v.ROUTE_STATUS] == "ok"
     assert time.monotonic() - started < 0.5
-    assert await asyncio.wait_for(slow, 2) == []                  # nothing set: default line
+    assert await asyncio.wait_for(slow, 2) == []  # nothing set: default line
     await srv.close()
     assert (srv.stats.routed, srv.stats.failed) == (1, 1)
 
@@ -135,6 +143,7 @@ async def test_error_replies_count_as_failed(server):
 
 async def open_bad_clients(port):
     """Connect-and-close, half a header, garbage, an oversized header, silence, a mute Asterisk."""
+
     async def connect():
         return await asyncio.open_connection("127.0.0.1", port)
 
@@ -157,7 +166,7 @@ async def open_bad_clients(port):
 
 async def test_bad_clients_never_delay_a_good_one(server):
     srv = await server(client_timeout=1.0)
-    for _ in range(50):                        # what froze panoramisk's loop
+    for _ in range(50):  # what froze panoramisk's loop
         _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.close()
     bad = await open_bad_clients(srv.port)
@@ -166,8 +175,7 @@ async def test_bad_clients_never_delay_a_good_one(server):
     assert time.monotonic() - started < 0.5
     assert all(as_variables(c)[v.ROUTE_STATUS] == "ok" for c in good)
     # the server closes garbage and oversized headers at once, the stalled ones at client_timeout
-    for kind, deadline in [("garbage", 0.5), ("oversized", 0.5), ("half", 2.0), ("silent", 2.0),
-                           ("no-replies", 2.0)]:
+    for kind, deadline in [("garbage", 0.5), ("oversized", 0.5), ("half", 2.0), ("silent", 2.0), ("no-replies", 2.0)]:
         reader, writer = bad[kind]
         try:
             await asyncio.wait_for(reader.read(), deadline)
@@ -190,9 +198,9 @@ async def test_close_waits_for_sessions_in_flight(server):
     started = time.monotonic()
     await srv.close(grace=0.5)
     assert 0.1 < time.monotonic() - started < 1.0
-    assert as_variables(await in_flight)[v.ROUTE_STATUS] == "ok"   # finished, not cut
-    assert srv.stats.routed == 1 and srv.stats.rejected == 1        # the silent one was cut at the grace
+    assert as_variables(await in_flight)[v.ROUTE_STATUS] == "ok"  # finished, not cut
+    assert srv.stats.routed == 1 and srv.stats.rejected == 1  # the silent one was cut at the grace
     silent.close()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", srv.port)
-    await srv.close()                                               # twice is fine
+    await srv.close()  # twice is fine

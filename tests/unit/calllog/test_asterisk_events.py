@@ -3,8 +3,8 @@
 import pytest
 
 from ctrack.asterisk.ami_protocol import AmiParser
-from ctrack.core import variables as v
 from ctrack.calllog.asterisk_events import CallTracker, unescape
+from ctrack.core import variables as v
 from ctrack.core.model import Disposition
 from tests.support.fixtures_ami import load, renamed, wire
 
@@ -17,19 +17,20 @@ def run(events, tracker=None, **options):
 
 # -- the captures ------------------------------------------------------------------------
 
+
 def test_sipp_answered_with_the_route_down():
     """As captured: no CTRACK_* variables, so the call is found by its context alone."""
     [call], tracker = run(load("sipp-answered"), inbound_contexts={"from-trunk"})
     assert len(tracker) == 0
     assert call.uniqueid == "1795798665.12"
     assert call.disposition is Disposition.ANSWERED
-    assert call.tracking_number == "15551230001"     # 555-123 numbers do not parse: kept as dialed
+    assert call.tracking_number == "15551230001"  # 555-123 numbers do not parse: kept as dialed
     assert (call.caller_number, call.caller_name) == ("+15035550123", "Bob Caller")
     assert call.source is None and call.visit_id is None
-    assert call.started_at == pytest.approx(1795798665.007900)     # Newchannel
-    assert call.answered_at == pytest.approx(1795798665.010710)    # DialEnd ANSWER
-    assert call.ended_at == pytest.approx(1795798669.447831)       # the trunk's Hangup
-    assert (call.ring_seconds, call.talk_seconds) == (0, 4)        # the CDR says billsec 4
+    assert call.started_at == pytest.approx(1795798665.007900)  # Newchannel
+    assert call.answered_at == pytest.approx(1795798665.010710)  # DialEnd ANSWER
+    assert call.ended_at == pytest.approx(1795798669.447831)  # the trunk's Hangup
+    assert (call.ring_seconds, call.talk_seconds) == (0, 4)  # the CDR says billsec 4
     assert call.hangup_cause == 16
     assert call.recording == "/var/spool/asterisk/monitor/ct-15551230001-1795798665.12.wav"
     assert call.extra == {"dial_status": "ANSWER", "cdr_disposition": "ANSWERED"}
@@ -42,10 +43,10 @@ def test_sipp_answered_with_the_route():
 
 
 def test_sipp_missed():
-    [call], tracker = run(renamed(load("sipp-missed")))       # found by its CTRACK_DID, no context needed
+    [call], tracker = run(renamed(load("sipp-missed")))  # found by its CTRACK_DID, no context needed
     assert len(tracker) == 0
     assert call.uniqueid == "1795798671.15"
-    assert call.disposition is Disposition.MISSED                 # DialEnd NOANSWER, cause 19
+    assert call.disposition is Disposition.MISSED  # DialEnd NOANSWER, cause 19
     assert call.source == "facebook"
     assert call.tracking_number == "15551230002"
     assert call.answered_at is None
@@ -59,7 +60,7 @@ def test_originate_through_local_channels():
     """The Local ;2 half ran the dialplan and the route: it is the inbound leg, not the ;1 root."""
     [call], tracker = run(renamed(load("originate-answered")), inbound_contexts={"from-trunk"})
     assert len(tracker) == 0
-    assert call.uniqueid == "1795798651.1"                        # = agi_uniqueid = its CDR UniqueID
+    assert call.uniqueid == "1795798651.1"  # = agi_uniqueid = its CDR UniqueID
     assert call.extra == {"linkedid": "1795798651.0", "dial_status": "ANSWER"}
     assert (call.caller_number, call.caller_name) == ("+15035550111", "Alice Example")
     assert call.disposition is Disposition.ANSWERED
@@ -72,7 +73,7 @@ def test_originate_through_local_channels():
 
 def test_calls_nobody_claims_leave_nothing_behind():
     for name in ("sipp-answered", "sipp-missed", "originate-answered"):
-        records, tracker = run(load(name))        # no inbound context, no ctrack variable
+        records, tracker = run(load(name))  # no inbound context, no ctrack variable
         assert records == [] and len(tracker) == 0
 
 
@@ -82,7 +83,7 @@ def test_from_wire_bytes_to_records(size):
     parser, tracker = AmiParser(), CallTracker(inbound_contexts={"from-trunk"})
     records = []
     for i in range(0, len(data), size):
-        for message in parser.feed(data[i:i + size]):
+        for message in parser.feed(data[i : i + size]):
             records += tracker.process(message)
     assert [r.disposition for r in records] == [Disposition.ANSWERED, Disposition.MISSED]
 
@@ -90,10 +91,24 @@ def test_from_wire_bytes_to_records(size):
 # -- synthetic calls, one rule each ------------------------------------------------------
 
 T0 = 1800000000.0
-IN = {"Channel": "PJSIP/trunk-00000001", "Uniqueid": "1.1", "Linkedid": "1.1", "Context": "from-trunk",
-      "Exten": "15035550101", "CallerIDNum": "5035550123", "CallerIDName": "Bob"}
-OUT = {"Channel": "Local/s@business-line-00000001;1", "Uniqueid": "1.2", "Linkedid": "1.1",
-       "Context": "business-line", "Exten": "s", "CallerIDNum": "15035550101", "CallerIDName": "<unknown>"}
+IN = {
+    "Channel": "PJSIP/trunk-00000001",
+    "Uniqueid": "1.1",
+    "Linkedid": "1.1",
+    "Context": "from-trunk",
+    "Exten": "15035550101",
+    "CallerIDNum": "5035550123",
+    "CallerIDName": "Bob",
+}
+OUT = {
+    "Channel": "Local/s@business-line-00000001;1",
+    "Uniqueid": "1.2",
+    "Linkedid": "1.1",
+    "Context": "business-line",
+    "Exten": "s",
+    "CallerIDNum": "15035550101",
+    "CallerIDName": "<unknown>",
+}
 OUT2 = {**OUT, "Channel": "Local/s@business-line-00000001;2", "Uniqueid": "1.3"}
 
 
@@ -103,8 +118,13 @@ def ev(name, at, leg, **headers):
 
 def call(*middle, cause="16", end=10.0, **options):
     """One inbound call: Newchannel at 0, the given events, the inbound Hangup at `end`."""
-    events = [ev("Newchannel", 0, IN), ev("Newchannel", 0.1, OUT), ev("Newchannel", 0.1, OUT2), *middle,
-              ev("Hangup", end, IN, Cause=cause)]
+    events = [
+        ev("Newchannel", 0, IN),
+        ev("Newchannel", 0.1, OUT),
+        ev("Newchannel", 0.1, OUT2),
+        *middle,
+        ev("Hangup", end, IN, Cause=cause),
+    ]
     records, tracker = run(events, inbound_contexts={"from-trunk"}, **options)
     assert len(tracker) == 0
     [record] = records
@@ -112,13 +132,14 @@ def call(*middle, cause="16", end=10.0, **options):
 
 
 def dial(at, status, end_at=None):
-    return [ev("DialBegin", at, IN, DestUniqueid="1.2"),
-            ev("DialEnd", end_at if end_at is not None else at + 0.5, IN, DestUniqueid="1.2", DialStatus=status)]
+    return [
+        ev("DialBegin", at, IN, DestUniqueid="1.2"),
+        ev("DialEnd", end_at if end_at is not None else at + 0.5, IN, DestUniqueid="1.2", DialStatus=status),
+    ]
 
 
 def test_answered_by_dial():
-    record = call(*dial(1, "ANSWER", end_at=4.0), ev("BridgeEnter", 4.1, IN, BridgeUniqueid="b",
-                                                      BridgeNumChannels="2"))
+    record = call(*dial(1, "ANSWER", end_at=4.0), ev("BridgeEnter", 4.1, IN, BridgeUniqueid="b", BridgeNumChannels="2"))
     assert record.disposition is Disposition.ANSWERED
     assert (record.answered_at - T0, record.ring_seconds, record.talk_seconds) == (4.0, 4, 6)
     assert record.caller_number == "+15035550123" and record.tracking_number == "+15035550101"
@@ -126,26 +147,33 @@ def test_answered_by_dial():
 
 @pytest.mark.parametrize("first, second", [(OUT, IN), (IN, OUT)])
 def test_answered_by_bridge_without_dial_events(first, second):
-    record = call(ev("BridgeEnter", 3.0, first, BridgeUniqueid="b", BridgeNumChannels="1"),
-                  ev("BridgeEnter", 3.5, second, BridgeUniqueid="b", BridgeNumChannels="2"))
+    record = call(
+        ev("BridgeEnter", 3.0, first, BridgeUniqueid="b", BridgeNumChannels="1"),
+        ev("BridgeEnter", 3.5, second, BridgeUniqueid="b", BridgeNumChannels="2"),
+    )
     assert record.disposition is Disposition.ANSWERED
     assert record.answered_at == T0 + 3.5
 
 
 def test_a_bridge_alone_is_not_an_answer():
-    record = call(ev("BridgeEnter", 3.0, IN, BridgeUniqueid="hold", BridgeNumChannels="1"),
-                  ev("BridgeEnter", 3.5, OUT, BridgeUniqueid="other", BridgeNumChannels="2"),
-                  ev("HangupRequest", 9, IN))
+    record = call(
+        ev("BridgeEnter", 3.0, IN, BridgeUniqueid="hold", BridgeNumChannels="1"),
+        ev("BridgeEnter", 3.5, OUT, BridgeUniqueid="other", BridgeNumChannels="2"),
+        ev("HangupRequest", 9, IN),
+    )
     assert record.disposition is Disposition.ABANDONED and record.answered_at is None
 
 
-@pytest.mark.parametrize("status, cause, disposition", [
-    ("NOANSWER", "19", Disposition.MISSED),
-    ("BUSY", "17", Disposition.BUSY),
-    ("CANCEL", "16", Disposition.ABANDONED),
-    ("CHANUNAVAIL", "34", Disposition.FAILED),
-    ("CONGESTION", "34", Disposition.FAILED),
-])
+@pytest.mark.parametrize(
+    "status, cause, disposition",
+    [
+        ("NOANSWER", "19", Disposition.MISSED),
+        ("BUSY", "17", Disposition.BUSY),
+        ("CANCEL", "16", Disposition.ABANDONED),
+        ("CHANUNAVAIL", "34", Disposition.FAILED),
+        ("CONGESTION", "34", Disposition.FAILED),
+    ],
+)
 def test_dial_status_decides_unanswered_calls(status, cause, disposition):
     record = call(*dial(1, status, end_at=5), cause=cause)
     assert record.disposition is disposition
@@ -159,11 +187,19 @@ def test_caller_hangs_up_while_ringing_without_a_dialend():
 
 
 def test_forked_dial_last_status_and_answer_wins():
-    busy_then_noanswer = [ev("DialBegin", 1, IN), ev("DialBegin", 1, IN),
-                          ev("DialEnd", 1.2, IN, DialStatus="BUSY"), ev("DialEnd", 9, IN, DialStatus="NOANSWER")]
+    busy_then_noanswer = [
+        ev("DialBegin", 1, IN),
+        ev("DialBegin", 1, IN),
+        ev("DialEnd", 1.2, IN, DialStatus="BUSY"),
+        ev("DialEnd", 9, IN, DialStatus="NOANSWER"),
+    ]
     assert call(*busy_then_noanswer, cause="19").disposition is Disposition.MISSED
-    answer_then_cancel = [ev("DialBegin", 1, IN), ev("DialBegin", 1, IN),
-                          ev("DialEnd", 2, IN, DialStatus="ANSWER"), ev("DialEnd", 2, IN, DialStatus="CANCEL")]
+    answer_then_cancel = [
+        ev("DialBegin", 1, IN),
+        ev("DialBegin", 1, IN),
+        ev("DialEnd", 2, IN, DialStatus="ANSWER"),
+        ev("DialEnd", 2, IN, DialStatus="CANCEL"),
+    ]
     assert call(*answer_then_cancel).disposition is Disposition.ANSWERED
 
 
@@ -173,10 +209,16 @@ def test_caller_hangs_up_before_any_dial_is_abandoned():
     assert record.disposition is Disposition.ABANDONED
 
 
-@pytest.mark.parametrize("cause, disposition", [
-    ("16", Disposition.FAILED), ("34", Disposition.FAILED), ("17", Disposition.BUSY), ("19", Disposition.MISSED),
-    ("", Disposition.FAILED),
-])
+@pytest.mark.parametrize(
+    "cause, disposition",
+    [
+        ("16", Disposition.FAILED),
+        ("34", Disposition.FAILED),
+        ("17", Disposition.BUSY),
+        ("19", Disposition.MISSED),
+        ("", Disposition.FAILED),
+    ],
+)
 def test_the_pbx_ending_a_call_that_never_dialed(cause, disposition):
     record = call(ev("SoftHangupRequest", 2, IN, Cause="16"), cause=cause)
     assert record.disposition is disposition
@@ -186,13 +228,17 @@ def test_the_pbx_ending_a_call_that_never_dialed(cause, disposition):
 def test_voicemail_after_no_answer():
     record = call(*dial(1, "NOANSWER", end_at=20), ev("Newexten", 20.1, IN, Application="VoiceMail"), end=45)
     assert record.disposition is Disposition.VOICEMAIL
-    assert record.answered_at == T0 + 20.1                       # VoiceMail answered
+    assert record.answered_at == T0 + 20.1  # VoiceMail answered
     assert (record.ring_seconds, record.talk_seconds) == (20, 25)
 
 
 def test_voicemail_behind_a_local_channel():
-    record = call(ev("DialBegin", 1, IN), ev("Newexten", 15, OUT2, Application="Voicemail"),
-                  ev("DialEnd", 15.01, IN, DialStatus="ANSWER"), end=40)
+    record = call(
+        ev("DialBegin", 1, IN),
+        ev("Newexten", 15, OUT2, Application="Voicemail"),
+        ev("DialEnd", 15.01, IN, DialStatus="ANSWER"),
+        end=40,
+    )
     assert record.disposition is Disposition.VOICEMAIL
     assert record.answered_at == T0 + 15.01
 
@@ -208,24 +254,33 @@ def varset(at, leg, name, value):
 
 def test_route_variables_fill_the_record():
     record = call(
-        varset(0.01, IN, v.INBOUND, "1"), varset(0.01, IN, "__" + v.DID, "15035550101"),
-        varset(0.02, IN, v.CALL_ID, "1.1"), varset(0.02, IN, v.TRACKING_NUMBER, "+15035550109"),
-        varset(0.02, IN, v.SOURCE, "Google Ads"), varset(0.02, IN, v.CHANNEL, "paid_search"),
-        varset(0.02, IN, v.VISIT_ID, "v-42"), varset(0.02, IN, v.RECORD, "1"),
-        varset(0.02, IN, v.RECORDING_FILE, "ctrack-x.wav"), varset(0.02, IN, v.ROUTE_STATUS, "ok"),
-        varset(0.03, OUT, "__" + v.DID, "15035550101"),        # inherited copy on the callee leg
-        *dial(1, "ANSWER"))
-    assert record.tracking_number == "+15035550109"             # the route's number wins over the DID
+        varset(0.01, IN, v.INBOUND, "1"),
+        varset(0.01, IN, "__" + v.DID, "15035550101"),
+        varset(0.02, IN, v.CALL_ID, "1.1"),
+        varset(0.02, IN, v.TRACKING_NUMBER, "+15035550109"),
+        varset(0.02, IN, v.SOURCE, "Google Ads"),
+        varset(0.02, IN, v.CHANNEL, "paid_search"),
+        varset(0.02, IN, v.VISIT_ID, "v-42"),
+        varset(0.02, IN, v.RECORD, "1"),
+        varset(0.02, IN, v.RECORDING_FILE, "ctrack-x.wav"),
+        varset(0.02, IN, v.ROUTE_STATUS, "ok"),
+        varset(0.03, OUT, "__" + v.DID, "15035550101"),  # inherited copy on the callee leg
+        *dial(1, "ANSWER"),
+    )
+    assert record.tracking_number == "+15035550109"  # the route's number wins over the DID
     assert (record.source, record.channel, record.visit_id) == ("Google Ads", "paid_search", "v-42")
-    assert record.recording == "ctrack-x.wav"                  # no MixMonitor seen: the route's name
+    assert record.recording == "ctrack-x.wav"  # no MixMonitor seen: the route's name
     assert record.extra["route"] == "ok"
 
 
 def test_mixmonitor_path_wins_and_empty_values_are_none():
-    record = call(varset(0.02, IN, v.SOURCE, ""), varset(0.02, IN, v.RECORD, "1"),
-                  varset(0.02, IN, v.RECORDING_FILE, "ctrack-x.wav"),
-                  varset(0.5, IN, "MIXMONITOR_FILENAME", "/var/spool/asterisk/monitor/ctrack-x.wav"),
-                  varset(0.6, OUT, "MIXMONITOR_FILENAME", "/var/spool/asterisk/monitor/other.wav"))
+    record = call(
+        varset(0.02, IN, v.SOURCE, ""),
+        varset(0.02, IN, v.RECORD, "1"),
+        varset(0.02, IN, v.RECORDING_FILE, "ctrack-x.wav"),
+        varset(0.5, IN, "MIXMONITOR_FILENAME", "/var/spool/asterisk/monitor/ctrack-x.wav"),
+        varset(0.6, OUT, "MIXMONITOR_FILENAME", "/var/spool/asterisk/monitor/other.wav"),
+    )
     assert record.recording == "/var/spool/asterisk/monitor/ctrack-x.wav"
     assert record.source is None
 
@@ -238,7 +293,7 @@ def test_recording_only_when_asked():
 def test_did_from_the_dialplan_when_exten_is_s():
     leg = {**IN, "Exten": "s"}
     events = [ev("Newchannel", 0, leg), varset(0.01, leg, "__" + v.DID, "+15035550101"), ev("Hangup", 5, leg)]
-    [record], _ = run(events)                                    # claimed by CTRACK_DID alone
+    [record], _ = run(events)  # claimed by CTRACK_DID alone
     assert record.tracking_number == "+15035550101"
     no_did = [ev("Newchannel", 0, leg), varset(0.01, leg, v.INBOUND, "1"), ev("Hangup", 5, leg)]
     assert run(no_did)[0][0].tracking_number is None
@@ -254,13 +309,24 @@ def test_inbound_marker_claims_the_leg_and_zero_does_not():
 
 def test_a_later_leg_takes_over_only_from_a_context_guess():
     # the root was guessed from its context; the ;2 leg then ran ctrack's dialplan
-    events = [ev("Newchannel", 0, IN), ev("Newchannel", 0.1, OUT2), varset(0.2, OUT2, v.INBOUND, "1"),
-              ev("Hangup", 5, IN), ev("Hangup", 5.1, OUT2)]
+    events = [
+        ev("Newchannel", 0, IN),
+        ev("Newchannel", 0.1, OUT2),
+        varset(0.2, OUT2, v.INBOUND, "1"),
+        ev("Hangup", 5, IN),
+        ev("Hangup", 5.1, OUT2),
+    ]
     [record], _ = run(events, inbound_contexts={"from-trunk"})
     assert record.uniqueid == "1.3" and record.started_at == T0 + 0.2 and record.ended_at == T0 + 5.1
     # once a leg has claimed the call, nobody else can
-    events = [ev("Newchannel", 0, IN), varset(0.01, IN, v.INBOUND, "1"), ev("Newchannel", 0.1, OUT2),
-              varset(0.2, OUT2, v.INBOUND, "1"), ev("Hangup", 5, OUT2), ev("Hangup", 6, IN)]
+    events = [
+        ev("Newchannel", 0, IN),
+        varset(0.01, IN, v.INBOUND, "1"),
+        ev("Newchannel", 0.1, OUT2),
+        varset(0.2, OUT2, v.INBOUND, "1"),
+        ev("Hangup", 5, OUT2),
+        ev("Hangup", 6, IN),
+    ]
     [record], _ = run(events)
     assert record.uniqueid == "1.1" and record.ended_at == T0 + 6
 
@@ -271,8 +337,14 @@ def test_other_legs_hanging_up_do_not_end_the_call():
 
 
 def cdr(at, disposition, billsec, app="Dial", uid="1.1"):
-    return {"Event": "Cdr", "Timestamp": f"{T0 + at:.6f}", "UniqueID": uid, "LastApplication": app,
-            "Disposition": disposition, "BillableSeconds": billsec}
+    return {
+        "Event": "Cdr",
+        "Timestamp": f"{T0 + at:.6f}",
+        "UniqueID": uid,
+        "LastApplication": app,
+        "Disposition": disposition,
+        "BillableSeconds": billsec,
+    }
 
 
 def test_cdr_stands_in_for_missing_dial_events():
@@ -300,17 +372,28 @@ def test_cdr_disagreeing_with_events_is_reported_not_trusted():
 
 def test_unrelated_events_are_ignored_cheaply():
     tracker = CallTracker(inbound_contexts={"from-trunk"})
-    for event in [{"Event": "TestEvent", "State": ["a", "b"]}, {"Event": "FullyBooted"}, {}, {"Response": "Success"},
-                  ev("Hangup", 1, IN), ev("DialEnd", 1, IN, DialStatus="ANSWER"), {"Event": "VarSet"},
-                  ev("VarSet", 1, IN, Variable="SIPDOMAIN", Value="x"), {"Event": "Cdr", "UniqueID": "9.9"},
-                  {"Event": "DialBegin", "DestUniqueid": "1.1"}, {"Event": "Newchannel"}]:
+    for event in [
+        {"Event": "TestEvent", "State": ["a", "b"]},
+        {"Event": "FullyBooted"},
+        {},
+        {"Response": "Success"},
+        ev("Hangup", 1, IN),
+        ev("DialEnd", 1, IN, DialStatus="ANSWER"),
+        {"Event": "VarSet"},
+        ev("VarSet", 1, IN, Variable="SIPDOMAIN", Value="x"),
+        {"Event": "Cdr", "UniqueID": "9.9"},
+        {"Event": "DialBegin", "DestUniqueid": "1.1"},
+        {"Event": "Newchannel"},
+    ]:
         assert tracker.process(event) == ()
     assert len(tracker) == 0
 
 
 def test_missing_timestamps_use_the_clock():
-    events = [{k: v for k, v in e.items() if k != "Timestamp"} for e in
-              [ev("Newchannel", 0, IN), ev("Hangup", 1, IN, Cause="16")]]
+    events = [
+        {k: v for k, v in e.items() if k != "Timestamp"}
+        for e in [ev("Newchannel", 0, IN), ev("Hangup", 1, IN, Cause="16")]
+    ]
     [record], _ = run(events, inbound_contexts={"from-trunk"}, clock=lambda: 1234.5)
     assert (record.started_at, record.ended_at) == (1234.5, 1234.5)
 
@@ -323,21 +406,29 @@ def test_callers_without_a_number_or_name():
 
 # -- memory bounds -----------------------------------------------------------------------
 
+
 def leg(n, context="from-trunk"):
     return {**IN, "Uniqueid": f"{n}.1", "Linkedid": f"{n}.1", "Context": context}
 
 
 def test_calls_without_a_hangup_expire():
     tracker = CallTracker(inbound_contexts={"from-trunk"}, max_call_seconds=3600)
-    run([ev("Newchannel", 0, leg(1)), *dial(1, "ANSWER"), ev("Newchannel", 10, leg(2, "internal")),
-         ev("Newchannel", 3000, leg(3))], tracker)
+    run(
+        [
+            ev("Newchannel", 0, leg(1)),
+            *dial(1, "ANSWER"),
+            ev("Newchannel", 10, leg(2, "internal")),
+            ev("Newchannel", 3000, leg(3)),
+        ],
+        tracker,
+    )
     assert len(tracker) == 3
     assert tracker.expire(now=T0 + 3599) == []
-    [expired] = tracker.expire(now=T0 + 3611)                  # call 2 is not inbound: dropped silently
+    [expired] = tracker.expire(now=T0 + 3611)  # call 2 is not inbound: dropped silently
     assert expired.uniqueid == "1.1" and expired.extra["expired"] == "1"
     assert expired.ended_at is None and expired.hangup_cause is None
     assert len(tracker) == 1
-    assert tracker.process(ev("Hangup", 3700, leg(1))) == ()     # too late: already emitted
+    assert tracker.process(ev("Hangup", 3700, leg(1))) == ()  # too late: already emitted
     [last] = tracker.process(ev("Hangup", 3700, leg(3)))
     assert last.uniqueid == "3.1" and "expired" not in last.extra
     assert len(tracker) == 0
@@ -355,14 +446,14 @@ def test_too_many_calls_expire_the_oldest():
     assert tracker.process(ev("Newchannel", 1, leg(2, "internal"))) == ()
     [evicted] = tracker.process(ev("Newchannel", 2, leg(3)))
     assert evicted.uniqueid == "1.1" and evicted.extra["expired"] == "1"
-    assert tracker.process(ev("Newchannel", 3, leg(4))) == ()   # call 2 goes silently
+    assert tracker.process(ev("Newchannel", 3, leg(4))) == ()  # call 2 goes silently
     assert len(tracker) == 2
 
 
 # Strings exactly as Asterisk 22 sent them over AMI on the test PBX: it C-escapes caller
 # names and VarSet values (ast_escape_c), the AGI environment is raw.
 ESCAPED_NAME = r"O\'Brien\? Zoë"
-ESCAPED_SOURCE = r'Google \"Ads\" \\ back\\slash O\'Brien\? tab\there'
+ESCAPED_SOURCE = r"Google \"Ads\" \\ back\\slash O\'Brien\? tab\there"
 
 
 def test_unescape():
@@ -375,7 +466,9 @@ def test_unescape():
 
 def test_escaped_names_and_values_come_out_as_set():
     leg = {**IN, "CallerIDName": ESCAPED_NAME}
-    [record], _ = run([ev("Newchannel", 0, leg), varset(0.1, leg, v.SOURCE, ESCAPED_SOURCE), ev("Hangup", 1, leg)],
-                      inbound_contexts={"from-trunk"})
+    [record], _ = run(
+        [ev("Newchannel", 0, leg), varset(0.1, leg, v.SOURCE, ESCAPED_SOURCE), ev("Hangup", 1, leg)],
+        inbound_contexts={"from-trunk"},
+    )
     assert record.caller_name == "O'Brien? Zoë"
     assert record.source == 'Google "Ads" \\ back\\slash O\'Brien? tab\there'

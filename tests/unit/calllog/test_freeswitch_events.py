@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ctrack.core import variables as v
 from ctrack.calllog.freeswitch_events import EVENTS, CallState, classify, completed_call
+from ctrack.core import variables as v
 from ctrack.core.model import Disposition
 from ctrack.freeswitch import esl_protocol as esl
 from tests.support.freeswitch_peer import RAW, adapt, received
@@ -15,17 +15,35 @@ FIXTURES = RAW.parent
 # What the captures show on the tracked leg (raw/README.md and its CHANNEL_HANGUP_COMPLETE).
 EXPECTED = {
     "inbound-answered": dict(
-        uniqueid="9204c0cf-cad3-4ef1-98b9-5379f5411439", disposition=Disposition.ANSWERED,
-        started_at=1795799402.658142, answered_at=1795799402.818137, ended_at=1795799406.838142,
-        ring=0, talk=4, hangup_cause=16),
+        uniqueid="9204c0cf-cad3-4ef1-98b9-5379f5411439",
+        disposition=Disposition.ANSWERED,
+        started_at=1795799402.658142,
+        answered_at=1795799402.818137,
+        ended_at=1795799406.838142,
+        ring=0,
+        talk=4,
+        hangup_cause=16,
+    ),
     "inbound-missed": dict(
-        uniqueid="f8990223-4004-44bf-89cb-259a98f51891", disposition=Disposition.MISSED,
-        started_at=1795799410.878138, answered_at=None, ended_at=1795799414.038189,
-        ring=3, talk=0, hangup_cause=19),
+        uniqueid="f8990223-4004-44bf-89cb-259a98f51891",
+        disposition=Disposition.MISSED,
+        started_at=1795799410.878138,
+        answered_at=None,
+        ended_at=1795799414.038189,
+        ring=3,
+        talk=0,
+        hangup_cause=19,
+    ),
     "inbound-abandoned": dict(
-        uniqueid="eb81a1bf-58ed-433c-89e7-3a5052c0916b", disposition=Disposition.ABANDONED,
-        started_at=1795799418.078181, answered_at=None, ended_at=1795799420.258144,
-        ring=2, talk=0, hangup_cause=16),
+        uniqueid="eb81a1bf-58ed-433c-89e7-3a5052c0916b",
+        disposition=Disposition.ABANDONED,
+        started_at=1795799418.078181,
+        answered_at=None,
+        ended_at=1795799420.258144,
+        ring=2,
+        talk=0,
+        hangup_cause=16,
+    ),
 }
 
 
@@ -50,7 +68,7 @@ def replay(evs, state=None):
 def test_capture_makes_one_record(capture):
     want = EXPECTED[capture]
     records, state = replay(events(capture))
-    assert len(records) == 1 and len(state) == 0     # the business-line leg is not a tracked call
+    assert len(records) == 1 and len(state) == 0  # the business-line leg is not a tracked call
     r = records[0]
     assert r.uniqueid == want["uniqueid"]
     assert r.disposition is want["disposition"]
@@ -59,8 +77,8 @@ def test_capture_makes_one_record(capture):
     assert r.ended_at == pytest.approx(want["ended_at"])
     assert (r.ring_seconds, r.talk_seconds) == (want["ring"], want["talk"])
     assert r.hangup_cause == want["hangup_cause"]
-    assert r.recording == f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav"   # RECORD_START
-    assert r.tracking_number == "15551230001"    # 555-123-xxxx is not a real number: kept as dialed
+    assert r.recording == f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav"  # RECORD_START
+    assert r.tracking_number == "15551230001"  # 555-123-xxxx is not a real number: kept as dialed
     assert (r.caller_number, r.caller_name) == ("+15035550123", "Bob Caller")
     assert r.pbx == "freeswitch" and r.source is None
 
@@ -98,15 +116,28 @@ def test_hangup_alone_makes_the_record():
 
 
 def test_route_variables_become_attribution():
-    tracked = next(e for e in events("inbound-missed")
-                   if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE" and e.get("variable_" + v.DID))
-    record = completed_call(dict(tracked, **{
-        "variable_" + v.SOURCE: "Google Ads", "variable_" + v.CHANNEL: "paid_search",
-        "variable_" + v.VISIT_ID: "vis-1", "variable_" + v.TRACKING_NUMBER: "+15551230001"}))
+    tracked = next(
+        e
+        for e in events("inbound-missed")
+        if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE" and e.get("variable_" + v.DID)
+    )
+    record = completed_call(
+        dict(
+            tracked,
+            **{
+                "variable_" + v.SOURCE: "Google Ads",
+                "variable_" + v.CHANNEL: "paid_search",
+                "variable_" + v.VISIT_ID: "vis-1",
+                "variable_" + v.TRACKING_NUMBER: "+15551230001",
+            },
+        )
+    )
     assert (record.source, record.channel, record.visit_id) == ("Google Ads", "paid_search", "vis-1")
 
 
-@pytest.mark.parametrize("fixture", ["hangup-complete-tracked-leg-sip.json", "hangup-complete-tracked-leg-loopback.json"])
+@pytest.mark.parametrize(
+    "fixture", ["hangup-complete-tracked-leg-sip.json", "hangup-complete-tracked-leg-loopback.json"]
+)
 def test_answered_is_the_bridge_not_the_inbound_answer(fixture):
     event = {k.replace("calltrack_did", v.DID): val for k, val in json.loads((FIXTURES / fixture).read_text()).items()}
     record = completed_call(event)
@@ -117,40 +148,74 @@ def test_answered_is_the_bridge_not_the_inbound_answer(fixture):
     assert record.caller_number == "15559870002"
 
 
-@pytest.mark.parametrize("kw, want", [
-    (dict(dialstatus="BUSY", originate="USER_BUSY", cause="USER_BUSY"), Disposition.BUSY),
-    (dict(dialstatus="CHANUNAVAIL", originate="CHANNEL_UNACCEPTABLE", cause="CHANNEL_UNACCEPTABLE"), Disposition.FAILED),
-    (dict(dialstatus="INVALIDARGS", originate="NO_ROUTE_DESTINATION", cause="NORMAL_CLEARING"), Disposition.FAILED),
-    (dict(dialstatus=None, originate=None, cause="NORMAL_CLEARING", caller_hung_up=True), Disposition.ABANDONED),
-    (dict(dialstatus=None, originate=None, cause="NORMAL_CLEARING", caller_hung_up=False), Disposition.FAILED),
-    (dict(dialstatus=None, originate=None, cause="ORIGINATOR_CANCEL"), Disposition.ABANDONED),
-    (dict(dialstatus="NOANSWER", originate="NO_ANSWER", cause="NORMAL_CLEARING"), Disposition.MISSED),
-    (dict(dialstatus=None, originate=None, cause="NO_USER_RESPONSE"), Disposition.MISSED),
-    (dict(dialstatus=None, originate=None, cause="DESTINATION_OUT_OF_ORDER", caller_hung_up=False), Disposition.FAILED),
-])
+@pytest.mark.parametrize(
+    "kw, want",
+    [
+        (dict(dialstatus="BUSY", originate="USER_BUSY", cause="USER_BUSY"), Disposition.BUSY),
+        (
+            dict(dialstatus="CHANUNAVAIL", originate="CHANNEL_UNACCEPTABLE", cause="CHANNEL_UNACCEPTABLE"),
+            Disposition.FAILED,
+        ),
+        (dict(dialstatus="INVALIDARGS", originate="NO_ROUTE_DESTINATION", cause="NORMAL_CLEARING"), Disposition.FAILED),
+        (dict(dialstatus=None, originate=None, cause="NORMAL_CLEARING", caller_hung_up=True), Disposition.ABANDONED),
+        (dict(dialstatus=None, originate=None, cause="NORMAL_CLEARING", caller_hung_up=False), Disposition.FAILED),
+        (dict(dialstatus=None, originate=None, cause="ORIGINATOR_CANCEL"), Disposition.ABANDONED),
+        (dict(dialstatus="NOANSWER", originate="NO_ANSWER", cause="NORMAL_CLEARING"), Disposition.MISSED),
+        (dict(dialstatus=None, originate=None, cause="NO_USER_RESPONSE"), Disposition.MISSED),
+        (
+            dict(dialstatus=None, originate=None, cause="DESTINATION_OUT_OF_ORDER", caller_hung_up=False),
+            Disposition.FAILED,
+        ),
+    ],
+)
 def test_classify(kw, want):
     kw.setdefault("caller_hung_up", False)
     assert classify(bridged=False, last_app="hangup", **kw) is want
 
 
 def test_classify_voicemail_and_answered():
-    assert classify(bridged=False, dialstatus="NOANSWER", originate="NO_ANSWER",
-                    cause="NORMAL_CLEARING", last_app="voicemail", caller_hung_up=True) is Disposition.VOICEMAIL
-    assert classify(bridged=True, dialstatus="SUCCESS", originate="SUCCESS",
-                    cause="NORMAL_CLEARING", last_app="bridge", caller_hung_up=True) is Disposition.ANSWERED
+    assert (
+        classify(
+            bridged=False,
+            dialstatus="NOANSWER",
+            originate="NO_ANSWER",
+            cause="NORMAL_CLEARING",
+            last_app="voicemail",
+            caller_hung_up=True,
+        )
+        is Disposition.VOICEMAIL
+    )
+    assert (
+        classify(
+            bridged=True,
+            dialstatus="SUCCESS",
+            originate="SUCCESS",
+            cause="NORMAL_CLEARING",
+            last_app="bridge",
+            caller_hung_up=True,
+        )
+        is Disposition.ANSWERED
+    )
 
 
 def test_voicemail_answer_time_is_kept():
-    tracked = next(e for e in events("inbound-missed")
-                   if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE" and e.get("variable_" + v.DID))
+    tracked = next(
+        e
+        for e in events("inbound-missed")
+        if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE" and e.get("variable_" + v.DID)
+    )
     record = completed_call(dict(tracked, variable_last_app="voicemail", variable_answer_uepoch="1795799412000000"))
     assert record.disposition is Disposition.VOICEMAIL
     assert record.answered_at == 1795799412.0 and record.talk_seconds == 2
 
 
 def create(uid: str, at_us: int, direction: str = "inbound") -> dict[str, str]:
-    return {"Event-Name": "CHANNEL_CREATE", "Unique-ID": uid, "Call-Direction": direction,
-            "Event-Date-Timestamp": str(at_us)}
+    return {
+        "Event-Name": "CHANNEL_CREATE",
+        "Unique-ID": uid,
+        "Call-Direction": direction,
+        "Event-Date-Timestamp": str(at_us),
+    }
 
 
 def test_memory_is_bounded():
@@ -166,15 +231,18 @@ def test_calls_without_hangup_expire():
     state = CallState(max_age=3600)
     state.feed(create("old", 1_000_000_000 * 1_000_000))
     state.feed(create("new", (1_000_000_000 + 3000) * 1_000_000))
-    assert state.expire(1_000_000_000 + 3700) == []        # not tracked: forgotten
+    assert state.expire(1_000_000_000 + 3700) == []  # not tracked: forgotten
     assert len(state) == 1 and state.dropped == 1
 
 
 def test_a_tracked_call_without_hangup_is_still_logged():
     """As on Asterisk: once given up, a call seen to be tracked comes out marked expired."""
     state = CallState(max_age=3600)
-    answered = [e for e in events("inbound-answered")
-                if e["Event-Name"] in EVENTS and e["Event-Name"] != "CHANNEL_HANGUP_COMPLETE"]
+    answered = [
+        e
+        for e in events("inbound-answered")
+        if e["Event-Name"] in EVENTS and e["Event-Name"] != "CHANNEL_HANGUP_COMPLETE"
+    ]
     replay(answered, state)
     (record,) = state.expire(1795799402 + 3601)
     assert record.uniqueid == EXPECTED["inbound-answered"]["uniqueid"]

@@ -8,7 +8,9 @@ def test_header_only_wav_is_no_recording(tmp_path):
     (tmp_path / "ctrack-a-1.5.wav").write_bytes(b"RIFF" + bytes(40))
     (tmp_path / "ctrack-b-1.6.wav").write_bytes(b"RIFF" + bytes(4000))
     assert usable_recording(tmp_path, "ctrack-a-1.5.wav") is None
-    assert usable_recording(tmp_path, "/var/spool/asterisk/monitor/ctrack-b-1.6.wav") == str(tmp_path / "ctrack-b-1.6.wav")
+    assert usable_recording(tmp_path, "/var/spool/asterisk/monitor/ctrack-b-1.6.wav") == str(
+        tmp_path / "ctrack-b-1.6.wav"
+    )
     assert usable_recording(tmp_path, "missing.wav") is None
     assert usable_recording(tmp_path, None) is None
 

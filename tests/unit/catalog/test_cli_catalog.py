@@ -48,15 +48,48 @@ def test_init_is_idempotent(run):
 
 
 def test_number_add_national_format_and_json_contract(run):
-    run("number", "add", "(503) 555-0123", "--source", "Google Ads", "--forward", "503-555-0100",
-        "--record", "--whisper", "custom/google-call", "--vanity", "555-PLUMB", "--region", "Portland")
+    run(
+        "number",
+        "add",
+        "(503) 555-0123",
+        "--source",
+        "Google Ads",
+        "--forward",
+        "503-555-0100",
+        "--record",
+        "--whisper",
+        "custom/google-call",
+        "--vanity",
+        "555-PLUMB",
+        "--region",
+        "Portland",
+    )
     run("number", "add", "+1 503 555 0124", "--pool", "website")
     assert numbers(run) == [
-        {"number": "+15035550123", "kind": "static", "source": "Google Ads", "pool": None,
-         "forward": "+15035550100", "record": True, "whisper": "custom/google-call", "vanity": "555-PLUMB",
-         "region": "Portland", "state": "active"},
-        {"number": "+15035550124", "kind": "pool", "source": None, "pool": "website", "forward": None,
-         "record": False, "whisper": None, "vanity": None, "region": None, "state": "active"},
+        {
+            "number": "+15035550123",
+            "kind": "static",
+            "source": "Google Ads",
+            "pool": None,
+            "forward": "+15035550100",
+            "record": True,
+            "whisper": "custom/google-call",
+            "vanity": "555-PLUMB",
+            "region": "Portland",
+            "state": "active",
+        },
+        {
+            "number": "+15035550124",
+            "kind": "pool",
+            "source": None,
+            "pool": "website",
+            "forward": None,
+            "record": False,
+            "whisper": None,
+            "vanity": None,
+            "region": None,
+            "state": "active",
+        },
     ]
     table = run("number", "list").stdout
     assert table.splitlines()[0].split()[:3] == ["NUMBER", "KIND", "SOURCE"]
@@ -158,11 +191,12 @@ def test_import_is_all_or_nothing_and_reports_every_bad_line(run, tmp_path):
     csv_file.write_text(
         "number,source,pool,forward,record\n"
         "(503) 555-0140,Radio,,,yes\n"
-        "555-01,Radio,,,\n"              # line 3: invalid number
-        "503 555 0142,Nobody,,,\n"        # line 4: unknown source
-        "503 555 0140,Radio,,,\n"         # line 5: duplicate within the file
+        "555-01,Radio,,,\n"  # line 3: invalid number
+        "503 555 0142,Nobody,,,\n"  # line 4: unknown source
+        "503 555 0140,Radio,,,\n"  # line 5: duplicate within the file
         "503 555 0143,,website,,maybe\n"  # line 6: bad record flag
-        "503 555 0144,,website,,no\n")
+        "503 555 0144,,website,,no\n"
+    )
     before = snapshot(run.db)
     result = run("number", "import", str(csv_file), ok=False)
     assert result.exit_code == 1

@@ -9,15 +9,36 @@ PACKAGE = Path(__file__).resolve().parents[3] / "ctrack"
 # The pure rules of each feature, and the shared core.
 PURE = sorted(
     [*(PACKAGE / "core").glob("*.py")]
-    + [PACKAGE / p for p in (
-        "route/rules.py",
-        "calllog/asterisk_events.py", "calllog/freeswitch_events.py", "calllog/asterisk_cdr.py",
-        "dni/attribution.py", "dni/pools.py", "dni/ratelimit.py",
-        "spend/rules.py", "dashboard/auth.py",
-    )]
+    + [
+        PACKAGE / p
+        for p in (
+            "route/rules.py",
+            "calllog/asterisk_events.py",
+            "calllog/freeswitch_events.py",
+            "calllog/asterisk_cdr.py",
+            "dni/attribution.py",
+            "dni/pools.py",
+            "dni/ratelimit.py",
+            "spend/rules.py",
+            "dashboard/auth.py",
+        )
+    ]
 )
-BANNED = {"asyncio", "socket", "sqlite3", "aiosqlite", "aiohttp", "panoramisk", "asterisk", "selectors",
-          "subprocess", "ctrack.store", "ctrack.asterisk", "ctrack.freeswitch", "ctrack.web"}
+BANNED = {
+    "asyncio",
+    "socket",
+    "sqlite3",
+    "aiosqlite",
+    "aiohttp",
+    "panoramisk",
+    "asterisk",
+    "selectors",
+    "subprocess",
+    "ctrack.store",
+    "ctrack.asterisk",
+    "ctrack.freeswitch",
+    "ctrack.web",
+}
 
 
 def test_pure_modules_exist():

@@ -4,8 +4,8 @@ downloads, recordings. The browser tests (tests/browser) drive the same pages in
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import re
 
 import pytest
@@ -14,15 +14,14 @@ from markupsafe import escape
 from yarl import URL
 
 from ctrack import config as config_mod
+from ctrack.dashboard import charts, users
 from ctrack.dashboard.auth import hash_password
 from ctrack.services import Services
-from ctrack.dashboard import users
-from ctrack.dashboard import charts
 from ctrack.web.app import create_app
 from tests.support.report_data import TZ, asave_calls, aseeded, call
 
 EVIL_NAME = '=HYPERLINK("http://evil.example","x")<script>alert(1)</script>'
-EVIL_SOURCE = '<img src=x onerror=alert(2)>'
+EVIL_SOURCE = "<img src=x onerror=alert(2)>"
 PASSWORD = "correct horse battery"
 PERIOD = "since=2024-03-09&until=2024-03-11"
 
@@ -31,10 +30,22 @@ PERIOD = "since=2024-03-09&until=2024-03-11"
 async def board(tmp_path):
     path = tmp_path / "d.db"
     conn = await aseeded(path)
-    await asave_calls(path, [call("x1", "2024-03-11 15:00:00", EVIL_SOURCE, "+12125550099", "answered", 75,
-                                  name=EVIL_NAME, recording="rec-x1.wav"),
-                             call("x2", "2024-03-11 15:10:00", "Radio", "+12125550098", "missed",
-                                  recording="../outside.wav")])
+    await asave_calls(
+        path,
+        [
+            call(
+                "x1",
+                "2024-03-11 15:00:00",
+                EVIL_SOURCE,
+                "+12125550099",
+                "answered",
+                75,
+                name=EVIL_NAME,
+                recording="rec-x1.wav",
+            ),
+            call("x2", "2024-03-11 15:10:00", "Radio", "+12125550098", "missed", recording="../outside.wav"),
+        ],
+    )
     rec = tmp_path / "rec"
     rec.mkdir()
     (rec / "rec-x1.wav").write_bytes(b"RIFF" + bytes(range(256)) * 4)
@@ -55,8 +66,11 @@ async def board(tmp_path):
 async def login(client, user="alice", password=PASSWORD, next_path=""):
     form = await client.get("/dashboard/login" + (f"?next={next_path}" if next_path else ""))
     token = re.search(r'name="csrf" value="([^"]+)"', await form.text()).group(1)
-    return await client.post("/dashboard/login", data={"user": user, "password": password, "csrf": token,
-                                                        "next": next_path}, allow_redirects=False)
+    return await client.post(
+        "/dashboard/login",
+        data={"user": user, "password": password, "csrf": token, "next": next_path},
+        allow_redirects=False,
+    )
 
 
 def kpis(page: str) -> dict[str, str]:
@@ -80,10 +94,17 @@ async def test_login_then_overview_shows_the_hand_computed_figures(board):
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/dashboard"
     page = await (await client.get(f"/dashboard/?{PERIOD}")).text()
     # report_data's period plus x1 (answered 75 s, qualified, first-time) and x2 (missed).
-    assert kpis(page) == {"calls": "9", "answered": "5", "missed": "3", "first": "7", "qualified": "4",
-                          "spend": "135.50", "cpl": "33.88"}     # 135.50 / 4 = 33.875
+    assert kpis(page) == {
+        "calls": "9",
+        "answered": "5",
+        "missed": "3",
+        "first": "7",
+        "qualified": "4",
+        "spend": "135.50",
+        "cpl": "33.88",
+    }  # 135.50 / 4 = 33.875
     assert "2024-03-09 – 2024-03-11 · America/New_York" in page
-    assert page.count("<svg") == 4                                # bars, two heatmaps, trend
+    assert page.count("<svg") == 4  # bars, two heatmaps, trend
 
 
 async def test_login_refusals(board):
@@ -97,13 +118,18 @@ async def test_login_refusals(board):
     resp = await login(client, user="mallory")
     assert resp.status == 401
     # No CSRF cookie/field pair: refused before the password is even looked at.
-    resp = await client.post("/dashboard/login", data={"user": "alice", "password": PASSWORD, "csrf": "x"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/dashboard/login", data={"user": "alice", "password": PASSWORD, "csrf": "x"}, allow_redirects=False
+    )
     assert resp.status == 400 and "expired" in await resp.text()
     form = await client.get("/dashboard/login")
     token = re.search(r'name="csrf" value="([^"]+)"', await form.text()).group(1)
-    resp = await client.post("/dashboard/login", data={"user": "alice", "password": PASSWORD, "csrf": token},
-                             headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    resp = await client.post(
+        "/dashboard/login",
+        data={"user": "alice", "password": PASSWORD, "csrf": token},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
     assert resp.status == 400
 
 
@@ -152,13 +178,16 @@ async def test_downloads_are_formula_safe(board):
     client, _ = board
     await login(client)
     resp = await client.get(f"/dashboard/reports/calls.csv?{PERIOD}")
-    assert resp.status == 200 and resp.headers["Content-Disposition"] == \
-        'attachment; filename="ctrack-calls-2024-03-09-2024-03-11.csv"'
+    assert (
+        resp.status == 200
+        and resp.headers["Content-Disposition"] == 'attachment; filename="ctrack-calls-2024-03-09-2024-03-11.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     (x1,) = [r for r in rows if r["caller_number"] == "+12125550099"]
     assert x1["caller_name"] == "'" + EVIL_NAME and x1["source"] == EVIL_SOURCE
-    sources = list(csv.DictReader(io.StringIO(await (await client.get(
-        f"/dashboard/reports/sources.csv?{PERIOD}")).text())))
+    sources = list(
+        csv.DictReader(io.StringIO(await (await client.get(f"/dashboard/reports/sources.csv?{PERIOD}")).text()))
+    )
     assert [(r["source"], r["calls"]) for r in sources][:2] == [("Google Ads", "4"), ("Radio", "3")]
     heat = await (await client.get(f"/dashboard/reports/heatmap.json?{PERIOD}")).json()
     assert sum(c["calls"] for c in heat) == 9
@@ -175,8 +204,8 @@ async def test_recordings_play_and_stay_inside_their_folder(board):
     assert await resp.read() == b"RIFF" + bytes(range(256)) * 4
     resp = await client.get(f"/dashboard/calls/{ids['x1']}/recording", headers={"Range": "bytes=4-7"})
     assert resp.status == 206 and await resp.read() == bytes(range(4))
-    assert (await client.get(f"/dashboard/calls/{ids['x2']}/recording")).status == 404   # ../outside.wav
-    assert (await client.get(f"/dashboard/calls/{ids['c1']}/recording")).status == 404   # none
+    assert (await client.get(f"/dashboard/calls/{ids['x2']}/recording")).status == 404  # ../outside.wav
+    assert (await client.get(f"/dashboard/calls/{ids['c1']}/recording")).status == 404  # none
     page = await (await client.get(f"/dashboard/calls?{PERIOD}")).text()
     assert f'src="/dashboard/calls/{ids["x1"]}/recording"' in page
 
@@ -212,8 +241,11 @@ def test_charts_escape_labels_and_scale_to_nice_maxima():
     assert "<b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg
     # 10 calls on a 10-wide axis: answered 6/10 of the 420 px bar, missed 3/10, abandoned 1/10.
     assert re.findall(r'width="([\d.]+)" height="20"', svg) == ["252.0", "126.0", "42.0"]
-    cells = [{"weekday": d, "hour": h, "calls": 4 if (d, h) == (2, 9) else 0, "missed": 0}
-             for d in range(7) for h in range(24)]
+    cells = [
+        {"weekday": d, "hour": h, "calls": 4 if (d, h) == (2, 9) else 0, "missed": 0}
+        for d in range(7)
+        for h in range(24)
+    ]
     heat = str(charts.heatmap(cells))
     assert "Wed 09:00–09:59: 4 calls, 0 missed" in heat and heat.count("<rect") == 168
 
@@ -226,14 +258,19 @@ def test_cli_manages_users_with_hashed_passwords(tmp_path):
     from tests.support.report_data import new_db
 
     conn = new_db(tmp_path / "u.db")
-    run = lambda *args, input=None: CliRunner().invoke(cli, ["--db", str(tmp_path / "u.db"), *args], input=input)
+
+    def run(*args, input=None):
+        return CliRunner().invoke(cli, ["--db", str(tmp_path / "u.db"), *args], input=input)
+
     result = run("dashboard", "passwd", "owner", "--password-stdin", input="short\n")
     assert (result.exit_code, result.output) == (1, "ctrack: error: the password must have at least 10 characters\n")
     result = run("dashboard", "passwd", "bad name", "--password-stdin", input=PASSWORD + "\n")
     assert result.exit_code == 1 and "use 1-64 letters, digits" in result.output
     assert conn.execute("SELECT count(*) FROM dashboard_users").fetchone()[0] == 0
-    assert run("dashboard", "passwd", "owner", "--password-stdin", input=PASSWORD + "\n").output == \
-        "dashboard user 'owner' created\n"
+    assert (
+        run("dashboard", "passwd", "owner", "--password-stdin", input=PASSWORD + "\n").output
+        == "dashboard user 'owner' created\n"
+    )
     result = run("dashboard", "passwd", "owner", input="another password\nanother password\n")
     assert result.output.endswith("dashboard user 'owner' has a new password\n")
     (stored,) = conn.execute("SELECT password_hash FROM dashboard_users").fetchone()
@@ -241,6 +278,9 @@ def test_cli_manages_users_with_hashed_passwords(tmp_path):
     assert verify_password("another password", stored) and not verify_password(PASSWORD, stored)
     assert [u["name"] for u in json.loads(run("dashboard", "users", "--json").output)] == ["owner"]
     result = run("dashboard", "remove", "nobody")
-    assert (result.exit_code, result.output) == (1, "ctrack: error: no dashboard user 'nobody' (see `ctrack dashboard users`)\n")
+    assert (result.exit_code, result.output) == (
+        1,
+        "ctrack: error: no dashboard user 'nobody' (see `ctrack dashboard users`)\n",
+    )
     assert run("dashboard", "remove", "owner").output == "dashboard user 'owner' removed\n"
     assert run("dashboard", "users").output == "no dashboard users (add one with `ctrack dashboard passwd USER`)\n"

@@ -9,16 +9,20 @@ from functools import partial
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
+from ctrack.calllog.store import save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
-from ctrack.calllog.store import save_call
+from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 ORIGIN = "https://www.example.test"
-GCLID_VISIT = {"site": "example.test", "page_url": "https://www.example.test/drains?gclid=G-123&utm_term=drain",
-               "referrer": "https://www.google.com/", "params": {"gclid": "G-123", "utm_term": "drain"},
-               "ga_client_id": "111.222"}
+GCLID_VISIT = {
+    "site": "example.test",
+    "page_url": "https://www.example.test/drains?gclid=G-123&utm_term=drain",
+    "referrer": "https://www.google.com/",
+    "params": {"gclid": "G-123", "utm_term": "drain"},
+    "ga_client_id": "111.222",
+}
 
 
 @pytest.fixture
@@ -46,8 +50,15 @@ async def test_lease_contract_and_renewal(db):
         before = time.time()
         status, body, headers = await lease(http, base)
         assert status == 200
-        assert set(body) == {"visit_id", "number", "formatted", "source", "lease_expires_at", "visit_expires_at",
-                             "published"}
+        assert set(body) == {
+            "visit_id",
+            "number",
+            "formatted",
+            "source",
+            "lease_expires_at",
+            "visit_expires_at",
+            "published",
+        }
         assert body["number"] in POOL_NUMBERS
         assert body["formatted"] == f"(503) 555-{body['number'][-4:]}"
         assert body["source"] == "Google Ads"
@@ -58,12 +69,22 @@ async def test_lease_contract_and_renewal(db):
         assert headers["Cache-Control"] == "no-store"
         await saved(app)
         visit = rows(db, "SELECT * FROM visits WHERE id = ?", body["visit_id"])[0]
-        assert (visit["gclid"], visit["utm_term"], visit["source"], visit["channel"]) == \
-            ("G-123", "drain", "Google Ads", "paid_search")
+        assert (visit["gclid"], visit["utm_term"], visit["source"], visit["channel"]) == (
+            "G-123",
+            "drain",
+            "Google Ads",
+            "paid_search",
+        )
         assert (visit["number"], visit["ga_client_id"]) == (body["number"], "111.222")
         # the heartbeat renews the same number
-        _, again, _ = await lease(http, base, visit_id=body["visit_id"], page_url="https://www.example.test/contact",
-                                  referrer="https://www.example.test/drains", params={})
+        _, again, _ = await lease(
+            http,
+            base,
+            visit_id=body["visit_id"],
+            page_url="https://www.example.test/contact",
+            referrer="https://www.example.test/drains",
+            params={},
+        )
         assert (again["visit_id"], again["number"], again["source"]) == (body["visit_id"], body["number"], "Google Ads")
         assert again["lease_expires_at"] > body["lease_expires_at"]
         await saved(app)
@@ -93,16 +114,24 @@ async def test_each_visit_its_own_number_then_the_fallback(db):
 
 
 async def test_cors_only_for_the_sites_origins(db):
-    async with serve(db, "[dni]\nallowed_origins = https://staging.example.net\n") as (base, _, _), \
-            aiohttp.ClientSession() as http:
+    async with (
+        serve(db, "[dni]\nallowed_origins = https://staging.example.net\n") as (base, _, _),
+        aiohttp.ClientSession() as http,
+    ):
         for origin in ("https://example.test", "http://shop.example.test:8080", "https://staging.example.net"):
             status, _, headers = await lease(http, base, origin=origin)
             assert status == 200 and headers["Access-Control-Allow-Origin"] == origin
         for origin in ("https://evil.test", "https://example.test.evil.test", "null"):
             status, body, headers = await lease(http, base, origin=origin)
             assert status == 403 and "Access-Control-Allow-Origin" not in headers
-        ok = await http.options(f"{base}/dni/v1/lease", headers={
-            "Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+        ok = await http.options(
+            f"{base}/dni/v1/lease",
+            headers={
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert ok.status == 204 and ok.headers["Access-Control-Allow-Origin"] == ORIGIN
         assert ok.headers["Access-Control-Allow-Methods"] == "POST"
         refused = await http.options(f"{base}/dni/v1/lease", headers={"Origin": "https://evil.test"})
@@ -127,8 +156,10 @@ async def test_bad_input_is_refused_and_leases_nothing(db):
 
 
 async def test_rate_limit_per_client(db):
-    async with serve(db, "[dni]\nrate_per_minute = 60\nrate_burst = 3\n") as (base, _, _), \
-            aiohttp.ClientSession() as http:
+    async with (
+        serve(db, "[dni]\nrate_per_minute = 60\nrate_burst = 3\n") as (base, _, _),
+        aiohttp.ClientSession() as http,
+    ):
         statuses = [(await lease(http, base))[0] for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         status, body, headers = await lease(http, base)
@@ -140,8 +171,9 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(db):
     async with serve(db, ini) as (base, _, _), aiohttp.ClientSession() as http:
         url = f"{base}/dni/v1/lease"
         for client, expected in (("203.0.113.5", 200), ("203.0.113.6", 200), ("203.0.113.5", 429)):
-            async with http.post(url, data=json.dumps(GCLID_VISIT),
-                                 headers={"X-Forwarded-For": f"198.51.100.1, {client}"}) as r:
+            async with http.post(
+                url, data=json.dumps(GCLID_VISIT), headers={"X-Forwarded-For": f"198.51.100.1, {client}"}
+            ) as r:
                 assert r.status == expected, client
 
 
@@ -167,8 +199,12 @@ async def test_first_and_last_touch_per_site(tmp_path):
         async with serve(db, ini) as (base, _, _), aiohttp.ClientSession() as http:
             body = {**GCLID_VISIT, "site": site}
             first = (await lease(http, base, body, origin=None))[1]
-            mail = {"site": site, "page_url": f"https://{site}/?utm_source=mailer&utm_medium=email",
-                    "params": {"utm_source": "mailer", "utm_medium": "email"}, "visit_id": first["visit_id"]}
+            mail = {
+                "site": site,
+                "page_url": f"https://{site}/?utm_source=mailer&utm_medium=email",
+                "params": {"utm_source": "mailer", "utm_medium": "email"},
+                "visit_id": first["visit_id"],
+            }
             again = (await lease(http, base, mail, origin=None))[1]
             assert again["source"] == expected, site
             assert again["visit_id"] == first["visit_id"]
@@ -177,8 +213,12 @@ async def test_first_and_last_touch_per_site(tmp_path):
 async def test_amp_contract(db):
     async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
         url = f"{base}/dni/v1/amp"
-        params = {"site": "example.test", "__amp_source_origin": "https://www.example.test", "client_id": "amp-abc",
-                  "page_url": "https://www.example.test/amp/?gclid=G-9"}
+        params = {
+            "site": "example.test",
+            "__amp_source_origin": "https://www.example.test",
+            "client_id": "amp-abc",
+            "page_url": "https://www.example.test/amp/?gclid=G-9",
+        }
         cache = "https://www-example-test.cdn.ampproject.org"
         async with http.get(url, params=params, headers={"Origin": cache}) as r:
             assert r.status == 200
@@ -190,11 +230,11 @@ async def test_amp_contract(db):
             assert r.headers["AMP-Access-Control-Allow-Source-Origin"] == "https://www.example.test"
             assert r.headers["Access-Control-Expose-Headers"] == "AMP-Access-Control-Allow-Source-Origin"
         async with http.get(url, params=params, headers={"AMP-Same-Origin": "true"}) as r:
-            assert (await r.json())["phoneNumber"] == body["phoneNumber"]      # same reader, same number
+            assert (await r.json())["phoneNumber"] == body["phoneNumber"]  # same reader, same number
         refusals = [
             ({"Origin": "https://evil.test"}, params),
             ({"Origin": cache}, {**params, "__amp_source_origin": "https://evil.test"}),
-            ({}, params),                                                      # neither Origin nor AMP-Same-Origin
+            ({}, params),  # neither Origin nor AMP-Same-Origin
         ]
         for headers, query in refusals:
             async with http.get(url, params=query, headers=headers) as r:
@@ -216,10 +256,13 @@ async def test_snippet_is_served_and_cacheable(db):
 
 # --- calls to pool numbers -----------------------------------------------------------------
 
+
 async def save(services, record):
     """Save a call as the call log does (the visits it may belong to are committed first)."""
+
     async def job(conn):
         return await save_call(conn, record, services.call_rules)
+
     await services.writer.run(job)
     return rows(services.db_path, "SELECT * FROM calls WHERE uniqueid = ?", record.uniqueid)[0]
 
@@ -228,8 +271,16 @@ async def test_a_call_carries_the_visit_that_held_the_number(db):
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
         body = (await lease(http, base))[1]
         await saved(app)
-        call = await save(services, CallRecord("c1", tracking_number=body["number"], caller_number="+15415550142",
-                                               started_at=time.time(), ended_at=time.time() + 5))
+        call = await save(
+            services,
+            CallRecord(
+                "c1",
+                tracking_number=body["number"],
+                caller_number="+15415550142",
+                started_at=time.time(),
+                ended_at=time.time() + 5,
+            ),
+        )
         assert (call["visit_id"], call["source"], call["channel"]) == (body["visit_id"], "Google Ads", "paid_search")
         assert (call["gclid"], call["keyword"], call["ga_client_id"]) == ("G-123", "drain", "111.222")
         assert call["landing_page"] == GCLID_VISIT["page_url"]
@@ -259,6 +310,7 @@ async def test_grace_period_and_ambiguity(tmp_path):
 
 # --- writing behind ------------------------------------------------------------------------
 
+
 async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
     from ctrack.dni.http import DNI, WriteBehind
 
@@ -271,6 +323,7 @@ async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
                 failures.append(job)
                 raise sqlite3.OperationalError("database is locked")
             return await real_run(job)
+
         monkeypatch.setattr(services.writer, "run", flaky)
         body = (await lease(http, base))[1]
         await saved(app)
@@ -288,21 +341,27 @@ async def test_a_heartbeat_for_a_visit_the_database_lacks_writes_it_whole(db):
     grant = Grant(visit.id, "web", POOL_NUMBERS[0], GrantKind.LEASE, 1.0, 1801.0)
     async with serve(db) as (_, services, _):
         await services.writer.run(partial(save_visits, visits=[(visit, grant, False)], grants=[(grant, False)]))
-    assert rows(db, "SELECT gclid, number, lease_expires_at FROM visits") == \
-        [{"gclid": "g", "number": POOL_NUMBERS[0], "lease_expires_at": 1801.0}]
-    assert rows(db, "SELECT kind, started_at, expires_at FROM leases") == \
-        [{"kind": "lease", "started_at": 1.0, "expires_at": 1801.0}]
+    assert rows(db, "SELECT gclid, number, lease_expires_at FROM visits") == [
+        {"gclid": "g", "number": POOL_NUMBERS[0], "lease_expires_at": 1801.0}
+    ]
+    assert rows(db, "SELECT kind, started_at, expires_at FROM leases") == [
+        {"kind": "lease", "started_at": 1.0, "expires_at": 1801.0}
+    ]
 
 
 async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_path):
     db = make_db(tmp_path / "ctrack.db", lease_seconds=1)
     async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
-    time.sleep(1.1)                                  # the lease ran out: nothing to restore, the visit is on disk
-    mail = {"site": "example.test", "page_url": "https://example.test/?utm_source=mailer&utm_medium=email",
-            "params": {"utm_source": "mailer", "utm_medium": "email"}, "visit_id": first["visit_id"]}
+    time.sleep(1.1)  # the lease ran out: nothing to restore, the visit is on disk
+    mail = {
+        "site": "example.test",
+        "page_url": "https://example.test/?utm_source=mailer&utm_medium=email",
+        "params": {"utm_source": "mailer", "utm_medium": "email"},
+        "visit_id": first["visit_id"],
+    }
     async with serve(db) as (base, services, _), aiohttp.ClientSession() as http:
-        assert services.visit_for(first["number"], time.time()) == first["visit_id"]   # within the grace
+        assert services.visit_for(first["number"], time.time()) == first["visit_id"]  # within the grace
         again = (await lease(http, base, mail))[1]
     assert (again["visit_id"], again["source"]) == (first["visit_id"], "Google Ads")
     assert rows(db, "SELECT gclid, utm_source FROM visits") == [{"gclid": "G-123", "utm_source": None}]
@@ -310,20 +369,32 @@ async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_pat
 
 
 async def test_many_visits_in_one_save(db, monkeypatch):
+    from ctrack.dni import store
     from ctrack.dni.attribution import Touch, Visit
     from ctrack.dni.pools import Grant, GrantKind
-    from ctrack.dni import store
 
-    monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 7)       # several statements per kind of row
-    visits = [Visit(f"visit-{i:017d}", "example.test", 1.0, 2.0, Touch(utm_term=f"k{i}"), "x", "other")
-              for i in range(20)]
+    monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 7)  # several statements per kind of row
+    visits = [
+        Visit(f"visit-{i:017d}", "example.test", 1.0, 2.0, Touch(utm_term=f"k{i}"), "x", "other") for i in range(20)
+    ]
     grants = [Grant(v.id, "web", POOL_NUMBERS[i % 3], GrantKind.SHARED, 1.0, 100.0) for i, v in enumerate(visits)]
     later = [g.until(200.0) for g in grants]
     async with serve(db) as (_, services, _):
-        await services.writer.run(partial(store.save_visits, visits=[(v, g, True) for v, g in zip(visits, grants)],
-                                          grants=[(g, True) for g in grants]))
-        await services.writer.run(partial(store.save_visits, visits=[(v, g, False) for v, g in zip(visits, later)],
-                                          grants=[(g, False) for g in later]))
-    assert rows(db, "SELECT count(*) AS n, min(lease_expires_at) AS lo, max(utm_term) AS hi FROM visits") == \
-        [{"n": 20, "lo": 200.0, "hi": "k9"}]
+        await services.writer.run(
+            partial(
+                store.save_visits,
+                visits=[(v, g, True) for v, g in zip(visits, grants)],
+                grants=[(g, True) for g in grants],
+            )
+        )
+        await services.writer.run(
+            partial(
+                store.save_visits,
+                visits=[(v, g, False) for v, g in zip(visits, later)],
+                grants=[(g, False) for g in later],
+            )
+        )
+    assert rows(db, "SELECT count(*) AS n, min(lease_expires_at) AS lo, max(utm_term) AS hi FROM visits") == [
+        {"n": 20, "lo": 200.0, "hi": "k9"}
+    ]
     assert rows(db, "SELECT count(*) AS n, min(expires_at) AS lo FROM leases") == [{"n": 20, "lo": 200.0}]

@@ -1,10 +1,17 @@
 """The in-memory lease manager: one visit per number, renewals, LRU reuse, overflow, stats."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctrack.dni.pools import (
-    Grant, GrantKind, Leases, PoolLeases, PoolSettings, Span, pool_usage,
+    Grant,
+    GrantKind,
+    Leases,
+    PoolLeases,
+    PoolSettings,
+    Span,
+    pool_usage,
 )
 
 NUMBERS = ["+15035550101", "+15035550102", "+15035550103"]
@@ -21,7 +28,7 @@ def test_lease_renew_and_expire():
     assert (first.number, first.kind, first.expires_at) == (NUMBERS[0], GrantKind.LEASE, 600)
     renewed = p.lease("a", 500).grant
     assert (renewed.number, renewed.started_at, renewed.expires_at) == (NUMBERS[0], 0, 1100)
-    assert p.lease("b", 1000).grant.number == NUMBERS[1]      # a still holds 0101
+    assert p.lease("b", 1000).grant.number == NUMBERS[1]  # a still holds 0101
     p.expire(1100)
     assert p.leased == 1 and p.free == 2
     # a's lease ran out: coming back it gets the least recently used free number, not its old one
@@ -32,7 +39,7 @@ def test_free_numbers_are_reused_least_recently_used_first():
     p = pool(lease_seconds=100)
     for visit, at in (("a", 0), ("b", 10), ("c", 20)):
         p.lease(visit, at)
-    p.expire(200)                 # released at 100, 110, 120
+    p.expire(200)  # released at 100, 110, 120
     assert [p.lease(v, 200).grant.number for v in "def"] == NUMBERS
 
 
@@ -48,11 +55,11 @@ def test_exhausted_pool_serves_the_fallback_and_counts_pressure():
         p.lease(v, 0)
     over = p.lease("d", 10).grant
     assert (over.number, over.kind) == (FALLBACK, GrantKind.FALLBACK)
-    assert p.lease("d", 20).grant.kind == GrantKind.FALLBACK            # still nothing free
+    assert p.lease("d", 20).grant.kind == GrantKind.FALLBACK  # still nothing free
     assert (p.overflow_total, p.overflow_requests_total) == (1, 2)
     assert p.peak_visits == 4
     # once a number is free, the overflowing visit upgrades and its fallback grant ends
-    result = p.lease("d", 610)                       # a, b, c ran out at 600; d's fallback runs to 620
+    result = p.lease("d", 610)  # a, b, c ran out at 600; d's fallback runs to 620
     assert result.grant.kind == GrantKind.LEASE and result.grant.number in NUMBERS
     assert [(g.kind, g.expires_at) for g in result.ended] == [(GrantKind.FALLBACK, 610)]
 
@@ -67,11 +74,11 @@ def test_share_overflow_shares_the_least_recently_used_number():
     p = pool(overflow="share")
     for v, at in (("a", 0), ("b", 10), ("c", 20)):
         p.lease(v, at)
-    p.lease("a", 30)                                 # a's heartbeat: 0101 was used most recently
+    p.lease("a", 30)  # a's heartbeat: 0101 was used most recently
     shared = p.lease("d", 40).grant
     assert (shared.number, shared.kind) == (NUMBERS[1], GrantKind.SHARED)
     assert p.lease("e", 50).grant.number == NUMBERS[2]
-    assert p.visit_for(NUMBERS[1], 45, 0) is None    # two holders: the route cannot tell
+    assert p.visit_for(NUMBERS[1], 45, 0) is None  # two holders: the route cannot tell
     assert p.overflow_total == 2
 
 
@@ -88,7 +95,7 @@ def test_visit_for_sees_the_holder_and_the_grace_period():
 def test_catalog_changes():
     p = pool()
     p.lease("a", 0)
-    p.set_numbers(NUMBERS[1:] + ["+15035550104"])         # 0101 retired while leased, 0104 added
+    p.set_numbers(NUMBERS[1:] + ["+15035550104"])  # 0101 retired while leased, 0104 added
     assert p.lease("b", 1).grant.number == "+15035550104"  # new numbers go first
     p.expire(600)
     assert p.numbers == 3 and NUMBERS[0] not in {p.lease(v, 700).grant.number for v in "cdef"}
@@ -104,12 +111,16 @@ def test_restore_puts_leases_back():
 
 def test_several_pools_for_one_site():
     leases = Leases()
-    leases.sync({"a": (PoolSettings("a", 600, "fallback", FALLBACK), NUMBERS[:1]),
-                 "b": (PoolSettings("b", 600, "fallback", None), NUMBERS[1:2])})
+    leases.sync(
+        {
+            "a": (PoolSettings("a", 600, "fallback", FALLBACK), NUMBERS[:1]),
+            "b": (PoolSettings("b", 600, "fallback", None), NUMBERS[1:2]),
+        }
+    )
     assert leases.lease("v1", ["a", "b"], 0).grant.number == NUMBERS[0]
     assert leases.lease("v2", ["a", "b"], 0).grant.number == NUMBERS[1]
     third = leases.lease("v3", ["a", "b"], 0).grant
-    assert (third.pool, third.number) == ("a", FALLBACK)       # overflow in the first pool
+    assert (third.pool, third.number) == ("a", FALLBACK)  # overflow in the first pool
     assert leases.lease("v2", ["a", "b"], 100).grant.number == NUMBERS[1]
     assert leases.visit_for(NUMBERS[1], 100, 0) == "v2"
     leases.sync({"b": (PoolSettings("b", 600, "fallback", None), NUMBERS[1:2])})
@@ -126,8 +137,8 @@ ops = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 400)), min_size=1, ma
 def test_leases_against_a_reference_model(steps, overflow):
     """Exclusive leases, renewals keep the number, LRU reuse, overflow only when full."""
     p = pool(overflow=overflow)
-    busy: dict[str, float] = {}                   # number -> when its last holder's grant ends
-    released = {n: 0.0 for n in NUMBERS}          # number -> when it was last released
+    busy: dict[str, float] = {}  # number -> when its last holder's grant ends
+    released = {n: 0.0 for n in NUMBERS}  # number -> when it was last released
     now = 0.0
     for visit_index, advance in steps:
         now += advance
@@ -145,7 +156,7 @@ def test_leases_against_a_reference_model(steps, overflow):
             assert grant.number == before.number and grant.kind == before.kind
         elif free:
             assert grant.kind == GrantKind.LEASE
-            assert released[grant.number] == min(released[n] for n in free)      # least recently used
+            assert released[grant.number] == min(released[n] for n in free)  # least recently used
         else:
             assert grant.kind == (GrantKind.SHARED if overflow == "share" else GrantKind.FALLBACK)
         if grant.kind != GrantKind.FALLBACK:
@@ -165,6 +176,7 @@ def _live_grants(p, now):
 
 # --- statistics ----------------------------------------------------------------------------
 
+
 def test_pool_usage():
     spans = [
         Span("a", NUMBERS[0], GrantKind.LEASE, 0, 100),
@@ -176,10 +188,10 @@ def test_pool_usage():
     assert usage.visits == 4
     assert usage.utilization == pytest.approx((200 + 100) / (2 * 200))
     assert (usage.pressure_visits, usage.pressure) == (1, 0.25)
-    assert usage.peak_visits == 3                  # a, b and c between 60 and 90
-    assert usage.recommended == 4                  # ceil(3 * 1.1)
+    assert usage.peak_visits == 3  # a, b and c between 60 and 90
+    assert usage.recommended == 4  # ceil(3 * 1.1)
     graced = pool_usage(spans, numbers=2, start=0, end=200, grace=50)
-    assert graced.peak_visits == 3 and graced.recommended == 5      # d overlaps a's grace: 4 at once
+    assert graced.peak_visits == 3 and graced.recommended == 5  # d overlaps a's grace: 4 at once
 
 
 def test_pool_usage_with_no_visits():

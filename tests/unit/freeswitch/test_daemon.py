@@ -30,7 +30,7 @@ async def test_daemon_routes_and_logs_freeswitch_calls(tmp_path, monkeypatch):
     ini = tmp_path / "ctrack.ini"
     ini.write_text(f"""
 [ctrack]
-database = {tmp_path / 'ctrack.db'}
+database = {tmp_path / "ctrack.db"}
 [pbx]
 type = freeswitch
 [business]
@@ -41,11 +41,14 @@ listen = 127.0.0.1:{free_port()}
 [freeswitch]
 esl_port = {esl_port}
 outbound_listen = 127.0.0.1:{outbound_port}
-cdr_csv = {tmp_path / 'none.csv'}
+cdr_csv = {tmp_path / "none.csv"}
 """)
     run = CliRunner()
-    for args in (["init"], ["source", "add", "Radio", "--channel", "radio"],
-                 ["number", "add", "5035550142", "--source", "Radio", "--forward", "user/1001"]):
+    for args in (
+        ["init"],
+        ["source", "add", "Radio", "--channel", "radio"],
+        ["number", "add", "5035550142", "--source", "Radio", "--forward", "user/1001"],
+    ):
         assert run.invoke(cli, ["--config", str(ini), *args]).exit_code == 0
     daemon = Daemon(config.load(ini), tmp_path / "ctrack.db")
     await daemon.start()
@@ -61,16 +64,19 @@ cdr_csv = {tmp_path / 'none.csv'}
         async def logged():
             while True:
                 conn = sqlite3.connect(tmp_path / "ctrack.db")
-                rows = conn.execute("SELECT uniqueid, disposition, talk_seconds, origin FROM calls "
-                                    "ORDER BY started_at").fetchall()
+                rows = conn.execute(
+                    "SELECT uniqueid, disposition, talk_seconds, origin FROM calls ORDER BY started_at"
+                ).fetchall()
                 conn.close()
                 if len(rows) == 2:
                     return rows
                 await asyncio.sleep(0.05)
 
         rows = await asyncio.wait_for(logged(), 10)
-        assert rows == [(EXPECTED["inbound-answered"]["uniqueid"], "answered", 4, "esl"),
-                        (EXPECTED["inbound-missed"]["uniqueid"], "missed", 0, "esl")]
+        assert rows == [
+            (EXPECTED["inbound-answered"]["uniqueid"], "answered", 4, "esl"),
+            (EXPECTED["inbound-missed"]["uniqueid"], "missed", 0, "esl"),
+        ]
     finally:
         await daemon.stop()
         await peer.stop()

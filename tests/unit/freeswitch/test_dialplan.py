@@ -15,8 +15,12 @@ NUMBERS = ["+15035550142", "(503) 555-0143", "+44 20 7183 8750"]
 
 def fs_config(**overrides) -> config.Config:
     values = config.defaults().as_dict()
-    values.update({"business.default_forward": "sofia/gateway/trunk/15035550100",
-                   "business.dial_template": "sofia/gateway/trunk/{number}"})
+    values.update(
+        {
+            "business.default_forward": "sofia/gateway/trunk/15035550100",
+            "business.dial_template": "sofia/gateway/trunk/{number}",
+        }
+    )
     values.update(overrides)
     return config.Config(values)
 
@@ -47,11 +51,21 @@ def test_rendered_dialplan_sets_defaults_before_asking_ctrack():
     assert used and used <= set(v.ALL)
 
 
-@pytest.mark.parametrize("dialed, matches", [
-    ("15035550142", True), ("+15035550142", True), ("5035550142", True), ("5035550143", True),
-    ("442071838750", True), ("+442071838750", True), ("2071838750", True),
-    ("15035550144", False), ("915035550142", False), ("50355501420", False),
-])
+@pytest.mark.parametrize(
+    "dialed, matches",
+    [
+        ("15035550142", True),
+        ("+15035550142", True),
+        ("5035550142", True),
+        ("5035550143", True),
+        ("442071838750", True),
+        ("+442071838750", True),
+        ("2071838750", True),
+        ("15035550144", False),
+        ("915035550142", False),
+        ("50355501420", False),
+    ],
+)
 def test_only_tracking_numbers_match(dialed, matches):
     root = ET.fromstring(render_dialplan(fs_config(), NUMBERS))
     pattern = root.find(".//condition").get("expression")
@@ -59,13 +73,14 @@ def test_only_tracking_numbers_match(dialed, matches):
 
 
 def test_values_are_xml_escaped():
-    xml = render_dialplan(fs_config(**{"business.default_forward": "{sip_h_X-A=1&2}user/1000@${domain_name}"}),
-                          NUMBERS[:1])
+    xml = render_dialplan(
+        fs_config(**{"business.default_forward": "{sip_h_X-A=1&2}user/1000@${domain_name}"}), NUMBERS[:1]
+    )
     assert ("set", f"{v.FORWARD}={{sip_h_X-A=1&2}}user/1000@${{domain_name}}") in actions(xml)
 
 
 def test_asterisk_dial_strings_are_refused_with_the_fix():
-    cfg = config.defaults()       # Local/s@business-line, PJSIP/{number}@trunk
+    cfg = config.defaults()  # Local/s@business-line, PJSIP/{number}@trunk
     problems = config_problems(cfg)
     assert len(problems) == 2
     assert problems[0].startswith("business.default_forward = Local/s@business-line is an Asterisk dial string")
@@ -86,8 +101,19 @@ def test_no_numbers_or_bad_numbers():
 
 def test_docs_name_version_modules_and_settings():
     text = (Path(__file__).resolve().parents[3] / "docs" / "freeswitch.md").read_text()
-    for needle in ("1.10.12", "mod_event_socket", "mod_dptools", "mod_sofia", "mod_sndfile", "mod_commands",
-                   "listen-ip", "apply-inbound-acl", "password", "socket_resume", "async full"):
+    for needle in (
+        "1.10.12",
+        "mod_event_socket",
+        "mod_dptools",
+        "mod_sofia",
+        "mod_sndfile",
+        "mod_commands",
+        "listen-ip",
+        "apply-inbound-acl",
+        "password",
+        "socket_resume",
+        "async full",
+    ):
         assert needle in text, needle
     for key in config.SCHEMA["freeswitch"]:
         assert f"{key} = " in text, key

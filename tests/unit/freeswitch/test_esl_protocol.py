@@ -3,7 +3,8 @@
 import asyncio
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctrack.freeswitch import esl_protocol as esl
 from tests.support.freeswitch_peer import CAPTURES, OUTBOUND, RAW, read_capture, read_command, received
@@ -14,7 +15,7 @@ ALL = CAPTURES + OUTBOUND + ("control/control-answered", "control/control-missed
 def frames_of(data: bytes, chunks) -> list[esl.Frame]:
     parser, out, pos = esl.EslParser(), [], 0
     for size in chunks:
-        out += parser.feed(data[pos:pos + size])
+        out += parser.feed(data[pos : pos + size])
         pos += size
     out += parser.feed(data[pos:])
     assert parser.buffered == 0
@@ -37,7 +38,7 @@ def test_each_captured_message_is_one_frame(name):
 def test_rx_file_byte_by_byte(name):
     data = (RAW / f"{name}.rx").read_bytes()
     parser = esl.EslParser()
-    frames = [f for i in range(len(data)) for f in parser.feed(data[i:i + 1])]
+    frames = [f for i in range(len(data)) for f in parser.feed(data[i : i + 1])]
     assert frames == frames_of(data, [])
     assert len(frames) == len(received(name))
 
@@ -74,7 +75,7 @@ def test_any_chunking_of_a_session(chunks):
 def test_outbound_connect_reply_is_the_channel():
     frame = frames_of(received("outbound-socket-session")[0], [])[0]
     assert frame.content_type == "command/reply" and frame.body == b""
-    assert frame.reply_text == "+OK" and frame.ok          # sent URL-encoded: %2BOK%0A
+    assert frame.reply_text == "+OK" and frame.ok  # sent URL-encoded: %2BOK%0A
     data = esl.channel_data(frame)
     assert data["Socket-Mode"] == "async" and data["Control"] == "full"
     assert data["Unique-ID"] == "9204c0cf-cad3-4ef1-98b9-5379f5411439"
@@ -86,7 +87,10 @@ def test_outbound_connect_reply_is_the_channel():
 def test_raw_reply_text_is_not_decoded():
     frames = frames_of(b"".join(received("control/control-answered")), [])
     assert [f.reply_text for f in frames if f.content_type == "command/reply"] == [
-        "+OK accepted", "+OK Job-UUID: 296eda3b-caad-42c9-b70b-0d406c8fd66e", "+OK bye"]
+        "+OK accepted",
+        "+OK Job-UUID: 296eda3b-caad-42c9-b70b-0d406c8fd66e",
+        "+OK bye",
+    ]
 
 
 def test_event_plain_values_are_url_decoded():
@@ -100,14 +104,20 @@ def test_event_plain_values_are_url_decoded():
     assert create["Channel-Name"] == "sofia/external/15035550123@127.0.0.1"
 
 
-@pytest.mark.parametrize("name, body", [
-    ("inbound-answered", "+OK 72b9a69b-6284-4663-874f-8bd84a443fd9\n"),
-    ("inbound-missed", "-ERR NO_ANSWER\n"),
-])
+@pytest.mark.parametrize(
+    "name, body",
+    [
+        ("inbound-answered", "+OK 72b9a69b-6284-4663-874f-8bd84a443fd9\n"),
+        ("inbound-missed", "-ERR NO_ANSWER\n"),
+    ],
+)
 def test_background_job_inner_body(name, body):
     frames = frames_of(b"".join(received(name)), [])
-    jobs = [esl.parse_event(f.body) for f in frames
-            if f.content_type == "text/event-plain" and esl.parse_event(f.body).name == "BACKGROUND_JOB"]
+    jobs = [
+        esl.parse_event(f.body)
+        for f in frames
+        if f.content_type == "text/event-plain" and esl.parse_event(f.body).name == "BACKGROUND_JOB"
+    ]
     assert [j.body for j in jobs] == [body]
 
 
@@ -119,13 +129,16 @@ def test_disconnect_notices():
     assert notices[1].body.startswith(b"Disconnected, goodbye.\n")
 
 
-@pytest.mark.parametrize("garbage", [
-    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nhello world\n\n",
-    b"Content-Length: lots\n\n",
-    b"Content-Length: -5\n\n",
-    b"Content-Length: 99999999999\n\n",
-    b"no colon here\n\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nhello world\n\n",
+        b"Content-Length: lots\n\n",
+        b"Content-Length: -5\n\n",
+        b"Content-Length: 99999999999\n\n",
+        b"no colon here\n\n",
+    ],
+)
 def test_garbage_is_a_typed_error(garbage):
     with pytest.raises(esl.EslProtocolError):
         esl.EslParser().feed(garbage)
@@ -148,6 +161,7 @@ def test_half_frame_waits():
 
 
 # -- encoders: what mod_event_socket would read -------------------------------------------------
+
 
 async def fs_reads(data: bytes) -> list[tuple[str, dict, bytes]]:
     reader = asyncio.StreamReader()
@@ -173,23 +187,26 @@ async def test_execute_argument_cannot_inject_a_command():
 async def test_execute_matches_the_captured_shape():
     sent = [p for d, _, p in read_capture("outbound-socket-session") if d == ">>"]
     ours = esl.execute("record_session", "/var/lib/freeswitch/recordings/x.wav", event_uuid="u")
-    (line, headers, body), = await fs_reads(ours)
-    (cline, cheaders, _), = await fs_reads(sent[6])
+    ((line, headers, body),) = await fs_reads(ours)
+    ((cline, cheaders, _),) = await fs_reads(sent[6])
     assert line == cline == "sendmsg"
-    assert set(cheaders) - set(headers) == {"execute-app-arg"}   # ours travels as the body
+    assert set(cheaders) - set(headers) == {"execute-app-arg"}  # ours travels as the body
     assert body == b"/var/lib/freeswitch/recordings/x.wav"
 
 
-@pytest.mark.parametrize("call", [
-    lambda: esl.command("event plain ALL\n\napi status"),
-    lambda: esl.auth("ClueCon\nexit"),
-    lambda: esl.api("status\r"),
-    lambda: esl.execute("set; api", "x"),
-    lambda: esl.execute("set", "a\0b"),
-    lambda: esl.execute("set", "a", event_uuid="u\nx: y"),
-    lambda: esl.multiset_arg({"CTRACK_SOURCE": "a\nb"}),
-    lambda: esl.multiset_arg({"bad name": "x"}),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: esl.command("event plain ALL\n\napi status"),
+        lambda: esl.auth("ClueCon\nexit"),
+        lambda: esl.api("status\r"),
+        lambda: esl.execute("set; api", "x"),
+        lambda: esl.execute("set", "a\0b"),
+        lambda: esl.execute("set", "a", event_uuid="u\nx: y"),
+        lambda: esl.multiset_arg({"CTRACK_SOURCE": "a\nb"}),
+        lambda: esl.multiset_arg({"bad name": "x"}),
+    ],
+)
 def test_unsafe_commands_are_refused(call):
     with pytest.raises(esl.EslCommandError):
         call()
@@ -200,4 +217,3 @@ def test_multiset_picks_a_separator_no_value_uses():
     assert arg == "^^~CTRACK_SOURCE=Google Ads | Brand~CTRACK_FORWARD=user/100"
     with pytest.raises(esl.EslCommandError):
         esl.multiset_arg({"A": "|~^!#;"})
-

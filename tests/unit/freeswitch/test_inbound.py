@@ -6,12 +6,12 @@ import socket
 import pytest
 
 from ctrack import config
-from ctrack.core.model import Disposition
 from ctrack.calllog import freeswitch_cdr as cdr_csv
+from ctrack.core.model import Disposition
 from ctrack.freeswitch.inbound import SUBSCRIBE, InboundListener, check
 from tests.support.freeswitch_peer import InboundPeer
-from tests.unit.calllog.test_freeswitch_events import EXPECTED
 from tests.unit.calllog.test_freeswitch_cdr import expand, tracked_hangup
+from tests.unit.calllog.test_freeswitch_events import EXPECTED
 
 
 class Saved:
@@ -68,8 +68,11 @@ async def test_three_calls_one_byte_at_a_time():
     listener, task = await listening(peer, save)
     try:
         await save.wait_for(3, timeout=20)
-        assert [r.disposition for r, _ in save.records] == [Disposition.ANSWERED, Disposition.MISSED,
-                                                             Disposition.ABANDONED]
+        assert [r.disposition for r, _ in save.records] == [
+            Disposition.ANSWERED,
+            Disposition.MISSED,
+            Disposition.ABANDONED,
+        ]
     finally:
         await stop(listener, task, peer)
 
@@ -78,20 +81,22 @@ async def test_reconnects_and_recovers_what_it_missed(tmp_path):
     """The link drops after the first call; the missed call ends while ctrack is away and is in
     the CDR; the abandoned call comes live on the new connection."""
     cdr = tmp_path / "Master.csv"
-    cdr.write_text("".join(expand(cdr_csv.TEMPLATE, tracked_hangup(c)) for c in
-                          ("inbound-answered", "inbound-missed")))
+    cdr.write_text("".join(expand(cdr_csv.TEMPLATE, tracked_hangup(c)) for c in ("inbound-answered", "inbound-missed")))
     answered_events = len(InboundPeer([["inbound-answered"]]).events(0, set(SUBSCRIBE)))
-    peer = InboundPeer([["inbound-answered", "inbound-missed"], ["inbound-abandoned"]],
-                       drop_after={0: answered_events + 2})
+    peer = InboundPeer(
+        [["inbound-answered", "inbound-missed"], ["inbound-abandoned"]], drop_after={0: answered_events + 2}
+    )
     save = Saved()
     listener, task = await listening(peer, save, cdr_csv_path=cdr)
     try:
         await save.wait_for(4)
         got = {(r.uniqueid, origin) for r, origin in save.records}
-        assert got == {(EXPECTED["inbound-answered"]["uniqueid"], "esl"),
-                       (EXPECTED["inbound-answered"]["uniqueid"], "cdr"),   # the store keeps the live one
-                       (EXPECTED["inbound-missed"]["uniqueid"], "cdr"),
-                       (EXPECTED["inbound-abandoned"]["uniqueid"], "esl")}
+        assert got == {
+            (EXPECTED["inbound-answered"]["uniqueid"], "esl"),
+            (EXPECTED["inbound-answered"]["uniqueid"], "cdr"),  # the store keeps the live one
+            (EXPECTED["inbound-missed"]["uniqueid"], "cdr"),
+            (EXPECTED["inbound-abandoned"]["uniqueid"], "esl"),
+        }
         assert peer.connections == 2
     finally:
         await stop(listener, task, peer)
@@ -137,12 +142,15 @@ async def test_check_all_good():
     assert peer.commands[-1] == "exit" or peer.commands[-1].startswith("event plain")
 
 
-@pytest.mark.parametrize("peer_kw, password, message", [
-    (dict(), "wrong", "wrong password: [freeswitch] esl_password differs"),
-    (dict(reject=True), "ClueCon", "FreeSWITCH refused ctrack's address (apply-inbound-acl"),
-    (dict(modules=("mod_commands", "mod_dptools")), "ClueCon", "FreeSWITCH lacks mod_sofia, mod_sndfile"),
-    (dict(modules=("mod_sofia",)), "ClueCon", "mod_commands is not loaded"),
-])
+@pytest.mark.parametrize(
+    "peer_kw, password, message",
+    [
+        (dict(), "wrong", "wrong password: [freeswitch] esl_password differs"),
+        (dict(reject=True), "ClueCon", "FreeSWITCH refused ctrack's address (apply-inbound-acl"),
+        (dict(modules=("mod_commands", "mod_dptools")), "ClueCon", "FreeSWITCH lacks mod_sofia, mod_sndfile"),
+        (dict(modules=("mod_sofia",)), "ClueCon", "mod_commands is not loaded"),
+    ],
+)
 async def test_check_says_what_is_wrong(peer_kw, password, message):
     peer = InboundPeer([], **peer_kw)
     port = await peer.start()
@@ -162,6 +170,7 @@ async def test_check_refused_and_not_esl():
         writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
         await writer.drain()
         writer.close()
+
     server = await asyncio.start_server(http, "127.0.0.1", 0)
     try:
         result = await check("127.0.0.1", server.sockets[0].getsockname()[1], "ClueCon")
@@ -173,6 +182,7 @@ async def test_check_refused_and_not_esl():
 async def test_check_times_out_on_a_silent_port():
     async def silent(reader, writer):
         await reader.read()
+
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     try:
         result = await check("127.0.0.1", server.sockets[0].getsockname()[1], "ClueCon", timeout=0.2)
@@ -183,9 +193,12 @@ async def test_check_times_out_on_a_silent_port():
 
 async def test_listener_and_outbound_settings_from_config(tmp_path):
     from ctrack.freeswitch.outbound import OutboundSettings
+
     ini = tmp_path / "ctrack.ini"
-    ini.write_text("[pbx]\ntype = freeswitch\n[freeswitch]\nesl_port = 8022\nesl_password = s3cret\n"
-                   "route_timeout = 3\ncdr_csv = \nrecording_directory = /srv/rec\n")
+    ini.write_text(
+        "[pbx]\ntype = freeswitch\n[freeswitch]\nesl_port = 8022\nesl_password = s3cret\n"
+        "route_timeout = 3\ncdr_csv = \nrecording_directory = /srv/rec\n"
+    )
     cfg = config.load(ini)
     listener = InboundListener.from_config(cfg, Saved())
     assert (listener.host, listener.port, listener.password) == ("127.0.0.1", 8022, "s3cret")

@@ -9,15 +9,27 @@ import pytest
 
 from ctrack.core import variables as v
 from ctrack.core.model import NumberKind, Source, TrackingNumber
-from ctrack.route.rules import Catalog, RouteSettings, decide
 from ctrack.freeswitch.outbound import OutboundSettings, RouteRequest, serve_outbound
+from ctrack.route.rules import Catalog, RouteSettings, decide
 from tests.support.freeswitch_peer import OUTBOUND, OutboundCall
 
-FS = RouteSettings(default_forward="sofia/gateway/trunk/15035550100", dial_template="sofia/gateway/trunk/{number}",
-                   ring_timeout=25, consent_prompt="ivr/ivr-this_call_may_be_recorded.wav")
+FS = RouteSettings(
+    default_forward="sofia/gateway/trunk/15035550100",
+    dial_template="sofia/gateway/trunk/{number}",
+    ring_timeout=25,
+    consent_prompt="ivr/ivr-this_call_may_be_recorded.wav",
+)
 CATALOG = Catalog(
-    numbers={"+15035550142": TrackingNumber("+15035550142", NumberKind.STATIC, source="Google Ads",
-                                            forward="+15035550199", record=True, whisper="custom/google-lead.wav")},
+    numbers={
+        "+15035550142": TrackingNumber(
+            "+15035550142",
+            NumberKind.STATIC,
+            source="Google Ads",
+            forward="+15035550199",
+            record=True,
+            whisper="custom/google-lead.wav",
+        )
+    },
     sources={"Google Ads": Source("Google Ads", "paid_search")},
 )
 
@@ -59,10 +71,15 @@ async def test_untracked_number_gets_defaults_and_is_handed_back(capture):
     finally:
         server.close()
     (request,) = router.requests
-    assert request.did == "15551230001"                  # CTRACK_DID from the dialplan
-    assert request.call_id == {"outbound-socket-session": "9204c0cf-cad3-4ef1-98b9-5379f5411439",
-                               "outbound-socket-session-missed": "f8990223-4004-44bf-89cb-259a98f51891",
-                               "outbound-socket-session-abandoned": "eb81a1bf-58ed-433c-89e7-3a5052c0916b"}[capture]
+    assert request.did == "15551230001"  # CTRACK_DID from the dialplan
+    assert (
+        request.call_id
+        == {
+            "outbound-socket-session": "9204c0cf-cad3-4ef1-98b9-5379f5411439",
+            "outbound-socket-session-missed": "f8990223-4004-44bf-89cb-259a98f51891",
+            "outbound-socket-session-abandoned": "eb81a1bf-58ed-433c-89e7-3a5052c0916b",
+        }[capture]
+    )
     assert (request.caller_number, request.caller_name) == ("15035550123", "Bob Caller")
     assert call.lines() == ["connect", "myevents", "sendmsg", "exit"]
     ((app, arg),) = call.executed()
@@ -105,7 +122,7 @@ async def test_a_slow_or_failing_route_hands_back_at_once_with_nothing_set(route
         server.close()
     assert time.monotonic() - started < 0.9
     assert call.lines() == ["connect", "myevents"] and call.closed_by_ctrack
-    assert call.executed() == []      # the dialplan's defaults ring the business line
+    assert call.executed() == []  # the dialplan's defaults ring the business line
 
 
 async def test_caller_hangs_up_during_the_consent_prompt():
@@ -116,7 +133,7 @@ async def test_caller_hangs_up_during_the_consent_prompt():
         await call.run(port)
         await asyncio.sleep(0.05)
         assert "exit" not in call.lines()
-        again = OutboundCall()                      # the server is still there for the next call
+        again = OutboundCall()  # the server is still there for the next call
         await again.run(port)
         assert again.lines()[-1] == "exit"
     finally:
@@ -129,6 +146,7 @@ async def test_a_value_freeswitch_would_expand_is_refused():
     async def router(request):
         decision = decide("5035550142", request.call_id, request.at, CATALOG, FS)
         return dataclasses.replace(decision, source=catalog_source)
+
     server, port = await serve(router)
     call = OutboundCall()
     try:
@@ -142,20 +160,20 @@ async def test_garbage_and_stalled_clients_do_not_delay_a_real_call():
     router = Router()
     server, port = await serve(router, reply_timeout=1.5)
     try:
-        stalled = await asyncio.open_connection("127.0.0.1", port)          # says nothing, ever
-        half_r, half_w = await asyncio.open_connection("127.0.0.1", port)   # half a connect reply
+        stalled = await asyncio.open_connection("127.0.0.1", port)  # says nothing, ever
+        half_r, half_w = await asyncio.open_connection("127.0.0.1", port)  # half a connect reply
         await half_r.readuntil(b"connect\n\n")
         half_w.write(b"Event-Name: CHANNEL_DATA\nUnique-ID: abc")
-        junk_r, junk_w = await asyncio.open_connection("127.0.0.1", port)   # not ESL at all
+        junk_r, junk_w = await asyncio.open_connection("127.0.0.1", port)  # not ESL at all
         junk_w.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 50 + b"\n\n")
         await junk_w.drain()
-        assert (await asyncio.wait_for(junk_r.read(), 1)).endswith(b"connect\n\n")   # then closed by ctrack
+        assert (await asyncio.wait_for(junk_r.read(), 1)).endswith(b"connect\n\n")  # then closed by ctrack
         started = time.monotonic()
         call = OutboundCall()
         await call.run(port)
         assert time.monotonic() - started < 0.5
         assert call.lines() == ["connect", "myevents", "sendmsg", "exit"]
-        assert await asyncio.wait_for(half_r.read(), 3) == b""              # dropped after reply_timeout
+        assert await asyncio.wait_for(half_r.read(), 3) == b""  # dropped after reply_timeout
         assert await asyncio.wait_for(stalled[0].read(), 3) == b"connect\n\n"
         assert len(router.requests) == 1
     finally:

@@ -12,10 +12,10 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from ctrack.reports import store as reports
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.period import Period, PeriodError, offset_segments, period_from
+from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rebuild_statements, rollup_timezone
 from tests.support.report_data import TZ, call, new_db, save_calls, seeded, utc
 
@@ -36,37 +36,97 @@ def test_sources_report_by_source_matches_hand_computed_figures(conn):
         # c1, c2, c3, c9: 3 answered (c1, c3, c9), c2 missed; first-time c1, c2 (c3 repeats c1,
         # c9 has no number); qualified c1 (120 s) and c9 (exactly 60 s); talk 120+30+60 = 210;
         # spend 40 + 60 (the 999 of 03-12 is outside) = 100.
-        {"source": "Google Ads", "channel": "paid_search", "calls": 4, "answered": 3, "missed": 1, "abandoned": 0,
-         "first_time": 2, "qualified": 2, "talk_seconds": 210, "avg_talk_seconds": 70.0, "spend": 100.0,
-         "cost_per_call": 25.0, "cost_per_qualified": 50.0},
+        {
+            "source": "Google Ads",
+            "channel": "paid_search",
+            "calls": 4,
+            "answered": 3,
+            "missed": 1,
+            "abandoned": 0,
+            "first_time": 2,
+            "qualified": 2,
+            "talk_seconds": 210,
+            "avg_talk_seconds": 70.0,
+            "spend": 100.0,
+            "cost_per_call": 25.0,
+            "cost_per_qualified": 50.0,
+        },
         # c4 abandoned at 23:59:59 EDT on 03-10, c5 answered 300 s at 00:00 EDT on 03-11.
-        {"source": "Radio", "channel": "radio", "calls": 2, "answered": 1, "missed": 0, "abandoned": 1,
-         "first_time": 2, "qualified": 1, "talk_seconds": 300, "avg_talk_seconds": 300.0, "spend": 25.5,
-         "cost_per_call": 12.75, "cost_per_qualified": 25.5},
+        {
+            "source": "Radio",
+            "channel": "radio",
+            "calls": 2,
+            "answered": 1,
+            "missed": 0,
+            "abandoned": 1,
+            "first_time": 2,
+            "qualified": 1,
+            "talk_seconds": 300,
+            "avg_talk_seconds": 300.0,
+            "spend": 25.5,
+            "cost_per_call": 12.75,
+            "cost_per_qualified": 25.5,
+        },
         # c6: voicemail counts as missed.
-        {"source": None, "channel": None, "calls": 1, "answered": 0, "missed": 1, "abandoned": 0,
-         "first_time": 1, "qualified": 0, "talk_seconds": 0, "avg_talk_seconds": None, "spend": None,
-         "cost_per_call": None, "cost_per_qualified": None},
+        {
+            "source": None,
+            "channel": None,
+            "calls": 1,
+            "answered": 0,
+            "missed": 1,
+            "abandoned": 0,
+            "first_time": 1,
+            "qualified": 0,
+            "talk_seconds": 0,
+            "avg_talk_seconds": None,
+            "spend": None,
+            "cost_per_call": None,
+            "cost_per_qualified": None,
+        },
         # spend without calls: the cost per call is unknown, not zero.
-        {"source": "Yelp", "channel": "referral", "calls": 0, "answered": 0, "missed": 0, "abandoned": 0,
-         "first_time": 0, "qualified": 0, "talk_seconds": 0, "avg_talk_seconds": None, "spend": 10.0,
-         "cost_per_call": None, "cost_per_qualified": None},
+        {
+            "source": "Yelp",
+            "channel": "referral",
+            "calls": 0,
+            "answered": 0,
+            "missed": 0,
+            "abandoned": 0,
+            "first_time": 0,
+            "qualified": 0,
+            "talk_seconds": 0,
+            "avg_talk_seconds": None,
+            "spend": 10.0,
+            "cost_per_call": None,
+            "cost_per_qualified": None,
+        },
     ]
 
 
 def test_totals_recompute_averages_and_costs(conn):
     total = reports.totals(reports.sources_report(conn, PERIOD))
-    assert total == {"calls": 7, "answered": 4, "missed": 2, "abandoned": 1, "first_time": 5, "qualified": 3,
-                     "talk_seconds": 510, "spend": 135.5, "avg_talk_seconds": 127.5,
-                     "cost_per_call": 19.36,          # 135.50 / 7 = 19.357…
-                     "cost_per_qualified": 45.17}     # 135.50 / 3 = 45.166…
+    assert total == {
+        "calls": 7,
+        "answered": 4,
+        "missed": 2,
+        "abandoned": 1,
+        "first_time": 5,
+        "qualified": 3,
+        "talk_seconds": 510,
+        "spend": 135.5,
+        "avg_talk_seconds": 127.5,
+        "cost_per_call": 19.36,  # 135.50 / 7 = 19.357…
+        "cost_per_qualified": 45.17,
+    }  # 135.50 / 3 = 45.166…
 
 
 def test_sources_report_by_channel(conn):
     rows = {r["channel"]: r for r in reports.sources_report(conn, PERIOD, by="channel")}
     assert list(rows) == ["paid_search", "radio", None, "referral"]
-    assert (rows["paid_search"]["calls"], rows["paid_search"]["spend"], rows["paid_search"]["cost_per_qualified"]) \
-        == (4, 100.0, 50.0)
+    assert (rows["paid_search"]["calls"], rows["paid_search"]["spend"], rows["paid_search"]["cost_per_qualified"]) == (
+        4,
+        100.0,
+        50.0,
+    )
     assert (rows["radio"]["calls"], rows["radio"]["cost_per_call"]) == (2, 12.75)
     assert (rows["referral"]["calls"], rows["referral"]["spend"]) == (0, 10.0)
     assert set(rows["paid_search"]) == set(reports.CHANNEL_COLUMNS)
@@ -77,20 +137,32 @@ def test_heatmap_buckets_local_weekday_and_hour_across_spring_forward(conn):
     assert len(cells) == 168
     busy = {(c["weekday"], c["hour"]): (c["calls"], c["missed"]) for c in cells if c["calls"]}
     assert busy == {
-        (5, 23): (1, 0),   # c1 Sat 23:30 EST
-        (6, 1): (1, 1),    # c2 Sun 01:30 EST, missed
-        (6, 3): (1, 0),    # c3 Sun 03:30 EDT (02:xx does not exist that night)
-        (6, 23): (1, 0),   # c4 Sun 23:59:59 EDT
-        (0, 0): (1, 0),    # c5 Mon 00:00 EDT
-        (0, 9): (1, 1),    # c6 Mon 09:15 EDT, voicemail
-        (0, 14): (1, 0),   # c9 Mon 14:00 EDT
+        (5, 23): (1, 0),  # c1 Sat 23:30 EST
+        (6, 1): (1, 1),  # c2 Sun 01:30 EST, missed
+        (6, 3): (1, 0),  # c3 Sun 03:30 EDT (02:xx does not exist that night)
+        (6, 23): (1, 0),  # c4 Sun 23:59:59 EDT
+        (0, 0): (1, 0),  # c5 Mon 00:00 EDT
+        (0, 9): (1, 1),  # c6 Mon 09:15 EDT, voicemail
+        (0, 14): (1, 0),  # c9 Mon 14:00 EDT
     }
 
 
 def test_daily_report_per_day_and_source(conn):
     rows = reports.daily_report(conn, PERIOD)
-    brief = [(r["day"], r["source"], r["calls"], r["answered"], r["missed"], r["abandoned"], r["first_time"],
-              r["qualified"], r["spend"]) for r in rows]
+    brief = [
+        (
+            r["day"],
+            r["source"],
+            r["calls"],
+            r["answered"],
+            r["missed"],
+            r["abandoned"],
+            r["first_time"],
+            r["qualified"],
+            r["spend"],
+        )
+        for r in rows
+    ]
     assert brief == [
         ("2024-03-09", "Google Ads", 1, 1, 0, 0, 1, 1, 40.0),
         ("2024-03-10", "Google Ads", 2, 1, 1, 0, 1, 0, 60.0),
@@ -106,18 +178,26 @@ def test_trend_fills_every_day_of_the_period(conn):
     wider = Period(date(2024, 3, 8), date(2024, 3, 12), TZ)
     days = reports.trend(reports.daily_report(conn, wider), wider)
     assert [(d["day"], d["calls"], d["qualified"]) for d in days] == [
-        ("2024-03-08", 1, 1), ("2024-03-09", 1, 1), ("2024-03-10", 3, 0), ("2024-03-11", 3, 2), ("2024-03-12", 1, 0)]
+        ("2024-03-08", 1, 1),
+        ("2024-03-09", 1, 1),
+        ("2024-03-10", 3, 0),
+        ("2024-03-11", 3, 2),
+        ("2024-03-12", 1, 0),
+    ]
 
 
 def test_fall_back_hour_and_25_hour_day(tmp_path):
     conn = new_db(tmp_path / "f.db")
-    save_calls(tmp_path / "f.db", [
-        call("a", "2024-11-03 05:30:00", "X", "+12125550100", "answered", 10),   # 01:30 EDT
-        call("b", "2024-11-03 06:30:00", "X", "+12125550101", "missed"),         # 01:30 EST, the hour again
-        call("c", "2024-11-04 04:30:00", "X", "+12125550102", "missed"),         # 23:30 EST, still 11-03
-        call("d", "2024-11-03 04:00:00", "X", "+12125550103", "missed"),         # 00:00 EDT, 11-03 begins
-        call("e", "2024-11-03 03:59:59", "X", "+12125550104", "missed"),         # 23:59:59 EDT on 11-02
-    ])
+    save_calls(
+        tmp_path / "f.db",
+        [
+            call("a", "2024-11-03 05:30:00", "X", "+12125550100", "answered", 10),  # 01:30 EDT
+            call("b", "2024-11-03 06:30:00", "X", "+12125550101", "missed"),  # 01:30 EST, the hour again
+            call("c", "2024-11-04 04:30:00", "X", "+12125550102", "missed"),  # 23:30 EST, still 11-03
+            call("d", "2024-11-03 04:00:00", "X", "+12125550103", "missed"),  # 00:00 EDT, 11-03 begins
+            call("e", "2024-11-03 03:59:59", "X", "+12125550104", "missed"),  # 23:59:59 EDT on 11-02
+        ],
+    )
     ensure_timezone(conn, TZ)
     day = Period(date(2024, 11, 3), date(2024, 11, 3), TZ)
     assert day.end_ts - day.start_ts == 25 * 3600
@@ -128,15 +208,21 @@ def test_fall_back_hour_and_25_hour_day(tmp_path):
 
 def test_half_hour_zone(tmp_path):
     conn = new_db(tmp_path / "k.db")
-    save_calls(tmp_path / "k.db", [
-        call("a", "2024-01-01 18:29:59", "X", "+912255500001", "answered", 5),   # 23:59:59 IST
-        call("b", "2024-01-01 18:30:00", "X", "+912255500002", "answered", 5),   # 00:00 IST on 01-02
-    ])
+    save_calls(
+        tmp_path / "k.db",
+        [
+            call("a", "2024-01-01 18:29:59", "X", "+912255500001", "answered", 5),  # 23:59:59 IST
+            call("b", "2024-01-01 18:30:00", "X", "+912255500002", "answered", 5),  # 00:00 IST on 01-02
+        ],
+    )
     ensure_timezone(conn, "Asia/Kolkata")
     period = Period(date(2024, 1, 1), date(2024, 1, 2), "Asia/Kolkata")
-    assert [(r["day"], r["calls"]) for r in reports.daily_report(conn, period)] == [("2024-01-01", 1), ("2024-01-02", 1)]
+    assert [(r["day"], r["calls"]) for r in reports.daily_report(conn, period)] == [
+        ("2024-01-01", 1),
+        ("2024-01-02", 1),
+    ]
     cells = {(c["weekday"], c["hour"]): c["calls"] for c in reports.heatmap(conn, period) if c["calls"]}
-    assert cells == {(0, 23): 1, (1, 0): 1}   # Mon 23h, Tue 0h
+    assert cells == {(0, 23): 1, (1, 0): 1}  # Mon 23h, Tue 0h
 
 
 def test_changing_the_time_zone_rebuckets_every_call(conn):
@@ -146,23 +232,30 @@ def test_changing_the_time_zone_rebuckets_every_call(conn):
     utc_period = Period(date(2024, 3, 9), date(2024, 3, 11), "UTC")
     daily = {(r["day"], r["source"]): r["calls"] for r in reports.daily_report(conn, utc_period)}
     # In UTC c7 (03-09 04:59Z) is inside the period and c1 (03-10 04:30Z) moves to the 10th.
-    assert daily == {("2024-03-09", "Google Ads"): 1, ("2024-03-10", "Google Ads"): 3,
-                     ("2024-03-11", "Radio"): 2, ("2024-03-11", None): 1, ("2024-03-11", "Google Ads"): 1,
-                     ("2024-03-10", "Yelp"): 0}
+    assert daily == {
+        ("2024-03-09", "Google Ads"): 1,
+        ("2024-03-10", "Google Ads"): 3,
+        ("2024-03-11", "Radio"): 2,
+        ("2024-03-11", None): 1,
+        ("2024-03-11", "Google Ads"): 1,
+        ("2024-03-10", "Yelp"): 0,
+    }
     with pytest.raises(reports.ReportError, match="bucketed in UTC, not America/New_York"):
         reports.sources_report(conn, PERIOD)
 
 
 def test_offset_segments_find_transitions_to_the_second():
     segments = dict(offset_segments(TZ))
-    assert segments[utc("2024-03-10 07:00:00")] == -4 * 3600     # 02:00 EST → 03:00 EDT
-    assert segments[utc("2024-11-03 06:00:00")] == -5 * 3600     # 02:00 EDT → 01:00 EST
+    assert segments[utc("2024-03-10 07:00:00")] == -4 * 3600  # 02:00 EST → 03:00 EDT
+    assert segments[utc("2024-11-03 06:00:00")] == -5 * 3600  # 02:00 EDT → 01:00 EST
     assert offset_segments("UTC") == ((-1e18, 0),)
 
 
 def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
-    return (conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
-            conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2").fetchall())
+    return (
+        conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
+        conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2").fetchall(),
+    )
 
 
 def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tmp_path):
@@ -177,15 +270,23 @@ def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tm
     def record(i: int, disposition: str, source: str | None) -> CallRecord:
         start = base + rnd.randrange(0, 40 * 86400)
         answered = start + 5 if disposition == "answered" else None
-        return CallRecord(f"u{i}", caller_number=f"+1212555{rnd.randrange(30):04d}", source=source,
-                          channel=source and source.lower(), started_at=start, answered_at=answered,
-                          ended_at=(answered or start) + rnd.randrange(0, 200), disposition=Disposition(disposition))
+        return CallRecord(
+            f"u{i}",
+            caller_number=f"+1212555{rnd.randrange(30):04d}",
+            source=source,
+            channel=source and source.lower(),
+            started_at=start,
+            answered_at=answered,
+            ended_at=(answered or start) + rnd.randrange(0, 200),
+            disposition=Disposition(disposition),
+        )
+
     dispositions = [d.value for d in Disposition]
     sources = ["A", "B", None]
     cdr = [record(i, rnd.choice(dispositions), rnd.choice(sources)) for i in range(150)]
     save_calls(path, cdr, origin="cdr")
     live = [record(i, rnd.choice(dispositions), rnd.choice(sources)) for i in range(0, 150, 3)]
-    save_calls(path, live, origin="ami")                       # replaces a third of the CDR rows
+    save_calls(path, live, origin="ami")  # replaces a third of the CDR rows
     save_calls(path, [record(i, "answered", "B") for i in range(150, 170)], origin="cdr")
     gone = "(SELECT id FROM calls WHERE uniqueid IN ('u1', 'u2', 'u151'))"
     conn.execute(f"DELETE FROM outbox WHERE call_id IN {gone}")
@@ -203,14 +304,19 @@ def test_period_parsing():
     assert period_from("2024-03-01", None, TZ, today) == Period(date(2024, 3, 1), today, TZ)
     with pytest.raises(PeriodError, match=r"--since '2024-13-01': not a date \(use YYYY-MM-DD\)"):
         period_from("2024-13-01", None, TZ, today)
-    with pytest.raises(PeriodError, match="starts .* after it ends"):
+    with pytest.raises(PeriodError, match=r"starts .* after it ends"):
         period_from("2024-04-02", "2024-04-01", TZ, today)
 
 
 def test_call_list_filters(conn):
-    ids = lambda **f: [r["id"] for r in reports.call_list(conn, PERIOD, reports.CallFilter(**f))]
+    def ids(**f):
+        return [r["id"] for r in reports.call_list(conn, PERIOD, reports.CallFilter(**f))]
+
     uid = dict(conn.execute("SELECT id, uniqueid FROM calls").fetchall())
-    names = lambda **f: [uid[i] for i in ids(**f)]
+
+    def names(**f):
+        return [uid[i] for i in ids(**f)]
+
     assert names() == ["c9", "c6", "c5", "c4", "c3", "c2", "c1"]
     assert names(disposition="missed") == ["c6", "c2"]
     assert names(disposition="abandoned") == ["c4"]
@@ -224,6 +330,7 @@ def test_call_list_filters(conn):
 
 # --- the CLI -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def run(tmp_path):
     seeded(tmp_path / "r.db").close()
@@ -232,6 +339,7 @@ def run(tmp_path):
 
     def run(*args):
         return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "r.db"), *args])
+
     return run
 
 
@@ -240,18 +348,46 @@ def test_cli_sources_json_csv_and_table(run):
     result = run("report", "sources", *period, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [(r["source"], r["calls"], r["qualified"], r["cost_per_qualified"]) for r in rows] == \
-        [("Google Ads", 4, 2, 50.0), ("Radio", 2, 1, 25.5), (None, 1, 0, None), ("Yelp", 0, 0, None)]
+    assert [(r["source"], r["calls"], r["qualified"], r["cost_per_qualified"]) for r in rows] == [
+        ("Google Ads", 4, 2, 50.0),
+        ("Radio", 2, 1, 25.5),
+        (None, 1, 0, None),
+        ("Yelp", 0, 0, None),
+    ]
     result = run("report", "sources", *period, "--csv")
     parsed = list(csv.DictReader(io.StringIO(result.output)))
-    assert parsed[0] == {"source": "Google Ads", "channel": "paid_search", "calls": "4", "answered": "3",
-                         "missed": "1", "abandoned": "0", "first_time": "2", "qualified": "2",
-                         "talk_seconds": "210", "avg_talk_seconds": "70.0", "spend": "100.0",
-                         "cost_per_call": "25.0", "cost_per_qualified": "50.0"}
+    assert parsed[0] == {
+        "source": "Google Ads",
+        "channel": "paid_search",
+        "calls": "4",
+        "answered": "3",
+        "missed": "1",
+        "abandoned": "0",
+        "first_time": "2",
+        "qualified": "2",
+        "talk_seconds": "210",
+        "avg_talk_seconds": "70.0",
+        "spend": "100.0",
+        "cost_per_call": "25.0",
+        "cost_per_qualified": "50.0",
+    }
     table = run("report", "sources", *period).output.splitlines()
     assert table[0].split()[:3] == ["SOURCE", "CHANNEL", "CALLS"]
-    assert table[-1].split() == ["TOTAL", "-", "7", "4", "2", "1", "5", "3", "510", "127.50", "135.50", "19.36",
-                                 "45.17"]
+    assert table[-1].split() == [
+        "TOTAL",
+        "-",
+        "7",
+        "4",
+        "2",
+        "1",
+        "5",
+        "3",
+        "510",
+        "127.50",
+        "135.50",
+        "19.36",
+        "45.17",
+    ]
 
 
 def test_cli_heatmap_and_daily(run):
@@ -263,9 +399,14 @@ def test_cli_heatmap_and_daily(run):
     assert sunday.split()[1:] == ["0", "1", "0", "1"] + ["0"] * 19 + ["1"]
     daily = list(csv.DictReader(io.StringIO(run("report", "daily", *period, "--by", "channel", "--csv").output)))
     assert [(d["day"], d["channel"], d["calls"], d["spend"]) for d in daily] == [
-        ("2024-03-09", "paid_search", "1", "40.0"), ("2024-03-10", "paid_search", "2", "60.0"),
-        ("2024-03-10", "radio", "1", ""), ("2024-03-10", "referral", "0", "10.0"),
-        ("2024-03-11", "paid_search", "1", ""), ("2024-03-11", "radio", "1", "25.5"), ("2024-03-11", "", "1", "")]
+        ("2024-03-09", "paid_search", "1", "40.0"),
+        ("2024-03-10", "paid_search", "2", "60.0"),
+        ("2024-03-10", "radio", "1", ""),
+        ("2024-03-10", "referral", "0", "10.0"),
+        ("2024-03-11", "paid_search", "1", ""),
+        ("2024-03-11", "radio", "1", "25.5"),
+        ("2024-03-11", "", "1", ""),
+    ]
 
 
 def test_cli_refuses_bad_input_with_one_line(run):

@@ -11,23 +11,38 @@ from pathlib import Path
 
 import pytest
 
-from ctrack.store import db
 from ctrack.catalog import store as catalog
+from ctrack.store import db
 
 SCRIPT = Path(__file__).resolve().parents[3] / "agi_scripts" / "ctrack-route.agi"
 OK = b"200 result=1\n"
 # The daemon's side: a script started per call must not pay for any of it.
-DAEMON_ONLY = {"asyncio", "aiosqlite", "aiohttp", "click", "jinja2", "panoramisk", "ssl", "socket",
-               "ctrack.services", "ctrack.store.writer", "ctrack.calllog.store", "ctrack.web", "ctrack.cli"}
+DAEMON_ONLY = {
+    "asyncio",
+    "aiosqlite",
+    "aiohttp",
+    "click",
+    "jinja2",
+    "panoramisk",
+    "ssl",
+    "socket",
+    "ctrack.services",
+    "ctrack.store.writer",
+    "ctrack.calllog.store",
+    "ctrack.web",
+    "ctrack.cli",
+}
 
 
 def env_block(did: str = "15035550101", name: bytes = b"Ann Caller") -> bytes:
-    return (b"agi_request: ctrack-route.agi\nagi_channel: PJSIP/trunk-00000001\nagi_language: en\n"
-            b"agi_type: PJSIP\nagi_uniqueid: 1795798665.12\nagi_version: 22.10.1\n"
-            b"agi_callerid: 15035550123\nagi_calleridname: " + name + b"\nagi_callingpres: 0\n"
-            b"agi_dnid: " + did.encode() + b"\nagi_rdnis: unknown\nagi_context: ctrack-call\n"
-            b"agi_extension: " + did.encode() + b"\nagi_priority: 4\nagi_enhanced: 0.0\n"
-            b"agi_accountcode: \nagi_threadid: 140001\nagi_arg_1: " + did.encode() + b"\n\n")
+    return (
+        b"agi_request: ctrack-route.agi\nagi_channel: PJSIP/trunk-00000001\nagi_language: en\n"
+        b"agi_type: PJSIP\nagi_uniqueid: 1795798665.12\nagi_version: 22.10.1\n"
+        b"agi_callerid: 15035550123\nagi_calleridname: " + name + b"\nagi_callingpres: 0\n"
+        b"agi_dnid: " + did.encode() + b"\nagi_rdnis: unknown\nagi_context: ctrack-call\n"
+        b"agi_extension: " + did.encode() + b"\nagi_priority: 4\nagi_enhanced: 0.0\n"
+        b"agi_accountcode: \nagi_threadid: 140001\nagi_arg_1: " + did.encode() + b"\n\n"
+    )
 
 
 @pytest.fixture
@@ -36,8 +51,9 @@ def site(tmp_path):
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     catalog.add_source(conn, "Google Ads", "paid_search")
-    catalog.add_number(conn, catalog.NumberSpec("+15035550101", source="Google Ads", record=True,
-                                                forward="Local/s@business-noanswer"))
+    catalog.add_number(
+        conn, catalog.NumberSpec("+15035550101", source="Google Ads", record=True, forward="Local/s@business-noanswer")
+    )
     conn.close()
     ini = tmp_path / "ctrack.ini"
     ini.write_text(f"[ctrack]\ndatabase = {path}\n[business]\ndefault_forward = Local/s@business-line\n")
@@ -46,8 +62,9 @@ def site(tmp_path):
 
 def run(ini: Path, stdin: bytes, *args: str) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "CTRACK_CONFIG": str(ini), "LANG": "C.UTF-8"}
-    return subprocess.run([sys.executable, *args, str(SCRIPT)], input=stdin, capture_output=True,
-                          env=env, cwd="/", timeout=30)
+    return subprocess.run(
+        [sys.executable, *args, str(SCRIPT)], input=stdin, capture_output=True, env=env, cwd="/", timeout=30
+    )
 
 
 def commands(proc: subprocess.CompletedProcess) -> dict[str, str]:
@@ -71,8 +88,9 @@ def test_routes_a_tracking_number(site):
 def test_imports_nothing_of_the_daemon(site):
     proc = run(site, env_block() + OK * 13, "-X", "importtime")
     assert commands(proc)["CTRACK_ROUTE"] == "ok"
-    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")
+    }
     assert "ctrack.route.rules" in imported and "asterisk.agi" in imported
     assert not {m for m in imported if m in DAEMON_ONLY or m.split(".")[0] in DAEMON_ONLY}
 
@@ -92,7 +110,7 @@ def test_no_usable_database_sets_nothing(site, damage):
     elif damage == "directory":
         path.mkdir()
     proc = run(site, env_block() + OK * 13)
-    assert proc.returncode == 0 and proc.stdout == b""     # the dialplan takes the default line
+    assert proc.returncode == 0 and proc.stdout == b""  # the dialplan takes the default line
     assert b"ctrack-route:" in proc.stderr
 
 
@@ -102,8 +120,9 @@ def test_a_caller_name_in_latin1_or_with_quotes_still_routes(site):
         assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads"
 
 
-@pytest.mark.parametrize("reply", [b"511 Command Not Permitted on a dead channel or intercept routine\n",
-                                   b"200 result=-1\n", b""])
+@pytest.mark.parametrize(
+    "reply", [b"511 Command Not Permitted on a dead channel or intercept routine\n", b"200 result=-1\n", b""]
+)
 def test_a_hangup_midway_leaves_the_route_unset(site, reply):
     proc = run(site, env_block() + OK * 3 + reply)
     assert proc.returncode == 0

@@ -6,21 +6,28 @@ from ctrack.core import variables as v
 from ctrack.core.model import NumberKind, NumberState, Source, TrackingNumber
 from ctrack.route.rules import Catalog, RouteSettings, decide
 
-
-
 CATALOG = Catalog(
     numbers={
-        "+15035550101": TrackingNumber("+15035550101", NumberKind.STATIC, source="Google", record=True,
-                                       whisper="custom/google-call", forward="+15035550100"),
+        "+15035550101": TrackingNumber(
+            "+15035550101",
+            NumberKind.STATIC,
+            source="Google",
+            record=True,
+            whisper="custom/google-call",
+            forward="+15035550100",
+        ),
         "+15035550102": TrackingNumber("+15035550102", NumberKind.STATIC, source="Radio", forward="PJSIP/desk"),
-        "+15035550103": TrackingNumber("+15035550103", NumberKind.STATIC, source="Radio",
-                                       state=NumberState.RETIRED),
+        "+15035550103": TrackingNumber("+15035550103", NumberKind.STATIC, source="Radio", state=NumberState.RETIRED),
         "+15035550104": TrackingNumber("+15035550104", NumberKind.POOL, pool="web"),
     },
     sources={"Google": Source("Google", "paid_search"), "Radio": Source("Radio", "radio")},
 )
-SETTINGS = RouteSettings(default_forward="PJSIP/frontdesk", dial_template="PJSIP/{number}@trunk",
-                         ring_timeout=25, consent_prompt="custom/recorded")
+SETTINGS = RouteSettings(
+    default_forward="PJSIP/frontdesk",
+    dial_template="PJSIP/{number}@trunk",
+    ring_timeout=25,
+    consent_prompt="custom/recorded",
+)
 
 
 def test_static_number_with_recording_and_consent():
@@ -62,8 +69,13 @@ def test_pool_number_asks_for_the_visit():
 
 @pytest.mark.parametrize("forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/x\nHangup"])
 def test_unsafe_forward_rings_the_default_line(forward):
-    catalog = Catalog(numbers={"+15035550106": TrackingNumber("+15035550106", NumberKind.STATIC, source="Radio",
-                                                              forward=forward, whisper="x^y")},
-                      sources=CATALOG.sources)
+    catalog = Catalog(
+        numbers={
+            "+15035550106": TrackingNumber(
+                "+15035550106", NumberKind.STATIC, source="Radio", forward=forward, whisper="x^y"
+            )
+        },
+        sources=CATALOG.sources,
+    )
     d = decide("15035550106", "x.5", 0, catalog, SETTINGS)
     assert d.forward == "PJSIP/frontdesk" and d.whisper == "" and d.source == "Radio"
