@@ -209,7 +209,7 @@ async def stage_end_to_end(
 
     values = config.defaults().as_dict()
     values.update(config.parse_text(f"[recording]\ndirectory = {recordings}\n"))
-    services = Services(config.Config(values), db_path)
+    services = Services(config.build(values), db_path)
     services.catalog.refresh()
     await services.writer.start()
     call_log = AsteriskCallLog(services)

@@ -54,7 +54,7 @@ async def serve_lease(db_path: Path) -> None:
 
     values = config.defaults().as_dict()
     values.update(config.parse_text("[business]\npublished_number = +15035550100\n[dni]\nrate_per_minute = 0\n"))
-    services = Services(config.Config(values), db_path)
+    services = Services(config.build(values), db_path)
     services.catalog.refresh()
     await services.writer.start()
     runner = web.AppRunner(create_app(services), access_log=None)

@@ -151,7 +151,7 @@ async def time_dashboard(path: Path, queries: list[str], runs: int) -> list[tupl
     from ctrack.services import Services
     from ctrack.web.app import create_app
 
-    config = config_mod.Config({**config_mod.defaults().as_dict(), "ctrack.timezone": TZ})
+    config = config_mod.build({"ctrack.timezone": TZ})
     services = Services(config, path)
     await services.writer.start()
     runner = web.AppRunner(create_app(services), access_log=None)

@@ -11,15 +11,17 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from ctrack.dni.attribution import normalize_site
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -203,232 +205,308 @@ def _amount(text: str) -> float:
 
 @dataclass(frozen=True)
 class Setting:
+    """How one setting is written in the INI file: its default text, its parser, its comment."""
+
     default: str
     parse: Callable[[str], Any]
     doc: str
 
 
-SCHEMA: dict[str, dict[str, Setting]] = {
-    "ctrack": {
-        "database": Setting(
-            "", _str, "SQLite database file; empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db"
-        ),
-        "default_region": Setting("US", _region, "country assumed for numbers typed without +country code"),
-        "timezone": Setting("UTC", _timezone, "time zone of reports and exports"),
-        "log_level": Setting("info", _choice("debug", "info", "warning", "error"), "daemon log level"),
-    },
-    "pbx": {
-        "type": Setting("asterisk", _choice("asterisk", "freeswitch"), "which PBX this deployment tracks"),
-    },
-    "business": {
-        "default_forward": Setting(
-            "Local/s@business-line",
-            _str,
-            "dial string of the real business line; the dialplan rings it whenever ctrack cannot answer",
-        ),
-        "dial_template": Setting(
-            "PJSIP/{number}@trunk",
-            _str,
-            "dial string for a forward target given as a phone number; {number} is its E.164 form",
-        ),
-        "ring_timeout": Setting(
-            "30", _positive_int, "seconds the business line rings before the call counts as missed"
-        ),
-        "published_number": Setting("", _str, "the business's published (NAP) number; never a tracking number"),
-    },
-    "calls": {
-        "qualified_seconds": Setting(
-            "60", _non_negative_int, "talk seconds from which a call counts as qualified (a lead)"
-        ),
-        "repeat_window_days": Setting("90", _positive_int, "a caller seen within this many days is a repeat caller"),
-    },
-    "recording": {
-        "directory": Setting("/var/spool/asterisk/monitor", _str, "where the PBX writes call recordings"),
-        "format": Setting("wav", _choice("wav", "gsm", "wav49"), "recording file format"),
-        "consent_prompt": Setting(
-            "",
-            _str,
-            "sound played to the caller before a recorded call (e.g. custom/this-call-is-recorded); empty = none",
-        ),
-    },
-    "fastagi": {
-        "listen": Setting("127.0.0.1:4573", _listen, "HOST:PORT of the FastAGI route server"),
-        "client_timeout": Setting("5", _positive_int, "seconds a FastAGI client may stay silent before it is dropped"),
-    },
-    "ami": {
-        "enabled": Setting("yes", _bool, "run the AMI call-log listener"),
-        "host": Setting("127.0.0.1", _str, "Asterisk manager host"),
-        "port": Setting("5038", _port, "Asterisk manager port"),
-        "username": Setting("ctrack", _str, "manager user (see `ctrack dialplan render --manager`)"),
-        "secret": Setting("", _str, "manager secret"),
-        "reconnect_max_seconds": Setting("30", _positive_int, "longest wait between reconnect attempts"),
-    },
-    "cdr": {
-        "master_csv": Setting(
-            "/var/log/asterisk/cdr-csv/Master.csv",
-            _str,
-            "Asterisk's CDR CSV, read by `ctrack reconcile` and after an AMI reconnect",
-        ),
-        "timezone": Setting(
-            "UTC",
-            _timezone,
-            "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone",
-        ),
-        "reconcile_interval": Setting(
-            "300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"
-        ),
-    },
-    "freeswitch": {
-        "esl_host": Setting("127.0.0.1", _str, "FreeSWITCH event socket host (listen-ip in event_socket.conf.xml)"),
-        "esl_port": Setting("8021", _port, "FreeSWITCH event socket port (listen-port)"),
-        "esl_password": Setting(
-            "ClueCon", _str, "event socket password (password in event_socket.conf.xml); change both from ClueCon"
-        ),
-        "outbound_listen": Setting(
-            "127.0.0.1:8084", _listen, "HOST:PORT where ctrack answers the dialplan's `socket` application (IPv4)"
-        ),
-        "route_timeout": Setting(
-            "2",
-            _positive_int,
-            "seconds ctrack may take to route a call before FreeSWITCH rings the default business line",
-        ),
-        "recording_directory": Setting(
-            "/var/lib/freeswitch/recordings",
-            _str,
-            "folder FreeSWITCH writes record_session files to (replaces [recording] directory on FreeSWITCH)",
-        ),
-        "cdr_csv": Setting(
-            "/var/log/freeswitch/cdr-csv/Master.csv",
-            _str,
-            "mod_cdr_csv file written with ctrack's template, read after an event socket reconnect",
-        ),
-        "reconnect_max_seconds": Setting("30", _positive_int, "longest wait between event socket reconnect attempts"),
-    },
-    "http": {
-        "listen": Setting(
-            "127.0.0.1:8080",
-            _listen,
-            "HOST:PORT of the daemon's web server (DNI API, ctrack.js, dashboard); put a TLS reverse proxy in front for websites",
-        ),
-        "trusted_proxies": Setting(
-            "",
-            _addresses,
-            "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none",
-        ),
-    },
-    "dni": {
-        "published_numbers": Setting(
-            "",
-            _site_numbers,
-            "numbers ctrack.js swaps on each site: SITE=+NUMBER[|+NUMBER], comma-separated; a site not listed uses [business] published_number",
-        ),
-        "attribution": Setting(
-            "first",
-            _choice("first", "last"),
-            "which touch a returning visitor's calls are credited to: first, or last non-direct",
-        ),
-        "attribution_days": Setting(
-            "30", _positive_int, "days a visitor keeps their visit (first-party cookie) and its attribution"
-        ),
-        "site_attribution": Setting(
-            "", _site_attribution, "per-site override: SITE=first|last[:DAYS], comma-separated"
-        ),
-        "grace_seconds": Setting(
-            "600", _non_negative_int, "a call still counts for a visit whose lease ended this many seconds before it"
-        ),
-        "allowed_origins": Setting(
-            "",
-            _origins,
-            "extra origins (e.g. https://staging.example.net) allowed to lease besides the pools' sites and their subdomains",
-        ),
-        "rate_per_minute": Setting(
-            "120", _non_negative_int, "lease requests per minute one client address may make; 0 = no limit"
-        ),
-        "rate_burst": Setting(
-            "60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"
-        ),
-    },
-    "dashboard": {
-        "enabled": Setting("yes", _bool, "serve the dashboard at /dashboard/ (users: `ctrack dashboard passwd USER`)"),
-        "session_hours": Setting("12", _positive_int, "hours a dashboard login lasts"),
-        "secure_cookie": Setting(
-            "no",
-            _bool,
-            "yes when users reach the dashboard over HTTPS (a TLS reverse proxy): the login cookie is then never sent over plain HTTP",
-        ),
-        "default_days": Setting(
-            "30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"
-        ),
-    },
-    "conversions": {
-        "currency": Setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks"),
-        "value": Setting("0", _amount, "value of a qualified call that has none of its own"),
-    },
-    "google_ads": {
-        "conversion_name": Setting(
-            "", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"
-        ),
-        "upload_user": Setting(
-            "", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"
-        ),
-        "upload_password": Setting("", _str, "password Google Ads gives for the scheduled upload; empty = no URL"),
-    },
-    "ga4": {
-        "measurement_id": Setting(
-            "", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"
-        ),
-        "api_secret": Setting("", _str, "Measurement Protocol API secret of that data stream"),
-        "endpoint": Setting(
-            "https://www.google-analytics.com/mp/collect",
-            _url,
-            "Measurement Protocol endpoint (region-specific or a test receiver)",
-        ),
-        "event_name": Setting("generate_lead", _str, "name of the event sent for a qualified call"),
-    },
-    "webhooks": {
-        "urls": Setting(
-            "", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"
-        ),
-        "secret": Setting("", _str, "key of the HMAC-SHA256 signature in X-Ctrack-Signature (required with urls)"),
-        "timeout_seconds": Setting(
-            "10", _positive_int, "seconds a GA4 or webhook delivery may take before it is retried"
-        ),
-    },
-    "outbox": {
-        "retry_first_seconds": Setting(
-            "30", _positive_int, "wait after a failed delivery; doubles with each further failure"
-        ),
-        "retry_max_seconds": Setting("3600", _positive_int, "longest wait between delivery attempts"),
-        "give_up_hours": Setting(
-            "168",
-            _positive_int,
-            "hours after which an undelivered conversion is given up (GA4 itself drops events older than 72 hours)",
-        ),
-    },
-}
+def setting(default: str, parse: Callable[[str], T], doc: str) -> T:
+    """A typed field of a settings section, declared once with its INI default and comment."""
+    return cast(T, field(default_factory=lambda: parse(default), metadata={"setting": Setting(default, parse, doc)}))
 
 
+@dataclass(frozen=True, slots=True)
+class CtrackSettings:
+    database: str = setting(
+        "", _str, "SQLite database file; empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db"
+    )
+    default_region: str = setting("US", _region, "country assumed for numbers typed without +country code")
+    timezone: str = setting("UTC", _timezone, "time zone of reports and exports")
+    log_level: str = setting("info", _choice("debug", "info", "warning", "error"), "daemon log level")
+
+
+@dataclass(frozen=True, slots=True)
+class PbxSettings:
+    type: str = setting("asterisk", _choice("asterisk", "freeswitch"), "which PBX this deployment tracks")
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessSettings:
+    default_forward: str = setting(
+        "Local/s@business-line",
+        _str,
+        "dial string of the real business line; the dialplan rings it whenever ctrack cannot answer",
+    )
+    dial_template: str = setting(
+        "PJSIP/{number}@trunk",
+        _str,
+        "dial string for a forward target given as a phone number; {number} is its E.164 form",
+    )
+    ring_timeout: int = setting("30", _positive_int, "seconds the business line rings before the call counts as missed")
+    published_number: str = setting("", _str, "the business's published (NAP) number; never a tracking number")
+
+
+@dataclass(frozen=True, slots=True)
+class CallsSettings:
+    qualified_seconds: int = setting(
+        "60", _non_negative_int, "talk seconds from which a call counts as qualified (a lead)"
+    )
+    repeat_window_days: int = setting("90", _positive_int, "a caller seen within this many days is a repeat caller")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    directory: str = setting("/var/spool/asterisk/monitor", _str, "where the PBX writes call recordings")
+    format: str = setting("wav", _choice("wav", "gsm", "wav49"), "recording file format")
+    consent_prompt: str = setting(
+        "", _str, "sound played to the caller before a recorded call (e.g. custom/this-call-is-recorded); empty = none"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FastagiSettings:
+    listen: tuple[str, int] = setting("127.0.0.1:4573", _listen, "HOST:PORT of the FastAGI route server")
+    client_timeout: int = setting("5", _positive_int, "seconds a FastAGI client may stay silent before it is dropped")
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    enabled: bool = setting("yes", _bool, "run the AMI call-log listener")
+    host: str = setting("127.0.0.1", _str, "Asterisk manager host")
+    port: int = setting("5038", _port, "Asterisk manager port")
+    username: str = setting("ctrack", _str, "manager user (see `ctrack dialplan render --manager`)")
+    secret: str = setting("", _str, "manager secret")
+    reconnect_max_seconds: int = setting("30", _positive_int, "longest wait between reconnect attempts")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrSettings:
+    master_csv: str = setting(
+        "/var/log/asterisk/cdr-csv/Master.csv",
+        _str,
+        "Asterisk's CDR CSV, read by `ctrack reconcile` and after an AMI reconnect",
+    )
+    timezone: str = setting(
+        "UTC",
+        _timezone,
+        "time zone of the CDR's times: UTC with usegmtime = yes in cdr.conf [csv], else the PBX's own zone",
+    )
+    reconcile_interval: int = setting(
+        "300", _positive_int, "seconds between the daemon's CDR reconcile runs (also run after each AMI reconnect)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FreeswitchSettings:
+    esl_host: str = setting("127.0.0.1", _str, "FreeSWITCH event socket host (listen-ip in event_socket.conf.xml)")
+    esl_port: int = setting("8021", _port, "FreeSWITCH event socket port (listen-port)")
+    esl_password: str = setting(
+        "ClueCon", _str, "event socket password (password in event_socket.conf.xml); change both from ClueCon"
+    )
+    outbound_listen: tuple[str, int] = setting(
+        "127.0.0.1:8084", _listen, "HOST:PORT where ctrack answers the dialplan's `socket` application (IPv4)"
+    )
+    route_timeout: int = setting(
+        "2", _positive_int, "seconds ctrack may take to route a call before FreeSWITCH rings the default business line"
+    )
+    recording_directory: str = setting(
+        "/var/lib/freeswitch/recordings",
+        _str,
+        "folder FreeSWITCH writes record_session files to (replaces [recording] directory on FreeSWITCH)",
+    )
+    cdr_csv: str = setting(
+        "/var/log/freeswitch/cdr-csv/Master.csv",
+        _str,
+        "mod_cdr_csv file written with ctrack's template, read after an event socket reconnect",
+    )
+    reconnect_max_seconds: int = setting("30", _positive_int, "longest wait between event socket reconnect attempts")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    listen: tuple[str, int] = setting(
+        "127.0.0.1:8080",
+        _listen,
+        "HOST:PORT of the daemon's web server (DNI API, ctrack.js, dashboard); put a TLS reverse proxy in front for websites",
+    )
+    trusted_proxies: frozenset[str] = setting(
+        "",
+        _addresses,
+        "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DniSettings:
+    published_numbers: dict[str, tuple[str, ...]] = setting(
+        "",
+        _site_numbers,
+        "numbers ctrack.js swaps on each site: SITE=+NUMBER[|+NUMBER], comma-separated; a site not listed uses [business] published_number",
+    )
+    attribution: str = setting(
+        "first",
+        _choice("first", "last"),
+        "which touch a returning visitor's calls are credited to: first, or last non-direct",
+    )
+    attribution_days: int = setting(
+        "30", _positive_int, "days a visitor keeps their visit (first-party cookie) and its attribution"
+    )
+    site_attribution: dict[str, tuple[str, int | None]] = setting(
+        "", _site_attribution, "per-site override: SITE=first|last[:DAYS], comma-separated"
+    )
+    grace_seconds: int = setting(
+        "600", _non_negative_int, "a call still counts for a visit whose lease ended this many seconds before it"
+    )
+    allowed_origins: frozenset[str] = setting(
+        "",
+        _origins,
+        "extra origins (e.g. https://staging.example.net) allowed to lease besides the pools' sites and their subdomains",
+    )
+    rate_per_minute: int = setting(
+        "120", _non_negative_int, "lease requests per minute one client address may make; 0 = no limit"
+    )
+    rate_burst: int = setting(
+        "60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    enabled: bool = setting("yes", _bool, "serve the dashboard at /dashboard/ (users: `ctrack dashboard passwd USER`)")
+    session_hours: int = setting("12", _positive_int, "hours a dashboard login lasts")
+    secure_cookie: bool = setting(
+        "no",
+        _bool,
+        "yes when users reach the dashboard over HTTPS (a TLS reverse proxy): the login cookie is then never sent over plain HTTP",
+    )
+    default_days: int = setting(
+        "30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionsSettings:
+    currency: str = setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks")
+    value: float = setting("0", _amount, "value of a qualified call that has none of its own")
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleAdsSettings:
+    conversion_name: str = setting(
+        "", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"
+    )
+    upload_user: str = setting(
+        "", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"
+    )
+    upload_password: str = setting("", _str, "password Google Ads gives for the scheduled upload; empty = no URL")
+
+
+@dataclass(frozen=True, slots=True)
+class Ga4Settings:
+    measurement_id: str = setting(
+        "", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"
+    )
+    api_secret: str = setting("", _str, "Measurement Protocol API secret of that data stream")
+    endpoint: str = setting(
+        "https://www.google-analytics.com/mp/collect",
+        _url,
+        "Measurement Protocol endpoint (region-specific or a test receiver)",
+    )
+    event_name: str = setting("generate_lead", _str, "name of the event sent for a qualified call")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhooksSettings:
+    urls: tuple[str, ...] = setting(
+        "", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"
+    )
+    secret: str = setting("", _str, "key of the HMAC-SHA256 signature in X-Ctrack-Signature (required with urls)")
+    timeout_seconds: int = setting(
+        "10", _positive_int, "seconds a GA4 or webhook delivery may take before it is retried"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    retry_first_seconds: int = setting(
+        "30", _positive_int, "wait after a failed delivery; doubles with each further failure"
+    )
+    retry_max_seconds: int = setting("3600", _positive_int, "longest wait between delivery attempts")
+    give_up_hours: int = setting(
+        "168",
+        _positive_int,
+        "hours after which an undelivered conversion is given up (GA4 itself drops events older than 72 hours)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Parsed settings: defaults overlaid by the file, each value already typed."""
+    """Every setting, typed and resolved once: code reads `config.business.ring_timeout`."""
 
-    def __init__(self, values: dict[str, Any], path: Path | None = None):
-        self._values = values
-        self.path = path
-
-    def get(self, dotted: str) -> Any:
-        """The typed value of 'section.key'; a KeyError for an undeclared key is a bug."""
-        return self._values[dotted]
+    ctrack: CtrackSettings = field(default_factory=CtrackSettings)
+    pbx: PbxSettings = field(default_factory=PbxSettings)
+    business: BusinessSettings = field(default_factory=BusinessSettings)
+    calls: CallsSettings = field(default_factory=CallsSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    fastagi: FastagiSettings = field(default_factory=FastagiSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    cdr: CdrSettings = field(default_factory=CdrSettings)
+    freeswitch: FreeswitchSettings = field(default_factory=FreeswitchSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    dni: DniSettings = field(default_factory=DniSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
+    google_ads: GoogleAdsSettings = field(default_factory=GoogleAdsSettings)
+    ga4: Ga4Settings = field(default_factory=Ga4Settings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    path: Path | None = None
 
     @property
     def database_path(self) -> Path:
-        configured = self.get("ctrack.database")
-        if configured:
-            return Path(configured)
+        if self.ctrack.database:
+            return Path(self.ctrack.database)
         var_lib = Path("/var/lib/ctrack")
         return var_lib / "ctrack.db" if var_lib.is_dir() else Path("ctrack.db")
 
+    @property
+    def recording_directory(self) -> str:
+        """Where this deployment's PBX writes its recordings."""
+        return self.freeswitch.recording_directory if self.pbx.type == "freeswitch" else self.recording.directory
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """Every value by its 'section.key' name (for comparisons and diagnostics)."""
+        return {
+            f"{name}.{f.name}": getattr(getattr(self, name), f.name)
+            for name, cls in SECTIONS.items()
+            for f in fields(cls)
+        }
+
+
+SECTIONS: dict[str, type] = {
+    "ctrack": CtrackSettings,
+    "pbx": PbxSettings,
+    "business": BusinessSettings,
+    "calls": CallsSettings,
+    "recording": RecordingSettings,
+    "fastagi": FastagiSettings,
+    "ami": AmiSettings,
+    "cdr": CdrSettings,
+    "freeswitch": FreeswitchSettings,
+    "http": HttpSettings,
+    "dni": DniSettings,
+    "dashboard": DashboardSettings,
+    "conversions": ConversionsSettings,
+    "google_ads": GoogleAdsSettings,
+    "ga4": Ga4Settings,
+    "webhooks": WebhooksSettings,
+    "outbox": OutboxSettings,
+}
+SCHEMA: dict[str, dict[str, Setting]] = {
+    name: {f.name: f.metadata["setting"] for f in fields(cls)} for name, cls in SECTIONS.items()
+}
 
 
 _SECTION = re.compile(r"^\[\s*([A-Za-z0-9_.-]+)\s*\]$")
@@ -436,7 +514,21 @@ _KEY = re.compile(r"^([A-Za-z0-9_]+)\s*[=:]\s*(.*)$")
 
 
 def defaults() -> Config:
-    return Config({f"{s}.{k}": st.parse(st.default) for s, keys in SCHEMA.items() for k, st in keys.items()})
+    return Config()
+
+
+def build(values: dict[str, Any], path: Path | None = None) -> Config:
+    """A Config from 'section.key' values; the settings not given keep their defaults."""
+    by_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for dotted, value in values.items():
+        section, key = dotted.split(".", 1)
+        by_section[section][key] = value
+    return Config(**{name: SECTIONS[name](**by_section[name]) for name in SECTIONS}, path=path)
+
+
+def loads(text: str, filename: str = "<config>") -> Config:
+    """A Config from INI text (as in a file)."""
+    return build(parse_text(text, filename))
 
 
 def parse_text(text: str, filename: str = "<config>") -> dict[str, Any]:
@@ -486,7 +578,5 @@ def load(path: str | os.PathLike | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(f"{candidate}:0: file: cannot read ({reason})") from None
-        values = config.as_dict()
-        values.update(parse_text(text, str(candidate)))
-        return Config(values, candidate)
+        return build(parse_text(text, str(candidate)), candidate)
     return config

@@ -108,9 +108,9 @@ class Daemon:
 
     def _components(self):
         starts = [self._start_http]
-        if self.config.get("pbx.type") == "asterisk":
+        if self.config.pbx.type == "asterisk":
             starts.insert(0, self._start_fastagi)
-            if self.config.get("ami.enabled"):
+            if self.config.ami.enabled:
                 starts.append(self._start_ami)
         else:
             starts.insert(0, self._start_freeswitch)
@@ -120,10 +120,8 @@ class Daemon:
         from ctrack.asterisk.fastagi import FastAgiServer
         from ctrack.route.fastagi import dispatcher
 
-        host, port = self.config.get("fastagi.listen")
-        server = FastAgiServer(
-            dispatcher(self.services), host, port, client_timeout=self.config.get("fastagi.client_timeout")
-        )
+        host, port = self.config.fastagi.listen
+        server = FastAgiServer(dispatcher(self.services), host, port, client_timeout=self.config.fastagi.client_timeout)
         await server.start()
         self.fastagi = server
         self.addresses["fastagi"] = (server.host, server.port)
@@ -151,13 +149,13 @@ class Daemon:
         self.call_log = AsteriskCallLog(self.services)
         cfg = self.config
         self.ami = AmiClient(
-            cfg.get("ami.host"),
-            cfg.get("ami.port"),
-            cfg.get("ami.username"),
-            cfg.get("ami.secret"),
+            cfg.ami.host,
+            cfg.ami.port,
+            cfg.ami.username,
+            cfg.ami.secret,
             self.call_log.on_event,
             self._after_ami_connect,
-            reconnect_max=cfg.get("ami.reconnect_max_seconds"),
+            reconnect_max=cfg.ami.reconnect_max_seconds,
         )
         self.services.add_metric(
             "ctrack_ami_connected", "gauge", "1 while the AMI session is up", lambda: int(self.ami.ready.is_set())
@@ -176,7 +174,7 @@ class Daemon:
     async def _start_http(self) -> None:
         from ctrack.web.app import create_app
 
-        host, port = self.config.get("http.listen")
+        host, port = self.config.http.listen
         app = create_app(self.services)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=DRAIN_SECONDS)
         await runner.setup()
@@ -200,7 +198,7 @@ class Daemon:
         from ctrack.calllog.reconcile import reconcile
 
         cfg = self.config
-        path = Path(cfg.get("cdr.master_csv"))
+        path = Path(cfg.cdr.master_csv)
         if not path.is_file():
             return
         try:
@@ -209,10 +207,10 @@ class Daemon:
                 self.services.catalog.catalog,
                 path,
                 self.services.call_rules,
-                cdr_timezone=cfg.get("cdr.timezone"),
-                ring_timeout=cfg.get("business.ring_timeout"),
-                region=cfg.get("ctrack.default_region"),
-                recording_dir=cfg.get("recording.directory"),
+                cdr_timezone=cfg.cdr.timezone,
+                ring_timeout=cfg.business.ring_timeout,
+                region=cfg.ctrack.default_region,
+                recording_dir=cfg.recording_directory,
                 since=time.time() - 7 * 86400,
                 ended_before=ended_before,
             )
@@ -223,7 +221,7 @@ class Daemon:
             log.info("reconcile: %d calls recovered from %s", result.added, path)
 
     async def _housekeeping(self) -> None:
-        interval = self.config.get("cdr.reconcile_interval")
+        interval = self.config.cdr.reconcile_interval
         next_reconcile = time.monotonic() + interval
         while True:
             await asyncio.sleep(min(60, interval))

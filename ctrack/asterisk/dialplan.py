@@ -52,13 +52,13 @@ def _safe_dial_string(name: str, value: str) -> str:
 
 
 def _context(config: Config) -> dict:
-    host, port = config.get("fastagi.listen")
+    host, port = config.fastagi.listen
     agi_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return {
         "rendered_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "v": variables,
-        "default_forward": _safe_dial_string("[business] default_forward", config.get("business.default_forward")),
-        "ring_timeout": config.get("business.ring_timeout"),
+        "default_forward": _safe_dial_string("[business] default_forward", config.business.default_forward),
+        "ring_timeout": config.business.ring_timeout,
         "agi_url": f"agi://{agi_host}:{port}/route",
         "agi_script": "ctrack-route.agi",
         "dial_options": "",
@@ -74,7 +74,7 @@ def render_asterisk(config: Config, agi: str = "fastagi") -> str:
 
 def render_manager(config: Config, permit: str = "127.0.0.1/255.255.255.255") -> str:
     """ctrack's AMI user with an event filter, for manager.conf."""
-    secret = config.get("ami.secret")
+    secret = config.ami.secret
     if not secret:
         raise RenderError("[ami] secret is empty: set it in ctrack.ini first")
     if any(c in secret for c in "\r\n;"):
@@ -84,7 +84,7 @@ def render_manager(config: Config, permit: str = "127.0.0.1/255.255.255.255") ->
         .get_template("asterisk/manager_ctrack.conf.j2")
         .render(
             rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            ami_user=config.get("ami.username"),
+            ami_user=config.ami.username,
             ami_secret=secret,
             permit=permit,
             events=AMI_EVENTS,

@@ -18,7 +18,7 @@ class AsteriskCallLog:
     def __init__(self, services: Services):
         self.services = services
         self.tracker = CallTracker(
-            inbound_contexts=INBOUND_CONTEXTS, default_region=services.config.get("ctrack.default_region")
+            inbound_contexts=INBOUND_CONTEXTS, default_region=services.config.ctrack.default_region
         )
         self.logged = 0
         self.expired = 0
@@ -32,7 +32,7 @@ class AsteriskCallLog:
             self.complete(record)
 
     def complete(self, record: CallRecord) -> None:
-        future = log_call(self.services, record, "ami", self.services.config.get("recording.directory"))
+        future = log_call(self.services, record, "ami", self.services.config.recording_directory)
         future.add_done_callback(self._saved)
 
     def _saved(self, future) -> None:

@@ -50,9 +50,9 @@ class CallRules:
     @classmethod
     def from_config(cls, config) -> CallRules:
         return cls(
-            config.get("calls.qualified_seconds"),
-            config.get("calls.repeat_window_days"),
-            config.get("dni.grace_seconds"),
+            config.calls.qualified_seconds,
+            config.calls.repeat_window_days,
+            config.dni.grace_seconds,
         )
 
 

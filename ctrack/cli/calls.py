@@ -37,7 +37,7 @@ CALL_TABLE = (
 @handle_errors
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
-    tz = ctx.config.get("ctrack.timezone")
+    tz = ctx.config.ctrack.timezone
     rows = list_calls(
         ctx.connect(),
         since=parse_when(since, tz) if since else None,
@@ -70,11 +70,11 @@ def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) ->
     from ctrack.store.writer import Writer
 
     config = ctx.config
-    path = cdr_path or Path(config.get("cdr.master_csv"))
+    path = cdr_path or Path(config.cdr.master_csv)
     if not path.is_file():
         fail(f"{path}: no such CDR file (set [cdr] master_csv or pass --cdr)")
     catalog = load_catalog(ctx.connect())
-    since_ts = parse_when(since, config.get("ctrack.timezone")) if since else None
+    since_ts = parse_when(since, config.ctrack.timezone) if since else None
 
     async def run():
         writer = Writer(ctx.database_path)
@@ -85,10 +85,10 @@ def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) ->
                 catalog,
                 path,
                 CallRules.from_config(config),
-                cdr_timezone=config.get("cdr.timezone"),
-                ring_timeout=config.get("business.ring_timeout"),
-                region=config.get("ctrack.default_region"),
-                recording_dir=config.get("recording.directory"),
+                cdr_timezone=config.cdr.timezone,
+                ring_timeout=config.business.ring_timeout,
+                region=config.ctrack.default_region,
+                recording_dir=config.recording_directory,
                 since=since_ts,
             )
         finally:

@@ -21,7 +21,7 @@ _channel = click.Choice(CHANNELS)
 
 
 def _e164(ctx: Context, text: str) -> str:
-    return to_e164(text, ctx.config.get("ctrack.default_region"))
+    return to_e164(text, ctx.config.ctrack.default_region)
 
 
 def _forward(ctx: Context, text: str | None) -> str | None:

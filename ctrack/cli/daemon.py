@@ -18,7 +18,7 @@ def serve(ctx: Context) -> None:
 
     config = ctx.config
     logging.basicConfig(
-        level=config.get("ctrack.log_level").upper(),
+        level=config.ctrack.log_level.upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

@@ -41,7 +41,7 @@ def dialplan() -> None:
 @handle_errors
 def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | None) -> None:
     """Render the dialplan (or the manager user) for the PBX."""
-    pbx = pbx or ctx.config.get("pbx.type")
+    pbx = pbx or ctx.config.pbx.type
     try:
         if pbx == "freeswitch":
             from ctrack.catalog.store import list_numbers

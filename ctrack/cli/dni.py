@@ -24,8 +24,8 @@ VISIT_COLUMNS = ("id", "site", "last_seen", "source", "channel", "number", "keyw
 @handle_errors
 def pool_stats_command(ctx: Context, name: str, days: int, as_json: bool) -> None:
     """Utilization, pressure, peak concurrent visits and a recommended size for a pool."""
-    stats = pool_stats(ctx.connect(), name, days, time.time(), ctx.config.get("dni.grace_seconds"))
-    stats["since"] = iso_local(stats["since"], ctx.config.get("ctrack.timezone"))
+    stats = pool_stats(ctx.connect(), name, days, time.time(), ctx.config.dni.grace_seconds)
+    stats["since"] = iso_local(stats["since"], ctx.config.ctrack.timezone)
     if as_json:
         click.echo(json.dumps(stats, indent=2))
         return
@@ -65,7 +65,7 @@ def dni_group() -> None:
 @handle_errors
 def dni_visits(ctx: Context, site: str | None, limit: int, as_json: bool) -> None:
     """Recent visits, newest first: source, leased number, keyword, gclid and calls."""
-    tz = ctx.config.get("ctrack.timezone")
+    tz = ctx.config.ctrack.timezone
     rows = recent_visits(ctx.connect(), limit, normalize_site(site) if site else None)
     for row in rows:
         for key in ("first_seen", "last_seen", "lease_expires_at"):

@@ -46,40 +46,40 @@ def doctor(ctx: Context) -> None:
         checks.append((True, f"database {ctx.database_path} is at schema v{db.schema_version(conn)}"))
     except db.DatabaseError as exc:
         checks.append((False, str(exc)))
-    if config.get("pbx.type") == "asterisk":
+    if config.pbx.type == "asterisk":
         from ctrack.asterisk.ami import check as ami_check
 
-        checks.append(_listen_free(*config.get("fastagi.listen")))
-        if config.get("ami.enabled"):
+        checks.append(_listen_free(*config.fastagi.listen))
+        if config.ami.enabled:
             checks.append(
                 asyncio.run(
                     ami_check(
-                        config.get("ami.host"),
-                        config.get("ami.port"),
-                        config.get("ami.username"),
-                        config.get("ami.secret"),
+                        config.ami.host,
+                        config.ami.port,
+                        config.ami.username,
+                        config.ami.secret,
                     )
                 )
             )
-        checks.append(_readable("CDR", config.get("cdr.master_csv"), "file"))
-        checks.append(_readable("recordings", config.get("recording.directory"), "dir"))
+        checks.append(_readable("CDR", config.cdr.master_csv, "file"))
+        checks.append(_readable("recordings", config.recording.directory, "dir"))
     else:
         from ctrack.freeswitch.dialplan import config_problems
         from ctrack.freeswitch.inbound import check as esl_check
 
         checks += [(False, problem) for problem in config_problems(config)]
-        checks.append(_listen_free(*config.get("freeswitch.outbound_listen")))
+        checks.append(_listen_free(*config.freeswitch.outbound_listen))
         result = asyncio.run(
             esl_check(
-                config.get("freeswitch.esl_host"),
-                config.get("freeswitch.esl_port"),
-                config.get("freeswitch.esl_password"),
+                config.freeswitch.esl_host,
+                config.freeswitch.esl_port,
+                config.freeswitch.esl_password,
             )
         )
         checks.append((result.ok, result.message))
-        checks.append(_readable("CDR", config.get("freeswitch.cdr_csv"), "file"))
-        checks.append(_readable("recordings", config.get("freeswitch.recording_directory"), "dir"))
-    checks.append(_listen_free(*config.get("http.listen")))
+        checks.append(_readable("CDR", config.freeswitch.cdr_csv, "file"))
+        checks.append(_readable("recordings", config.freeswitch.recording_directory, "dir"))
+    checks.append(_listen_free(*config.http.listen))
     for ok, message in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {message}")
     sys.exit(0 if all(ok for ok, _ in checks) else 1)

@@ -69,8 +69,8 @@ def _by_option(fn: Callable) -> Callable:
 
 
 def _period(ctx: Context, since: str | None, until: str | None) -> Period:
-    tz = ctx.config.get("ctrack.timezone")
-    return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.get("dashboard.default_days"))
+    tz = ctx.config.ctrack.timezone
+    return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.dashboard.default_days)
 
 
 def _report_connection(ctx: Context, period: Period):
@@ -213,7 +213,7 @@ def spend_import(ctx: Context, csv_file: Path) -> None:
 def spend_add(ctx: Context, source: str, amount: str, day: str | None, since: str | None, until: str | None) -> None:
     """Add AMOUNT to SOURCE's spend on a day, or spread it over days (a monthly invoice)."""
     value = parse_amount(amount)
-    today = today_in(ctx.config.get("ctrack.timezone"), time.time())
+    today = today_in(ctx.config.ctrack.timezone, time.time())
     if day and (since or until):
         raise SpendError("give either --date or --since/--until")
     if since or until:
@@ -272,12 +272,12 @@ def export_google_ads(
     URL); it is marked exported only once the file is written.
     """
     config = ctx.config
-    tz = config.get("ctrack.timezone")
+    tz = config.ctrack.timezone
     settings = google_ads.ExportSettings(
         google_ads.check_conversion_name(conversion_name),
         tz,
-        config.get("conversions.currency"),
-        config.get("conversions.value"),
+        config.conversions.currency,
+        config.conversions.value,
         since_ts=local_midnight(parse_day(since, "--since"), ZoneInfo(tz)) if since else 0.0,
         include_exported=include_exported,
     )
@@ -366,7 +366,7 @@ def outbox() -> None:
 def outbox_list(ctx: Context, show_all: bool, limit: int, as_json: bool) -> None:
     """Deliveries not sent yet (retrying, or given up with the reason), newest first."""
     rows = list_deliveries(ctx.connect(), show_all, limit)
-    tz = ctx.config.get("ctrack.timezone")
+    tz = ctx.config.ctrack.timezone
     for row in rows:
         row["next_attempt"] = iso_local(row["next_attempt"], tz) if row["state"] == "retrying" else None
     print_rows(rows, DELIVERY_COLUMNS, as_json, empty="nothing waiting")

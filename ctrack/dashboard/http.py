@@ -77,11 +77,11 @@ class Dashboard:
     def __init__(self, services: Services):
         self.services = services
         self.config = services.config
-        self.tz = self.config.get("ctrack.timezone")
-        self.session_seconds = self.config.get("dashboard.session_hours") * 3600
-        self.default_days = self.config.get("dashboard.default_days")
-        self.secure_cookie = self.config.get("dashboard.secure_cookie")
-        self.grace = self.config.get("dni.grace_seconds")
+        self.tz = self.config.ctrack.timezone
+        self.session_seconds = self.config.dashboard.session_hours * 3600
+        self.default_days = self.config.dashboard.default_days
+        self.secure_cookie = self.config.dashboard.secure_cookie
+        self.grace = self.config.dni.grace_seconds
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -323,10 +323,7 @@ class Dashboard:
         """The recording file, only if it lies inside the configured recording folder."""
         if not recording:
             return None
-        folder_key = (
-            "freeswitch.recording_directory" if self.config.get("pbx.type") == "freeswitch" else "recording.directory"
-        )
-        folder = Path(self.config.get(folder_key)).resolve()
+        folder = Path(self.config.recording_directory).resolve()
         path = Path(recording)
         path = (path if path.is_absolute() else folder / path).resolve()
         if not path.is_relative_to(folder) or not path.is_file():
@@ -434,7 +431,7 @@ async def _to_overview(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, services: Services) -> None:
-    if not services.config.get("dashboard.enabled"):
+    if not services.config.dashboard.enabled:
         return
     board = Dashboard(services)
     need = board.login_required

@@ -179,16 +179,16 @@ class Dni:
     def __init__(self, services: Services):
         config = services.config
         self.services = services
-        self.grace = config.get("dni.grace_seconds")
-        self.default_rules = SiteRules(config.get("dni.attribution"), config.get("dni.attribution_days"))
+        self.grace = config.dni.grace_seconds
+        self.default_rules = SiteRules(config.dni.attribution, config.dni.attribution_days)
         self.site_rules = {
             site: SiteRules(model, days or self.default_rules.days)
-            for site, (model, days) in config.get("dni.site_attribution").items()
+            for site, (model, days) in config.dni.site_attribution.items()
         }
-        self.allowed_origins: frozenset[str] = config.get("dni.allowed_origins")
-        self.trusted_proxies: frozenset[str] = config.get("http.trusted_proxies")
-        region = config.get("ctrack.default_region")
-        business = config.get("business.published_number")
+        self.allowed_origins: frozenset[str] = config.dni.allowed_origins
+        self.trusted_proxies: frozenset[str] = config.http.trusted_proxies
+        region = config.ctrack.default_region
+        business = config.business.published_number
         try:
             default = (to_e164(business, region),) if business else ()
         except InvalidNumber as exc:
@@ -196,9 +196,9 @@ class Dni:
         self._default_published = tuple(Published(n, formatted(n)) for n in default)
         self._published = {
             site: tuple(Published(n, formatted(n)) for n in numbers)
-            for site, numbers in config.get("dni.published_numbers").items()
+            for site, numbers in config.dni.published_numbers.items()
         }
-        self.limiter = RateLimiter(config.get("dni.rate_per_minute"), config.get("dni.rate_burst"))
+        self.limiter = RateLimiter(config.dni.rate_per_minute, config.dni.rate_burst)
         self.leases = Leases()
         self.site_pools: dict[str, list[str]] = {}
         self.visits = VisitCache()

@@ -39,17 +39,15 @@ def _authorized(request: web.Request, user: str, password: str) -> bool:
 
 def setup(app: web.Application, services: Services) -> None:
     config = services.config
-    name = config.get("google_ads.conversion_name")
-    user, password = config.get("google_ads.upload_user"), config.get("google_ads.upload_password")
+    name = config.google_ads.conversion_name
+    user, password = config.google_ads.upload_user, config.google_ads.upload_password
     if not (name and user and password):
         return
     try:
         name = check_conversion_name(name)
     except ExportError as exc:
         raise ConfigError(f"[google_ads] conversion_name: {exc}") from None
-    settings = ExportSettings(
-        name, config.get("ctrack.timezone"), config.get("conversions.currency"), config.get("conversions.value")
-    )
+    settings = ExportSettings(name, config.ctrack.timezone, config.conversions.currency, config.conversions.value)
 
     async def google_ads(request: web.Request) -> web.Response:
         if not _authorized(request, user, password):

@@ -52,18 +52,18 @@ class OutboxSettings:
     @classmethod
     def from_config(cls, config: Config) -> OutboxSettings:
         settings = cls(
-            config.get("ga4.measurement_id"),
-            config.get("ga4.api_secret"),
-            config.get("ga4.endpoint"),
-            config.get("ga4.event_name"),
-            config.get("webhooks.urls"),
-            config.get("webhooks.secret"),
-            float(config.get("webhooks.timeout_seconds")),
-            config.get("conversions.value"),
-            config.get("conversions.currency"),
-            float(config.get("outbox.retry_first_seconds")),
-            float(config.get("outbox.retry_max_seconds")),
-            config.get("outbox.give_up_hours") * 3600.0,
+            config.ga4.measurement_id,
+            config.ga4.api_secret,
+            config.ga4.endpoint,
+            config.ga4.event_name,
+            config.webhooks.urls,
+            config.webhooks.secret,
+            float(config.webhooks.timeout_seconds),
+            config.conversions.value,
+            config.conversions.currency,
+            float(config.outbox.retry_first_seconds),
+            float(config.outbox.retry_max_seconds),
+            config.outbox.give_up_hours * 3600.0,
         )
         if bool(settings.ga4_measurement_id) != bool(settings.ga4_api_secret):
             raise ConfigError("[ga4]: set both measurement_id and api_secret, or neither")

@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 import phonenumbers
 
+from ctrack.config import Config
 from ctrack.core import variables as v
 from ctrack.core.phone import InvalidNumber, to_e164
 
@@ -26,17 +27,16 @@ class DialplanError(ValueError):
     """The dialplan cannot be rendered from this configuration; str() says what to fix."""
 
 
-def config_problems(config) -> list[str]:
+def config_problems(config: Config) -> list[str]:
     """What in the configuration would stop calls from ringing on FreeSWITCH, one line each."""
     problems = []
-    for key, example in (
-        ("business.default_forward", "user/1000 or sofia/gateway/trunk/15035550100"),
-        ("business.dial_template", "sofia/gateway/trunk/{number}"),
+    for key, value, example in (
+        ("business.default_forward", config.business.default_forward, "user/1000 or sofia/gateway/trunk/15035550100"),
+        ("business.dial_template", config.business.dial_template, "sofia/gateway/trunk/{number}"),
     ):
-        value = config.get(key)
         if _ASTERISK_DIAL.match(value):
             problems.append(f"{key} = {value} is an Asterisk dial string; FreeSWITCH needs one such as {example}")
-    host, _ = config.get("freeswitch.outbound_listen")
+    host, _ = config.freeswitch.outbound_listen
     if ":" in host:
         problems.append(
             f"freeswitch.outbound_listen: FreeSWITCH's socket application connects over "
@@ -66,7 +66,7 @@ def render_dialplan(config, numbers: Iterable[str]) -> str:
     problems = config_problems(config)
     if problems:
         raise DialplanError("; ".join(problems))
-    host, port = config.get("freeswitch.outbound_listen")
+    host, port = config.freeswitch.outbound_listen
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -76,9 +76,9 @@ def render_dialplan(config, numbers: Iterable[str]) -> str:
     return env.get_template(TEMPLATE).render(
         v=v,
         ref=lambda name: "${" + name + "}",
-        did_pattern=did_pattern(numbers, config.get("ctrack.default_region")),
-        default_forward=config.get("business.default_forward"),
-        ring_timeout=config.get("business.ring_timeout"),
+        did_pattern=did_pattern(numbers, config.ctrack.default_region),
+        default_forward=config.business.default_forward,
+        ring_timeout=config.business.ring_timeout,
         outbound_host=host,
         outbound_port=port,
     )

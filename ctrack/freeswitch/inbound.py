@@ -95,14 +95,14 @@ class InboundListener:
     def from_config(cls, config, save: Save, recover_since: float | None = None) -> InboundListener:
         """The listener the [freeswitch] settings describe; recover_since: the CDR window at start."""
         return cls(
-            config.get("freeswitch.esl_host"),
-            config.get("freeswitch.esl_port"),
-            config.get("freeswitch.esl_password"),
+            config.freeswitch.esl_host,
+            config.freeswitch.esl_port,
+            config.freeswitch.esl_password,
             save,
-            cdr_csv_path=config.get("freeswitch.cdr_csv") or None,
+            cdr_csv_path=config.freeswitch.cdr_csv or None,
             recover_since=recover_since,
-            default_region=config.get("ctrack.default_region"),
-            reconnect_max=float(config.get("freeswitch.reconnect_max_seconds")),
+            default_region=config.ctrack.default_region,
+            reconnect_max=float(config.freeswitch.reconnect_max_seconds),
         )
 
     async def run(self) -> None:

@@ -69,8 +69,8 @@ class OutboundSettings:
     @classmethod
     def from_config(cls, config) -> OutboundSettings:
         return cls(
-            recording_directory=config.get("freeswitch.recording_directory"),
-            route_timeout=float(config.get("freeswitch.route_timeout")),
+            recording_directory=config.freeswitch.recording_directory,
+            route_timeout=float(config.freeswitch.route_timeout),
         )
 
 

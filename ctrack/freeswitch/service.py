@@ -27,10 +27,10 @@ async def start_freeswitch(daemon) -> list:
             services.visit_for,
         )
 
-    host, port = config.get("freeswitch.outbound_listen")
+    host, port = config.freeswitch.outbound_listen
     server = await serve_outbound(route, host, port, OutboundSettings.from_config(config))
     daemon.addresses["esl-outbound"] = server.sockets[0].getsockname()[:2]
-    recording_dir = config.get("freeswitch.recording_directory")
+    recording_dir = config.recording_directory
 
     async def save(record: CallRecord, origin: str) -> None:
         await log_call(services, record, origin, recording_dir)

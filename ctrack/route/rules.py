@@ -30,12 +30,12 @@ class RouteSettings:
     def from_config(cls, config) -> RouteSettings:
         """The settings in ctrack.ini (anything with a Config-like .get)."""
         return cls(
-            default_forward=config.get("business.default_forward"),
-            dial_template=config.get("business.dial_template"),
-            ring_timeout=config.get("business.ring_timeout"),
-            consent_prompt=config.get("recording.consent_prompt"),
-            default_region=config.get("ctrack.default_region"),
-            recording_format=config.get("recording.format"),
+            default_forward=config.business.default_forward,
+            dial_template=config.business.dial_template,
+            ring_timeout=config.business.ring_timeout,
+            consent_prompt=config.recording.consent_prompt,
+            default_region=config.ctrack.default_region,
+            recording_format=config.recording.format,
         )
 
 

@@ -23,7 +23,7 @@ PUBLISHED = "+15035550100"
 def make_config(ini: str = "") -> config.Config:
     values = config.defaults().as_dict()
     values.update(config.parse_text(ini, "test.ini"))
-    return config.Config(values)
+    return config.build(values)
 
 
 def make_db(

@@ -17,9 +17,9 @@ def test_defaults_work_on_one_machine(monkeypatch, tmp_path):
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
     cfg = config.load()
     assert cfg.path is None or cfg.path == Path("/etc/ctrack/ctrack.ini")
-    assert cfg.get("calls.qualified_seconds") == 60
-    assert cfg.get("calls.repeat_window_days") == 90
-    assert cfg.get("fastagi.listen") == ("127.0.0.1", 4573)
+    assert cfg.calls.qualified_seconds == 60
+    assert cfg.calls.repeat_window_days == 90
+    assert cfg.fastagi.listen == ("127.0.0.1", 4573)
     assert cfg.database_path.name == "ctrack.db"
 
 
@@ -31,10 +31,10 @@ def test_lookup_order(monkeypatch, tmp_path):
     explicit = tmp_path / "explicit.ini"
     explicit.write_text("[calls]\nqualified_seconds = 90\n")
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
-    assert config.load().get("calls.qualified_seconds") == 30
+    assert config.load().calls.qualified_seconds == 30
     monkeypatch.setenv("CTRACK_CONFIG", str(env_file))
-    assert config.load().get("calls.qualified_seconds") == 45
-    assert config.load(explicit).get("calls.qualified_seconds") == 90
+    assert config.load().calls.qualified_seconds == 45
+    assert config.load(explicit).calls.qualified_seconds == 90
 
 
 @pytest.mark.parametrize(
@@ -100,9 +100,17 @@ def test_example_config_loads_as_the_defaults():
 
 
 def test_every_setting_the_code_reads_is_declared():
+    """Code reads typed attributes (config.SECTION.KEY); each one read must be a declared setting."""
     used = set()
+    sections = "|".join(config.SECTIONS)
     for path in (ROOT / "ctrack").rglob("*.py"):
-        used.update(re.findall(r"""\.get\(\s*["']([a-z_0-9]+\.[a-z_0-9]+)["']\s*\)""", path.read_text()))
-    declared = {f"{s}.{k}" for s, keys in config.SCHEMA.items() for k in keys}
-    assert used, "the scan found no settings at all"
+        used.update(re.findall(rf"\bconfig\.({sections})\.([a-z_0-9]+)\b", path.read_text()))
+    declared = {(s, k) for s, keys in config.SCHEMA.items() for k in keys}
+    assert len(used) > 30, "the scan found too few settings"
     assert used <= declared, f"read but not declared: {sorted(used - declared)}"
+
+
+def test_no_setting_is_read_by_a_dotted_name():
+    for path in (ROOT / "ctrack").rglob("*.py"):
+        found = re.findall(r"""\.get\(\s*["'](?:%s)\.[a-z_0-9]+["']""" % "|".join(config.SECTIONS), path.read_text())
+        assert not found, f"{path.name}: {found}"

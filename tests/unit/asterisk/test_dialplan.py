@@ -30,7 +30,7 @@ def test_variable_names_are_unique_and_prefixed():
 def _config(text: str = "") -> config.Config:
     values = config.defaults().as_dict()
     values.update(config.parse_text(text))
-    return config.Config(values)
+    return config.build(values)
 
 
 def test_asterisk_dialplan_falls_back_to_the_business_line():

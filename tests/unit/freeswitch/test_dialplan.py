@@ -22,7 +22,7 @@ def fs_config(**overrides) -> config.Config:
         }
     )
     values.update(overrides)
-    return config.Config(values)
+    return config.build(values)
 
 
 def actions(xml: str) -> list[tuple[str, str]]:
