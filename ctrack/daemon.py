@@ -195,18 +195,17 @@ class Daemon:
         await self.reconcile(ended_before=time.time())
 
     async def reconcile(self, ended_before: float) -> None:
-        from ctrack.calllog.reconcile import reconcile
+        from ctrack.calllog.reconcile import read_cdr, save_missing
 
         cfg = self.config
         path = Path(cfg.cdr.master_csv)
         if not path.is_file():
             return
         try:
-            result = await reconcile(
-                self.services.writer,
+            result = await asyncio.to_thread(
+                read_cdr,
                 self.services.catalog.catalog,
                 path,
-                self.services.call_rules,
                 cdr_timezone=cfg.cdr.timezone,
                 ring_timeout=cfg.business.ring_timeout,
                 region=cfg.ctrack.default_region,
@@ -214,6 +213,7 @@ class Daemon:
                 since=time.time() - 7 * 86400,
                 ended_before=ended_before,
             )
+            result.added = await self.services.writer.run(save_missing(result.records, self.services.call_rules))
         except Exception:
             log.exception("CDR reconcile failed")
             return

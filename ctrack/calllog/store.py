@@ -11,8 +11,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from ctrack.core.model import CallRecord
 from ctrack.dni.store import attribute_call
 
@@ -119,36 +117,33 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
     }
 
 
-async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
+def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
     """Insert one call (inside the writer's transaction); False when it was already logged."""
     if record.started_at is None:
         raise ValueError(f"call {record.uniqueid}: no start time")
-    await attribute_call(conn, record, rules.visit_grace_seconds)
+    attribute_call(conn, record, rules.visit_grace_seconds)
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:
-        async with conn.execute(
-            _SEEN_BEFORE, (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
-        ) as cur:
-            first_time = await cur.fetchone() is None
-    cur = await conn.execute(_INSERT, _params(record, rules, origin, first_time))
+        seen = (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
+        first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
+    cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
-    await cur.close()
+    cur.close()
     if changed and first_time and record.caller_number:
         # A call recovered late (CDR backstop) makes the caller's later calls repeats.
-        await conn.execute(
+        conn.execute(
             _LATER_ARE_REPEATS, (record.caller_number, record.started_at, record.started_at + window, record.uniqueid)
         )
     return changed
 
 
-async def known_uniqueids(conn: aiosqlite.Connection, uniqueids: list[str]) -> set[str]:
+def known_uniqueids(conn: sqlite3.Connection, uniqueids: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(uniqueids), 500):
         chunk = uniqueids[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        async with conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk) as cur:
-            found.update(row[0] for row in await cur.fetchall())
+        found.update(row[0] for row in conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk))
     return found
 
 

@@ -28,7 +28,7 @@ from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, pe
 from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
 from ctrack.reports import store as reports
-from ctrack.reports.rollups import ensure_timezone_job, rollup_timezone
+from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
 
 PREFIX = "/dashboard"
@@ -100,7 +100,7 @@ class Dashboard:
     async def _reports_ready(self) -> None:
         """Re-bucket the roll-ups through the writer if they are not in the configured zone."""
         if await self._db(rollup_timezone) != self.tz:
-            await self.services.writer.run(lambda conn: ensure_timezone_job(conn, self.tz))
+            await self.services.writer.run(lambda conn: ensure_timezone(conn, self.tz))
 
     def _render(self, template: str, status: int = 200, **context: Any) -> web.Response:
         html = _env.get_template(template).render(prefix=PREFIX, **context)

@@ -27,7 +27,6 @@ from functools import lru_cache, partial
 from importlib import resources
 from urllib.parse import urlsplit
 
-import aiosqlite
 from aiohttp import web
 
 from ctrack.catalog.store import load_catalog
@@ -53,7 +52,6 @@ from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_vi
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
-from ctrack.store.writer import open_connection
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +202,7 @@ class Dni:
         self.visits = VisitCache()
         self.saver = WriteBehind(services.writer)
         self._catalog_at = -1.0
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._origins: dict[tuple[str, str | None], bool] = {}  # origin_allowed's answers
 
     # --- settings ---------------------------------------------------------------------------
@@ -299,7 +297,7 @@ class Dni:
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
         if self._reader is not None:
-            await self._reader.close()
+            self._reader.close()
             self._reader = None
 
     # --- leasing ------------------------------------------------------------------------
@@ -308,9 +306,9 @@ class Dni:
         visit = self.visits.get(visit_id)
         if visit is None:
             if self._reader is None:
-                self._reader = await open_connection(self.services.db_path)
+                self._reader = db.connect(self.services.db_path, any_thread=True)
             try:
-                visit = await load_visit(self._reader, visit_id)
+                visit = await asyncio.to_thread(load_visit, self._reader, visit_id)
             except sqlite3.Error as exc:
                 raise StoreUnavailable(str(exc)) from None
             if visit is not None:

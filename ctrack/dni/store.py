@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import aiosqlite
-
 from ctrack.catalog.store import NotFound
 from ctrack.core.model import CallRecord
 from ctrack.dni.attribution import LeaseSpan, Touch, Visit, pick_visit
@@ -113,37 +111,37 @@ def _lease_values(grant: Grant) -> tuple:
     return grant.visit_id, grant.pool, grant.number, str(grant.kind), grant.started_at, grant.expires_at
 
 
-async def _write(conn: aiosqlite.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
+def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
     """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
     changed = 0
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[i : i + ROWS_PER_STATEMENT]
-        cursor = await conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
+        cursor = conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
         changed += cursor.rowcount
-        await cursor.close()
+        cursor.close()
     return changed
 
 
-async def save_visits(
-    conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
+def save_visits(
+    conn: sqlite3.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
 ) -> None:
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
     changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
     whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
-    if touched and await _write(
-        conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]
-    ) < len(touched):
+    if touched and _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]) < len(
+        touched
+    ):
         whole += [_visit_values(v, g) for v, g in touched]
-    await _write(conn, _upsert_visits, whole)
+    _write(conn, _upsert_visits, whole)
     new = [_lease_values(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed and await _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
+    if renewed and _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
         renewed
     ):
         new += [_lease_values(g) for g in renewed]
-    await _write(conn, _upsert_leases, new)
+    _write(conn, _upsert_leases, new)
 
 
 def _visit_from_row(row: Any) -> Visit:
@@ -160,9 +158,8 @@ def _visit_from_row(row: Any) -> Visit:
     )
 
 
-async def load_visit(conn: aiosqlite.Connection, visit_id: str) -> Visit | None:
-    async with conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)) as cur:
-        row = await cur.fetchone()
+def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
+    row = conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)).fetchone()
     return _visit_from_row(row) if row is not None else None
 
 
@@ -229,7 +226,7 @@ WHERE l.number = ? AND l.kind != 'fallback' AND l.started_at <= ? AND l.expires_
 """
 
 
-async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_seconds: float) -> None:
+def attribute_call(conn: sqlite3.Connection, record: CallRecord, grace_seconds: float) -> None:
     """Credit a call to a pool number to the visit that held the number when the call came in
     (or whose lease ended within the grace period): fill the record's visit, source, channel
     and extra (keyword, landing page, gclid, GA client id); flag it when more than one visit
@@ -237,12 +234,12 @@ async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_s
     if not record.tracking_number or record.started_at is None:
         return
     at = record.started_at
-    async with conn.execute(_CANDIDATES, (record.tracking_number, at, at - grace_seconds)) as cur:
-        spans = [LeaseSpan(r[0], r[1], r[2]) for r in await cur.fetchall()]
+    rows = conn.execute(_CANDIDATES, (record.tracking_number, at, at - grace_seconds)).fetchall()
+    spans = [LeaseSpan(r[0], r[1], r[2]) for r in rows]
     visit_id, ambiguous = pick_visit(spans, at, record.visit_id)
     if visit_id is None:
         return
-    visit = await load_visit(conn, visit_id)
+    visit = load_visit(conn, visit_id)
     if visit is None:
         return
     record.visit_id = visit.id

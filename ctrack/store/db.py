@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -83,6 +86,19 @@ def _open_uri(uri: str, any_thread: bool) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def write(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]) -> T:
+    """Run one write job in its own transaction: the CLI's way of running the very job
+    functions the daemon's Writer runs in its batches (one write path, two schedulers)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = job(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

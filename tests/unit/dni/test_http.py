@@ -260,10 +260,7 @@ async def test_snippet_is_served_and_cacheable(db):
 async def save(services, record):
     """Save a call as the call log does (the visits it may belong to are committed first)."""
 
-    async def job(conn):
-        return await save_call(conn, record, services.call_rules)
-
-    await services.writer.run(job)
+    await services.writer.run(lambda conn: save_call(conn, record, services.call_rules))
     return rows(services.db_path, "SELECT * FROM calls WHERE uniqueid = ?", record.uniqueid)[0]
 
 
