@@ -55,7 +55,7 @@ def read_cdr(
     result.records = [
         r
         for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
-        if ended_before is None or r.ended_at <= ended_before
+        if ended_before is None or (r.ended_at is not None and r.ended_at <= ended_before)
     ]
     result.calls = len(result.records)
     for record in result.records:

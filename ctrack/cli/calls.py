@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ctrack.calllog.store import CallRules, list_calls
+from ctrack.calllog.store import CallFilter, CallRules, find_calls
 from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
@@ -38,10 +38,9 @@ CALL_TABLE = (
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
-    rows = list_calls(
+    rows = find_calls(
         ctx.connect(),
-        since=parse_when(since, tz) if since else None,
-        until=parse_when(until, tz) if until else None,
+        CallFilter(since=parse_when(since, tz) if since else None, until=parse_when(until, tz) if until else None),
         limit=limit,
     )
     for row in rows:

@@ -65,7 +65,8 @@ def check_conversion_name(name: str) -> str:
 def conversion_time(ts: float, tz: str) -> str:
     """'yyyy-mm-dd hh:mm:ss+hh:mm' in the report time zone."""
     local = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    offset = int(local.utcoffset().total_seconds())
+    utc_offset = local.utcoffset()
+    offset = int(utc_offset.total_seconds()) if utc_offset is not None else 0
     sign = "+" if offset >= 0 else "-"
     hours, minutes = divmod(abs(offset) // 60, 60)
     return f"{local:%Y-%m-%d %H:%M:%S}{sign}{hours:02d}:{minutes:02d}"

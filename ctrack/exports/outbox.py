@@ -26,6 +26,7 @@ import aiohttp
 from ctrack import __version__
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
+from ctrack.services import Services
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -106,7 +107,7 @@ class Outcome:
 
 
 class OutboxSender:
-    def __init__(self, services, clock: Callable[[], float] = time.time):
+    def __init__(self, services: Services, clock: Callable[[], float] = time.time):
         self.services = services
         self.settings = OutboxSettings.from_config(services.config)
         self.clock = clock
@@ -220,7 +221,7 @@ class OutboxSender:
                 )
                 self.sent += 1
             elif o.give_up:
-                self._give_up(conn, o.row_id, now, o.error)
+                self._give_up(conn, o.row_id, now, o.error or "gave up")
             else:
                 attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (o.row_id,)).fetchone()[0] + 1
                 delay = conv.backoff(attempts, s.retry_first, s.retry_max)
@@ -283,7 +284,7 @@ def list_deliveries(conn: sqlite3.Connection, include_sent: bool, limit: int) ->
     ]
 
 
-async def run_outbox(services, stop: asyncio.Event) -> None:
+async def run_outbox(services: Services, stop: asyncio.Event) -> None:
     """The daemon's outbox task: runs until `stop` is set, then closes its HTTP session."""
     sender = OutboxSender(services)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ctrack.core.period import Period, day_number, from_day_number, weekday_of
@@ -28,7 +27,6 @@ SOURCE_COLUMNS = ("source", "channel", *MEASURES)
 CHANNEL_COLUMNS = ("channel", *MEASURES)
 DAILY_COUNTS = (*COUNTS, "spend")
 HEATMAP_COLUMNS = ("weekday", "hour", "calls", "missed")
-MISSED = ("missed", "busy", "failed", "voicemail")
 _SUMMED = (*COUNTS, "talk_seconds")
 GROUPINGS = ("source", "channel")
 
@@ -196,91 +194,6 @@ def trend(rows: Iterable[dict[str, Any]], period: Period) -> list[dict[str, Any]
         for name in COUNTS:
             days[row["day"]][name] += row[name]
     return list(days.values())
-
-
-# --- the call list -----------------------------------------------------------------------
-
-CALL_LIST_COLUMNS = (
-    "id",
-    "started_at",
-    "caller_number",
-    "caller_name",
-    "tracking_number",
-    "source",
-    "channel",
-    "disposition",
-    "ring_seconds",
-    "talk_seconds",
-    "first_time",
-    "qualified",
-    "recording",
-    "keyword",
-    "landing_page",
-)
-DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
-
-
-@dataclass(frozen=True, slots=True)
-class CallFilter:
-    source: str | None = None
-    disposition: str | None = None  # answered | missed (the group) | abandoned
-    qualified: bool | None = None
-    first_time: bool | None = None
-    search: str | None = None  # part of the caller's number or name
-
-
-def call_list(
-    conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(), limit: int = 50, offset: int = 0
-) -> list[dict[str, Any]]:
-    """Calls in the period matching the filters, newest first."""
-    where, params = ["started_at >= ?", "started_at < ?"], [period.start_ts, period.end_ts]
-    if filters.source:
-        where.append("source = ?")
-        params.append(filters.source)
-    if filters.disposition:
-        if filters.disposition not in DISPOSITION_FILTERS:
-            raise ReportError(
-                f"unknown disposition filter {filters.disposition!r} (one of: {', '.join(DISPOSITION_FILTERS)})"
-            )
-        if filters.disposition == "missed":
-            where.append(f"disposition IN ({', '.join('?' * len(MISSED))})")
-            params += MISSED
-        else:
-            where.append("disposition = ?")
-            params.append(filters.disposition)
-    if filters.qualified is not None:
-        where.append("qualified = ?")
-        params.append(int(filters.qualified))
-    if filters.first_time is not None:
-        where.append("first_time = ?")
-        params.append(int(filters.first_time))
-    if filters.search:
-        pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
-    sql = (
-        f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE {' AND '.join(where)} "
-        "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
-    )
-    rows = []
-    for row in conn.execute(sql, [*params, int(limit), int(offset)]):
-        d = dict(row)
-        d["first_time"] = None if d["first_time"] is None else bool(d["first_time"])
-        d["qualified"] = bool(d["qualified"])
-        rows.append(d)
-    return rows
-
-
-def call_sources(conn: sqlite3.Connection) -> list[str]:
-    """Source names to filter the call list by: the catalog's and any seen on calls."""
-    names = {r[0] for r in conn.execute("SELECT name FROM sources")}
-    names |= {r[0] for r in conn.execute("SELECT DISTINCT source FROM daily_rollup WHERE source != ''")}
-    return sorted(names)
-
-
-def call_by_id(conn: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE id = ?", (call_id,)).fetchone()
-    return None if row is None else dict(row)
 
 
 # --- pools -------------------------------------------------------------------------------

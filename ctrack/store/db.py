@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -134,7 +134,7 @@ def ensure_current(conn: sqlite3.Connection) -> None:
         raise DatabaseError("database schema is out of date (run `ctrack db upgrade`)")
 
 
-def _statements(sql: str):
+def _statements(sql: str) -> Iterator[str]:
     """Split a migration into statements (executescript would commit on its own)."""
     buffer = ""
     for line in sql.splitlines(keepends=True):
