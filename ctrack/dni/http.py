@@ -46,6 +46,7 @@ from ctrack.dni.attribution import (
     revisit,
     touch_from_url,
 )
+from ctrack.dni.clients import Crawlers, client_key, speculative
 from ctrack.dni.pools import Grant, Leases, PoolSettings
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
@@ -197,6 +198,8 @@ class Dni:
             for site, numbers in config.dni.published_numbers.items()
         }
         self.limiter = RateLimiter(config.dni.rate_per_minute, config.dni.rate_burst)
+        self.leases_per_client = config.dni.leases_per_client
+        self.crawlers = Crawlers(config.dni.crawlers)
         self.leases = Leases()
         self.site_pools: dict[str, list[str]] = {}
         self.visits = VisitCache()
@@ -232,15 +235,21 @@ class Dni:
         return allowed
 
     def client(self, request: web.Request) -> str:
-        """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
+        """Who leases are counted against: the client's address (its /64 for IPv6);
+        X-Forwarded-For only counts when a trusted proxy sent it."""
         remote = request.remote or ""
         if remote not in self.trusted_proxies:
-            return remote
+            return client_key(remote)
         for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
             hop = hop.strip()
             if hop and hop not in self.trusted_proxies:
-                return hop
-        return remote
+                return client_key(hop)
+        return client_key(remote)
+
+    def never_leases(self, request: web.Request) -> bool:
+        """Declared crawlers, prefetches and prerenders: the published number, no visit."""
+        headers = request.headers
+        return self.crawlers.match(headers.get("User-Agent")) or speculative(headers)
 
     # --- the catalog --------------------------------------------------------------------
 
@@ -315,7 +324,9 @@ class Dni:
                 self.visits.put(visit)
         return visit
 
-    async def lease(self, request: LeaseRequest, now: float, new_id: str | None = None) -> tuple[Visit, Grant]:
+    async def lease(
+        self, request: LeaseRequest, now: float, client: str | None = None, new_id: str | None = None
+    ) -> tuple[Visit, Grant]:
         """Lease (or renew) a number for the request's visit, and queue it for the store."""
         self._follow_catalog()
         pools = self.site_pools.get(request.site)
@@ -332,7 +343,7 @@ class Dni:
         else:
             visit = revisit(known, request.touch, request.ga_client_id, rules, now)
         previous = self.leases_of(visit.id, pools)
-        result = self.leases.lease(visit.id, pools, now)
+        result = self.leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
         self.visits.put(visit)
         changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != (
@@ -384,6 +395,12 @@ class Dni:
             ),
             ("ctrack_dni_pool_numbers", "gauge", "Active pool numbers", lambda: sum(p.numbers for p in pools())),
             ("ctrack_dni_leased_numbers", "gauge", "Pool numbers leased now", lambda: sum(p.leased for p in pools())),
+            (
+                "ctrack_dni_capped_total",
+                "counter",
+                "New visits given a number their client already holds ([dni] leases_per_client)",
+                lambda: sum(p.capped_total for p in pools()),
+            ),
             ("ctrack_dni_free_numbers", "gauge", "Pool numbers free now", lambda: sum(p.free for p in pools())),
             ("ctrack_dni_visits", "gauge", "Visits holding a grant now", lambda: sum(p.visits for p in pools())),
             (
@@ -440,12 +457,27 @@ async def lease_handler(request: web.Request) -> web.Response:
     if origin is not None and not dni.origin_allowed(origin, lease_request.site):
         return _error(403, "origin not allowed for this site")
     cors = _cors(origin)
+    if dni.never_leases(request):
+        published = dni.published(lease_request.site)
+        first = published[0] if published else None
+        return web.json_response(
+            {
+                "visit_id": None,
+                "number": first.number if first else None,
+                "formatted": first.formatted if first else None,
+                "source": None,
+                "lease_expires_at": None,
+                "visit_expires_at": None,
+                "published": [{"number": p.number, "formatted": p.formatted} for p in published],
+            },
+            headers={"Cache-Control": "no-store", **cors},
+        )
     now = time.time()
     client = dni.client(request)
     if not dni.limiter.allow(client, now):
         return _error(429, "too many lease requests", {**cors, "Retry-After": str(dni.limiter.retry_after(client))})
     try:
-        visit, grant = await dni.lease(lease_request, now)
+        visit, grant = await dni.lease(lease_request, now, client)
     except UnknownSite:
         return _error(404, "no number pool for this site", cors)
     except StoreUnavailable:
@@ -508,18 +540,23 @@ async def amp_handler(request: web.Request) -> web.Response:
     if source_origin is not None:
         headers["AMP-Access-Control-Allow-Source-Origin"] = source_origin
         headers["Access-Control-Expose-Headers"] = "AMP-Access-Control-Allow-Source-Origin"
+    if dni.never_leases(request):
+        return _amp_number(next((p.number for p in dni.published(site)), None), headers)
     now = time.time()
     client = dni.client(request)
     if not dni.limiter.allow(client, now):
         return _error(429, "too many lease requests", {**headers, "Retry-After": str(dni.limiter.retry_after(client))})
     visit_id = amp_visit_id(site, client_id) if client_id else None
     try:
-        _, grant = await dni.lease(LeaseRequest(site, touch, None, visit_id), now, new_id=visit_id)
+        _, grant = await dni.lease(LeaseRequest(site, touch, None, visit_id), now, client, new_id=visit_id)
     except UnknownSite:
         return _error(404, "no number pool for this site", headers)
     except StoreUnavailable:
         return _error(503, "visit could not be read; try again later", headers)
-    number = grant.number or next((p.number for p in dni.published(site)), None)
+    return _amp_number(grant.number or next((p.number for p in dni.published(site)), None), headers)
+
+
+def _amp_number(number: str | None, headers: dict[str, str]) -> web.Response:
     if number is None:
         return _error(503, "no number to show", headers)
     return web.json_response({"phoneNumber": number, "formattedPhoneNumber": formatted(number)}, headers=headers)

@@ -66,10 +66,13 @@ class PoolLeases:
         self._grants: dict[str, Grant] = {}  # visit -> grant (any kind)
         self._released: dict[str, tuple[str, float]] = {}  # number -> (visit, lease end)
         self._heap: list[tuple[float, str]] = []  # (expires_at, visit); lazy
+        self._client_of: dict[str, str] = {}  # visit -> the client that last asked for its number
+        self._by_client: dict[str, dict[str, str]] = {}  # client -> visit -> number, numbered grants only
         self.leases_total = 0
         self.renewals_total = 0
         self.overflow_total = 0  # visits sent to overflow (a fallback or shared grant)
         self.overflow_requests_total = 0  # requests answered from overflow, renewals included
+        self.capped_total = 0  # new visits given a number their client already holds (lease cap)
         self.peak_visits = 0
         self.set_numbers(numbers, last_used or {})
 
@@ -98,18 +101,18 @@ class PoolLeases:
         self.expire(now)
         return bool(self._free)
 
-    def lease(self, visit_id: str, now: float) -> LeaseResult:
-        """Lease, renew or overflow for one visit at `now`."""
+    def lease(self, visit_id: str, now: float, client: str | None = None) -> LeaseResult:
+        """Lease, renew or overflow for one visit at `now`; `client` is who asked (lease cap)."""
         self.expire(now)
         held = self._grants.get(visit_id)
         expires = now + self.settings.lease_seconds
         if held is not None and held.kind != GrantKind.FALLBACK:
-            return LeaseResult(self._renew(held, expires))
+            return LeaseResult(self._renew(held, expires, client))
         ended: tuple[Grant, ...] = ()
         if held is not None:
             if not self._free:
                 self.overflow_requests_total += 1
-                return LeaseResult(self._renew(held, expires))
+                return LeaseResult(self._renew(held, expires, client))
             ended = (self.drop(visit_id, now),)
         if self._free:
             number, _ = self._free.popitem(last=False)
@@ -124,9 +127,24 @@ class PoolLeases:
             grant = Grant(visit_id, self.settings.name, self.settings.fallback, GrantKind.FALLBACK, now, expires)
             self.overflow_total += 1
             self.overflow_requests_total += 1
-        self._hold(grant)
+        self._hold(grant, client)
         self.peak_visits = max(self.peak_visits, len(self._grants))
         return LeaseResult(grant, ended)
+
+    def join(self, visit_id: str, number: str, now: float, client: str) -> LeaseResult:
+        """A capped client's new visit shares `number`, which the client already holds."""
+        self.expire(now)
+        ended = (self.drop(visit_id, now),) if visit_id in self._grants else ()
+        grant = Grant(visit_id, self.settings.name, number, GrantKind.SHARED, now, now + self.settings.lease_seconds)
+        self.capped_total += 1
+        self._hold(grant, client)
+        self.peak_visits = max(self.peak_visits, len(self._grants))
+        return LeaseResult(grant, ended)
+
+    def numbers_of(self, client: str, now: float) -> list[str]:
+        """The numbers `client`'s visits hold now, oldest grant first."""
+        self.expire(now)
+        return list(dict.fromkeys(self._by_client.get(client, {}).values()))
 
     def restore(self, grant: Grant) -> None:
         """Put back a grant read from the database (daemon start)."""
@@ -157,27 +175,47 @@ class PoolLeases:
                 del self._grants[visit_id]
                 self._unhold(grant)
 
-    def _renew(self, grant: Grant, expires_at: float) -> Grant:
+    def _renew(self, grant: Grant, expires_at: float, client: str | None) -> Grant:
         renewed = grant.until(expires_at)
         self._grants[grant.visit_id] = renewed
-        if renewed.kind != GrantKind.FALLBACK:
+        if renewed.number is not None and renewed.kind != GrantKind.FALLBACK:
             self._holders[renewed.number][renewed.visit_id] = renewed
             self._in_use.move_to_end(renewed.number)
+            self._track(renewed.visit_id, renewed.number, client)
         self._push(renewed)
         self.renewals_total += 1
         return renewed
 
-    def _hold(self, grant: Grant) -> None:
+    def _hold(self, grant: Grant, client: str | None = None) -> None:
         self._grants[grant.visit_id] = grant
-        if grant.kind != GrantKind.FALLBACK:
+        if grant.number is not None and grant.kind != GrantKind.FALLBACK:
             self._holders.setdefault(grant.number, {})[grant.visit_id] = grant
             self._in_use[grant.number] = None
             self._in_use.move_to_end(grant.number)
+            self._track(grant.visit_id, grant.number, client)
         self._push(grant)
 
-    def _unhold(self, grant: Grant) -> None:
-        if grant.kind == GrantKind.FALLBACK:
+    def _track(self, visit_id: str, number: str, client: str | None) -> None:
+        """Count a numbered grant against the client that asked for it last (a restored
+        grant counts from its first renewal)."""
+        if client is None or self._client_of.get(visit_id) == client:
             return
+        self._untrack(visit_id)
+        self._client_of[visit_id] = client
+        self._by_client.setdefault(client, {})[visit_id] = number
+
+    def _untrack(self, visit_id: str) -> None:
+        client = self._client_of.pop(visit_id, None)
+        if client is not None:
+            visits = self._by_client[client]
+            del visits[visit_id]
+            if not visits:
+                del self._by_client[client]
+
+    def _unhold(self, grant: Grant) -> None:
+        if grant.number is None or grant.kind == GrantKind.FALLBACK:
+            return
+        self._untrack(grant.visit_id)
         holders = self._holders[grant.number]
         holders.pop(grant.visit_id, None)
         self._released[grant.number] = (grant.visit_id, grant.expires_at)
@@ -243,24 +281,36 @@ class Leases:
                 pool.settings = settings
                 pool.set_numbers(numbers, last_used)
 
-    def lease(self, visit_id: str, pool_names: Sequence[str], now: float) -> LeaseResult:
-        """Renew the visit's lease where it has one; else lease from the first pool with a
-        free number; else overflow in the first pool."""
+    def lease(
+        self, visit_id: str, pool_names: Sequence[str], now: float, client: str | None = None, cap: int = 0
+    ) -> LeaseResult:
+        """Renew the visit's lease where it has one; else, when `client` already holds `cap`
+        numbers of these pools (0 = no cap), share the one it was given last; else lease
+        from the first pool with a free number; else overflow in the first pool."""
         pools = [self.pools[name] for name in pool_names]
         for pool in pools:
             held = pool.grant_of(visit_id)
             if held is not None and held.kind != GrantKind.FALLBACK:
-                return pool.lease(visit_id, now)
+                return pool.lease(visit_id, now, client)
+        if client is not None and cap > 0:
+            holding = [(pool, number) for pool in pools for number in pool.numbers_of(client, now)]
+            if len(holding) >= cap:
+                pool, number = holding[-1]
+                ended = self._drop_elsewhere(visit_id, pools, pool, now)
+                result = pool.join(visit_id, number, now, client)
+                return LeaseResult(result.grant, ended + result.ended)
         for pool in pools:
             if pool.has_free(now):
-                ended = tuple(
-                    other.drop(visit_id, now)
-                    for other in pools
-                    if other is not pool and other.grant_of(visit_id) is not None
-                )
-                result = pool.lease(visit_id, now)
+                ended = self._drop_elsewhere(visit_id, pools, pool, now)
+                result = pool.lease(visit_id, now, client)
                 return LeaseResult(result.grant, ended + result.ended)
-        return pools[0].lease(visit_id, now)
+        return pools[0].lease(visit_id, now, client)
+
+    @staticmethod
+    def _drop_elsewhere(visit_id: str, pools: list[PoolLeases], keep: PoolLeases, now: float) -> tuple[Grant, ...]:
+        return tuple(
+            other.drop(visit_id, now) for other in pools if other is not keep and other.grant_of(visit_id) is not None
+        )
 
     def visit_for(self, number: str, at: float, grace: float) -> str | None:
         for pool in self.pools.values():

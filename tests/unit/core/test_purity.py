@@ -17,6 +17,7 @@ PURE = sorted(
             "calllog/freeswitch_events.py",
             "calllog/asterisk_cdr.py",
             "dni/attribution.py",
+            "dni/clients.py",
             "dni/pools.py",
             "dni/ratelimit.py",
             "spend/rules.py",

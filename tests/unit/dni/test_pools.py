@@ -197,3 +197,49 @@ def test_pool_usage():
 def test_pool_usage_with_no_visits():
     usage = pool_usage([], numbers=5, start=0, end=100, grace=60)
     assert (usage.visits, usage.utilization, usage.peak_visits, usage.recommended) == (0, 0.0, 0, None)
+
+
+# --- the lease cap per client (one address must not drain a pool) -------------------------
+
+
+def leases(numbers=NUMBERS + ["+15035550104", "+15035550105"], lease_seconds=600):
+    manager = Leases()
+    manager.sync({"web": (PoolSettings("web", lease_seconds, "fallback", FALLBACK), numbers)})
+    return manager
+
+
+def test_one_client_holds_at_most_cap_numbers_then_shares_the_last_one_it_holds():
+    manager = leases()
+    got = [manager.lease(f"v{i}", ["web"], i, client="198.51.100.7", cap=2).grant for i in range(5)]
+    assert [g.kind for g in got] == [GrantKind.LEASE, GrantKind.LEASE] + [GrantKind.SHARED] * 3
+    assert {g.number for g in got[2:]} == {got[1].number}  # the number it already holds, never a new one
+    pool = manager.pools["web"]
+    assert (pool.free, pool.capped_total) == (3, 3)
+    # a real visitor from elsewhere still gets a number of their own
+    other = manager.lease("w", ["web"], 10, client="203.0.113.9", cap=2).grant
+    assert other.kind == GrantKind.LEASE and other.number not in {g.number for g in got}
+    # the capped client's heartbeats renew what they hold
+    assert manager.lease("v0", ["web"], 20, client="198.51.100.7", cap=2).grant.number == got[0].number
+
+
+def test_the_cap_frees_up_when_the_clients_leases_run_out():
+    manager = leases(lease_seconds=100)
+    for i in range(3):
+        manager.lease(f"v{i}", ["web"], 0, client="198.51.100.7", cap=2)
+    assert manager.lease("late", ["web"], 150, client="198.51.100.7", cap=2).grant.kind == GrantKind.LEASE
+
+
+def test_no_cap_and_no_client_lease_as_before():
+    manager = leases()
+    assert {manager.lease(f"v{i}", ["web"], i, client="198.51.100.7").grant.kind for i in range(5)} == {GrantKind.LEASE}
+    manager = leases()
+    assert {manager.lease(f"v{i}", ["web"], i, cap=1).grant.kind for i in range(5)} == {GrantKind.LEASE}
+
+
+def test_a_capped_fallback_is_upgraded_only_within_the_cap():
+    manager = leases(numbers=NUMBERS[:1])
+    manager.lease("a", ["web"], 0, client="198.51.100.7", cap=1)
+    fallback = manager.lease("b", ["web"], 1, client="203.0.113.9", cap=1).grant
+    assert fallback.kind == GrantKind.FALLBACK
+    manager.pools["web"].drop("a", 2)  # a's number frees up
+    assert manager.lease("b", ["web"], 3, client="203.0.113.9", cap=1).grant.kind == GrantKind.LEASE
