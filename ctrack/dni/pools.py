@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ctrack.core.model import Pool
+
 
 class GrantKind(StrEnum):
     LEASE = "lease"  # the visit holds the number alone
@@ -41,14 +43,6 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
-class PoolSettings:
-    name: str
-    lease_seconds: int = 1800
-    overflow: str = "fallback"  # "fallback" or "share"
-    fallback: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class LeaseResult:
     grant: Grant
     ended: tuple[Grant, ...] = ()  # grants this request ended early (a fallback upgraded to a lease)
@@ -57,8 +51,8 @@ class LeaseResult:
 class PoolLeases:
     """One pool's numbers, leases and pressure counters."""
 
-    def __init__(self, settings: PoolSettings, numbers: Iterable[str], last_used: Mapping[str, float] | None = None):
-        self.settings = settings
+    def __init__(self, pool: Pool, numbers: Iterable[str], last_used: Mapping[str, float] | None = None):
+        self.pool = pool
         self._numbers: set[str] = set()
         self._free: OrderedDict[str, float] = OrderedDict()  # number -> last used; LRU first
         self._holders: dict[str, dict[str, Grant]] = {}  # number -> visit -> grant
@@ -105,7 +99,7 @@ class PoolLeases:
         """Lease, renew or overflow for one visit at `now`; `client` is who asked (lease cap)."""
         self.expire(now)
         held = self._grants.get(visit_id)
-        expires = now + self.settings.lease_seconds
+        expires = now + self.pool.lease_seconds
         if held is not None and held.kind != GrantKind.FALLBACK:
             return LeaseResult(self._renew(held, expires, client))
         ended: tuple[Grant, ...] = ()
@@ -116,15 +110,15 @@ class PoolLeases:
             ended = (self.drop(visit_id, now),)
         if self._free:
             number, _ = self._free.popitem(last=False)
-            grant = Grant(visit_id, self.settings.name, number, GrantKind.LEASE, now, expires)
+            grant = Grant(visit_id, self.pool.name, number, GrantKind.LEASE, now, expires)
             self.leases_total += 1
-        elif self.settings.overflow == "share" and self._in_use:
+        elif self.pool.overflow == "share" and self._in_use:
             number = next(iter(self._in_use))
-            grant = Grant(visit_id, self.settings.name, number, GrantKind.SHARED, now, expires)
+            grant = Grant(visit_id, self.pool.name, number, GrantKind.SHARED, now, expires)
             self.overflow_total += 1
             self.overflow_requests_total += 1
         else:
-            grant = Grant(visit_id, self.settings.name, self.settings.fallback, GrantKind.FALLBACK, now, expires)
+            grant = Grant(visit_id, self.pool.name, self.pool.fallback, GrantKind.FALLBACK, now, expires)
             self.overflow_total += 1
             self.overflow_requests_total += 1
         self._hold(grant, client)
@@ -135,7 +129,7 @@ class PoolLeases:
         """A capped client's new visit shares `number`, which the client already holds."""
         self.expire(now)
         ended = (self.drop(visit_id, now),) if visit_id in self._grants else ()
-        grant = Grant(visit_id, self.settings.name, number, GrantKind.SHARED, now, now + self.settings.lease_seconds)
+        grant = Grant(visit_id, self.pool.name, number, GrantKind.SHARED, now, now + self.pool.lease_seconds)
         self.capped_total += 1
         self._hold(grant, client)
         self.peak_visits = max(self.peak_visits, len(self._grants))
@@ -268,18 +262,18 @@ class Leases:
         self.pools: dict[str, PoolLeases] = {}
 
     def sync(
-        self, pools: Mapping[str, tuple[PoolSettings, Sequence[str]]], last_used: Mapping[str, float] | None = None
+        self, pools: Mapping[str, tuple[Pool, Sequence[str]]], last_used: Mapping[str, float] | None = None
     ) -> None:
         """Match the catalog: add, update or remove pools and their numbers."""
         for name in set(self.pools) - set(pools):
             del self.pools[name]
-        for name, (settings, numbers) in pools.items():
-            pool = self.pools.get(name)
-            if pool is None:
-                self.pools[name] = PoolLeases(settings, numbers, last_used)
+        for name, (pool, numbers) in pools.items():
+            leases = self.pools.get(name)
+            if leases is None:
+                self.pools[name] = PoolLeases(pool, numbers, last_used)
             else:
-                pool.settings = settings
-                pool.set_numbers(numbers, last_used)
+                leases.pool = pool
+                leases.set_numbers(numbers, last_used)
 
     def lease(
         self, visit_id: str, pool_names: Sequence[str], now: float, client: str | None = None, cap: int = 0
@@ -324,22 +318,11 @@ class Leases:
 
 
 @dataclass(frozen=True, slots=True)
-class Span:
-    """A persisted grant, as the statistics read it."""
-
-    visit_id: str
-    number: str | None
-    kind: GrantKind
-    started_at: float
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
 class PoolUsage:
     numbers: int
     window_seconds: float
     visits: int
-    utilization: float  # share of number-time leased in the window, 0..1
+    utilization: float  # share of number-time leased in the window, 0..1 (a percent only when shown)
     pressure_visits: int  # visits served from overflow (fallback or shared)
     pressure: float  # pressure_visits / visits
     peak_visits: int  # most visits wanting a number at the same moment
@@ -369,7 +352,7 @@ def _peak(intervals: Iterable[tuple[float, float]]) -> int:
     return peak
 
 
-def _merged_per_visit(spans: Iterable[Span], extend: float, start: float, end: float) -> list[tuple[float, float]]:
+def _merged_per_visit(spans: Iterable[Grant], extend: float, start: float, end: float) -> list[tuple[float, float]]:
     by_visit: dict[str, list[tuple[float, float]]] = {}
     for span in spans:
         s, e = max(span.started_at, start), min(span.expires_at + extend, end)
@@ -389,7 +372,7 @@ def _merged_per_visit(spans: Iterable[Span], extend: float, start: float, end: f
     return merged
 
 
-def pool_usage(spans: Sequence[Span], numbers: int, start: float, end: float, grace: float) -> PoolUsage:
+def pool_usage(spans: Sequence[Grant], numbers: int, start: float, end: float, grace: float) -> PoolUsage:
     """Utilization, pressure, peak demand and a recommended size over [start, end).
 
     Demand counts every visit that wanted a number, including those sent to overflow, so a

@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ctrack.catalog.store import NotFound
 from ctrack.core.model import CallRecord
-from ctrack.dni.attribution import LeaseSpan, Touch, Visit, pick_visit
-from ctrack.dni.pools import Grant, GrantKind, Span, pool_usage
-
-DAY = 86400.0
+from ctrack.dni.attribution import Touch, Visit, credit_call, pick_visit
+from ctrack.dni.pools import Grant, GrantKind
 
 _TOUCH_COLUMNS = (
     "utm_source",
@@ -220,8 +217,8 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- calls -------------------------------------------------------------------------------
 
 _CANDIDATES = """
-SELECT l.visit_id, l.started_at, l.expires_at
-FROM leases l
+SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at
+FROM leases l JOIN pools p ON p.id = l.pool_id
 WHERE l.number = ? AND l.kind != 'fallback' AND l.started_at <= ? AND l.expires_at >= ?
 """
 
@@ -235,66 +232,30 @@ def attribute_call(conn: sqlite3.Connection, record: CallRecord, grace_seconds: 
         return
     at = record.started_at
     rows = conn.execute(_CANDIDATES, (record.tracking_number, at, at - grace_seconds)).fetchall()
-    spans = [LeaseSpan(r[0], r[1], r[2]) for r in rows]
-    visit_id, ambiguous = pick_visit(spans, at, record.visit_id)
+    visit_id, ambiguous = pick_visit(
+        [Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]) for r in rows], at, record.visit_id
+    )
     if visit_id is None:
         return
     visit = load_visit(conn, visit_id)
     if visit is None:
         return
-    record.visit_id = visit.id
-    record.source = visit.source
-    record.channel = visit.channel
-    extra = {
-        "keyword": visit.touch.utm_term,
-        "landing_page": visit.touch.landing_page,
-        "gclid": visit.touch.gclid,
-        "ga_client_id": visit.ga_client_id,
-    }
-    record.extra.update({k: v for k, v in extra.items() if v})
-    if ambiguous:
-        record.extra["visit_ambiguous"] = "1"
-    else:
-        record.extra.pop("visit_ambiguous", None)
+    credit_call(record, visit, ambiguous)
 
 
-# --- reports -----------------------------------------------------------------------------
+# --- reads for reports and the CLI --------------------------------------------------------
 
 
-def pool_stats(conn: sqlite3.Connection, pool: str, days: int, now: float, grace: float) -> dict[str, Any]:
-    """`ctrack pool stats`: usage of one pool over the last `days` (or since it was created)."""
-    row = conn.execute("SELECT id, site, created_at FROM pools WHERE name = ?", (pool,)).fetchone()
-    if row is None:
-        raise NotFound(f"unknown pool {pool!r} (see `ctrack pool list`)")
-    start = max(now - days * DAY, row["created_at"])
-    numbers = conn.execute(
-        "SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'", (row["id"],)
-    ).fetchone()[0]
-    spans = [
-        Span(r["visit_id"], r["number"], GrantKind(r["kind"]), r["started_at"], r["expires_at"])
+def pool_grants(conn: sqlite3.Connection, pool_id: int, pool: str, since: float, until: float) -> list[Grant]:
+    """The pool's grants that overlap [since, until)."""
+    return [
+        Grant(r[0], pool, r[1], GrantKind(r[2]), r[3], r[4])
         for r in conn.execute(
-            """
-                 SELECT visit_id, number, kind, started_at, expires_at FROM leases
-                 WHERE pool_id = ? AND expires_at > ? AND started_at < ?""",
-            (row["id"], start - grace, now),
+            "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
+            "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
+            (pool_id, since, until),
         )
     ]
-    usage = pool_usage(spans, numbers, start, now, grace)
-    leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
-    return {
-        "pool": pool,
-        "site": row["site"],
-        "since": start,
-        "days": round((now - start) / DAY, 2),
-        "numbers": numbers,
-        "leased_now": len(leased_now),
-        "visits": usage.visits,
-        "utilization": round(usage.utilization, 4),
-        "pressure_visits": usage.pressure_visits,
-        "pressure": round(usage.pressure, 4),
-        "peak_visits": usage.peak_visits,
-        "recommended_size": usage.recommended,
-    }
 
 
 def recent_visits(conn: sqlite3.Connection, limit: int = 20, site: str | None = None) -> list[dict[str, Any]]:

@@ -17,8 +17,11 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from ctrack.catalog.store import NotFound
 from ctrack.core.period import Period, day_number, from_day_number, weekday_of
-from ctrack.dni.pools import GrantKind, Span, pool_usage
+from ctrack.dni.attribution import DAY
+from ctrack.dni.pools import GrantKind, pool_usage
+from ctrack.dni.store import pool_grants
 from ctrack.reports.rollups import rollup_timezone
 
 COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "qualified")
@@ -209,14 +212,7 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
         numbers = [
             r[0] for r in conn.execute("SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))
         ]
-        spans = [
-            Span(*r[:2], GrantKind(r[2]), *r[3:])
-            for r in conn.execute(
-                "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
-                "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
-                (pool_id, start - grace, max(end, now)),
-            )
-        ]
+        spans = pool_grants(conn, pool_id, name, start - grace, max(end, now))
         usage = pool_usage(spans, len(numbers), start, end, grace) if end > start else None
         leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
         calls = 0
@@ -232,12 +228,40 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
                 "site": site,
                 "numbers": len(numbers),
                 "leased_now": len(leased_now),
-                "utilization": round(100 * usage.utilization, 1) if usage else None,
+                "utilization": round(usage.utilization, 4) if usage else None,
                 "visits": usage.visits if usage else 0,
-                "pressure": round(100 * usage.pressure, 1) if usage else None,
+                "pressure": round(usage.pressure, 4) if usage else None,
                 "peak_visits": usage.peak_visits if usage else 0,
                 "recommended_size": usage.recommended if usage else None,
                 "calls": calls,
             }
         )
     return rows
+
+
+def pool_stats(conn: sqlite3.Connection, pool: str, days: int, now: float, grace: float) -> dict[str, Any]:
+    """`ctrack pool stats`: usage of one pool over the last `days` (or since it was created)."""
+    row = conn.execute("SELECT id, site, created_at FROM pools WHERE name = ?", (pool,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown pool {pool!r} (see `ctrack pool list`)")
+    start = max(now - days * DAY, row["created_at"])
+    numbers = conn.execute(
+        "SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'", (row["id"],)
+    ).fetchone()[0]
+    spans = pool_grants(conn, row["id"], pool, start - grace, now)
+    usage = pool_usage(spans, numbers, start, now, grace)
+    leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
+    return {
+        "pool": pool,
+        "site": row["site"],
+        "since": start,
+        "days": round((now - start) / DAY, 2),
+        "numbers": numbers,
+        "leased_now": len(leased_now),
+        "visits": usage.visits,
+        "utilization": round(usage.utilization, 4),
+        "pressure_visits": usage.pressure_visits,
+        "pressure": round(usage.pressure, 4),
+        "peak_visits": usage.peak_visits,
+        "recommended_size": usage.recommended,
+    }

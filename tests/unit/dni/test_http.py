@@ -309,7 +309,8 @@ async def test_grace_period_and_ambiguity(tmp_path):
 
 
 async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
-    from ctrack.dni.http import DNI, WriteBehind
+    from ctrack.dni.http import DNI
+    from ctrack.dni.service import WriteBehind
 
     monkeypatch.setattr(WriteBehind, "RETRY_SECONDS", 0.05)
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
