@@ -172,55 +172,11 @@ class Daemon:
         self._closers.extend(closers)
 
     async def _start_http(self) -> None:
-        from ctrack.web.app import create_app
-        from ctrack.web.connections import LINGER_SECONDS, GuardedSite, Limits, connection_budget
+        from ctrack.web.app import start_http
 
-        http = self.config.http
-        host, port = http.listen
-        app = create_app(self.services)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=DRAIN_SECONDS,
-            keepalive_timeout=http.keepalive_timeout,
-            lingering_time=LINGER_SECONDS,
-        )
-        await runner.setup()
-        limits = Limits(
-            connection_budget(http.max_connections),
-            http.max_connections_per_address,
-            http.header_timeout,
-            http.trusted_proxies,
-        )
-        site = GuardedSite(runner, host, port, limits)
-        await site.start()
+        runner, site = await start_http(self.services, DRAIN_SECONDS)
         self.http_runner = runner
         self.addresses["http"] = site.address
-        guard = site.guard
-        assert guard is not None
-        for name, kind, text, value in (
-            ("ctrack_http_connections", "gauge", "HTTP connections open now", lambda: guard.open),
-            (
-                "ctrack_http_refused_total",
-                "counter",
-                "HTTP connections closed at once (per-address bound, or full of busy ones)",
-                lambda: guard.refused,
-            ),
-            (
-                "ctrack_http_evicted_total",
-                "counter",
-                "HTTP connections closed to make room: the oldest still sending its headers",
-                lambda: guard.evicted,
-            ),
-            (
-                "ctrack_http_header_timeouts_total",
-                "counter",
-                "HTTP connections closed after [http] header_timeout without a complete request",
-                lambda: guard.timed_out,
-            ),
-        ):
-            self.services.add_metric(name, kind, text, value)
         self._closers.append(runner.cleanup)
 
     # -- background work ----------------------------------------------------------------

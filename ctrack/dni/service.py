@@ -90,35 +90,62 @@ class WriteBehind:
     Waiting for a commit costs a request several event-loop turns; under load that is
     most of a lease's latency. So a lease is queued here (rows coalesced per visit: a
     visit's latest state wins) and committed by the next flush, which starts as soon as
-    the previous one ends: in a burst many leases share one commit. A failed commit is
-    retried; shutdown drains the queue before the writer closes. What a hard crash can
-    lose is the last flush (milliseconds); a page whose grant was lost gets a number again
-    on its next heartbeat.
+    the previous one ends: in a burst many leases share one commit. A heartbeat's renewal
+    only moves an expiry, so renewals wait up to RENEWAL_SECONDS and join a flush then:
+    the latest expiry of each lease, once. A failed commit is retried; shutdown drains the
+    queue before the writer closes. What a hard crash can lose is the last flush and the
+    renewals of the last second, never more than a heartbeat's worth of a lease's time
+    (heartbeats come every third of a lease); a page whose grant was lost gets a number
+    again on its next heartbeat.
     """
 
     RETRY_SECONDS = 1.0
+    RENEWAL_SECONDS = 1.0
 
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self._visits: dict[str, tuple[Visit, Grant, bool]] = {}  # id -> (visit, its grant, whole row?)
         self._grants: dict[tuple[str, float], tuple[Grant, bool]] = {}  # (visit, start) -> (grant, new?)
+        self._renewals: dict[str, tuple[Visit, Grant]] = {}  # visit id -> its latest renewal
+        self._renewal_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task | None = None
         self.failures = 0
 
     @property
     def backlog(self) -> int:
-        return len(self._visits)
+        return len(self._visits) + len(self._renewals)
+
+    def renew(self, visit: Visit, grant: Grant) -> None:
+        """Queue a heartbeat that changed nothing but the expiry (and the visit's last seen)."""
+        self._renewals[visit.id] = (visit, grant)
+        if self._renewal_timer is None:
+            self._renewal_timer = asyncio.get_running_loop().call_later(self.RENEWAL_SECONDS, self._flush_renewals)
 
     def save(self, visit: Visit, grant: Grant, whole: bool, grants: list[tuple[Grant, bool]]) -> None:
         """Queue a visit with its current grant, and the grants it started, renewed or ended.
         `whole` asks for the whole visit row (new or changed); a grant's flag says it is new."""
+        renewal = self._renewals.pop(visit.id, None)
+        if renewal is not None:  # an older lease of this visit keeps its latest expiry
+            self._grants.setdefault((renewal[1].visit_id, renewal[1].started_at), (renewal[1], False))
         pending = self._visits.get(visit.id)
         self._visits[visit.id] = (visit, grant, whole or (pending is not None and pending[2]))
         for item, new in grants:
             key = (item.visit_id, item.started_at)
             pending_grant = self._grants.get(key)
             self._grants[key] = (item, new or (pending_grant is not None and pending_grant[1]))
-        if self._task is None:
+        self._start()
+
+    def _flush_renewals(self) -> None:
+        self._renewal_timer = None
+        renewals, self._renewals = self._renewals, {}
+        for visit, grant in renewals.values():
+            if visit.id not in self._visits:
+                self._visits[visit.id] = (visit, grant, False)
+            self._grants.setdefault((grant.visit_id, grant.started_at), (grant, False))
+        self._start()
+
+    def _start(self) -> None:
+        if self._task is None and (self._visits or self._grants):
             self._task = asyncio.create_task(self._run(), name="ctrack-dni-write-behind")
 
     async def _run(self) -> None:
@@ -144,6 +171,9 @@ class WriteBehind:
 
     async def drain(self, timeout: float) -> None:
         """Commit everything queued (tests, and shutdown before the writer closes)."""
+        if self._renewal_timer is not None:
+            self._renewal_timer.cancel()
+            self._flush_renewals()
         task = self._task
         if task is None:
             return
@@ -323,7 +353,10 @@ class LeaseService:
             known.ga_client_id,
         )
         renewed = previous is not None and previous.started_at == grant.started_at
-        self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
+        if renewed and not changed and not result.ended:
+            self.saver.renew(visit, grant)
+        else:
+            self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
         return visit, grant
 
     def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:

@@ -11,6 +11,7 @@ from ctrack.dashboard import http as dashboard
 from ctrack.dni import http as dni
 from ctrack.exports import http as exports
 from ctrack.services import Services
+from ctrack.web.connections import LINGER_SECONDS, GuardedSite, Limits, connection_budget
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = 64 * 1024
@@ -61,3 +62,50 @@ def create_app(services: Services) -> web.Application:
     for feature in (dni, dashboard, exports):
         feature.setup(app, services)
     return app
+
+
+async def start_http(services: Services, shutdown_timeout: float) -> tuple[web.AppRunner, GuardedSite]:
+    """The daemon's web server on [http] listen, with its timeouts and connection bounds."""
+    http = services.config.http
+    runner = web.AppRunner(
+        create_app(services),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=http.keepalive_timeout,
+        lingering_time=LINGER_SECONDS,
+    )
+    await runner.setup()
+    limits = Limits(
+        connection_budget(http.max_connections),
+        http.max_connections_per_address,
+        http.header_timeout,
+        http.trusted_proxies,
+    )
+    site = GuardedSite(runner, *http.listen, limits)
+    await site.start()
+    guard = site.guard
+    assert guard is not None
+    for name, kind, text, value in (
+        ("ctrack_http_connections", "gauge", "HTTP connections open now", lambda: guard.open),
+        (
+            "ctrack_http_refused_total",
+            "counter",
+            "HTTP connections closed at once (per-address bound, or full of busy ones)",
+            lambda: guard.refused,
+        ),
+        (
+            "ctrack_http_evicted_total",
+            "counter",
+            "HTTP connections closed to make room: the oldest still sending its headers",
+            lambda: guard.evicted,
+        ),
+        (
+            "ctrack_http_header_timeouts_total",
+            "counter",
+            "HTTP connections closed after [http] header_timeout without a complete request",
+            lambda: guard.timed_out,
+        ),
+    ):
+        services.add_metric(name, kind, text, value)
+    return runner, site

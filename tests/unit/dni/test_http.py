@@ -1,6 +1,7 @@
 """The DNI HTTP contract on a real loopback server: leases, renewals, overflow, CORS, limits,
 AMP, the snippet, a daemon restart, and crediting a call to the visit that held the number."""
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -478,3 +479,27 @@ async def test_the_crawler_list_is_configurable(db):
             assert (await r.json())["number"] in POOL_NUMBERS
         async with http.post(url, data=json.dumps(GCLID_VISIT), headers={"User-Agent": "UptimeProbe/2"}) as r:
             assert (await r.json())["visit_id"] is None
+
+
+async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_expiry(db, monkeypatch):
+    async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
+        first = (await lease(http, base))[1]
+        await saved(app)
+        real_run, jobs = services.writer.run, []
+
+        async def counting(job):
+            jobs.append(job)
+            return await real_run(job)
+
+        monkeypatch.setattr(services.writer, "run", counting)
+        beats = [(await lease(http, base, visit_id=first["visit_id"]))[1] for _ in range(3)]
+        assert {b["number"] for b in beats} == {first["number"]}
+        await asyncio.sleep(0.2)
+        assert jobs == []  # renewals wait for the next renewal flush
+        await saved(app)
+    [job] = jobs
+    assert [(g.visit_id, new) for g, new in job.keywords["grants"]] == [(first["visit_id"], False)]
+    assert [whole for _, _, whole in job.keywords["visits"]] == [False]
+    [row] = rows(db, "SELECT expires_at FROM leases")
+    assert round(row["expires_at"], 3) == beats[-1]["lease_expires_at"]
+    assert rows(db, "SELECT lease_expires_at FROM visits")[0]["lease_expires_at"] == row["expires_at"]
