@@ -39,12 +39,23 @@ def client_key(address: str) -> str:
 class Crawlers:
     """Declared crawlers by user-agent token (case-insensitive, anywhere in the header)."""
 
+    SEEN = 4096  # user agents remembered: a site's visitors send few distinct ones
+
     def __init__(self, tokens: Iterable[str]) -> None:
         self.tokens = tuple(t for t in tokens if t)
         self._pattern = re.compile("|".join(re.escape(t) for t in self.tokens), re.IGNORECASE) if self.tokens else None
+        self._seen: dict[str, bool] = {}  # searching 50 tokens in a user agent costs microseconds
 
     def match(self, user_agent: str | None) -> bool:
-        return bool(user_agent and self._pattern is not None and self._pattern.search(user_agent))
+        if not user_agent or self._pattern is None:
+            return False
+        found = self._seen.get(user_agent)
+        if found is None:
+            found = self._pattern.search(user_agent) is not None
+            if len(self._seen) >= self.SEEN:
+                self._seen.clear()
+            self._seen[user_agent] = found
+        return found
 
 
 def speculative(headers: Mapping[str, str]) -> bool:

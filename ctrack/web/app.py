@@ -38,7 +38,7 @@ def body_deadline(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if not request.body_exists:
+        if not request.body_exists or request.content.is_eof():  # no body, or all of it came with the headers
             return await handler(request)
         deadline = asyncio.timeout(seconds)
         try:

@@ -79,3 +79,10 @@ def test_the_crawler_list_is_configurable():
 )
 def test_speculative_requests(headers, expected):
     assert speculative(headers) is expected
+
+
+def test_a_remembered_answer_is_the_same_answer():
+    crawlers = Crawlers(["Googlebot"])
+    crawlers.SEEN = 2
+    agents = ["Googlebot/2.1", "Mozilla/5.0 Chrome", "Mozilla/5.0 Firefox"] * 2
+    assert [crawlers.match(a) for a in agents] == [True, False, False] * 2
