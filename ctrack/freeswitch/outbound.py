@@ -101,6 +101,9 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
     if decision.record:
         path = posixpath.join(recording_directory, decision.recording_file)
         variables[v.RECORDING_FILE] = path
+        # record_session starts before the bridge: write audio from the answer on only, so a
+        # missed or busy call records no ringing (switch_ivr_record_session, SMBF_ANSWER_REQ).
+        variables["RECORD_ANSWER_REQ"] = "true"
     if decision.whisper:
         # Played to the business line after it answers and before it hears the caller.
         variables["bridge_pre_execute_bleg_app"] = "playback"
