@@ -14,6 +14,7 @@ two variables and recomputes Content-Length, leaving every other byte as capture
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,8 @@ class InboundPeer:
     drop_after: dict[int, int] = field(default_factory=dict)
     seed: int | None = None
     max_chunk: int = 512
-    reject: bool = False  # answer like apply-inbound-acl refusing us
+    acl: str | None = None  # apply-inbound-acl: a list name (see `lists`) or a CIDR
+    lists: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"loopback.auto": ("127.0.0.0/8", "::1/128")})
     adapt_marker: bool = True
     connections: int = 0
     commands: list[str] = field(default_factory=list)
@@ -178,7 +180,7 @@ class InboundPeer:
         greeting, accepted, enabled, bye, goodbye = self._captured()
         streaming: asyncio.Task | None = None
         try:
-            if self.reject:
+            if self.acl is not None and not self._allowed(writer.get_extra_info("peername")[0]):
                 text = b"Access Denied, go away.\n"
                 writer.write(b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n" % len(text) + text)
                 await writer.drain()
@@ -220,6 +222,12 @@ class InboundPeer:
             if streaming is not None:
                 await asyncio.gather(streaming, return_exceptions=True)
             writer.close()
+
+    def _allowed(self, address: str) -> bool:
+        """switch_check_network_list_ip: an unknown list name allows nobody."""
+        assert self.acl is not None
+        cidrs = self.lists.get(self.acl) or (tuple(self.acl.split(",")) if "/" in self.acl else ())
+        return any(ipaddress.ip_address(address) in ipaddress.ip_network(c, strict=False) for c in cidrs)
 
     def _captured(self) -> tuple[bytes, ...]:
         msgs = received(CAPTURES[0])
