@@ -1,9 +1,12 @@
 """ctrack.js in real headless Chromium: number swapping, the NAP block, later content,
-separate visitors, the lease cache, consent, CORS and a server that is down."""
+separate visitors, the lease cache, consent, CORS, a server that is down or hung, labels,
+shadow roots, split numbers, no-swap regions, and the script's size on the wire."""
 
 import asyncio
+import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +184,150 @@ async def test_with_the_server_down_the_page_is_intact(browser, pages):
     assert failed and errors == []
     assert await page.get_attribute("#call", "href") == PUBLISHED_TEL
     assert await text(page, "#text") == intact
+
+
+# --- attributes, shadow roots, split numbers, no-swap regions, loading, size ------------------------
+
+
+async def widgets(browser, pages):
+    """The widgets page with its number swapped; returns (page, last four digits shown)."""
+    page = await browser.new_page()
+    await page.goto(pages("widgets.html"))
+    number = await leased_number(page)
+    return page, number[-4:]
+
+
+async def attr(page, selector, name):
+    return await page.locator(selector).get_attribute(name)
+
+
+async def test_labels_and_tooltips_say_the_number_shown(browser, pages):
+    page, last4 = await widgets(browser, pages)
+    shown = f"(503) 555-{last4}"
+    button = page.locator("#button")
+    assert await button.text_content() == f"Call {shown}"
+    assert await attr(page, "#button", "aria-label") == f"Call {shown}"
+    assert await attr(page, "#button", "title") == f"Call {shown}"
+    # the accessible name a screen reader announces is the visible text
+    assert await page.get_by_role("button", name=f"Call {shown}", exact=True).count() == 1
+    assert await page.get_by_role("button", name="Call (503) 555-0100").count() == 0
+    assert await attr(page, "#img", "alt") == f"Call 503-555-{last4}"
+    assert await page.get_by_role("link", name=f"Call 503-555-{last4}", exact=True).count() == 1
+    # a label the page sets later follows too
+    await page.evaluate("() => document.querySelector('#button').setAttribute('aria-label', 'Dial 503 555 0100')")
+    await page.wait_for_function(
+        "() => document.querySelector('#button').getAttribute('aria-label') !== 'Dial 503 555 0100'"
+    )
+    assert await attr(page, "#button", "aria-label") == f"Dial 503 555 {last4}"
+
+
+async def test_numbers_split_across_inline_elements_are_swapped_in_place(browser, pages):
+    page, last4 = await widgets(browser, pages)
+    assert await page.inner_html("#split-span") == f'<span class="area">(503)</span> 555-{last4}'
+    assert await page.inner_html("#split-bold") == f"Call <b>503</b>-555-<b>{last4}</b> now"
+    assert await page.inner_html("#split-tel") == f"<span>503</span>.<span>555</span>.<span>{last4}</span>"
+    assert await attr(page, "#split-tel", "href") == f"tel:503555{last4}"
+    # separate blocks are separate lines, not one number
+    assert await page.inner_html("#blocks") == "<div>(503)</div><div>555-0100</div>"
+    # split markup added later
+    await page.evaluate(
+        "() => { document.querySelector('#later').innerHTML = '<p id=\"late\"><i>503</i> 555 0100</p>'; }"
+    )
+    await page.wait_for_function("() => !document.querySelector('#late').textContent.includes('0100')")
+    assert await page.inner_html("#late") == f"<i>503</i> 555 {last4}"
+
+
+async def test_open_shadow_roots_are_walked_and_observed(browser, pages):
+    page, last4 = await widgets(browser, pages)
+    # roots that existed before the script: declarative and attached by the page
+    assert await text(page, "#dsd-tel") == f"(503) 555-{last4}"
+    assert await attr(page, "#dsd-tel", "href") == f"tel:+1503555{last4}"
+    assert await attr(page, "#dsd-tel", "aria-label") == f"Call (503) 555-{last4}"
+    assert await text(page, "#shadow-text") == f"503.555.{last4}"
+    # content added to an existing root later
+    await page.evaluate("""() => { document.querySelector('#imperative').shadowRoot.querySelector('#shadow-later')
+                                     .innerHTML = '<a id="shadow-late" href="tel:503-555-0100">503-555-0100</a>'; }""")
+    await page.wait_for_function(
+        "() => document.querySelector('#imperative').shadowRoot"
+        ".querySelector('#shadow-late').textContent !== '503-555-0100'"
+    )
+    assert await attr(page, "#shadow-late", "href") == f"tel:503-555-{last4}"
+    # a root attached after the script ran, filled afterwards, and one nested in it
+    await page.evaluate("""() => { const host = document.createElement('div');
+        document.querySelector('#later').append(host);
+        const root = host.attachShadow({mode: 'open'});
+        setTimeout(() => { root.innerHTML = '<p id="new-root">Call (503) 555-0100</p><div></div>';
+          root.querySelector('div').attachShadow({mode: 'open'}).innerHTML =
+            '<b id="nested">+1 503 555 0100</b>'; }, 50); }""")
+    await page.wait_for_function(
+        "() => { const e = document.querySelector('#later div').shadowRoot.querySelector('div');"
+        " return e && e.shadowRoot.textContent === '+1 503 555 " + last4 + "'; }"
+    )
+    assert await text(page, "#new-root") == f"Call (503) 555-{last4}"
+    # inside shadow roots, the no-swap region and the NAP block around a host keep theirs
+    assert await text(page, "#shadow-noswap") == "Office 503.555.0100"
+    assert await text(page, "#nap-shadow") == "(503) 555-0100"
+
+
+async def test_a_noswap_region_keeps_the_published_number(browser, pages):
+    page, last4 = await widgets(browser, pages)
+    assert await page.inner_html("#noswap-tel") == "(503) 555-<b>0100</b>"
+    assert await attr(page, "#noswap-tel", "href") == PUBLISHED_TEL
+    assert await attr(page, "#noswap-tel", "aria-label") == "Head office (503) 555-0100"
+    assert await attr(page, "#noswap-tel", "title") == "Head office (503) 555-0100"
+    # content added later inside and outside the region, in one go
+    await page.evaluate("""() => {
+        document.querySelector('#noswap').insertAdjacentHTML('beforeend', '<span id="in">503-555-0100</span>');
+        document.querySelector('#noswap-tel').setAttribute('aria-label', 'Office 503-555-0100');
+        document.querySelector('#later').innerHTML = '<span id="out">503-555-0100</span>'; }""")
+    await page.wait_for_function("() => document.querySelector('#out').textContent !== '503-555-0100'")
+    assert await text(page, "#out") == f"503-555-{last4}"
+    assert await text(page, "#in") == "503-555-0100"
+    assert await attr(page, "#noswap-tel", "aria-label") == "Office 503-555-0100"
+
+
+def documented_snippet() -> str:
+    """The <script> tag docs/dni.md tells sites to put on every page, pointed at the test daemon."""
+    doc = (Path(__file__).parents[2] / "docs" / "dni.md").read_text()
+    [tag] = re.findall(r"```html\n(<script[^\n]*ctrack\.js[^\n]*</script>)\n```", doc)
+    return tag.replace("https://ctrack.example.com", "{DNI}").replace('"example.com"', '"example.test"')
+
+
+async def test_the_documented_snippet_never_blanks_the_page_while_ctrack_hangs(browser, dni):
+    async with pages_server(dni.base, {"{SNIPPET}": documented_snippet()}) as url:
+        page = await browser.new_page()
+
+        async def hung(route):
+            await asyncio.sleep(8)
+            await route.continue_()
+
+        await page.route("**/ctrack.js", hung)
+        started = time.monotonic()
+        await page.goto(url("snippet.html"), wait_until="commit")
+        await page.wait_for_function(
+            "() => performance.getEntriesByType('paint').some(e => e.name === 'first-contentful-paint')",
+            timeout=5_000,
+        )
+        paint = await page.evaluate(
+            "() => performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint').startTime"
+        )
+        assert paint < 1500, f"first contentful paint at {paint:.0f} ms"
+        assert await text(page, "#call") == "(503) 555-0100"  # the page's own number meanwhile
+        number = await leased_number(page, timeout=15_000)  # and the swap once the script arrives
+        assert time.monotonic() - started >= 8
+        assert number in POOL_NUMBERS and await text(page, "#call") == f"(503) 555-{number[-4:]}"
+
+
+async def test_the_script_is_sent_minified_gzipped_and_small(browser, pages):
+    page = await browser.new_page()
+    responses = []
+    page.on("response", lambda r: responses.append(r) if r.url.endswith("/ctrack.js") else None)
+    await page.goto(pages("widgets.html"))
+    await leased_number(page)  # the minified script works
+    [response] = responses
+    assert response.headers["content-encoding"] == "gzip"
+    sizes = await response.request.sizes()
+    assert sizes["responseBodySize"] <= 4096, sizes
+    source = (Path(__file__).parents[2] / "ctrack" / "web" / "static" / "ctrack.js").read_bytes()
+    assert len(await response.body()) < 0.9 * len(source)  # minified
+    assert "max-age=" in response.headers["cache-control"] and response.headers["etag"]
