@@ -286,36 +286,64 @@ async def test_a_noswap_region_keeps_the_published_number(browser, pages):
     assert await attr(page, "#noswap-tel", "aria-label") == "Office 503-555-0100"
 
 
-def documented_snippet() -> str:
-    """The <script> tag docs/dni.md tells sites to put on every page, pointed at the test daemon."""
+def documented_snippet(anti_flicker: bool = False) -> str:
+    """The tags docs/dni.md tells sites to put in every page's <head>, pointed at the test daemon."""
     doc = (Path(__file__).parents[2] / "docs" / "dni.md").read_text()
-    [tag] = re.findall(r"```html\n(<script[^\n]*ctrack\.js[^\n]*</script>)\n```", doc)
-    return tag.replace("https://ctrack.example.com", "{DNI}").replace('"example.com"', '"example.test"')
+    blocks = [b for b in re.findall(r"```html\n(.*?)\n```", doc, re.S) if "/ctrack.js" in b]
+    [snippet] = [b for b in blocks if ("ctrack-wait" in b) == anti_flicker]
+    return snippet.replace("https://ctrack.example.com", "{DNI}").replace('"example.com"', '"example.test"')
 
 
-async def test_the_documented_snippet_never_blanks_the_page_while_ctrack_hangs(browser, dni):
-    async with pages_server(dni.base, {"{SNIPPET}": documented_snippet()}) as url:
+async def hang_ctrack_js(page, seconds: float = 8) -> None:
+    async def hung(route):
+        await asyncio.sleep(seconds)
+        await route.continue_()
+
+    await page.route("**/ctrack.js", hung)
+
+
+async def first_contentful_paint(page) -> float:
+    """When the page first painted content (ms from navigation, Paint Timing API)."""
+    entry = await page.wait_for_function(
+        "() => performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint')",
+        timeout=5_000,
+    )
+    return (await entry.json_value())["startTime"]
+
+
+@pytest.mark.parametrize("anti_flicker", [False, True], ids=["plain", "anti-flicker"])
+async def test_the_documented_snippet_never_blanks_the_page_while_ctrack_hangs(browser, dni, anti_flicker):
+    async with pages_server(dni.base, {"{SNIPPET}": documented_snippet(anti_flicker)}) as url:
         page = await browser.new_page()
-
-        async def hung(route):
-            await asyncio.sleep(8)
-            await route.continue_()
-
-        await page.route("**/ctrack.js", hung)
+        await hang_ctrack_js(page)
         started = time.monotonic()
         await page.goto(url("snippet.html"), wait_until="commit")
-        await page.wait_for_function(
-            "() => performance.getEntriesByType('paint').some(e => e.name === 'first-contentful-paint')",
-            timeout=5_000,
-        )
-        paint = await page.evaluate(
-            "() => performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint').startTime"
-        )
+        paint = await first_contentful_paint(page)
         assert paint < 1500, f"first contentful paint at {paint:.0f} ms"
+        shown = await page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('#call')).visibility === 'visible' && performance.now()"
+        )
+        if anti_flicker:  # held back, but no longer than the snippet's bound
+            assert 900 <= await shown.json_value() <= 1300
         assert await text(page, "#call") == "(503) 555-0100"  # the page's own number meanwhile
         number = await leased_number(page, timeout=15_000)  # and the swap once the script arrives
         assert time.monotonic() - started >= 8
         assert number in POOL_NUMBERS and await text(page, "#call") == f"(503) 555-{number[-4:]}"
+
+
+async def test_anti_flicker_shows_the_number_once_it_is_swapped(browser, dni):
+    async with pages_server(dni.base, {"{SNIPPET}": documented_snippet(anti_flicker=True)}) as url:
+        page = await browser.new_page()
+        await page.add_init_script("""new MutationObserver((records, me) => {
+            if (document.documentElement.classList.contains('ctrack-wait')) return;
+            if (!records.some(r => r.oldValue && r.oldValue.includes('ctrack-wait'))) return;
+            window.revealed = [document.querySelector('#call').textContent, performance.now()]; me.disconnect();
+        }).observe(document, {attributes: true, attributeOldValue: true, subtree: true});""")
+        await page.goto(url("snippet.html"))
+        number = await leased_number(page)
+        seen, at = await (await page.wait_for_function("() => window.revealed")).json_value()
+        # lifted by ctrack.js with the leased number in place, not by the timeout
+        assert seen == f"(503) 555-{number[-4:]}" and at < 900
 
 
 async def test_the_script_is_sent_minified_gzipped_and_small(browser, pages):

@@ -205,11 +205,16 @@
     };
   }
 
+  // The anti-flicker snippet hides [data-ctrack-wait] while <html> has this class, for at
+  // most its own timeout; lifted as soon as the numbers are right or cannot be.
+  function reveal() { d.documentElement.classList.remove('ctrack-wait'); }
+
   function use(v) {
     lease = v;
     buildMap();
     if (v && v.number) observe();
     reapply();
+    reveal();
   }
 
   function cached() {
@@ -270,7 +275,7 @@
         use(v);
         schedule(v);
       })
-      .catch(function () { clearTimeout(stop); schedule(null); });
+      .catch(function () { clearTimeout(stop); reveal(); schedule(null); });
   }
 
   function start() {
@@ -287,5 +292,5 @@
 
   w.ctrack = { consent: start };
   if (!me.hasAttribute('data-consent') || w.ctrackConsent === true) start();
-  else d.addEventListener('ctrack:consent', start);
+  else { reveal(); d.addEventListener('ctrack:consent', start); }
 })(window, document);
