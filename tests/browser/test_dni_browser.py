@@ -146,6 +146,15 @@ async def test_consent_is_awaited_when_the_site_asks(browser, pages, db):
     assert await leased_number(page) in POOL_NUMBERS
 
 
+async def test_consent_given_before_the_async_script_arrives_counts(browser, pages, db):
+    page = await browser.new_page()
+    await hang_ctrack_js(page, seconds=2)
+    await page.goto(pages("consent-async.html"), wait_until="domcontentloaded")
+    await page.evaluate("() => { window.ctrackConsent = true; }")  # what a consent banner does meanwhile
+    assert await page.evaluate("() => window.ctrack") is None  # the script is not there yet
+    assert await leased_number(page) in POOL_NUMBERS
+
+
 async def test_other_origins_get_no_number(browser, pages, db):
     page = await browser.new_page()
     failed = []

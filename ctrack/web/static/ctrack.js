@@ -8,7 +8,7 @@
 (function (w, d) {
   'use strict';
   var me = d.currentScript;
-  if (!me || w.ctrack || !w.fetch || !w.Map) return;
+  if (!me || w.ctrack || !w.fetch || !w.WeakSet) return;
   var site = (me.getAttribute('data-site') || location.hostname).toLowerCase().replace(/\.$/, '').replace(/^www\./, '');
   var api = new URL('dni/v1/lease', me.src).href;
   var KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content',
