@@ -24,7 +24,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from importlib import resources
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -33,6 +32,7 @@ from ctrack.catalog.store import load_catalog
 from ctrack.config import ConfigError
 from ctrack.core.model import NumberKind, NumberState
 from ctrack.core.phone import InvalidNumber, national_format, to_e164
+from ctrack.dni import snippet
 from ctrack.dni.attribution import (
     BadRequest,
     LeaseRequest,
@@ -525,26 +525,9 @@ async def amp_handler(request: web.Request) -> web.Response:
     return web.json_response({"phoneNumber": number, "formattedPhoneNumber": formatted(number)}, headers=headers)
 
 
-def _snippet() -> tuple[bytes, str]:
-    body = resources.files("ctrack.web").joinpath("static/ctrack.js").read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-
-
-async def snippet_handler(request: web.Request) -> web.Response:
-    body, etag = request.app[SNIPPET]
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    if etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type="application/javascript", charset="utf-8", headers=headers)
-
-
-SNIPPET = web.AppKey("dni_snippet", tuple)
-
-
 def setup(app: web.Application, services: Services) -> None:
     dni = Dni(services)
     app[DNI] = dni
-    app[SNIPPET] = _snippet()
     services.visit_for = dni.visit_for
     dni.metrics(services)
 
@@ -559,4 +542,4 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_post("/dni/v1/lease", lease_handler)
     app.router.add_route("OPTIONS", "/dni/v1/lease", lease_preflight)
     app.router.add_get("/dni/v1/amp", amp_handler)
-    app.router.add_get("/ctrack.js", snippet_handler)
+    snippet.setup(app)

@@ -19,6 +19,7 @@ PURE = sorted(
             "dni/attribution.py",
             "dni/pools.py",
             "dni/ratelimit.py",
+            "dni/minify.py",
             "spend/rules.py",
             "dashboard/auth.py",
             "freeswitch/acl.py",
