@@ -10,14 +10,13 @@ size, JSON, CORS and AMP origins, the rate limit), ask the service, shape the an
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
-from importlib import resources
 
 import orjson
 from aiohttp import web
 
+from ctrack.dni import snippet
 from ctrack.dni.attribution import BadRequest, LeaseRequest, parse_lease_request, parse_site, touch_from_url
 from ctrack.dni.clients import client_key
 from ctrack.dni.service import LeaseService, Published, StoreUnavailable, UnknownSite, amp_visit_id, formatted
@@ -184,26 +183,9 @@ def _amp_number(number: str | None, headers: dict[str, str]) -> web.Response:
     return _json({"phoneNumber": number, "formattedPhoneNumber": formatted(number)}, headers=headers)
 
 
-def _snippet() -> tuple[bytes, str]:
-    body = resources.files("ctrack.web").joinpath("static/ctrack.js").read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-
-
-async def snippet_handler(request: web.Request) -> web.Response:
-    body, etag = request.app[SNIPPET]
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    if etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type="application/javascript", charset="utf-8", headers=headers)
-
-
-SNIPPET = web.AppKey("dni_snippet", tuple)
-
-
 def setup(app: web.Application, services: Services) -> None:
     dni = LeaseService(services)
     app[DNI] = dni
-    app[SNIPPET] = _snippet()
     services.visit_for = dni.visit_for
     dni.add_metrics(services)
 
@@ -218,4 +200,4 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_post("/dni/v1/lease", lease_handler)
     app.router.add_route("OPTIONS", "/dni/v1/lease", lease_preflight)
     app.router.add_get("/dni/v1/amp", amp_handler)
-    app.router.add_get("/ctrack.js", snippet_handler)
+    snippet.setup(app)

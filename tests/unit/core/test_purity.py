@@ -20,8 +20,10 @@ PURE = sorted(
             "dni/clients.py",
             "dni/pools.py",
             "dni/ratelimit.py",
+            "dni/minify.py",
             "spend/rules.py",
             "dashboard/auth.py",
+            "freeswitch/acl.py",
         )
     ]
 )
