@@ -5,8 +5,10 @@
 Each server runs in a process of its own on 127.0.0.1; this process is the load generator:
 `concurrency` keep-alive connections, each sending one request at a time. The lease load
 is a website's: mostly heartbeats of visits that hold a number (same visit id), and one
-request in ten a new visitor. The lease server is the daemon's HTTP app with its store
-writer: every lease is committed to SQLite (written behind, many per commit). Prints a
+request in ten a new visitor. The lease server is the daemon's web server (start_http:
+its timeouts and connection bounds) with its store writer: every lease is committed to
+SQLite (written behind, many per commit; renewals once a second). The load comes from one
+address, so [dni] leases_per_client is off. Prints a
 table: requests/s, p50/p99/max latency, and the lease rate as a share of bare.
 """
 
