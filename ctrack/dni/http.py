@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import sqlite3
@@ -427,6 +428,11 @@ def amp_visit_id(site: str, client_id: str) -> str:
     return "amp-" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
+def expiry_ms(at: float) -> float:
+    """An expiry in milliseconds, rounded down: a page told to renew by then is never late."""
+    return math.floor(at * 1000) / 1000
+
+
 async def lease_handler(request: web.Request) -> web.Response:
     dni = request.app[DNI]
     origin = request.headers.get("Origin")
@@ -459,8 +465,8 @@ async def lease_handler(request: web.Request) -> web.Response:
             "number": grant.number,
             "formatted": formatted(grant.number) if grant.number else None,
             "source": visit.source,
-            "lease_expires_at": round(grant.expires_at, 3),
-            "visit_expires_at": round(visit.expires_at(rules), 3),
+            "lease_expires_at": expiry_ms(grant.expires_at),
+            "visit_expires_at": expiry_ms(visit.expires_at(rules)),
             "published": [{"number": p.number, "formatted": p.formatted} for p in dni.published(visit.site)],
         },
         headers={"Cache-Control": "no-store", **cors},

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ctrack.calllog.store import save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
+from ctrack.dni.http import expiry_ms
 from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 ORIGIN = "https://www.example.test"
@@ -62,7 +63,8 @@ async def test_lease_contract_and_renewal(db):
         assert body["number"] in POOL_NUMBERS
         assert body["formatted"] == f"(503) 555-{body['number'][-4:]}"
         assert body["source"] == "Google Ads"
-        assert before + 1800 <= body["lease_expires_at"] <= time.time() + 1800
+        # milliseconds, rounded down: never later than the lease really ends
+        assert before + 1800 - 0.001 < body["lease_expires_at"] <= time.time() + 1800
         assert body["visit_expires_at"] == pytest.approx(before + 30 * 86400, abs=5)
         assert body["published"] == [{"number": PUBLISHED, "formatted": "(503) 555-0100"}]
         assert headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -398,3 +400,10 @@ async def test_many_visits_in_one_save(db, monkeypatch):
         {"n": 20, "lo": 200.0, "hi": "k9"}
     ]
     assert rows(db, "SELECT count(*) AS n, min(expires_at) AS lo FROM leases") == [{"n": 20, "lo": 200.0}]
+
+
+def test_expiry_in_milliseconds_is_never_later_than_the_lease():
+    # round() made 1800.9996 into 1801.0: a page renewing then would be 0.4 ms late
+    for at in (1795001800.9996, 1795001800.0004, 1795001800.5, 1795001801.0, 0.0009999):
+        told = expiry_ms(at)
+        assert told <= at and at - told < 0.001 and told == round(told, 3)
