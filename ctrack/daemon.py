@@ -140,6 +140,12 @@ class Daemon:
             "FastAGI requests that fell back to the business line",
             lambda: server.stats.failed,
         )
+        self.services.add_metric(
+            "ctrack_fastagi_probes_total",
+            "counter",
+            "FastAGI connections that sent a valid header and closed without reading (port checks)",
+            lambda: server.stats.probes,
+        )
         self._closers.append(lambda: server.close(DRAIN_SECONDS))
 
     async def _start_ami(self) -> None:
