@@ -152,7 +152,7 @@ class Daemon:
         from ctrack.asterisk.ami import AmiClient
         from ctrack.calllog.ami import AsteriskCallLog
 
-        self.call_log = AsteriskCallLog(self.services)
+        self.call_log = call_log = AsteriskCallLog(self.services)
         cfg = self.config
         self.ami = AmiClient(
             cfg.ami.host,
@@ -161,6 +161,7 @@ class Daemon:
             cfg.ami.secret,
             self.call_log.on_event,
             self._after_ami_connect,
+            call_log.connection_lost,
             reconnect_max=cfg.ami.reconnect_max_seconds,
         )
         self.services.add_metric(

@@ -38,6 +38,7 @@ CALL_COLUMNS = (
     "first_time",
     "qualified",
     "recording",
+    "ended_by",
 )
 
 
@@ -60,11 +61,11 @@ _INSERT = """
 INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, source, channel,
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
-                  gclid, ga_client_id, visit_ambiguous, origin)
+                  gclid, ga_client_id, visit_ambiguous, origin, ended_by)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
-        :gclid, :ga_client_id, :visit_ambiguous, :origin)
+        :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -74,7 +75,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     qualified = excluded.qualified, recording = excluded.recording, visit_id = excluded.visit_id,
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
-    origin = excluded.origin
+    origin = excluded.origin, ended_by = excluded.ended_by
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -116,6 +117,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "ga_client_id": extra.get("ga_client_id"),
         "visit_ambiguous": int(bool(extra.get("visit_ambiguous"))),
         "origin": origin,
+        "ended_by": extra.get("ended_by"),
     }
 
 
