@@ -77,6 +77,7 @@ _BY_CDR = {
 _BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
 _C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(.?)", re.S)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 
 
 def unescape(value: str) -> str:
@@ -85,6 +86,12 @@ def unescape(value: str) -> str:
     if "\\" not in value:
         return value
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
+
+
+def display_name(name: str) -> str:
+    """A caller name as the caller set it: chan_pjsip keeps the SIP display name's
+    quoted-pairs (Bob \\"The Builder\\" O\\\\Brien, seen on the test PBX); undo them."""
+    return _QUOTED_PAIR.sub(r"\1", name) if "\\" in name else name
 
 
 class _Call:
@@ -386,7 +393,9 @@ class CallTracker:
             uniqueid=uid,
             tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),
             caller_number=normalize_caller(call.caller_num, self._region),
-            caller_name=unescape(call.caller_name) if call.caller_name and call.caller_name != "<unknown>" else None,
+            caller_name=display_name(unescape(call.caller_name))
+            if call.caller_name and call.caller_name != "<unknown>"
+            else None,
             source=vars_.get(v.SOURCE) or None,
             channel=vars_.get(v.CHANNEL) or None,
             started_at=call.started_at,

@@ -45,3 +45,31 @@ def test_asterisk_killed_mid_call_is_logged_once_as_ended_by_the_restart(site):
     assert ", 0 added" in site.ctrack("reconcile").stdout
     [row] = site.call_rows("caller_number = ?", ("+15035550601",))
     assert (row["origin"], row["hangup_cause"]) == ("ami", None)
+
+
+NAMES = [
+    'Bob "The Builder" O\\Brien',
+    "Zoë O'Neil; a,b",
+    "Alexander Maximilian Bartholomew Fitzgerald-Worthington the Third of Upper Snodsbury",
+    "Александр Сергеевич Пушкин-Гончаров Великолепный",
+    "🍕🍕 Pizza 🎉 Party 🎉 Palace 🍕🍕 Downtown 🍕 Delivery 🚚",
+]
+
+
+def test_calls_recovered_from_master_csv_get_the_live_caller_name(site):
+    for n, name in enumerate(NAMES):
+        assert site.pbx.call(RADIO, caller=f"1503555071{n}", name=name, talk=1).answered
+    live = [site.wait_calls(f"+1503555071{n}")[0]["caller_name"] for n in range(len(NAMES))]
+    assert live[:2] == NAMES[:2]
+    assert all(full.startswith(name) for full, name in zip(NAMES, live))  # Asterisk keeps 80 bytes of a name
+    assert site.stop() == 0
+    try:
+        for n, name in enumerate(NAMES):
+            assert site.pbx.call(RADIO, caller=f"1503555072{n}", name=name, talk=1).answered
+        assert f", {len(NAMES)} added" in site.ctrack("reconcile").stdout
+    finally:
+        site.start()
+    recovered = [site.calls_of(f"+1503555072{n}")[0]["caller_name"] for n in range(len(NAMES))]
+    assert recovered[:2] == live[:2]  # quotes, backslash, comma, semicolon: as the live path has them
+    for name, cut in zip(live[2:], recovered[2:]):  # Asterisk cut clid at 80 bytes: as far as it goes
+        assert cut and name.startswith(cut) and len(cut.encode()) >= 40, (name, cut)

@@ -524,3 +524,10 @@ def test_uptime_within_the_tolerance_is_the_same_process():
     assert tracker.process(booted(50.9, 148)) == ()  # whole seconds, a late delivery
     assert tracker.process({"Event": "FullyBooted", "Status": "Fully Booted"}) == ()  # no Uptime: no judgement
     assert len(tracker) == 1
+
+
+def test_sip_display_names_lose_their_quoted_pairs():
+    # CallerIDName as AMI sent it for the SIP display name "Bob \"The Builder\" O\\Brien"
+    leg = {**IN, "CallerIDName": 'Bob \\\\\\"The Builder\\\\\\" O\\\\\\\\Brien'}
+    [record], _ = run([ev("Newchannel", 0, leg), ev("Hangup", 1, leg)], inbound_contexts={"from-trunk"})
+    assert record.caller_name == 'Bob "The Builder" O\\Brien'
