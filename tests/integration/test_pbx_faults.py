@@ -3,9 +3,12 @@ times that arrive late, doctor on a running install."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 from datetime import datetime
 
+from tests.integration.conftest import CTRACK
 from tests.pbx.harness import wait_until
 
 RADIO = "15035550102"
@@ -73,3 +76,29 @@ def test_calls_recovered_from_master_csv_get_the_live_caller_name(site):
     assert recovered[:2] == live[:2]  # quotes, backslash, comma, semicolon: as the live path has them
     for name, cut in zip(live[2:], recovered[2:]):  # Asterisk cut clid at 80 bytes: as far as it goes
         assert cut and name.startswith(cut) and len(cut.encode()) >= 40, (name, cut)
+
+
+def test_doctor_passes_beside_its_running_daemon_and_fails_on_a_foreign_listener(site):
+    assert site.pbx.call(RADIO, caller="15035550730", talk=1).answered  # Master.csv exists
+    site.wait_calls("+15035550730")
+    before = site.metrics()
+    out = site.ctrack("doctor", check=False)
+    assert out.returncode == 0, out.stdout
+    assert f"127.0.0.1:{site.pbx.fastagi_port} is served by the running ctrack daemon" in out.stdout
+    assert f"127.0.0.1:{site.http_port} is served by the running ctrack daemon" in out.stdout
+    after = site.metrics()
+    assert after["ctrack_fastagi_probes_total"] == before["ctrack_fastagi_probes_total"] + 1
+    assert after["ctrack_fastagi_failed_total"] == before["ctrack_fastagi_failed_total"]
+    with socket.socket() as foreign:  # something else on the HTTP port: it answers, but is not ctrack
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        config = site.root / "foreign.ini"
+        config.write_text(
+            site.config_path.read_text().replace(f"listen = 127.0.0.1:{site.http_port}", f"listen = 127.0.0.1:{port}")
+        )
+        out = subprocess.run(
+            [*CTRACK, "--config", str(config), "doctor"], capture_output=True, text=True, timeout=60, env=site.env
+        )
+    assert out.returncode == 1, out.stdout
+    assert f"FAIL  127.0.0.1:{port} is taken by another program" in out.stdout
