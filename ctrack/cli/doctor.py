@@ -17,7 +17,6 @@ from ctrack.cli import cli
 from ctrack.cli.common import Context, pass_ctx
 from ctrack.store import db
 
-
 # A probe as a monitoring check sends it: ctrack answers with its CTRACK_* variables at once
 # and, as nothing reads them, counts a probe (not a route failure).
 _DOCTOR_AGI = (
