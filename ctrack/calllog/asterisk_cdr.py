@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ctrack.calllog.asterisk_events import display_name, unescape
+from ctrack.calllog.asterisk_events import display_name, is_anonymous, unescape
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
 
@@ -165,6 +165,8 @@ def inbound_calls(
             started_at=start,
             ended_at=end,
         )
+        if is_anonymous(first.src):
+            record.extra["caller_anonymous"] = "1"
         if answered:
             record.answered_at = min(r.answer for r in answered)
             record.disposition = Disposition.ANSWERED

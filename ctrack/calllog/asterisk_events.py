@@ -88,6 +88,11 @@ def unescape(value: str) -> str:
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
 
 
+def is_anonymous(caller_number: str | None) -> bool:
+    """The caller withheld the number (SIP "anonymous"), unlike a call with no caller id."""
+    return caller_number is not None and caller_number.lower() == "anonymous"
+
+
 def display_name(name: str) -> str:
     """A caller name as the caller set it: chan_pjsip keeps the SIP display name's
     quoted-pairs (Bob \\"The Builder\\" O\\\\Brien, seen on the test PBX); undo them."""
@@ -370,6 +375,8 @@ class CallTracker:
             extra["linkedid"] = call.linkedid
         if call.dial_status:
             extra["dial_status"] = call.dial_status
+        if is_anonymous(call.caller_num):
+            extra["caller_anonymous"] = "1"
         if v.ROUTE_STATUS in vars_:
             extra["route"] = vars_[v.ROUTE_STATUS]
         answered_at = call.answered_at

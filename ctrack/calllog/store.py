@@ -39,6 +39,7 @@ CALL_COLUMNS = (
     "qualified",
     "recording",
     "ended_by",
+    "caller_anonymous",
 )
 
 
@@ -61,11 +62,13 @@ _INSERT = """
 INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, source, channel,
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
-                  gclid, ga_client_id, visit_ambiguous, origin, ended_by)
+                  gclid, ga_client_id, visit_ambiguous, origin, ended_by,
+                  caller_anonymous)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
-        :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by)
+        :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
+        :caller_anonymous)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -75,7 +78,8 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     qualified = excluded.qualified, recording = excluded.recording, visit_id = excluded.visit_id,
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
-    origin = excluded.origin, ended_by = excluded.ended_by
+    origin = excluded.origin, ended_by = excluded.ended_by,
+    caller_anonymous = excluded.caller_anonymous
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -118,6 +122,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "visit_ambiguous": int(bool(extra.get("visit_ambiguous"))),
         "origin": origin,
         "ended_by": extra.get("ended_by"),
+        "caller_anonymous": int(extra.get("caller_anonymous") == "1"),
     }
 
 
@@ -176,5 +181,6 @@ def list_calls(
         d = dict(row)
         d["first_time"] = None if d["first_time"] is None else bool(d["first_time"])
         d["qualified"] = bool(d["qualified"])
+        d["caller_anonymous"] = bool(d["caller_anonymous"])
         rows.append(d)
     return rows

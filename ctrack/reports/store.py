@@ -216,6 +216,7 @@ CALL_LIST_COLUMNS = (
     "recording",
     "keyword",
     "landing_page",
+    "caller_anonymous",
 )
 DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
 

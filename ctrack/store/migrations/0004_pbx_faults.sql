@@ -5,3 +5,8 @@
 -- knew (ended_at = when the PBX was last heard from). NULL for a call the PBX ended itself.
 
 ALTER TABLE calls ADD COLUMN ended_by TEXT;
+
+-- caller_anonymous = 1: the caller withheld the number (caller id "anonymous"), as opposed
+-- to a call that came with no caller id at all; caller_number is NULL for both, and
+-- first-time/repeat (first_time) does not apply.
+ALTER TABLE calls ADD COLUMN caller_anonymous INTEGER NOT NULL DEFAULT 0;

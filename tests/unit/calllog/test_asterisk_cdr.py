@@ -96,3 +96,30 @@ def test_caller_names_as_the_live_path_has_them():
 )
 def test_clid_forms(clid, src, caller):
     assert cdr_caller(clid, src) == caller
+
+
+def test_anonymous_callers_keep_the_fact_in_the_call_log(tmp_path):
+    from ctrack.calllog.store import list_calls
+    from tests.support.report_data import new_db, save_calls
+
+    line = (
+        '"","anonymous","15035550101","ctrack-inbound","""Anonymous"" <anonymous>","PJSIP/trunk-00000009",'
+        '"Local/s@business-line-00000009;1","Dial","Local/s@business-line,30","2026-12-01 22:28:57",'
+        '"2026-12-01 22:28:57","2026-12-01 22:28:58",1,1,"ANSWERED","DOCUMENTATION","1796164137.9",""'
+    )
+    [withheld] = inbound_calls(parse_rows([line], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
+    no_id = inbound_calls(parse_rows([line.replace("anonymous", "")], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
+    no_id[0].uniqueid = "1796164137.10"
+    conn = new_db(tmp_path / "c.db")
+    save_calls(tmp_path / "c.db", [withheld, *no_id, withheld_again(withheld)])
+    calls = {c["uniqueid"]: c for c in list_calls(conn)}
+    assert (calls["1796164137.9"]["caller_number"], calls["1796164137.9"]["caller_anonymous"]) == (None, True)
+    assert calls["1796164137.10"]["caller_anonymous"] is False
+    # first-time/repeat does not apply: two withheld calls are not one repeat caller
+    assert calls["1796164137.9"]["first_time"] is None and calls["1796164137.11"]["first_time"] is None
+
+
+def withheld_again(record):
+    from dataclasses import replace
+
+    return replace(record, uniqueid="1796164137.11", started_at=record.started_at + 60, extra=dict(record.extra))

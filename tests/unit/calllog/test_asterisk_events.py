@@ -402,6 +402,10 @@ def test_callers_without_a_number_or_name():
     leg = {**IN, "CallerIDNum": "anonymous", "CallerIDName": "<unknown>"}
     [record], _ = run([ev("Newchannel", 0, leg), ev("Hangup", 1, leg)], inbound_contexts={"from-trunk"})
     assert (record.caller_number, record.caller_name) == (None, None)
+    assert record.extra["caller_anonymous"] == "1"  # withheld, not absent
+    nobody = {**IN, "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"}
+    [record], _ = run([ev("Newchannel", 0, nobody), ev("Hangup", 1, nobody)], inbound_contexts={"from-trunk"})
+    assert record.caller_number is None and "caller_anonymous" not in record.extra
 
 
 # -- memory bounds -----------------------------------------------------------------------
