@@ -140,13 +140,19 @@ class Daemon:
             "FastAGI requests that fell back to the business line",
             lambda: server.stats.failed,
         )
+        self.services.add_metric(
+            "ctrack_fastagi_probes_total",
+            "counter",
+            "FastAGI connections that sent a valid header and closed without reading (port checks)",
+            lambda: server.stats.probes,
+        )
         self._closers.append(lambda: server.close(DRAIN_SECONDS))
 
     async def _start_ami(self) -> None:
         from ctrack.asterisk.ami import AmiClient
         from ctrack.calllog.ami import AsteriskCallLog
 
-        self.call_log = AsteriskCallLog(self.services)
+        self.call_log = call_log = AsteriskCallLog(self.services)
         cfg = self.config
         self.ami = AmiClient(
             cfg.ami.host,
@@ -155,6 +161,7 @@ class Daemon:
             cfg.ami.secret,
             self.call_log.on_event,
             self._after_ami_connect,
+            call_log.connection_lost,
             reconnect_max=cfg.ami.reconnect_max_seconds,
         )
         self.services.add_metric(

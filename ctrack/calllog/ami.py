@@ -40,6 +40,10 @@ class AsteriskCallLog:
             return  # the writer logged it; the CDR reconcile will recover the call
         self.logged += 1
 
+    def connection_lost(self, at: float) -> None:
+        """The AMI link dropped: if Asterisk comes back as a new process, its calls ended then."""
+        self.tracker.connection_lost(at)
+
     def expire(self) -> None:
         """Drop calls whose Hangup never came; the CDR reconcile logs them with the PBX's truth."""
         for record in self.tracker.expire():

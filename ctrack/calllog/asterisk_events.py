@@ -26,6 +26,13 @@ when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after t
 so the adapter checks it later (ctrack.calllog.recordings.usable_recording) and drops a header-only WAV.
 Asterisk C-escapes caller names and VarSet values in AMI; they are unescaped here.
 
+PBX restart: Asterisk killed (crash, SIGKILL, power loss) sends no Hangup and writes no CDR
+for the calls it had up. FullyBooted, which Asterisk sends at every AMI login, carries its
+Uptime; a start time (event time - Uptime) more than RESTART_TOLERANCE from the one seen
+before means a new process, and every call still open is closed then: ended when the AMI
+link to the old process was lost (connection_lost()), else at its last known event,
+answered or voicemail if it got that far, else failed; extra["ended_by"] = "pbx_restart".
+
 Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
 emitted by expire() once it is older than `max_call_seconds`, with ended_at=None,
 extra["expired"]="1" and the disposition its events support so far; calls beyond
@@ -52,6 +59,8 @@ _WATCHED = frozenset(v.ALL) | {MIXMONITOR_FILENAME}
 _CLAIMS = frozenset(v.ALL) - {v.DEFAULT_FORWARD, v.DEFAULT_RING_TIMEOUT, v.AGI_URL}
 _DIAL_APPS = frozenset({"Dial", "Queue"})
 _NONE: tuple[CallRecord, ...] = ()
+PBX_RESTART = "pbx_restart"
+RESTART_TOLERANCE = 3.0  # seconds: Uptime is whole seconds, and the event may wait in a socket
 
 _BY_DIAL_STATUS = {
     "NOANSWER": Disposition.MISSED,
@@ -68,6 +77,7 @@ _BY_CDR = {
 _BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
 _C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(.?)", re.S)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 
 
 def unescape(value: str) -> str:
@@ -76,6 +86,17 @@ def unescape(value: str) -> str:
     if "\\" not in value:
         return value
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
+
+
+def is_anonymous(caller_number: str | None) -> bool:
+    """The caller withheld the number (SIP "anonymous"), unlike a call with no caller id."""
+    return caller_number is not None and caller_number.lower() == "anonymous"
+
+
+def display_name(name: str) -> str:
+    """A caller name as the caller set it: chan_pjsip keeps the SIP display name's
+    quoted-pairs (Bob \\"The Builder\\" O\\\\Brien, seen on the test PBX); undo them."""
+    return _QUOTED_PAIR.sub(r"\1", name) if "\\" in name else name
 
 
 class _Call:
@@ -136,6 +157,8 @@ class CallTracker:
         self._clock = clock
         self._calls: dict[str, _Call] = {}  # by Linkedid, oldest first
         self._by_inbound: dict[str, _Call] = {}  # by the inbound leg's Uniqueid (CDR events)
+        self._pbx_started: float | None = None  # start time of the Asterisk process we follow
+        self._lost_at: float | None = None  # the AMI link to it was lost then
         self._handlers: dict[str, Callable[[Event], tuple[CallRecord, ...]]] = {
             "Newchannel": self._newchannel,
             "VarSet": self._varset,
@@ -146,6 +169,7 @@ class CallTracker:
             "HangupRequest": self._hanguprequest,
             "Hangup": self._hangup,
             "Cdr": self._cdr,
+            "FullyBooted": self._fullybooted,
         }
 
     def __len__(self) -> int:
@@ -166,7 +190,39 @@ class CallTracker:
             old.append(linkedid)
         return [record for linkedid in old for record in self._expire(linkedid)]
 
+    def connection_lost(self, at: float) -> None:
+        """The AMI link dropped at `at`: the end of its open calls, should the PBX come back new."""
+        self._lost_at = at
+
     # -- event handlers ---------------------------------------------------------------
+
+    def _fullybooted(self, ev: Event) -> tuple[CallRecord, ...]:
+        uptime = ev.get("Uptime")
+        if not uptime or not uptime.isdigit():
+            return _NONE
+        started = self._ts(ev) - int(uptime)
+        previous, self._pbx_started = self._pbx_started, started
+        lost_at, self._lost_at = self._lost_at, None
+        if previous is None or abs(started - previous) <= RESTART_TOLERANCE:
+            return _NONE
+        return self._pbx_restarted(lost_at)
+
+    def _pbx_restarted(self, lost_at: float | None) -> tuple[CallRecord, ...]:
+        """Close every open call of the previous Asterisk process, with what is known."""
+        calls = list(self._calls.values())
+        self._calls.clear()
+        self._by_inbound.clear()
+        records = []
+        for call in calls:
+            if call.inbound is None:
+                continue
+            known = [t for t in (call.started_at, call.answered_at, call.voicemail_at) if t is not None]
+            ended_at = max([*known, lost_at] if lost_at is not None else known)
+            call.dialing = 0  # a ring cut by the crash: nobody hung up, the call failed
+            record = self._record(call, call.inbound, ended_at, None)
+            record.extra["ended_by"] = PBX_RESTART
+            records.append(record)
+        return tuple(records)
 
     def _newchannel(self, ev: Event) -> tuple[CallRecord, ...]:
         uid = ev.get("Uniqueid")
@@ -319,6 +375,8 @@ class CallTracker:
             extra["linkedid"] = call.linkedid
         if call.dial_status:
             extra["dial_status"] = call.dial_status
+        if is_anonymous(call.caller_num):
+            extra["caller_anonymous"] = "1"
         if v.ROUTE_STATUS in vars_:
             extra["route"] = vars_[v.ROUTE_STATUS]
         answered_at = call.answered_at
@@ -342,7 +400,9 @@ class CallTracker:
             uniqueid=uid,
             tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),
             caller_number=normalize_caller(call.caller_num, self._region),
-            caller_name=unescape(call.caller_name) if call.caller_name and call.caller_name != "<unknown>" else None,
+            caller_name=display_name(unescape(call.caller_name))
+            if call.caller_name and call.caller_name != "<unknown>"
+            else None,
             source=vars_.get(v.SOURCE) or None,
             channel=vars_.get(v.CHANNEL) or None,
             started_at=call.started_at,

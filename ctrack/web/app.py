@@ -19,7 +19,7 @@ MAX_BODY = 64 * 1024
 
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return web.json_response({"status": "ok", **services.health()})
+    return web.json_response({"status": "ok", "service": "ctrack", **services.health()})
 
 
 async def metrics(request: web.Request) -> web.Response:
