@@ -135,7 +135,10 @@ class _Call:
         self.voicemail_at: float | None = None
         self.bridge: str | None = None  # bridge the inbound leg is in
         self.caller_hung_up = False
-        self.cdr: tuple[str, str] | None = None  # (Disposition, BillableSeconds) of the Dial CDR
+        self.cdr: tuple[str, str, str] | None = None  # (Disposition, BillableSeconds, Duration) of the Dial CDR
+
+
+CDR_WAIT_SECONDS = 5.0  # how long a hung-up call waits for its Dial CDR without event timestamps
 
 
 class CallTracker:
@@ -159,6 +162,9 @@ class CallTracker:
         self._by_inbound: dict[str, _Call] = {}  # by the inbound leg's Uniqueid (CDR events)
         self._pbx_started: float | None = None  # start time of the Asterisk process we follow
         self._lost_at: float | None = None  # the AMI link to it was lost then
+        # Hung up without event timestamps, waiting (until the deadline) for the Dial CDR that
+        # carries Asterisk's own durations: inbound Uniqueid -> (call, hangup heard at, cause, deadline)
+        self._awaiting_cdr: dict[str, tuple[_Call, float, str | None, float]] = {}
         self._handlers: dict[str, Callable[[Event], tuple[CallRecord, ...]]] = {
             "Newchannel": self._newchannel,
             "VarSet": self._varset,
@@ -178,7 +184,10 @@ class CallTracker:
 
     def process(self, event: Event) -> tuple[CallRecord, ...]:
         handler = self._handlers.get(event.get("Event"))
-        return _NONE if handler is None else handler(event)
+        records = _NONE if handler is None else handler(event)
+        if self._awaiting_cdr:
+            records += self._cdr_overdue(self._clock())
+        return records
 
     def expire(self, now: float | None = None) -> list[CallRecord]:
         """Forget calls older than max_call_seconds; inbound ones come back as expired records."""
@@ -188,7 +197,9 @@ class CallTracker:
             if call.created > cutoff:
                 break
             old.append(linkedid)
-        return [record for linkedid in old for record in self._expire(linkedid)]
+        return [record for linkedid in old for record in self._expire(linkedid)] + list(
+            self._cdr_overdue(cutoff + self._max_age)
+        )
 
     def connection_lost(self, at: float) -> None:
         """The AMI link dropped at `at`: the end of its open calls, should the PBX come back new."""
@@ -317,18 +328,52 @@ class CallTracker:
         uid = ev.get("Uniqueid")
         if uid is not None and uid == call.inbound:
             self._forget(call)
+            if "Timestamp" not in ev and call.dial_status:  # timestampevents = no: times are arrivals
+                # The Dial CDR (Asterisk's own durations) comes just before or just after this.
+                if call.cdr is None:
+                    self._awaiting_cdr[uid] = (call, self._ts(ev), ev.get("Cause"), self._clock() + CDR_WAIT_SECONDS)
+                    return _NONE
+                return (self._record(call, uid, self._times_from_cdr(call) or self._ts(ev), ev.get("Cause")),)
             return (self._record(call, uid, self._ts(ev), ev.get("Cause")),)
         if uid == call.linkedid and call.inbound is None:
             self._forget(call)
         return _NONE
 
     def _cdr(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._by_inbound.get(ev.get("UniqueID"))
-        if call is not None and ev.get("LastApplication") in _DIAL_APPS:
-            call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "")
-        return _NONE
+        uid = ev.get("UniqueID") or ""
+        awaiting = self._awaiting_cdr.get(uid)
+        call = awaiting[0] if awaiting is not None else self._by_inbound.get(uid)
+        if call is None or ev.get("LastApplication") not in _DIAL_APPS:
+            return _NONE
+        call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "", ev.get("Duration") or "")
+        if awaiting is None:
+            return _NONE
+        del self._awaiting_cdr[uid]
+        _, heard_at, cause, _ = awaiting
+        return (self._record(call, uid, self._times_from_cdr(call) or heard_at, cause),)
+
+    def _cdr_overdue(self, now: float) -> tuple[CallRecord, ...]:
+        """Calls whose Dial CDR did not come in time (cdr_manager off): times as heard."""
+        overdue = [uid for uid, (_, _, _, deadline) in self._awaiting_cdr.items() if deadline <= now]
+        records = []
+        for uid in overdue:
+            call, heard_at, cause, _ = self._awaiting_cdr.pop(uid)
+            records.append(self._record(call, uid, heard_at, cause))
+        return tuple(records)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _times_from_cdr(self, call: _Call) -> float | None:
+        """Without event timestamps, an event's time is when ctrack heard it, which may be
+        late (a busy or paused daemon). The Dial CDR, sent before the inbound leg's Hangup,
+        carries Asterisk's own durations: the call ended Duration s after it started, and
+        was answered BillableSeconds before its end."""
+        if call.cdr is None or call.started_at is None or not (call.cdr[1].isdigit() and call.cdr[2].isdigit()):
+            return None
+        ended_at = call.started_at + int(call.cdr[2])
+        if call.answered_at is not None:
+            call.answered_at = ended_at - int(call.cdr[1])
+        return ended_at
 
     def _ts(self, ev: Event) -> float:
         try:

@@ -36,6 +36,58 @@ def test_sipp_answered_with_the_route_down():
     assert call.extra == {"dial_status": "ANSWER", "cdr_disposition": "ANSWERED"}
 
 
+def heard_late(events, delay_from: str, delay: float):
+    """The events without Timestamp headers (manager.conf timestampevents = no), as a clock
+    reads them on arrival: on time until the first `delay_from` event, then `delay` s late."""
+    clock = {"now": 0.0}
+    late = 0.0
+    out = []
+    for event in events:
+        if event.get("Event") == delay_from:
+            late = delay
+        stamp = float(event["Timestamp"])
+        out.append((stamp + late, {k: val for k, val in event.items() if k != "Timestamp"}))
+    return out, clock
+
+
+@pytest.mark.parametrize("cdr_first", [True, False], ids=["cdr-before-hangup", "cdr-after-hangup"])
+def test_without_event_timestamps_durations_are_asterisks_own(cdr_first):
+    """A daemon that hears the hangup 10 s late still stores the call's own talk time, from
+    the Dial CDR's Duration and BillableSeconds, whether that CDR comes before or after it."""
+    events, clock = heard_late(load("sipp-answered"), "Hangup", 10.0)
+    if not cdr_first:  # move the trunk's Dial CDR after its Hangup
+        cdr = next(
+            i for i, (_, e) in enumerate(events) if e.get("Event") == "Cdr" and e.get("LastApplication") == "Dial"
+        )
+        hangup = max(i for i, (_, e) in enumerate(events) if e.get("Event") == "Hangup")
+        events.insert(hangup, events.pop(cdr))
+    tracker = CallTracker(inbound_contexts={"from-trunk"}, clock=lambda: clock["now"])
+    records = []
+    for at, event in events:
+        clock["now"] = at
+        records += tracker.process(event)
+    [call] = records
+    assert call.started_at == pytest.approx(1795798665.007900)  # heard on time
+    assert call.ended_at == pytest.approx(1795798665.007900 + 4)  # the CDR's Duration, not +10 s
+    assert (call.ring_seconds, call.talk_seconds) == (0, 4)
+
+
+def test_without_event_timestamps_or_cdr_the_times_are_as_heard():
+    """cdr_manager off: the call waits CDR_WAIT_SECONDS for a CDR that never comes, then is
+    saved with the times it was heard at."""
+    events, clock = heard_late([e for e in load("sipp-answered") if e.get("Event") != "Cdr"], "Hangup", 10.0)
+    tracker = CallTracker(inbound_contexts={"from-trunk"}, clock=lambda: clock["now"])
+    records = []
+    for at, event in events:
+        clock["now"] = at
+        records += tracker.process(event)
+    assert records == []
+    clock["now"] += 6
+    [call] = tracker.expire()
+    assert call.ended_at == pytest.approx(1795798669.447831 + 10)
+    assert call.disposition is Disposition.ANSWERED
+
+
 def test_sipp_answered_with_the_route():
     [call], _ = run(renamed(load("sipp-answered")), inbound_contexts={"from-trunk"})
     assert call.source == "google-ads"
