@@ -153,7 +153,7 @@ class CallTracker:
         return len(self._calls)
 
     def process(self, event: Event) -> tuple[CallRecord, ...]:
-        handler = self._handlers.get(event.get("Event"))
+        handler = self._handlers.get(event.get("Event", ""))
         return _NONE if handler is None else handler(event)
 
     def expire(self, now: float | None = None) -> list[CallRecord]:
@@ -192,7 +192,7 @@ class CallTracker:
             name = name.lstrip("_")  # inheritable: __CTRACK_DID
         if name not in _WATCHED:
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         value = ev.get("Value") or ""
@@ -225,7 +225,7 @@ class CallTracker:
         return _NONE
 
     def _bridgeenter(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or call.answered_at is not None:
             return _NONE
         bridge = ev.get("BridgeUniqueid")
@@ -242,7 +242,7 @@ class CallTracker:
         app = ev.get("Application")
         if not app or app[0] not in "Vv" or app.lower() != "voicemail":
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is not None and call.voicemail_at is None:
             call.voicemail_at = self._ts(ev)
         return _NONE
@@ -255,7 +255,7 @@ class CallTracker:
         return _NONE
 
     def _hangup(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         uid = ev.get("Uniqueid")
@@ -267,7 +267,7 @@ class CallTracker:
         return _NONE
 
     def _cdr(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._by_inbound.get(ev.get("UniqueID"))
+        call = self._by_inbound.get(ev.get("UniqueID", ""))
         if call is not None and ev.get("LastApplication") in _DIAL_APPS:
             call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "")
         return _NONE
@@ -281,7 +281,7 @@ class CallTracker:
             return self._clock()
 
     def _inbound_call(self, ev: Event) -> _Call | None:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or ev.get("Uniqueid") != call.inbound:
             return None
         return call

@@ -66,7 +66,7 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 @handle_errors
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
-    from ctrack.calllog.reconcile import reconcile
+    from ctrack.calllog.reconcile import ReconcileResult, reconcile
     from ctrack.store.writer import Writer
 
     config = ctx.config
@@ -76,7 +76,7 @@ def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) ->
     catalog = load_catalog(ctx.connect())
     since_ts = parse_when(since, config.ctrack.timezone) if since else None
 
-    async def run():
+    async def run() -> ReconcileResult:
         writer = Writer(ctx.database_path)
         await writer.start()
         try:

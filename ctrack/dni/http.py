@@ -53,7 +53,7 @@ from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_vi
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
-from ctrack.store.writer import open_connection
+from ctrack.store.writer import Writer, open_connection
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class WriteBehind:
 
     RETRY_SECONDS = 1.0
 
-    def __init__(self, writer):
+    def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self._visits: dict[str, tuple[Visit, Grant, bool]] = {}  # id -> (visit, its grant, whole row?)
         self._grants: dict[tuple[str, float], tuple[Grant, bool]] = {}  # (visit, start) -> (grant, new?)

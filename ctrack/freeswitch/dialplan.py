@@ -61,7 +61,7 @@ def did_pattern(numbers: Iterable[str], default_region: str | None = "US") -> st
     return "^(?:" + "|".join(sorted(alternatives)) + ")$"
 
 
-def render_dialplan(config, numbers: Iterable[str]) -> str:
+def render_dialplan(config: Config, numbers: Iterable[str]) -> str:
     """The XML to include in the context where the tracking numbers arrive."""
     problems = config_problems(config)
     if problems:

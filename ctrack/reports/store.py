@@ -233,7 +233,8 @@ def call_list(
     conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(), limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Calls in the period matching the filters, newest first."""
-    where, params = ["started_at >= ?", "started_at < ?"], [period.start_ts, period.end_ts]
+    where = ["started_at >= ?", "started_at < ?"]
+    params: list[str | float] = [period.start_ts, period.end_ts]
     if filters.source:
         where.append("source = ?")
         params.append(filters.source)
@@ -297,8 +298,8 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
             r[0] for r in conn.execute("SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))
         ]
         spans = [
-            Span(*r[:2], GrantKind(r[2]), *r[3:])
-            for r in conn.execute(
+            Span(visit_id, number, GrantKind(kind), started_at, expires_at)
+            for visit_id, number, kind, started_at, expires_at in conn.execute(
                 "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
                 "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
                 (pool_id, start - grace, max(end, now)),
