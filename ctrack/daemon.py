@@ -14,13 +14,20 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ctrack.config import Config
 from ctrack.services import Services
 from ctrack.store import db
+
+if TYPE_CHECKING:
+    from ctrack.asterisk.ami import AmiClient
+    from ctrack.asterisk.fastagi import FastAgiServer
+    from ctrack.calllog.ami import AsteriskCallLog
 
 log = logging.getLogger("ctrack")
 DRAIN_SECONDS = 5.0
@@ -47,10 +54,10 @@ class Daemon:
         self.services = Services(config, db_path)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._closers: list = []
-        self.fastagi = None
-        self.ami = None
-        self.call_log = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self.fastagi: FastAgiServer | None = None
+        self.ami: AmiClient | None = None
+        self.call_log: AsteriskCallLog | None = None
         self.http_runner: web.AppRunner | None = None
         self.addresses: dict[str, tuple[str, int]] = {}
 
@@ -106,8 +113,8 @@ class Daemon:
 
     # -- components ---------------------------------------------------------------------
 
-    def _components(self):
-        starts = [self._start_http]
+    def _components(self) -> list[Callable[[], Awaitable[None]]]:
+        starts: list[Callable[[], Awaitable[None]]] = [self._start_http]
         if self.config.pbx.type == "asterisk":
             starts.insert(0, self._start_fastagi)
             if self.config.ami.enabled:
@@ -154,23 +161,23 @@ class Daemon:
 
         self.call_log = call_log = AsteriskCallLog(self.services)
         cfg = self.config
-        self.ami = AmiClient(
+        self.ami = ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
             cfg.ami.username,
             cfg.ami.secret,
-            self.call_log.on_event,
+            call_log.on_event,
             self._after_ami_connect,
             call_log.connection_lost,
             reconnect_max=cfg.ami.reconnect_max_seconds,
         )
         self.services.add_metric(
-            "ctrack_ami_connected", "gauge", "1 while the AMI session is up", lambda: int(self.ami.ready.is_set())
+            "ctrack_ami_connected", "gauge", "1 while the AMI session is up", lambda: int(ami.ready.is_set())
         )
-        self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received", lambda: self.ami.events)
-        self._spawn(self.ami.run(), "ami")
+        self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received", lambda: ami.events)
+        self._spawn(ami.run(), "ami")
         self._spawn(self._housekeeping(), "housekeeping")
-        self._closers.append(self.ami.close)
+        self._closers.append(ami.close)
 
     async def _start_freeswitch(self) -> None:
         from ctrack.freeswitch.service import start_freeswitch
@@ -188,7 +195,7 @@ class Daemon:
 
     # -- background work ----------------------------------------------------------------
 
-    def _spawn(self, coro, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"ctrack-{name}"))
 
     async def _after_ami_connect(self) -> None:
@@ -244,7 +251,7 @@ class Daemon:
             await asyncio.sleep(period)
 
 
-def event_loop_factory():
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop when installed (it halves the CPU a FastAGI route costs), else asyncio's loop."""
     try:
         import uvloop

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ctrack.asterisk.agi_protocol import (
-    HANGUP,
+    AgiHangup,
     AgiProtocolError,
     AgiReplyReader,
     AgiRequest,
@@ -233,6 +233,7 @@ class _Session(asyncio.Protocol):
         if self._task is not None:  # the handler had its own deadline; Asterisk gets a fresh one
             self._rearm(self._server.client_timeout)
         transport = self._transport
+        assert transport is not None  # set by connection_made, before any data arrives
         transport.write(payload)
         if transport.can_write_eof():
             transport.write_eof()
@@ -247,7 +248,7 @@ class _Session(asyncio.Protocol):
             self._finish("failed", str(exc))
             return
         for item in items:
-            if item is HANGUP:
+            if isinstance(item, AgiHangup):
                 continue  # the caller is gone; Asterisk still answers what it reads
             self._acked += 1
             if not item.ok:

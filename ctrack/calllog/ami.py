@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ctrack.asterisk.ami_protocol import AmiMessage
@@ -35,7 +36,7 @@ class AsteriskCallLog:
         future = log_call(self.services, record, "ami", self.services.config.recording_directory)
         future.add_done_callback(self._saved)
 
-    def _saved(self, future) -> None:
+    def _saved(self, future: asyncio.Future[bool]) -> None:
         if future.cancelled() or future.exception() is not None:
             return  # the writer logged it; the CDR reconcile will recover the call
         self.logged += 1

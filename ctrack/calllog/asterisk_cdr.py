@@ -144,7 +144,7 @@ def inbound_calls(
         first = group[0]
         dial_rows = [r for r in group if r.lastapp == "Dial"]
         answered = [
-            r
+            r.answer
             for r in dial_rows
             if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.dstchannel
         ]
@@ -168,7 +168,7 @@ def inbound_calls(
         if is_anonymous(first.src):
             record.extra["caller_anonymous"] = "1"
         if answered:
-            record.answered_at = min(r.answer for r in answered)
+            record.answered_at = min(answered)
             record.disposition = Disposition.ANSWERED
         else:
             status = {r.disposition for r in dial_rows} or {first.disposition}

@@ -183,7 +183,7 @@ class CallTracker:
         return len(self._calls)
 
     def process(self, event: Event) -> tuple[CallRecord, ...]:
-        handler = self._handlers.get(event.get("Event"))
+        handler = self._handlers.get(event.get("Event", ""))
         records = _NONE if handler is None else handler(event)
         if self._awaiting_cdr:
             records += self._cdr_overdue(self._clock())
@@ -259,7 +259,7 @@ class CallTracker:
             name = name.lstrip("_")  # inheritable: __CTRACK_DID
         if name not in _WATCHED:
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         value = ev.get("Value") or ""
@@ -292,7 +292,7 @@ class CallTracker:
         return _NONE
 
     def _bridgeenter(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or call.answered_at is not None:
             return _NONE
         bridge = ev.get("BridgeUniqueid")
@@ -309,7 +309,7 @@ class CallTracker:
         app = ev.get("Application")
         if not app or app[0] not in "Vv" or app.lower() != "voicemail":
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is not None and call.voicemail_at is None:
             call.voicemail_at = self._ts(ev)
         return _NONE
@@ -322,7 +322,7 @@ class CallTracker:
         return _NONE
 
     def _hangup(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         uid = ev.get("Uniqueid")
@@ -382,7 +382,7 @@ class CallTracker:
             return self._clock()
 
     def _inbound_call(self, ev: Event) -> _Call | None:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or ev.get("Uniqueid") != call.inbound:
             return None
         return call

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -16,6 +16,9 @@ from ctrack import config as config_mod
 from ctrack.catalog.store import CatalogError
 from ctrack.core.phone import InvalidNumber
 from ctrack.store import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Context:
@@ -50,16 +53,16 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"ctrack: error: {message}", err=True)
     sys.exit(code)
 
 
-def handle_errors(fn: Callable) -> Callable:
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn the typed errors of config, store and core into a one-line reason and an exit code."""
 
     @wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except config_mod.ConfigError as exc:

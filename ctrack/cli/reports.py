@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from ctrack.cli import cli
-from ctrack.cli.common import Context, handle_errors, iso_local, json_option, pass_ctx, print_rows
+from ctrack.cli.common import Context, P, R, handle_errors, iso_local, json_option, pass_ctx, print_rows
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_midnight, parse_day, period_from, today_in
 from ctrack.dashboard import users
 from ctrack.dashboard.auth import AuthError, check_password, check_username, hash_password
@@ -30,11 +30,11 @@ from ctrack.store import db
 USER_ERRORS = (PeriodError, reports.ReportError, SpendError, ExportError, AuthError)
 
 
-def user_errors(fn: Callable) -> Callable:
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """This module's typed refusals as `ctrack: error: …` lines and exit status 1."""
 
     @wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
@@ -75,7 +75,7 @@ def _period(ctx: Context, since: str | None, until: str | None) -> Period:
     return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.dashboard.default_days)
 
 
-def _report_connection(ctx: Context, period: Period):
+def _report_connection(ctx: Context, period: Period) -> sqlite3.Connection:
     conn = ctx.connect()
     if rollup_timezone(conn) != period.tz:
         db.write(conn, lambda c: ensure_timezone(c, period.tz))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ctrack.calllog.service import log_call
 from ctrack.core.model import CallRecord
@@ -10,10 +12,13 @@ from ctrack.freeswitch.inbound import InboundListener
 from ctrack.freeswitch.outbound import OutboundSettings, RouteRequest, serve_outbound
 from ctrack.route.rules import RouteDecision, decide
 
+if TYPE_CHECKING:
+    from ctrack.daemon import Daemon
+
 RECOVER_DAYS = 7
 
 
-async def start_freeswitch(daemon) -> list:
+async def start_freeswitch(daemon: Daemon) -> list[Callable[[], Awaitable[None]]]:
     """Start both ESL sides; returns the coroutines that stop them, in start order."""
     services, config = daemon.services, daemon.config
 
