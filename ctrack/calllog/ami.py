@@ -23,12 +23,23 @@ class AsteriskCallLog:
         )
         self.logged = 0
         self.expired = 0
+        # Whether Asterisk stamps its events (manager.conf timestampevents), as the last
+        # Hangup showed: -1 until a call has ended, then 1 or 0 (`ctrack doctor` reports it).
+        self.event_timestamps = -1
         services.add_metric(
             "ctrack_ami_calls_in_progress", "gauge", "Calls the AMI listener is following", lambda: len(self.tracker)
         )
         services.add_metric("ctrack_ami_calls_logged_total", "counter", "Calls logged from AMI", lambda: self.logged)
+        services.add_metric(
+            "ctrack_ami_event_timestamps",
+            "gauge",
+            "1 when Asterisk's events carry a Timestamp (timestampevents = yes), 0 when not, -1 before the first hangup",
+            lambda: self.event_timestamps,
+        )
 
     def on_event(self, event: AmiMessage) -> None:
+        if event.get("Event") == "Hangup":
+            self.event_timestamps = int("Timestamp" in event)
         for record in self.tracker.process(event):
             self.complete(record)
 

@@ -46,6 +46,30 @@ def _ctrack_on_http(host: str, port: int) -> bool:
         return False
 
 
+def _event_times(host: str, port: int) -> tuple[bool, str]:
+    """What the running daemon saw of Asterisk's event timestamps (manager.conf timestampevents)."""
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
+    seen = None
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            for line in response.read(1 << 20).decode("utf-8", "replace").splitlines():
+                if line.startswith("ctrack_ami_event_timestamps "):
+                    seen = float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    if seen == 1:
+        return True, "AMI events carry Asterisk's timestamps (timestampevents = yes): times to the millisecond"
+    if seen == 0:
+        return True, (
+            "AMI events carry no timestamps (manager.conf timestampevents = no): ring and talk seconds come "
+            "from each call's Dial CDR, to the second (keep cdr_manager on); set timestampevents = yes for more"
+        )
+    return (
+        True,
+        "event times: set timestampevents = yes in manager.conf [general] (no call seen by a running daemon yet)",
+    )
+
+
 def _listen_free(host: str, port: int, ours: Callable[[str, int], bool] | None = None) -> tuple[bool, str]:
     """The port is free, or taken by this install's running daemon (asked with `ours`)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
@@ -115,6 +139,9 @@ def doctor(ctx: Context) -> None:
         checks.append(_readable("CDR", config.freeswitch.cdr_csv, "file"))
         checks.append(_readable("recordings", config.freeswitch.recording_directory, "dir"))
     checks.append(_listen_free(*config.http.listen, ours=_ctrack_on_http))
+    if config.pbx.type == "asterisk" and config.ami.enabled:
+        host, port = config.http.listen
+        checks.append(_event_times("127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host, port))
     for ok, message in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {message}")
     sys.exit(0 if all(ok for ok, _ in checks) else 1)

@@ -60,3 +60,8 @@ def test_durations_are_asterisks_own_when_the_daemon_hears_late(timed_site):
     assert call["disposition"] == "answered"
     assert abs(call["talk_seconds"] - sip_talk) <= 1.0, (call, sip_talk)
     assert call["ring_seconds"] <= 2, call
+    doctor = site.ctrack("doctor", check=False).stdout
+    if stamped:
+        assert "AMI events carry Asterisk's timestamps (timestampevents = yes)" in doctor, doctor
+    else:
+        assert "AMI events carry no timestamps (manager.conf timestampevents = no)" in doctor, doctor
