@@ -150,6 +150,8 @@ class LoginThrottle:
         self.rules = {"user": user, "address": address}
         self.max_keys = max_keys
         self._seen: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()  # -> (failures, last at)
+        self.wrong_total = 0
+        self.refused_total = 0
 
     def _keys(self, user: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
         return ("user", user[:USER_KEY_MAX]), ("address", address_key(address))
@@ -170,6 +172,7 @@ class LoginThrottle:
         states = [self._state(key, now) for key in keys]
         wait = max(locked for _, locked in states)
         if wait > 0:
+            self.refused_total += 1
             return wait
         for key, (failures, _) in zip(keys, states, strict=True):
             self._seen.pop(key, None)
@@ -185,6 +188,11 @@ class LoginThrottle:
         if failures > 1:
             self._seen[address_key_] = (failures - 1, at)
 
+    def wrong(self, user: str, address: str, now: float) -> list[KeyState]:
+        """A let-through attempt was wrong (it stays counted): the user's and the address's
+        counts, for the log line."""
+        self.wrong_total += 1
+        return self.states(user, address, now)
+
     def states(self, user: str, address: str, now: float) -> list[KeyState]:
-        """The user's and the address's counts, for the log line of a wrong password."""
         return [KeyState(kind, key, *self._state((kind, key), now)) for kind, key in self._keys(user, address)]

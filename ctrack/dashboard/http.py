@@ -28,7 +28,6 @@ import jinja2
 from aiohttp import web
 
 from ctrack.catalog.store import transaction
-from ctrack.config import Config
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
 from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
@@ -91,7 +90,7 @@ class Dashboard:
         self.secure_cookie = self.config.dashboard.secure_cookie
         self.grace = self.config.dni.grace_seconds
         self.trusted_proxies = self.config.http.trusted_proxies
-        self.throttle = login_throttle(self.config)
+        self.throttle = login_throttle(services, "ctrack_dashboard_login", "dashboard login")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -207,7 +206,6 @@ class Dashboard:
         wait = self.throttle.attempt(name, client, time.monotonic())
         if wait:
             seconds = math.ceil(wait)
-            log.info("dashboard login refused: user %r or address %s locked for %d s more", name, client, seconds)
             response = await self._login_page(
                 request, f"Too many wrong passwords; try again in {seconds} s.", 429, name, next_path
             )
@@ -430,18 +428,29 @@ def _call_filter(q) -> reports.CallFilter:
     )
 
 
-def login_throttle(config: Config) -> auth.LoginThrottle:
-    """The [dashboard] login_* numbers, for the dashboard's login and the Google Ads upload URL."""
-    d = config.dashboard
-    return auth.LoginThrottle(
+def login_throttle(services: Services, metric: str, what: str) -> auth.LoginThrottle:
+    """The [dashboard] login_* numbers, for the dashboard's login and the Google Ads upload
+    URL; its counts as metrics (refusals are counted, not logged: a flood writes no log)."""
+    d = services.config.dashboard
+    throttle = auth.LoginThrottle(
         auth.LockoutRule(d.login_user_failures, d.login_lockout_seconds, d.login_lockout_max_seconds),
         auth.LockoutRule(d.login_address_failures, d.login_lockout_seconds, d.login_lockout_max_seconds),
     )
+    services.add_metric(
+        f"{metric}_wrong_passwords_total", "counter", f"Wrong passwords at the {what}", lambda: throttle.wrong_total
+    )
+    services.add_metric(
+        f"{metric}_locked_out_total",
+        "counter",
+        f"Attempts at the {what} refused unchecked during a lockout",
+        lambda: throttle.refused_total,
+    )
+    return throttle
 
 
 def log_wrong_password(what: str, throttle: auth.LoginThrottle, user: str, client: str) -> None:
     """One line per wrong password; a warning when it locks the user or the address out."""
-    states = throttle.states(user, client, time.monotonic())
+    states = throttle.wrong(user, client, time.monotonic())
     counts = ", ".join(f"{s.kind} {s.failures} in a row" for s in states)
     locked = [f"{s.kind} {s.key!r} locked out for {math.ceil(s.locked_for)} s" for s in states if s.locked_for]
     if locked:

@@ -56,7 +56,7 @@ def setup(app: web.Application, services: Services) -> None:
     except ExportError as exc:
         raise ConfigError(f"[google_ads] conversion_name: {exc}") from None
     settings = ExportSettings(name, config.ctrack.timezone, config.conversions.currency, config.conversions.value)
-    throttle = login_throttle(config)
+    throttle = login_throttle(services, "ctrack_google_ads_upload", "Google Ads upload URL")
     challenge = {"WWW-Authenticate": 'Basic realm="ctrack exports"'}
 
     async def google_ads(request: web.Request) -> web.Response:

@@ -30,6 +30,7 @@ def test_a_user_is_locked_out_after_five_wrong_passwords_from_anywhere():
         ("user", 6, 60.0),
         ("address", 2, 0.0),
     ]
+    assert t.refused_total == 3
 
 
 def test_an_attempt_counts_as_wrong_until_it_succeeds():

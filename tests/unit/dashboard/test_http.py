@@ -309,8 +309,14 @@ async def test_thirty_wrong_passwords_lock_the_user_out(board, caplog):
     assert 25 <= int(resp.headers["Retry-After"]) <= 30  # login_lockout_seconds = 30
     assert "Too many wrong passwords" in await resp.text()
     assert (await client.get("/dashboard/", allow_redirects=False)).status == 303
-    locked = [r.getMessage() for r in caplog.records if "locked" in r.getMessage()]
-    assert locked and "'alice'" in locked[0] and "127.0.0.1" in locked[0]
+    locked = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert locked == [
+        "dashboard login: wrong password for user 'alice' from 127.0.0.1 (user 5 in a row, address 5 in a row); "
+        "user 'alice' locked out for 30 s"
+    ]
+    metrics = await (await client.get("/metrics")).text()
+    assert "ctrack_dashboard_login_wrong_passwords_total 5\n" in metrics
+    assert "ctrack_dashboard_login_locked_out_total 26\n" in metrics
 
 
 @pytest.mark.parametrize("board", [FAST_LOCKS + BEHIND_PROXY], indirect=True)
