@@ -417,6 +417,20 @@ class DashboardSettings:
     default_days: int = setting(
         "30", _positive_int, "days the dashboard and `ctrack report` cover when no period is given"
     )
+    login_user_failures: int = setting(
+        "5",
+        _positive_int,
+        "wrong passwords for one user name (from any address) before it is locked out; also the Google Ads upload URL",
+    )
+    login_address_failures: int = setting(
+        "20",
+        _positive_int,
+        "wrong passwords from one client address (an IPv6 /64), whatever the user name, before it is locked out",
+    )
+    login_lockout_seconds: int = setting(
+        "30", _positive_int, "first lockout; each further wrong password after it doubles the lockout"
+    )
+    login_lockout_max_seconds: int = setting("900", _positive_int, "longest lockout")
 
 
 @dataclass(frozen=True, slots=True)

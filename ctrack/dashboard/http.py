@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
+import math
 import mimetypes
 import secrets
 import sqlite3
@@ -20,7 +22,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
@@ -33,6 +35,7 @@ from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UserHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]  # called with the logged-in user
@@ -88,6 +91,8 @@ class Dashboard:
         self.default_days = self.config.dashboard.default_days
         self.secure_cookie = self.config.dashboard.secure_cookie
         self.grace = self.config.dni.grace_seconds
+        self.trusted_proxies = self.config.http.trusted_proxies
+        self.throttle = login_throttle(services, "ctrack_dashboard_login", "dashboard login")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -102,6 +107,10 @@ class Dashboard:
                 conn.close()
 
         return await asyncio.to_thread(work)
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """A write job (a session) on the daemon's one writer."""
+        return await self.services.writer.run(job)
 
     async def _reports_ready(self) -> None:
         """Re-bucket the roll-ups through the writer if they are not in the configured zone."""
@@ -129,15 +138,11 @@ class Dashboard:
 
     async def current_user(self, request: web.Request) -> str | None:
         token = request.cookies.get(SESSION_COOKIE)
-        named = auth.session_user(token) if token else None
-        if token is None or named is None:
+        if not token:
             return None
-
-        def check(conn: sqlite3.Connection) -> bool:
-            key, stored = users.session_key(conn), users.password_hash(conn, named[0])
-            return bool(key and stored and auth.session_valid(key, token, stored, time.time()))
-
-        return named[0] if await self._db(check) else None
+        digest = auth.session_digest(token)
+        user: str | None = await self._db(lambda c: users.session_user(c, digest, time.time()))
+        return user
 
     def login_required(self, handler: UserHandler) -> Handler:
         async def wrapper(request: web.Request) -> web.StreamResponse:
@@ -188,16 +193,33 @@ class Dashboard:
                 request, "The login form expired; please try again.", 400, next_path=str(form.get("next", ""))
             )
         name, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
+        next_path = str(form.get("next", ""))
+        client = client_address(request, self.trusted_proxies)
+        wait = self.throttle.attempt(name, client, time.monotonic())
+        if wait:
+            seconds = math.ceil(wait)
+            response = await self._login_page(
+                request, f"Too many wrong passwords; try again in {seconds} s.", 429, name, next_path
+            )
+            response.headers["Retry-After"] = str(seconds)
+            return response
         key, stored = await self._db(lambda c: (users.session_key(c), users.password_hash(c, name)))
         # An unknown user costs the same scrypt as a known one: the answer time tells nothing.
         ok = await asyncio.to_thread(auth.verify_password, password[: auth.MAX_PASSWORD], stored or _unknown_user())
+        token = auth.new_session_token()
+        now = time.time()
+        if ok and key and stored:
+            digest = auth.session_digest(token)
+            expires = now + self.session_seconds
+            ok = await self._write(lambda c: users.start_session(c, name, stored, digest, now, expires))
         if not (ok and key and stored):
-            return await self._login_page(request, "Wrong user name or password.", 401, name, str(form.get("next", "")))
-        expires = int(time.time()) + self.session_seconds
-        response = _see_other(_safe_next(str(form.get("next", ""))) or f"{PREFIX}/")
+            log_wrong_password("dashboard login", self.throttle, name, client)
+            return await self._login_page(request, "Wrong user name or password.", 401, name, next_path)
+        self.throttle.succeeded(name, client)
+        response = _see_other(_safe_next(next_path) or f"{PREFIX}/")
         response.set_cookie(
             SESSION_COOKIE,
-            auth.make_session(key, name, stored, expires),
+            token,
             path=PREFIX,
             httponly=True,
             samesite="Lax",
@@ -213,6 +235,8 @@ class Dashboard:
         token = request.cookies.get(SESSION_COOKIE, "")
         if not key or not hmac.compare_digest(auth.csrf_token(key, token), str(form.get("csrf", ""))):
             raise web.HTTPBadRequest(text="stale logout form; reload the page")
+        digest = auth.session_digest(token)
+        await self._write(lambda c: users.end_session(c, digest))
         response = _see_other(f"{PREFIX}/login")
         response.del_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -278,6 +302,8 @@ class Dashboard:
 
         def load(conn: sqlite3.Connection) -> dict[str, Any]:
             rows = calls.find_calls(conn, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, calls.LIST_COLUMNS)
+            for row in rows[:PAGE_SIZE]:  # a player only where the recording link would serve a file
+                row["playable"] = self._recording_path(row["recording"]) is not None
             return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": calls.call_sources(conn)}
 
         data = await self._db(load)
@@ -322,7 +348,8 @@ class Dashboard:
             AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         )
         return web.FileResponse(
-            path, headers={"Content-Type": content_type, "Content-Disposition": f'inline; filename="{path.name}"'}
+            path,
+            headers={"Content-Type": content_type, "Content-Disposition": content_disposition("inline", path.name)},
         )
 
     def _recording_path(self, recording: str | None) -> Path | None:
@@ -364,7 +391,7 @@ class Dashboard:
 
         rows, columns = await self._db(load)
         filename = f"ctrack-{name}-{period.first}-{period.last}.{fmt}"
-        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        headers = {"Content-Disposition": content_disposition("attachment", filename)}
         if fmt == "json":
             return web.Response(
                 text=json.dumps(rows, ensure_ascii=False, default=str), headers=headers, content_type="application/json"
@@ -393,6 +420,56 @@ def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
         first_time=flag("first_time"),
         search=(q.get("q") or "").strip()[:100] or None,
     )
+
+
+def login_throttle(services: Services, metric: str, what: str) -> auth.LoginThrottle:
+    """The [dashboard] login_* numbers, for the dashboard's login and the Google Ads upload
+    URL; its counts as metrics (refusals are counted, not logged: a flood writes no log)."""
+    d = services.config.dashboard
+    throttle = auth.LoginThrottle(
+        auth.LockoutRule(d.login_user_failures, d.login_lockout_seconds, d.login_lockout_max_seconds),
+        auth.LockoutRule(d.login_address_failures, d.login_lockout_seconds, d.login_lockout_max_seconds),
+    )
+    services.add_metric(
+        f"{metric}_wrong_passwords_total", "counter", f"Wrong passwords at the {what}", lambda: throttle.wrong_total
+    )
+    services.add_metric(
+        f"{metric}_locked_out_total",
+        "counter",
+        f"Attempts at the {what} refused unchecked during a lockout",
+        lambda: throttle.refused_total,
+    )
+    return throttle
+
+
+def log_wrong_password(what: str, throttle: auth.LoginThrottle, user: str, client: str) -> None:
+    """One line per wrong password; a warning when it locks the user or the address out."""
+    states = throttle.wrong(user, client, time.monotonic())
+    counts = ", ".join(f"{s.kind} {s.failures} in a row" for s in states)
+    locked = [f"{s.kind} {s.key!r} locked out for {math.ceil(s.locked_for)} s" for s in states if s.locked_for]
+    if locked:
+        log.warning("%s: wrong password for user %r from %s (%s); %s", what, user, client, counts, "; ".join(locked))
+    else:
+        log.info("%s: wrong password for user %r from %s (%s)", what, user, client, counts)
+
+
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
+    remote = request.remote or ""
+    if remote not in trusted_proxies:
+        return remote
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted_proxies:
+            return hop
+    return remote
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback that cannot break out of its quotes, then the exact name
+    as RFC 5987 UTF-8 (which browsers prefer)."""
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in filename)
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @lru_cache(maxsize=1)

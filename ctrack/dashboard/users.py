@@ -1,7 +1,9 @@
-"""Dashboard users and the session signing key, kept in the database (written by the CLI).
+"""Dashboard users, their sessions and the CSRF signing key, kept in the database.
 
-The daemon only reads them, per request, so a password set with the CLI takes effect at
-once and a removed user is logged out without a restart.
+The CLI writes users; the daemon reads them per request, so a password set with the CLI
+takes effect at once and a new password or a removed user ends that user's sessions without
+a restart. Sessions are written by the daemon's dashboard: `start_session` and
+`end_session` are writer jobs (plain sqlite3, the caller holds the transaction).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> boo
                 "changed_at = (julianday('now') - 2440587.5) * 86400.0 WHERE name = ?",
                 (password_hash, name),
             )
+            conn.execute("DELETE FROM dashboard_sessions WHERE user_name = ?", (name,))
         else:
             conn.execute("INSERT INTO dashboard_users(name, password_hash) VALUES (?, ?)", (name, password_hash))
         conn.execute(
@@ -38,6 +41,7 @@ def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> boo
 
 def remove_user(conn: sqlite3.Connection, name: str) -> None:
     with transaction(conn):
+        conn.execute("DELETE FROM dashboard_sessions WHERE user_name = ?", (name,))
         if conn.execute("DELETE FROM dashboard_users WHERE name = ?", (name,)).rowcount == 0:
             raise AuthError(f"no dashboard user {name!r} (see `ctrack dashboard users`)")
 
@@ -58,6 +62,35 @@ def password_hash(conn: sqlite3.Connection, name: str) -> str | None:
 
 
 def session_key(conn: sqlite3.Connection) -> str | None:
-    """None until the first `ctrack dashboard passwd`: then nobody can log in anyway."""
+    """The key logged-in forms' CSRF tokens are signed with. None until the first
+    `ctrack dashboard passwd`: then nobody can log in anyway."""
     row = conn.execute("SELECT value FROM app_secrets WHERE name = ?", (SESSION_KEY,)).fetchone()
+    return None if row is None else row[0]
+
+
+def start_session(
+    conn: sqlite3.Connection, name: str, checked_hash: str, token_hash: str, now: float, expires: float
+) -> bool:
+    """Record a login (and drop expired sessions). False when the user's password changed or
+    the user went away since `checked_hash` was verified: then there is no session."""
+    conn.execute("DELETE FROM dashboard_sessions WHERE expires_at <= ?", (now,))
+    return (
+        conn.execute(
+            "INSERT INTO dashboard_sessions(token_hash, user_name, created_at, expires_at) "
+            "SELECT ?, name, ?, ? FROM dashboard_users WHERE name = ? AND password_hash = ?",
+            (token_hash, now, expires, name, checked_hash),
+        ).rowcount
+        == 1
+    )
+
+
+def end_session(conn: sqlite3.Connection, token_hash: str) -> None:
+    conn.execute("DELETE FROM dashboard_sessions WHERE token_hash = ?", (token_hash,))
+
+
+def session_user(conn: sqlite3.Connection, token_hash: str, now: float) -> str | None:
+    """The user a live session belongs to, or None (unknown, logged out or expired)."""
+    row = conn.execute(
+        "SELECT user_name FROM dashboard_sessions WHERE token_hash = ? AND expires_at > ?", (token_hash, now)
+    ).fetchone()
     return None if row is None else row[0]

@@ -288,3 +288,22 @@ async def test_call_list_filters_escaping_and_playback(browser, dashboard):
     assert page.url.startswith(f"{base}/dashboard/login?next=")
     assert all(url.startswith(base) for url in page.seen_requests)
     assert page.errors == []
+
+
+async def test_logout_ends_the_session_on_the_server(browser, dashboard):
+    """A cookie kept from before logging out (another tab's copy, a stolen one) opens nothing."""
+    base, _, _ = dashboard
+    page = await open_page(browser, base)
+    await log_in(page, base)
+    kept = [c for c in await page.context.cookies() if c["name"] == "ctrack_session"]
+    assert len(kept) == 1
+    await page.click("header button:has-text('Log out')")
+    await page.wait_for_url(f"{base}/dashboard/login")
+    await page.context.add_cookies(kept)  # the old cookie, put back
+    await page.goto(f"{base}/dashboard/calls")
+    assert page.url.startswith(f"{base}/dashboard/login?next=")
+    response = await page.goto(f"{base}/dashboard/reports/sources.csv")
+    assert response is not None and response.status == 401
+    page.errors.clear()  # the 401 above is logged as a console error
+    await log_in(page, base)  # a new login still works
+    assert await page.locator("#kpi-calls").count() == 1

@@ -3,6 +3,7 @@ downloads, recordings. The browser tests (tests/browser) drive the same pages in
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -24,10 +25,14 @@ EVIL_NAME = '=HYPERLINK("http://evil.example","x")<script>alert(1)</script>'
 EVIL_SOURCE = "<img src=x onerror=alert(2)>"
 PASSWORD = "correct horse battery"
 PERIOD = "since=2024-03-09&until=2024-03-11"
+QUOTED_NAME = 'rec "Müller"; x=1.wav'
+FAST_LOCKS = "[dashboard]\nlogin_user_failures = 3\nlogin_address_failures = 5\nlogin_lockout_seconds = 1\n"
+BEHIND_PROXY = "[http]\ntrusted_proxies = 127.0.0.1\n"
 
 
 @pytest.fixture
-async def board(tmp_path):
+async def board(tmp_path, request):
+    """The dashboard on an in-process server; a test's indirect parameter adds INI lines."""
     path = tmp_path / "d.db"
     conn = await aseeded(path)
     await asave_calls(
@@ -44,15 +49,19 @@ async def board(tmp_path):
                 recording="rec-x1.wav",
             ),
             call("x2", "2024-03-11 15:10:00", "Radio", "+12125550098", "missed", recording="../outside.wav"),
+            # After PERIOD: a file name that needs escaping in a header, and a file that is gone.
+            call("x3", "2024-03-12 15:00:00", "Radio", "+12125550097", "answered", 30, recording=QUOTED_NAME),
+            call("x4", "2024-03-12 15:05:00", "Radio", "+12125550096", "answered", 30, recording="rec-gone.wav"),
         ],
     )
     rec = tmp_path / "rec"
     rec.mkdir()
     (rec / "rec-x1.wav").write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    (rec / QUOTED_NAME).write_bytes(b"RIFFquoted")
     (tmp_path / "outside.wav").write_bytes(b"RIFFsecret")
     users.set_password(conn, "alice", hash_password(PASSWORD))
     ini = tmp_path / "ctrack.ini"
-    ini.write_text(f"[ctrack]\ntimezone = {TZ}\n[recording]\ndirectory = {rec}\n")
+    ini.write_text(f"[ctrack]\ntimezone = {TZ}\n[recording]\ndirectory = {rec}\n" + getattr(request, "param", ""))
     services = Services(config_mod.load(ini), path)
     await services.writer.start()
     client = TestClient(TestServer(create_app(services)))
@@ -63,12 +72,14 @@ async def board(tmp_path):
     conn.close()
 
 
-async def login(client, user="alice", password=PASSWORD, next_path=""):
+async def login(client, user="alice", password=PASSWORD, next_path="", client_address=None):
+    headers = {"X-Forwarded-For": client_address} if client_address else {}
     form = await client.get("/dashboard/login" + (f"?next={next_path}" if next_path else ""))
     token = re.search(r'name="csrf" value="([^"]+)"', await form.text()).group(1)
     return await client.post(
         "/dashboard/login",
         data={"user": user, "password": password, "csrf": token, "next": next_path},
+        headers=headers,
         allow_redirects=False,
     )
 
@@ -180,7 +191,9 @@ async def test_downloads_are_formula_safe(board):
     resp = await client.get(f"/dashboard/reports/calls.csv?{PERIOD}")
     assert (
         resp.status == 200
-        and resp.headers["Content-Disposition"] == 'attachment; filename="ctrack-calls-2024-03-09-2024-03-11.csv"'
+        and resp.headers["Content-Disposition"]
+        == 'attachment; filename="ctrack-calls-2024-03-09-2024-03-11.csv"; '
+        "filename*=UTF-8''ctrack-calls-2024-03-09-2024-03-11.csv"
     )
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     (x1,) = [r for r in rows if r["caller_number"] == "+12125550099"]
@@ -284,3 +297,105 @@ def test_cli_manages_users_with_hashed_passwords(tmp_path):
     )
     assert run("dashboard", "remove", "owner").output == "dashboard user 'owner' removed\n"
     assert run("dashboard", "users").output == "no dashboard users (add one with `ctrack dashboard passwd USER`)\n"
+
+
+async def test_thirty_wrong_passwords_lock_the_user_out(board, caplog):
+    """The issue's case: 30 wrong passwords, then the right one, all from one address."""
+    client, _ = board
+    statuses = [(await login(client, password=f"guess number {i}")).status for i in range(30)]
+    assert statuses == [401] * 5 + [429] * 25  # [dashboard] login_user_failures = 5
+    resp = await login(client)
+    assert resp.status == 429 and "ctrack_session" not in resp.cookies
+    assert 25 <= int(resp.headers["Retry-After"]) <= 30  # login_lockout_seconds = 30
+    assert "Too many wrong passwords" in await resp.text()
+    assert (await client.get("/dashboard/", allow_redirects=False)).status == 303
+    locked = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert locked == [
+        "dashboard login: wrong password for user 'alice' from 127.0.0.1 (user 5 in a row, address 5 in a row); "
+        "user 'alice' locked out for 30 s"
+    ]
+    metrics = await (await client.get("/metrics")).text()
+    assert "ctrack_dashboard_login_wrong_passwords_total 5\n" in metrics
+    assert "ctrack_dashboard_login_locked_out_total 26\n" in metrics
+
+
+@pytest.mark.parametrize("board", [FAST_LOCKS + BEHIND_PROXY], indirect=True)
+async def test_a_user_is_locked_whatever_the_address_until_the_lockout_ends(board):
+    client, _ = board
+    for i in range(3):  # login_user_failures = 3, each guess from another address
+        assert (await login(client, password="wrong password", client_address=f"198.51.100.{i}")).status == 401
+    assert (await login(client, client_address="203.0.113.50")).status == 429
+    await asyncio.sleep(1.1)  # login_lockout_seconds = 1
+    resp = await login(client, client_address="203.0.113.50")
+    assert resp.status == 303 and "ctrack_session" in resp.cookies
+    # The right password ended the count: three more guesses before the next lock.
+    for _ in range(2):
+        assert (await login(client, password="wrong password", client_address="198.51.100.9")).status == 401
+    assert (await login(client, client_address="198.51.100.9")).status == 303
+
+
+@pytest.mark.parametrize("board", [FAST_LOCKS + BEHIND_PROXY], indirect=True)
+async def test_an_address_is_locked_whatever_the_user_name(board):
+    client, _ = board
+    for name in ("bob", "carol", "dave", "erin", "frank"):  # login_address_failures = 5
+        assert (await login(client, user=name, password="wrong password", client_address="198.51.100.7")).status == 401
+    assert (await login(client, client_address="198.51.100.7")).status == 429
+    # An IPv6 client is one /64: its neighbour addresses share the count.
+    for i in range(5):
+        resp = await login(client, user=f"u{i}", password="wrong password", client_address=f"2001:db8:1:2::{i + 1}")
+        assert resp.status == 401
+    assert (await login(client, client_address="2001:db8:1:2:ffff::9")).status == 429
+    assert (await login(client, client_address="203.0.113.8")).status == 303  # alice elsewhere is not locked
+
+
+async def test_logout_ends_the_session_on_the_server(board):
+    client, _ = board
+    resp = await login(client)
+    old = resp.cookies["ctrack_session"].value
+    page = await (await client.get("/dashboard/")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert (await client.post("/dashboard/logout", data={"csrf": token}, allow_redirects=False)).status == 303
+    client.session.cookie_jar.clear()
+    # The cookie the browser had before logging out, sent again (a copy, a stolen cookie).
+    resp = await client.get("/dashboard/", headers={"Cookie": f"ctrack_session={old}"}, allow_redirects=False)
+    assert resp.status == 303
+    resp = await client.get("/dashboard/reports/sources.csv", headers={"Cookie": f"ctrack_session={old}"})
+    assert resp.status == 401
+
+
+async def test_logging_out_one_session_keeps_the_others(board):
+    client, _ = board
+    first = (await login(client)).cookies["ctrack_session"].value
+    client.session.cookie_jar.clear()
+    await login(client)
+    page = await (await client.get("/dashboard/")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert (await client.post("/dashboard/logout", data={"csrf": token}, allow_redirects=False)).status == 303
+    client.session.cookie_jar.clear()
+    headers = {"Cookie": f"ctrack_session={first}"}
+    assert (await client.get("/dashboard/", headers=headers, allow_redirects=False)).status == 200
+
+
+async def test_recording_file_names_are_escaped_in_content_disposition(board):
+    client, conn = board
+    await login(client)
+    (call_id,) = conn.execute("SELECT id FROM calls WHERE uniqueid = 'x3'").fetchone()
+    resp = await client.get(f"/dashboard/calls/{call_id}/recording")
+    assert resp.status == 200 and await resp.read() == b"RIFFquoted"
+    # RFC 6266: an ASCII fallback without the quote, then the exact name in RFC 5987 form.
+    assert resp.headers["Content-Disposition"] == (
+        "inline; filename=\"rec _M_ller_; x=1.wav\"; filename*=UTF-8''rec%20%22M%C3%BCller%22%3B%20x%3D1.wav"
+    )
+    assert resp.content_disposition.filename == QUOTED_NAME  # how a client reads it back
+
+
+async def test_no_player_for_a_recording_the_server_would_refuse(board):
+    client, conn = board
+    await login(client)
+    ids = dict(conn.execute("SELECT uniqueid, id FROM calls").fetchall())
+    page = await (await client.get("/dashboard/calls?since=2024-03-09&until=2024-03-12")).text()
+    players = re.findall(r'<audio [^>]*src="/dashboard/calls/(\d+)/recording"', page)
+    assert sorted(int(i) for i in players) == sorted([ids["x1"], ids["x3"]])  # not ../outside.wav, not the gone file
+    for uid in ("x2", "x4"):
+        assert (await client.get(f"/dashboard/calls/{ids[uid]}/recording")).status == 404
+    assert page.count("file missing") == 2
