@@ -12,6 +12,7 @@ import jinja2
 from ctrack import __file__ as _package_file
 from ctrack.config import Config
 from ctrack.core import variables
+from ctrack.errors import CtrackError
 
 # Events the AMI listener consumes; the manager snippet filters everything else out.
 AMI_EVENTS = ("FullyBooted", "Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "Cdr")
@@ -19,7 +20,7 @@ VARIABLE_PREFIXES = ("CTRACK_", "MIXMONITOR_FILENAME")
 _DIAL_STRING_UNSAFE = re.compile(r"[,|&;\r\n()]")
 
 
-class RenderError(Exception):
+class RenderError(CtrackError):
     """A setting cannot go into a dialplan safely; str() is the reason."""
 
 

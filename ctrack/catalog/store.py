@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctrack.core.model import CHANNELS, NumberKind, NumberState, Pool, Source, TrackingNumber
+from ctrack.errors import CtrackError
 from ctrack.route.rules import Catalog
 
 
-class CatalogError(Exception):
+class CatalogError(CtrackError):
     """A refused change; str() is the one-line reason for the admin."""
 
 

@@ -10,7 +10,7 @@ import click
 from ctrack.calllog.store import CallRules, list_calls
 from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
-from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
+from ctrack.cli.common import Context, fail, iso_local, json_option, parse_when, pass_ctx, print_rows
 
 CALL_TABLE = (
     "id",
@@ -34,7 +34,6 @@ CALL_TABLE = (
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many calls.")
 @json_option
 @pass_ctx
-@handle_errors
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
@@ -63,7 +62,6 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 )
 @click.option("--since", default=None, help="Only CDRs from this time (YYYY-MM-DD or an age such as 7d).")
 @pass_ctx
-@handle_errors
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
     from ctrack.calllog.reconcile import reconcile

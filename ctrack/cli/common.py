@@ -1,4 +1,5 @@
-"""What every command shares: the lazily loaded config and database, errors, output."""
+"""What every command shares: the lazily loaded config and database, the one translation of
+refusals (CtrackError) into `ctrack: error: …` and an exit status, output."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from ctrack import config as config_mod
-from ctrack.catalog.store import CatalogError
-from ctrack.core.phone import InvalidNumber
+from ctrack.errors import CtrackError
 from ctrack.store import db
 
 
@@ -50,31 +49,28 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"ctrack: error: {message}", err=True)
     sys.exit(code)
 
 
-def handle_errors(fn: Callable) -> Callable:
-    """Turn the typed errors of config, store and core into a one-line reason and an exit code."""
+def refuse(exc: Exception) -> NoReturn:
+    """A refusal as `ctrack: error: …` lines on stderr and its exit status."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        click.echo(f"ctrack: error: {line}", err=True)
+    sys.exit(getattr(exc, "exit_code", 1))
 
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
+
+class CtrackGroup(click.Group):
+    """The command group that translates every refusal once, at the CLI's boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
-        except config_mod.ConfigError as exc:
-            fail(str(exc), 2)
-        except (CatalogError, InvalidNumber, db.DatabaseError) as exc:
-            lines = str(exc).splitlines() or ["failed"]
-            if len(lines) == 1:
-                fail(lines[0])
-            for line in lines:
-                click.echo(f"ctrack: error: {line}", err=True)
-            sys.exit(1)
+            return super().invoke(ctx)
+        except (CtrackError, db.DatabaseError) as exc:
+            refuse(exc)
         except sqlite3.OperationalError as exc:
             fail(f"database: {exc}")
-
-    return wrapper
 
 
 def json_option(fn: Callable) -> Callable:

@@ -12,13 +12,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from ctrack.errors import CtrackError
+
 EPOCH = date(1970, 1, 1)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Before the first segment the first offset holds; the sentinel keeps lookups total.
 BEGINNING = -1e18
 
 
-class PeriodError(ValueError):
+class PeriodError(CtrackError, ValueError):
     """A period that cannot be reported on; str() is the one-line reason."""
 
 

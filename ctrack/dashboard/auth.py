@@ -12,12 +12,14 @@ import hashlib
 import hmac
 import secrets
 
+from ctrack.errors import CtrackError
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 
 
-class AuthError(ValueError):
+class AuthError(CtrackError, ValueError):
     """Credentials that cannot be used; str() is the one-line reason."""
 
 

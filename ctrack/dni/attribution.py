@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ctrack.errors import CtrackError
+
 PARAM_KEYS = (
     "utm_source",
     "utm_medium",
@@ -38,7 +40,7 @@ _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class BadRequest(ValueError):
+class BadRequest(CtrackError, ValueError):
     """A lease request that cannot be used; str() names the field and the reason."""
 
 

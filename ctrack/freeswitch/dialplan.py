@@ -15,6 +15,7 @@ import phonenumbers
 from ctrack.config import Config
 from ctrack.core import variables as v
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.errors import CtrackError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
 TEMPLATE = "freeswitch/ctrack.xml.j2"
@@ -23,7 +24,7 @@ TEMPLATE = "freeswitch/ctrack.xml.j2"
 _ASTERISK_DIAL = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local|Console|Motif)/")
 
 
-class DialplanError(ValueError):
+class DialplanError(CtrackError, ValueError):
     """The dialplan cannot be rendered from this configuration; str() says what to fix."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ctrack.core.period import Period, day_number, from_day_number, weekday_of
 from ctrack.dni.pools import GrantKind, Span, pool_usage
+from ctrack.errors import CtrackError
 from ctrack.reports.rollups import rollup_timezone
 
 COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "qualified")
@@ -33,7 +34,7 @@ _SUMMED = (*COUNTS, "talk_seconds")
 GROUPINGS = ("source", "channel")
 
 
-class ReportError(Exception):
+class ReportError(CtrackError):
     """A report that cannot be produced as asked; str() is the one-line reason."""
 
 
