@@ -5,8 +5,10 @@
 Each server runs in a process of its own on 127.0.0.1; this process is the load generator:
 `concurrency` keep-alive connections, each sending one request at a time. The lease load
 is a website's: mostly heartbeats of visits that hold a number (same visit id), and one
-request in ten a new visitor. The lease server is the daemon's HTTP app with its store
-writer: every lease is committed to SQLite (written behind, many per commit). Prints a
+request in ten a new visitor. The lease server is the daemon's web server (start_http:
+its timeouts and connection bounds) with its store writer: every lease is committed to
+SQLite (written behind, many per commit; renewals once a second). The load comes from one
+address, so [dni] leases_per_client is off. Prints a
 table: requests/s, p50/p99/max latency, and the lease rate as a share of bare.
 """
 
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 LEASE_PATH = "/dni/v1/lease"
@@ -46,20 +49,23 @@ def make_db(path: Path, numbers: int) -> None:
 
 
 async def serve_lease(db_path: Path) -> None:
-    from aiohttp import web
 
     from ctrack import config
     from ctrack.services import Services
-    from ctrack.web.app import create_app
+    from ctrack.web.app import start_http
 
     values = config.defaults().as_dict()
-    values.update(config.parse_text("[business]\npublished_number = +15035550100\n[dni]\nrate_per_minute = 0\n"))
-    services = Services(config.build(values), db_path)
+    values.update(
+        config.parse_text(
+            "[business]\npublished_number = +15035550100\n[dni]\nrate_per_minute = 0\nleases_per_client = 0\n"
+        )
+    )
+    cfg = config.build(values)
+    services = Services(replace(cfg, http=replace(cfg.http, listen=("127.0.0.1", 0))), db_path)
     services.catalog.refresh()
     await services.writer.start()
-    runner = web.AppRunner(create_app(services), access_log=None)
-    await runner.setup()
-    await _listen(runner)
+    runner, site = await start_http(services, 1.0)  # as `ctrack serve` runs it: timeouts, connection bounds
+    await _serve_until_sigterm(runner, site.address[1])
     await services.writer.close()
 
 
@@ -85,7 +91,11 @@ async def _listen(runner) -> None:
 
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await _serve_until_sigterm(runner, site._server.sockets[0].getsockname()[1])
+
+
+async def _serve_until_sigterm(runner, port: int) -> None:
+    print(port, flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

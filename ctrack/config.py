@@ -339,6 +339,23 @@ class HttpSettings:
         _addresses,
         "addresses of reverse proxies whose X-Forwarded-For names the real client (comma-separated); empty = trust none",
     )
+    header_timeout: int = setting(
+        "10", _positive_int, "seconds a client has from connecting to the end of its first request's headers"
+    )
+    body_timeout: int = setting("20", _positive_int, "seconds a client has to send a request's body")
+    keepalive_timeout: int = setting(
+        "30",
+        _positive_int,
+        "seconds an idle kept-alive connection stays open; the next request's headers must arrive within them",
+    )
+    max_connections: int = setting(
+        "1000",
+        _positive_int,
+        "open HTTP connections at most; lowered at start to leave FastAGI a reserve of file descriptors",
+    )
+    max_connections_per_address: int = setting(
+        "50", _positive_int, "open HTTP connections at most from one client address (trusted proxies excepted)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +389,22 @@ class DniSettings:
     )
     rate_burst: int = setting(
         "60", _positive_int, "lease requests one client may make at once before the per-minute rate applies"
+    )
+    leases_per_client: int = setting(
+        "2",
+        _non_negative_int,
+        "pool numbers one client (an IPv4 address, an IPv6 /64) may hold per site; its further visits share the number it holds last; 0 = no cap",
+    )
+    crawlers: tuple[str, ...] = setting(
+        "Googlebot, AdsBot-Google, Mediapartners-Google, Google-InspectionTool, GoogleOther, Storebot-Google, "
+        "Google-Read-Aloud, bingbot, BingPreview, adidxbot, msnbot, facebookexternalhit, facebookcatalog, "
+        "meta-externalagent, Twitterbot, LinkedInBot, Pinterestbot, Slackbot, Discordbot, TelegramBot, WhatsApp, "
+        "Applebot, DuckDuckBot, YandexBot, Baiduspider, PetalBot, SeznamBot, Sogou, Bytespider, AhrefsBot, "
+        "SemrushBot, MJ12bot, DotBot, rogerbot, Screaming Frog, GPTBot, ChatGPT-User, OAI-SearchBot, ClaudeBot, "
+        "Claude-User, PerplexityBot, CCBot, Amazonbot, YisouSpider, ia_archiver, archive.org_bot, Lighthouse, "
+        "Chrome-Lighthouse",
+        _str_list,
+        "user-agent tokens (case-insensitive, comma-separated) of crawlers: they get the published number, never a lease or a visit",
     )
 
 

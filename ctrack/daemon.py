@@ -172,17 +172,11 @@ class Daemon:
         self._closers.extend(closers)
 
     async def _start_http(self) -> None:
-        from ctrack.web.app import create_app
+        from ctrack.web.app import start_http
 
-        host, port = self.config.http.listen
-        app = create_app(self.services)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=DRAIN_SECONDS)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
+        runner, site = await start_http(self.services, DRAIN_SECONDS)
         self.http_runner = runner
-        sockname = site._server.sockets[0].getsockname()
-        self.addresses["http"] = (sockname[0], sockname[1])
+        self.addresses["http"] = site.address
         self._closers.append(runner.cleanup)
 
     # -- background work ----------------------------------------------------------------
@@ -195,18 +189,17 @@ class Daemon:
         await self.reconcile(ended_before=time.time())
 
     async def reconcile(self, ended_before: float) -> None:
-        from ctrack.calllog.reconcile import reconcile
+        from ctrack.calllog.reconcile import read_cdr, save_missing
 
         cfg = self.config
         path = Path(cfg.cdr.master_csv)
         if not path.is_file():
             return
         try:
-            result = await reconcile(
-                self.services.writer,
+            result = await asyncio.to_thread(
+                read_cdr,
                 self.services.catalog.catalog,
                 path,
-                self.services.call_rules,
                 cdr_timezone=cfg.cdr.timezone,
                 ring_timeout=cfg.business.ring_timeout,
                 region=cfg.ctrack.default_region,
@@ -214,6 +207,7 @@ class Daemon:
                 since=time.time() - 7 * 86400,
                 ended_before=ended_before,
             )
+            result.added = await self.services.writer.run(save_missing(result.records, self.services.call_rules))
         except Exception:
             log.exception("CDR reconcile failed")
             return

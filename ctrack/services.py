@@ -28,7 +28,8 @@ class CatalogCache:
     """The route's in-memory snapshot, reloaded when the database changes.
 
     Routing reads memory only (it must answer in milliseconds); a background refresh
-    notices CLI edits through SQLite's data_version on a read connection of its own.
+    notices CLI edits through the catalog's own version (bumped by triggers on sources,
+    pools and numbers), so the calls and leases written all day long never reload it.
     """
 
     def __init__(self, path: Path, interval: float = 1.0):
@@ -43,7 +44,7 @@ class CatalogCache:
         """Reload if the database changed since the last load; True when reloaded."""
         if self._conn is None:
             self._conn = db.connect(self.path, any_thread=True)  # refreshed in a worker thread
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self._conn.execute("SELECT version FROM catalog_version WHERE id = 1").fetchone()[0]
         if version == self._version:
             return False
         self.catalog = load_catalog(self._conn)

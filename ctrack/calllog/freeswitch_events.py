@@ -9,6 +9,7 @@ mod_cdr_csv row into a record, so calls missed while the listener was away mean 
 
 'Answered' means the business line picked up (the leg was bridged), not that the inbound
 leg was answered: record_session and a consent prompt pre-answer it with early media.
+Only an answered call lists a recording (see _answered_audio).
 """
 
 from __future__ import annotations
@@ -115,8 +116,7 @@ def completed_call(
         answered_at = bridge or answered or ended
     elif disposition is Disposition.VOICEMAIL:
         answered_at = answered  # when voicemail picked up, as on Asterisk
-    if recording is None and _text(event, "variable_record_ms") not in (None, "0"):
-        recording = _text(event, "variable_" + v.RECORDING_FILE)
+    recording = _answered_audio(event, answered_at, recording)
     q850 = event.get("variable_hangup_cause_q850", "")
     return CallRecord(
         uniqueid=uniqueid,
@@ -134,6 +134,24 @@ def completed_call(
         visit_id=_text(event, "variable_" + v.VISIT_ID),
         pbx="freeswitch",
     )
+
+
+def _answered_audio(event: Mapping[str, str], answered_at: float | None, seen: str | None) -> str | None:
+    """The recording worth listing: only of an answered call, and only if it holds audio.
+
+    record_session starts before the bridge, so a missed or busy call leaves a file of
+    ringing or early media (RECORD_START fires all the same). The route sets
+    RECORD_ANSWER_REQ=true, so FreeSWITCH writes audio only from the answer on and
+    record_ms (when the event carries it) is the audio after the answer.
+    """
+    if answered_at is None:
+        return None
+    record_ms = _text(event, "variable_record_ms")
+    if record_ms is not None and not (record_ms.isdigit() and int(record_ms) > 0):
+        return None
+    if seen is None and record_ms is not None:
+        return _text(event, "variable_" + v.RECORDING_FILE)
+    return seen
 
 
 # What completed_call reads: a tracked leg in progress keeps only these (events are ~10 KB).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,8 +12,8 @@ from zoneinfo import ZoneInfo
 from ctrack.calllog.asterisk_cdr import inbound_calls, parse_rows
 from ctrack.calllog.recordings import find_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
+from ctrack.core.model import CallRecord
 from ctrack.route.rules import Catalog
-from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +24,12 @@ class ReconcileResult:
     calls: int = 0
     added: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    records: list[CallRecord] = field(default_factory=list)
 
 
-async def reconcile(
-    writer: Writer,
+def read_cdr(
     catalog: Catalog,
     cdr_path: Path,
-    rules: CallRules,
     *,
     cdr_timezone: str,
     ring_timeout: int,
@@ -37,7 +38,7 @@ async def reconcile(
     since: float | None = None,
     ended_before: float | None = None,
 ) -> ReconcileResult:
-    """Save every inbound call in the CDR that the call log lacks; never a duplicate.
+    """The inbound calls in the CDR as call records (file I/O: the daemon runs it off the loop).
 
     ended_before leaves out calls the live listener is logging itself (with richer data):
     the daemon passes the time its AMI session started, or a minute ago.
@@ -51,26 +52,24 @@ async def reconcile(
     with open(cdr_path, encoding="utf-8", errors="replace", newline="") as handle:
         rows = [row for row in parse_rows(handle, tz, bad) if since is None or row.start >= since]
     result.rows = len(rows)
-
-    records = [
+    result.records = [
         r
         for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
-        if ended_before is None or r.ended_at <= ended_before
+        if ended_before is None or (r.ended_at is not None and r.ended_at <= ended_before)
     ]
-    result.calls = len(records)
-    for record in records:
+    result.calls = len(result.records)
+    for record in result.records:
         record.recording = find_recording(recording_dir, record.uniqueid)
-
-    async def save_missing(conn):
-        known = await known_uniqueids(conn, [r.uniqueid for r in records])
-        added = 0
-        for record in records:
-            if record.uniqueid in known:
-                continue
-            added += await save_call(conn, record, rules, origin="cdr")
-        return added
-
-    result.added = await writer.run(save_missing)
     for line, reason in result.bad_lines[:5]:
         log.warning("%s:%d: skipped: %s", cdr_path, line, reason)
     return result
+
+
+def save_missing(records: list[CallRecord], rules: CallRules) -> Callable[[sqlite3.Connection], int]:
+    """Write job: save the records the call log lacks (never a duplicate); how many were added."""
+
+    def job(conn: sqlite3.Connection) -> int:
+        known = known_uniqueids(conn, [r.uniqueid for r in records])
+        return sum(save_call(conn, r, rules, origin="cdr") for r in records if r.uniqueid not in known)
+
+    return job

@@ -11,9 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from ctrack.core.model import CallRecord
+from ctrack.config import Config
+from ctrack.core.model import MISSED, CallRecord
 from ctrack.dni.store import attribute_call
 
 DAY = 86400.0
@@ -48,7 +47,7 @@ class CallRules:
     visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
 
     @classmethod
-    def from_config(cls, config) -> CallRules:
+    def from_config(cls, config: Config) -> CallRules:
         return cls(
             config.calls.qualified_seconds,
             config.calls.repeat_window_days,
@@ -119,60 +118,135 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
     }
 
 
-async def save_call(conn: aiosqlite.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
+def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
     """Insert one call (inside the writer's transaction); False when it was already logged."""
     if record.started_at is None:
         raise ValueError(f"call {record.uniqueid}: no start time")
-    await attribute_call(conn, record, rules.visit_grace_seconds)
+    attribute_call(conn, record, rules.visit_grace_seconds)
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:
-        async with conn.execute(
-            _SEEN_BEFORE, (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
-        ) as cur:
-            first_time = await cur.fetchone() is None
-    cur = await conn.execute(_INSERT, _params(record, rules, origin, first_time))
+        seen = (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
+        first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
+    cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
-    await cur.close()
+    cur.close()
     if changed and first_time and record.caller_number:
         # A call recovered late (CDR backstop) makes the caller's later calls repeats.
-        await conn.execute(
+        conn.execute(
             _LATER_ARE_REPEATS, (record.caller_number, record.started_at, record.started_at + window, record.uniqueid)
         )
     return changed
 
 
-async def known_uniqueids(conn: aiosqlite.Connection, uniqueids: list[str]) -> set[str]:
+def known_uniqueids(conn: sqlite3.Connection, uniqueids: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(uniqueids), 500):
         chunk = uniqueids[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        async with conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk) as cur:
-            found.update(row[0] for row in await cur.fetchall())
+        found.update(row[0] for row in conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk))
     return found
 
 
-def list_calls(
-    conn: sqlite3.Connection, since: float | None = None, until: float | None = None, limit: int | None = None
+LIST_COLUMNS = (
+    "id",
+    "started_at",
+    "caller_number",
+    "caller_name",
+    "tracking_number",
+    "source",
+    "channel",
+    "disposition",
+    "ring_seconds",
+    "talk_seconds",
+    "first_time",
+    "qualified",
+    "recording",
+    "keyword",
+    "landing_page",
+)
+DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    since: float | None = None  # started at or after
+    until: float | None = None  # started before
+    source: str | None = None
+    disposition: str | None = None  # answered | missed (the group) | abandoned
+    qualified: bool | None = None
+    first_time: bool | None = None
+    search: str | None = None  # part of the caller's number or name
+
+
+def find_calls(
+    conn: sqlite3.Connection,
+    filters: CallFilter = CallFilter(),
+    limit: int | None = None,
+    offset: int = 0,
+    columns: tuple[str, ...] = CALL_COLUMNS,
 ) -> list[dict[str, Any]]:
-    """Calls, newest first, as the CLI and JSON API show them."""
-    where, params = [], []
-    if since is not None:
+    """Calls matching the filters, newest first: the one call query of the CLI, the dashboard
+    and its CSV download."""
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.since is not None:
         where.append("started_at >= ?")
-        params.append(since)
-    if until is not None:
+        params.append(filters.since)
+    if filters.until is not None:
         where.append("started_at < ?")
-        params.append(until)
-    sql = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"
+        params.append(filters.until)
+    if filters.source:
+        where.append("source = ?")
+        params.append(filters.source)
+    if filters.disposition:
+        if filters.disposition not in DISPOSITION_FILTERS:
+            raise ValueError(
+                f"unknown disposition filter {filters.disposition!r} (one of: {', '.join(DISPOSITION_FILTERS)})"
+            )
+        if filters.disposition == "missed":
+            where.append(f"disposition IN ({', '.join('?' * len(MISSED))})")
+            params += MISSED
+        else:
+            where.append("disposition = ?")
+            params.append(filters.disposition)
+    if filters.qualified is not None:
+        where.append("qualified = ?")
+        params.append(int(filters.qualified))
+    if filters.first_time is not None:
+        where.append("first_time = ?")
+        params.append(int(filters.first_time))
+    if filters.search:
+        pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
+    sql = f"SELECT {', '.join(columns)} FROM calls"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY started_at DESC, id DESC"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    rows = []
-    for row in conn.execute(sql, params):
-        d = dict(row)
-        d["first_time"] = None if d["first_time"] is None else bool(d["first_time"])
-        d["qualified"] = bool(d["qualified"])
-        rows.append(d)
-    return rows
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else int(limit), int(offset)]
+    return [_typed(dict(row)) for row in conn.execute(sql, params)]
+
+
+def call_by_id(
+    conn: sqlite3.Connection, call_id: int, columns: tuple[str, ...] = LIST_COLUMNS
+) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {', '.join(columns)} FROM calls WHERE id = ?", (call_id,)).fetchone()
+    return None if row is None else _typed(dict(row))
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    if "first_time" in row:
+        row["first_time"] = None if row["first_time"] is None else bool(row["first_time"])
+    if "qualified" in row:
+        row["qualified"] = bool(row["qualified"])
+    return row
+
+
+def call_sources(conn: sqlite3.Connection) -> list[str]:
+    """Source names to filter the call list by: the catalog's and any seen on calls."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sources")}
+    names |= {r[0] for r in conn.execute("SELECT DISTINCT source FROM daily_rollup WHERE source != ''")}
+    return sorted(names)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
-from ctrack.calllog.store import CallRules, list_calls
+from ctrack.calllog.store import CallFilter, CallRules, find_calls
 from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, iso_local, json_option, parse_when, pass_ctx, print_rows
+from ctrack.store import db
 
 CALL_TABLE = (
     "id",
@@ -37,10 +37,9 @@ CALL_TABLE = (
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
-    rows = list_calls(
+    rows = find_calls(
         ctx.connect(),
-        since=parse_when(since, tz) if since else None,
-        until=parse_when(until, tz) if until else None,
+        CallFilter(since=parse_when(since, tz) if since else None, until=parse_when(until, tz) if until else None),
         limit=limit,
     )
     for row in rows:
@@ -64,38 +63,27 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 @pass_ctx
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
-    from ctrack.calllog.reconcile import reconcile
-    from ctrack.store.writer import Writer
+    from ctrack.calllog.reconcile import read_cdr, save_missing
 
     config = ctx.config
     path = cdr_path or Path(config.cdr.master_csv)
     if not path.is_file():
         fail(f"{path}: no such CDR file (set [cdr] master_csv or pass --cdr)")
-    catalog = load_catalog(ctx.connect())
+    conn = ctx.connect()
     since_ts = parse_when(since, config.ctrack.timezone) if since else None
-
-    async def run():
-        writer = Writer(ctx.database_path)
-        await writer.start()
-        try:
-            return await reconcile(
-                writer,
-                catalog,
-                path,
-                CallRules.from_config(config),
-                cdr_timezone=config.cdr.timezone,
-                ring_timeout=config.business.ring_timeout,
-                region=config.ctrack.default_region,
-                recording_dir=config.recording_directory,
-                since=since_ts,
-            )
-        finally:
-            await writer.close()
-
     try:
-        result = asyncio.run(run())
+        result = read_cdr(
+            load_catalog(conn),
+            path,
+            cdr_timezone=config.cdr.timezone,
+            ring_timeout=config.business.ring_timeout,
+            region=config.ctrack.default_region,
+            recording_dir=config.recording_directory,
+            since=since_ts,
+        )
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror})")
+    result.added = db.write(conn, save_missing(result.records, CallRules.from_config(config)))
     for line, reason in result.bad_lines:
         click.echo(f"ctrack: warning: {path}:{line}: skipped: {reason}", err=True)
     click.echo(f"{result.calls} inbound calls in the CDR, {result.added} added to the call log")

@@ -54,11 +54,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def refuse(exc: Exception) -> NoReturn:
+def refuse(exc: CtrackError) -> NoReturn:
     """A refusal as `ctrack: error: …` lines on stderr and its exit status."""
     for line in str(exc).splitlines() or [type(exc).__name__]:
         click.echo(f"ctrack: error: {line}", err=True)
-    sys.exit(getattr(exc, "exit_code", 1))
+    sys.exit(exc.exit_code)
 
 
 class CtrackGroup(click.Group):
@@ -67,7 +67,7 @@ class CtrackGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (CtrackError, db.DatabaseError) as exc:
+        except CtrackError as exc:
             refuse(exc)
         except sqlite3.OperationalError as exc:
             fail(f"database: {exc}")

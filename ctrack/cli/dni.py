@@ -11,7 +11,8 @@ from ctrack.cli import cli
 from ctrack.cli.catalog import pool
 from ctrack.cli.common import Context, iso_local, json_option, pass_ctx, print_rows
 from ctrack.dni.attribution import normalize_site
-from ctrack.dni.store import pool_stats, recent_visits
+from ctrack.dni.store import recent_visits
+from ctrack.reports.store import pool_stats
 
 VISIT_COLUMNS = ("id", "site", "last_seen", "source", "channel", "number", "keyword", "gclid", "calls")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,9 +21,10 @@ from ctrack.exports import ExportError, google_ads
 from ctrack.exports.csvsafe import to_csv
 from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
 from ctrack.reports import store as reports
-from ctrack.reports.rollups import ensure_timezone
+from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.spend import store as spend_store
 from ctrack.spend.rules import SpendError, parse_amount, parse_spend_csv, spread
+from ctrack.store import db
 
 
 def _period_options(fn: Callable) -> Callable:
@@ -57,7 +59,8 @@ def _period(ctx: Context, since: str | None, until: str | None) -> Period:
 
 def _report_connection(ctx: Context, period: Period):
     conn = ctx.connect()
-    ensure_timezone(conn, period.tz)
+    if rollup_timezone(conn) != period.tz:
+        db.write(conn, lambda c: ensure_timezone(c, period.tz))
     return conn
 
 
@@ -259,7 +262,12 @@ def export_google_ads(
         except OSError as exc:
             raise ExportError(f"{output}: cannot write ({exc.strerror})") from None
 
-    result = google_ads.export(ctx.connect(), settings, deliver)
+    def export_and_deliver(conn: sqlite3.Connection) -> google_ads.Export:
+        exported = google_ads.export(conn, settings, time.time())
+        deliver(exported)  # inside the transaction: a file that cannot be written marks nothing
+        return exported
+
+    result = db.write(ctx.connect(), export_and_deliver)
     if result.skipped:
         click.echo(f"ctrack: warning: left out {result.skipped} calls whose gclid is not a Google click id", err=True)
     if output is not None or result.exported == 0:

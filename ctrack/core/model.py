@@ -42,6 +42,10 @@ class Disposition(StrEnum):
     VOICEMAIL = "voicemail"
 
 
+# Reports count these as missed: nobody answered, and the caller did not give up (abandoned).
+MISSED = (Disposition.MISSED, Disposition.BUSY, Disposition.FAILED, Disposition.VOICEMAIL)
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     name: str

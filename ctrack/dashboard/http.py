@@ -24,11 +24,12 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from ctrack.calllog import store as calls
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
 from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
 from ctrack.reports import store as reports
-from ctrack.reports.rollups import ensure_timezone_job, rollup_timezone
+from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
 
 PREFIX = "/dashboard"
@@ -100,7 +101,7 @@ class Dashboard:
     async def _reports_ready(self) -> None:
         """Re-bucket the roll-ups through the writer if they are not in the configured zone."""
         if await self._db(rollup_timezone) != self.tz:
-            await self.services.writer.run(lambda conn: ensure_timezone_job(conn, self.tz))
+            await self.services.writer.run(lambda conn: ensure_timezone(conn, self.tz))
 
     def _render(self, template: str, status: int = 200, **context: Any) -> web.Response:
         html = _env.get_template(template).render(prefix=PREFIX, **context)
@@ -261,7 +262,7 @@ class Dashboard:
         q = request.query
         try:
             period = self._period(request)
-            filters = _call_filter(q)
+            filters = _call_filter(q, period)
             page = int(q.get("page", "1"))
             if not 1 <= page <= 10000:
                 raise ValueError
@@ -271,8 +272,8 @@ class Dashboard:
             return await self._error_page(request, user, "page must be a whole number from 1")
 
         def load(conn) -> dict[str, Any]:
-            rows = reports.call_list(conn, period, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-            return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": reports.call_sources(conn)}
+            rows = calls.find_calls(conn, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, calls.LIST_COLUMNS)
+            return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": calls.call_sources(conn)}
 
         data = await self._db(load)
         for row in data["rows"]:
@@ -290,7 +291,7 @@ class Dashboard:
             prev_url=f"?{urlencode({**base, 'page': page - 1})}" if page > 1 else None,
             next_url=f"?{urlencode({**base, 'page': page + 1})}" if data["more"] else None,
             export_query=urlencode(base),
-            dispositions=reports.DISPOSITION_FILTERS,
+            dispositions=calls.DISPOSITION_FILTERS,
             **data,
         )
 
@@ -308,7 +309,7 @@ class Dashboard:
             call_id = int(request.match_info["call_id"])
         except ValueError:
             raise web.HTTPNotFound() from None
-        call = await self._db(lambda c: reports.call_by_id(c, call_id))
+        call = await self._db(lambda c: calls.call_by_id(c, call_id))
         path = self._recording_path(call["recording"] if call else None)
         if path is None:
             raise web.HTTPNotFound(text="no recording for this call")
@@ -336,7 +337,7 @@ class Dashboard:
             raise web.HTTPNotFound()
         period = self._period(request)  # a refusal is a 400 from the app's one translation
         by = request.query.get("by", "source")
-        filters = _call_filter(request.query) if name == "calls" else None
+        filters = _call_filter(request.query, period) if name == "calls" else None
         if name in ("sources", "daily") and by not in reports.GROUPINGS:
             raise PeriodError(f"cannot group by {by!r}")
         await self._reports_ready()
@@ -351,7 +352,7 @@ class Dashboard:
                 return reports.heatmap(conn, period), reports.HEATMAP_COLUMNS
             if name == "daily":
                 return reports.daily_report(conn, period, by), ("day", by, *reports.DAILY_COUNTS)
-            return reports.call_list(conn, period, filters, limit=100_000), reports.CALL_LIST_COLUMNS
+            return calls.find_calls(conn, filters, 100_000, 0, calls.LIST_COLUMNS), calls.LIST_COLUMNS
 
         rows, columns = await self._db(load)
         filename = f"ctrack-{name}-{period.first}-{period.last}.{fmt}"
@@ -363,7 +364,7 @@ class Dashboard:
         return web.Response(text=to_csv(rows, columns), headers=headers, content_type="text/csv", charset="utf-8")
 
 
-def _call_filter(q) -> reports.CallFilter:
+def _call_filter(q: Any, period: Period) -> calls.CallFilter:
     def flag(name: str) -> bool | None:
         value = q.get(name, "")
         if value in ("", "any"):
@@ -373,9 +374,11 @@ def _call_filter(q) -> reports.CallFilter:
         return value == "yes"
 
     disposition = q.get("disposition") or None
-    if disposition and disposition not in reports.DISPOSITION_FILTERS:
+    if disposition and disposition not in calls.DISPOSITION_FILTERS:
         raise reports.ReportError(f"unknown disposition {disposition!r}")
-    return reports.CallFilter(
+    return calls.CallFilter(
+        since=period.start_ts,
+        until=period.end_ts,
         source=q.get("source") or None,
         disposition=disposition,
         qualified=flag("qualified"),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ctrack.core.model import CallRecord
+from ctrack.dni.pools import Grant
 from ctrack.errors import CtrackError
 
 PARAM_KEYS = (
@@ -365,16 +367,7 @@ def revisit(visit: Visit, touch: Touch, ga_client_id: str | None, rules: SiteRul
 # --- calls -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LeaseSpan:
-    """A visit held a pool number from started_at to expires_at."""
-
-    visit_id: str
-    started_at: float
-    expires_at: float
-
-
-def pick_visit(spans: Iterable[LeaseSpan], at: float, preferred: str | None = None) -> tuple[str | None, bool]:
+def pick_visit(spans: Iterable[Grant], at: float, preferred: str | None = None) -> tuple[str | None, bool]:
     """The visit a call at `at` belongs to, and whether other visits could claim it too.
 
     `spans` are the leases on the dialed number that covered the call or ended within the
@@ -390,3 +383,22 @@ def pick_visit(spans: Iterable[LeaseSpan], at: float, preferred: str | None = No
         return preferred, len(visits) > 1
     best = max(spans, key=lambda s: (s.started_at <= at <= s.expires_at, s.started_at, s.expires_at))
     return best.visit_id, len(visits) > 1
+
+
+def credit_call(record: CallRecord, visit: Visit, ambiguous: bool) -> None:
+    """Credit a call to the visit pick_visit chose: its source and channel, the keyword,
+    landing page, gclid and GA client id; flagged when other visits could claim it."""
+    record.visit_id = visit.id
+    record.source = visit.source
+    record.channel = visit.channel
+    extra = {
+        "keyword": visit.touch.utm_term,
+        "landing_page": visit.touch.landing_page,
+        "gclid": visit.touch.gclid,
+        "ga_client_id": visit.ga_client_id,
+    }
+    record.extra.update({k: v for k, v in extra.items() if v})
+    if ambiguous:
+        record.extra["visit_ambiguous"] = "1"
+    else:
+        record.extra.pop("visit_ambiguous", None)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ctrack.core.model import Pool
+
 
 class GrantKind(StrEnum):
     LEASE = "lease"  # the visit holds the number alone
@@ -41,14 +43,6 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
-class PoolSettings:
-    name: str
-    lease_seconds: int = 1800
-    overflow: str = "fallback"  # "fallback" or "share"
-    fallback: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class LeaseResult:
     grant: Grant
     ended: tuple[Grant, ...] = ()  # grants this request ended early (a fallback upgraded to a lease)
@@ -57,8 +51,8 @@ class LeaseResult:
 class PoolLeases:
     """One pool's numbers, leases and pressure counters."""
 
-    def __init__(self, settings: PoolSettings, numbers: Iterable[str], last_used: Mapping[str, float] | None = None):
-        self.settings = settings
+    def __init__(self, pool: Pool, numbers: Iterable[str], last_used: Mapping[str, float] | None = None):
+        self.pool = pool
         self._numbers: set[str] = set()
         self._free: OrderedDict[str, float] = OrderedDict()  # number -> last used; LRU first
         self._holders: dict[str, dict[str, Grant]] = {}  # number -> visit -> grant
@@ -66,10 +60,13 @@ class PoolLeases:
         self._grants: dict[str, Grant] = {}  # visit -> grant (any kind)
         self._released: dict[str, tuple[str, float]] = {}  # number -> (visit, lease end)
         self._heap: list[tuple[float, str]] = []  # (expires_at, visit); lazy
+        self._client_of: dict[str, str] = {}  # visit -> the client that last asked for its number
+        self._by_client: dict[str, dict[str, str]] = {}  # client -> visit -> number, numbered grants only
         self.leases_total = 0
         self.renewals_total = 0
         self.overflow_total = 0  # visits sent to overflow (a fallback or shared grant)
         self.overflow_requests_total = 0  # requests answered from overflow, renewals included
+        self.capped_total = 0  # new visits given a number their client already holds (lease cap)
         self.peak_visits = 0
         self.set_numbers(numbers, last_used or {})
 
@@ -98,35 +95,50 @@ class PoolLeases:
         self.expire(now)
         return bool(self._free)
 
-    def lease(self, visit_id: str, now: float) -> LeaseResult:
-        """Lease, renew or overflow for one visit at `now`."""
+    def lease(self, visit_id: str, now: float, client: str | None = None) -> LeaseResult:
+        """Lease, renew or overflow for one visit at `now`; `client` is who asked (lease cap)."""
         self.expire(now)
         held = self._grants.get(visit_id)
-        expires = now + self.settings.lease_seconds
+        expires = now + self.pool.lease_seconds
         if held is not None and held.kind != GrantKind.FALLBACK:
-            return LeaseResult(self._renew(held, expires))
+            return LeaseResult(self._renew(held, expires, client))
         ended: tuple[Grant, ...] = ()
         if held is not None:
             if not self._free:
                 self.overflow_requests_total += 1
-                return LeaseResult(self._renew(held, expires))
+                return LeaseResult(self._renew(held, expires, client))
             ended = (self.drop(visit_id, now),)
         if self._free:
             number, _ = self._free.popitem(last=False)
-            grant = Grant(visit_id, self.settings.name, number, GrantKind.LEASE, now, expires)
+            grant = Grant(visit_id, self.pool.name, number, GrantKind.LEASE, now, expires)
             self.leases_total += 1
-        elif self.settings.overflow == "share" and self._in_use:
+        elif self.pool.overflow == "share" and self._in_use:
             number = next(iter(self._in_use))
-            grant = Grant(visit_id, self.settings.name, number, GrantKind.SHARED, now, expires)
+            grant = Grant(visit_id, self.pool.name, number, GrantKind.SHARED, now, expires)
             self.overflow_total += 1
             self.overflow_requests_total += 1
         else:
-            grant = Grant(visit_id, self.settings.name, self.settings.fallback, GrantKind.FALLBACK, now, expires)
+            grant = Grant(visit_id, self.pool.name, self.pool.fallback, GrantKind.FALLBACK, now, expires)
             self.overflow_total += 1
             self.overflow_requests_total += 1
-        self._hold(grant)
+        self._hold(grant, client)
         self.peak_visits = max(self.peak_visits, len(self._grants))
         return LeaseResult(grant, ended)
+
+    def join(self, visit_id: str, number: str, now: float, client: str) -> LeaseResult:
+        """A capped client's new visit shares `number`, which the client already holds."""
+        self.expire(now)
+        ended = (self.drop(visit_id, now),) if visit_id in self._grants else ()
+        grant = Grant(visit_id, self.pool.name, number, GrantKind.SHARED, now, now + self.pool.lease_seconds)
+        self.capped_total += 1
+        self._hold(grant, client)
+        self.peak_visits = max(self.peak_visits, len(self._grants))
+        return LeaseResult(grant, ended)
+
+    def numbers_of(self, client: str, now: float) -> list[str]:
+        """The numbers `client`'s visits hold now, oldest grant first."""
+        self.expire(now)
+        return list(dict.fromkeys(self._by_client.get(client, {}).values()))
 
     def restore(self, grant: Grant) -> None:
         """Put back a grant read from the database (daemon start)."""
@@ -157,27 +169,47 @@ class PoolLeases:
                 del self._grants[visit_id]
                 self._unhold(grant)
 
-    def _renew(self, grant: Grant, expires_at: float) -> Grant:
+    def _renew(self, grant: Grant, expires_at: float, client: str | None) -> Grant:
         renewed = grant.until(expires_at)
         self._grants[grant.visit_id] = renewed
-        if renewed.kind != GrantKind.FALLBACK:
+        if renewed.number is not None and renewed.kind != GrantKind.FALLBACK:
             self._holders[renewed.number][renewed.visit_id] = renewed
             self._in_use.move_to_end(renewed.number)
+            self._track(renewed.visit_id, renewed.number, client)
         self._push(renewed)
         self.renewals_total += 1
         return renewed
 
-    def _hold(self, grant: Grant) -> None:
+    def _hold(self, grant: Grant, client: str | None = None) -> None:
         self._grants[grant.visit_id] = grant
-        if grant.kind != GrantKind.FALLBACK:
+        if grant.number is not None and grant.kind != GrantKind.FALLBACK:
             self._holders.setdefault(grant.number, {})[grant.visit_id] = grant
             self._in_use[grant.number] = None
             self._in_use.move_to_end(grant.number)
+            self._track(grant.visit_id, grant.number, client)
         self._push(grant)
 
-    def _unhold(self, grant: Grant) -> None:
-        if grant.kind == GrantKind.FALLBACK:
+    def _track(self, visit_id: str, number: str, client: str | None) -> None:
+        """Count a numbered grant against the client that asked for it last (a restored
+        grant counts from its first renewal)."""
+        if client is None or self._client_of.get(visit_id) == client:
             return
+        self._untrack(visit_id)
+        self._client_of[visit_id] = client
+        self._by_client.setdefault(client, {})[visit_id] = number
+
+    def _untrack(self, visit_id: str) -> None:
+        client = self._client_of.pop(visit_id, None)
+        if client is not None:
+            visits = self._by_client[client]
+            del visits[visit_id]
+            if not visits:
+                del self._by_client[client]
+
+    def _unhold(self, grant: Grant) -> None:
+        if grant.number is None or grant.kind == GrantKind.FALLBACK:
+            return
+        self._untrack(grant.visit_id)
         holders = self._holders[grant.number]
         holders.pop(grant.visit_id, None)
         self._released[grant.number] = (grant.visit_id, grant.expires_at)
@@ -230,37 +262,49 @@ class Leases:
         self.pools: dict[str, PoolLeases] = {}
 
     def sync(
-        self, pools: Mapping[str, tuple[PoolSettings, Sequence[str]]], last_used: Mapping[str, float] | None = None
+        self, pools: Mapping[str, tuple[Pool, Sequence[str]]], last_used: Mapping[str, float] | None = None
     ) -> None:
         """Match the catalog: add, update or remove pools and their numbers."""
         for name in set(self.pools) - set(pools):
             del self.pools[name]
-        for name, (settings, numbers) in pools.items():
-            pool = self.pools.get(name)
-            if pool is None:
-                self.pools[name] = PoolLeases(settings, numbers, last_used)
+        for name, (pool, numbers) in pools.items():
+            leases = self.pools.get(name)
+            if leases is None:
+                self.pools[name] = PoolLeases(pool, numbers, last_used)
             else:
-                pool.settings = settings
-                pool.set_numbers(numbers, last_used)
+                leases.pool = pool
+                leases.set_numbers(numbers, last_used)
 
-    def lease(self, visit_id: str, pool_names: Sequence[str], now: float) -> LeaseResult:
-        """Renew the visit's lease where it has one; else lease from the first pool with a
-        free number; else overflow in the first pool."""
+    def lease(
+        self, visit_id: str, pool_names: Sequence[str], now: float, client: str | None = None, cap: int = 0
+    ) -> LeaseResult:
+        """Renew the visit's lease where it has one; else, when `client` already holds `cap`
+        numbers of these pools (0 = no cap), share the one it was given last; else lease
+        from the first pool with a free number; else overflow in the first pool."""
         pools = [self.pools[name] for name in pool_names]
         for pool in pools:
             held = pool.grant_of(visit_id)
             if held is not None and held.kind != GrantKind.FALLBACK:
-                return pool.lease(visit_id, now)
+                return pool.lease(visit_id, now, client)
+        if client is not None and cap > 0:
+            holding = [(pool, number) for pool in pools for number in pool.numbers_of(client, now)]
+            if len(holding) >= cap:
+                pool, number = holding[-1]
+                ended = self._drop_elsewhere(visit_id, pools, pool, now)
+                result = pool.join(visit_id, number, now, client)
+                return LeaseResult(result.grant, ended + result.ended)
         for pool in pools:
             if pool.has_free(now):
-                ended = tuple(
-                    other.drop(visit_id, now)
-                    for other in pools
-                    if other is not pool and other.grant_of(visit_id) is not None
-                )
-                result = pool.lease(visit_id, now)
+                ended = self._drop_elsewhere(visit_id, pools, pool, now)
+                result = pool.lease(visit_id, now, client)
                 return LeaseResult(result.grant, ended + result.ended)
-        return pools[0].lease(visit_id, now)
+        return pools[0].lease(visit_id, now, client)
+
+    @staticmethod
+    def _drop_elsewhere(visit_id: str, pools: list[PoolLeases], keep: PoolLeases, now: float) -> tuple[Grant, ...]:
+        return tuple(
+            other.drop(visit_id, now) for other in pools if other is not keep and other.grant_of(visit_id) is not None
+        )
 
     def visit_for(self, number: str, at: float, grace: float) -> str | None:
         for pool in self.pools.values():
@@ -274,22 +318,11 @@ class Leases:
 
 
 @dataclass(frozen=True, slots=True)
-class Span:
-    """A persisted grant, as the statistics read it."""
-
-    visit_id: str
-    number: str | None
-    kind: GrantKind
-    started_at: float
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
 class PoolUsage:
     numbers: int
     window_seconds: float
     visits: int
-    utilization: float  # share of number-time leased in the window, 0..1
+    utilization: float  # share of number-time leased in the window, 0..1 (a percent only when shown)
     pressure_visits: int  # visits served from overflow (fallback or shared)
     pressure: float  # pressure_visits / visits
     peak_visits: int  # most visits wanting a number at the same moment
@@ -319,7 +352,7 @@ def _peak(intervals: Iterable[tuple[float, float]]) -> int:
     return peak
 
 
-def _merged_per_visit(spans: Iterable[Span], extend: float, start: float, end: float) -> list[tuple[float, float]]:
+def _merged_per_visit(spans: Iterable[Grant], extend: float, start: float, end: float) -> list[tuple[float, float]]:
     by_visit: dict[str, list[tuple[float, float]]] = {}
     for span in spans:
         s, e = max(span.started_at, start), min(span.expires_at + extend, end)
@@ -339,7 +372,7 @@ def _merged_per_visit(spans: Iterable[Span], extend: float, start: float, end: f
     return merged
 
 
-def pool_usage(spans: Sequence[Span], numbers: int, start: float, end: float, grace: float) -> PoolUsage:
+def pool_usage(spans: Sequence[Grant], numbers: int, start: float, end: float, grace: float) -> PoolUsage:
     """Utilization, pressure, peak demand and a recommended size over [start, end).
 
     Demand counts every visit that wanted a number, including those sent to overflow, so a

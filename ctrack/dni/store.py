@@ -12,14 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import aiosqlite
-
-from ctrack.catalog.store import NotFound
 from ctrack.core.model import CallRecord
-from ctrack.dni.attribution import LeaseSpan, Touch, Visit, pick_visit
-from ctrack.dni.pools import Grant, GrantKind, Span, pool_usage
-
-DAY = 86400.0
+from ctrack.dni.attribution import Touch, Visit, credit_call, pick_visit
+from ctrack.dni.pools import Grant, GrantKind
 
 _TOUCH_COLUMNS = (
     "utm_source",
@@ -113,37 +108,37 @@ def _lease_values(grant: Grant) -> tuple:
     return grant.visit_id, grant.pool, grant.number, str(grant.kind), grant.started_at, grant.expires_at
 
 
-async def _write(conn: aiosqlite.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
+def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
     """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
     changed = 0
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[i : i + ROWS_PER_STATEMENT]
-        cursor = await conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
+        cursor = conn.execute(sql(len(chunk)), [value for row in chunk for value in row])
         changed += cursor.rowcount
-        await cursor.close()
+        cursor.close()
     return changed
 
 
-async def save_visits(
-    conn: aiosqlite.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
+def save_visits(
+    conn: sqlite3.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
 ) -> None:
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
     changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
     whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
-    if touched and await _write(
-        conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]
-    ) < len(touched):
+    if touched and _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]) < len(
+        touched
+    ):
         whole += [_visit_values(v, g) for v, g in touched]
-    await _write(conn, _upsert_visits, whole)
+    _write(conn, _upsert_visits, whole)
     new = [_lease_values(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed and await _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
+    if renewed and _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
         renewed
     ):
         new += [_lease_values(g) for g in renewed]
-    await _write(conn, _upsert_leases, new)
+    _write(conn, _upsert_leases, new)
 
 
 def _visit_from_row(row: Any) -> Visit:
@@ -160,9 +155,8 @@ def _visit_from_row(row: Any) -> Visit:
     )
 
 
-async def load_visit(conn: aiosqlite.Connection, visit_id: str) -> Visit | None:
-    async with conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)) as cur:
-        row = await cur.fetchone()
+def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
+    row = conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)).fetchone()
     return _visit_from_row(row) if row is not None else None
 
 
@@ -223,13 +217,13 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- calls -------------------------------------------------------------------------------
 
 _CANDIDATES = """
-SELECT l.visit_id, l.started_at, l.expires_at
-FROM leases l
+SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at
+FROM leases l JOIN pools p ON p.id = l.pool_id
 WHERE l.number = ? AND l.kind != 'fallback' AND l.started_at <= ? AND l.expires_at >= ?
 """
 
 
-async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_seconds: float) -> None:
+def attribute_call(conn: sqlite3.Connection, record: CallRecord, grace_seconds: float) -> None:
     """Credit a call to a pool number to the visit that held the number when the call came in
     (or whose lease ended within the grace period): fill the record's visit, source, channel
     and extra (keyword, landing page, gclid, GA client id); flag it when more than one visit
@@ -237,67 +231,31 @@ async def attribute_call(conn: aiosqlite.Connection, record: CallRecord, grace_s
     if not record.tracking_number or record.started_at is None:
         return
     at = record.started_at
-    async with conn.execute(_CANDIDATES, (record.tracking_number, at, at - grace_seconds)) as cur:
-        spans = [LeaseSpan(r[0], r[1], r[2]) for r in await cur.fetchall()]
-    visit_id, ambiguous = pick_visit(spans, at, record.visit_id)
+    rows = conn.execute(_CANDIDATES, (record.tracking_number, at, at - grace_seconds)).fetchall()
+    visit_id, ambiguous = pick_visit(
+        [Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]) for r in rows], at, record.visit_id
+    )
     if visit_id is None:
         return
-    visit = await load_visit(conn, visit_id)
+    visit = load_visit(conn, visit_id)
     if visit is None:
         return
-    record.visit_id = visit.id
-    record.source = visit.source
-    record.channel = visit.channel
-    extra = {
-        "keyword": visit.touch.utm_term,
-        "landing_page": visit.touch.landing_page,
-        "gclid": visit.touch.gclid,
-        "ga_client_id": visit.ga_client_id,
-    }
-    record.extra.update({k: v for k, v in extra.items() if v})
-    if ambiguous:
-        record.extra["visit_ambiguous"] = "1"
-    else:
-        record.extra.pop("visit_ambiguous", None)
+    credit_call(record, visit, ambiguous)
 
 
-# --- reports -----------------------------------------------------------------------------
+# --- reads for reports and the CLI --------------------------------------------------------
 
 
-def pool_stats(conn: sqlite3.Connection, pool: str, days: int, now: float, grace: float) -> dict[str, Any]:
-    """`ctrack pool stats`: usage of one pool over the last `days` (or since it was created)."""
-    row = conn.execute("SELECT id, site, created_at FROM pools WHERE name = ?", (pool,)).fetchone()
-    if row is None:
-        raise NotFound(f"unknown pool {pool!r} (see `ctrack pool list`)")
-    start = max(now - days * DAY, row["created_at"])
-    numbers = conn.execute(
-        "SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'", (row["id"],)
-    ).fetchone()[0]
-    spans = [
-        Span(r["visit_id"], r["number"], GrantKind(r["kind"]), r["started_at"], r["expires_at"])
+def pool_grants(conn: sqlite3.Connection, pool_id: int, pool: str, since: float, until: float) -> list[Grant]:
+    """The pool's grants that overlap [since, until)."""
+    return [
+        Grant(r[0], pool, r[1], GrantKind(r[2]), r[3], r[4])
         for r in conn.execute(
-            """
-                 SELECT visit_id, number, kind, started_at, expires_at FROM leases
-                 WHERE pool_id = ? AND expires_at > ? AND started_at < ?""",
-            (row["id"], start - grace, now),
+            "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
+            "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
+            (pool_id, since, until),
         )
     ]
-    usage = pool_usage(spans, numbers, start, now, grace)
-    leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
-    return {
-        "pool": pool,
-        "site": row["site"],
-        "since": start,
-        "days": round((now - start) / DAY, 2),
-        "numbers": numbers,
-        "leased_now": len(leased_now),
-        "visits": usage.visits,
-        "utilization": round(usage.utilization, 4),
-        "pressure_visits": usage.pressure_visits,
-        "pressure": round(usage.pressure, 4),
-        "peak_visits": usage.peak_visits,
-        "recommended_size": usage.recommended,
-    }
 
 
 def recent_visits(conn: sqlite3.Connection, limit: int = 20, site: str | None = None) -> list[dict[str, Any]]:

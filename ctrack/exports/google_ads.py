@@ -1,9 +1,8 @@
 """Google Ads offline click conversions: qualified calls that carry a gclid, as the
 click-conversion import CSV, each conversion exported once per conversion name.
 
-The CLI (sqlite3) and the daemon's scheduled-upload URL (the writer's aiosqlite
-connection) both select what is pending and mark it exported in one transaction, with the
-same SQL; a conversion is marked by an outbox row (kind google_ads, target = the name).
+The CLI and the daemon's scheduled-upload URL run the same write job, which selects what is
+pending and marks it exported in one transaction; a conversion is marked by an outbox row (kind google_ads, target = the name).
 """
 
 from __future__ import annotations
@@ -11,14 +10,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import aiosqlite
 
 from ctrack.exports import ExportError
 from ctrack.exports.csvsafe import to_csv
@@ -69,7 +65,8 @@ def check_conversion_name(name: str) -> str:
 def conversion_time(ts: float, tz: str) -> str:
     """'yyyy-mm-dd hh:mm:ss+hh:mm' in the report time zone."""
     local = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    offset = int(local.utcoffset().total_seconds())
+    utc_offset = local.utcoffset()
+    offset = int(utc_offset.total_seconds()) if utc_offset is not None else 0
     sign = "+" if offset >= 0 else "-"
     hours, minutes = divmod(abs(offset) // 60, 60)
     return f"{local:%Y-%m-%d %H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
@@ -103,26 +100,11 @@ def _mark_params(marks: list[tuple[int, dict[str, str]]], name: str, now: float)
     return [(call_id, name, json.dumps(row), now, call_id, name) for call_id, row in marks]
 
 
-def export(
-    conn: sqlite3.Connection, settings: ExportSettings, deliver: Callable[[Export], None], now: float | None = None
-) -> Export:
-    """For the CLI: pending conversions as CSV, handed to `deliver` (write the file) inside
-    the transaction that marks them, so a failed write marks nothing."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result, marks = build(conn.execute(_PENDING, _params(settings)).fetchall(), settings)
-        conn.executemany(_MARK, _mark_params(marks, settings.conversion_name, now or time.time()))
-        deliver(result)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return result
+def export(conn: sqlite3.Connection, settings: ExportSettings, now: float) -> Export:
+    """Write job: pending conversions as CSV, marked as exported in the same transaction.
 
-
-async def export_job(conn: aiosqlite.Connection, settings: ExportSettings, now: float) -> Export:
-    """The same as a store-writer job, for the scheduled-upload URL."""
-    async with conn.execute(_PENDING, _params(settings)) as cur:
-        result, marks = build(await cur.fetchall(), settings)
-    await conn.executemany(_MARK, _mark_params(marks, settings.conversion_name, now))
+    The CLI runs it with `store.db.write` and writes its file inside that transaction (a failed
+    write marks nothing); the scheduled-upload URL runs it on the daemon's writer."""
+    result, marks = build(conn.execute(_PENDING, _params(settings)).fetchall(), settings)
+    conn.executemany(_MARK, _mark_params(marks, settings.conversion_name, now))
     return result

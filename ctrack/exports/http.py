@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ctrack.config import ConfigError
 from ctrack.exports import ExportError
-from ctrack.exports.google_ads import ExportSettings, check_conversion_name, export_job
+from ctrack.exports.google_ads import ExportSettings, check_conversion_name, export
 from ctrack.services import Services
 
 PATH = "/exports/google-ads.csv"
@@ -52,7 +52,7 @@ def setup(app: web.Application, services: Services) -> None:
     async def google_ads(request: web.Request) -> web.Response:
         if not _authorized(request, user, password):
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="ctrack exports"'})
-        result = await services.writer.run(lambda conn: export_job(conn, settings, time.time()))
+        result = await services.writer.run(lambda conn: export(conn, settings, time.time()))
         return web.Response(
             text=result.csv, content_type="text/csv", charset="utf-8", headers={"Cache-Control": "no-store"}
         )

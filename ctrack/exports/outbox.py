@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import aiosqlite
 
 from ctrack import __version__
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
+from ctrack.services import Services
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -107,7 +107,7 @@ class Outcome:
 
 
 class OutboxSender:
-    def __init__(self, services, clock: Callable[[], float] = time.time):
+    def __init__(self, services: Services, clock: Callable[[], float] = time.time):
         self.services = services
         self.settings = OutboxSettings.from_config(services.config)
         self.clock = clock
@@ -142,16 +142,15 @@ class OutboxSender:
         await self.services.writer.run(lambda conn: self._record(conn, outcomes, now))
         return len(outcomes)
 
-    async def _fan_out(self, conn: aiosqlite.Connection, now: float) -> None:
+    def _fan_out(self, conn: sqlite3.Connection, now: float) -> None:
         s = self.settings
-        async with conn.execute(_EVENTS) as cur:
-            events = [dict(row) for row in await cur.fetchall()]
+        events = [dict(row) for row in conn.execute(_EVENTS)]
         for call in events:
             if not call["qualified"]:
-                await self._give_up(conn, call["event_id"], now, "the call is no longer qualified")
+                self._give_up(conn, call["event_id"], now, "the call is no longer qualified")
                 continue
             if now - call["created_at"] > s.give_up_after:
-                await self._give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
+                self._give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
                 continue
             targets = []
             if s.ga4 and call["client_id"]:
@@ -164,11 +163,11 @@ class OutboxSender:
                 )
             targets += [("webhook", url, conv.webhook_body(call, s.value, s.currency)) for url in s.webhook_urls]
             for kind, target, body in targets:
-                await conn.execute(_ADD, (kind, call["id"], target, conv.encode(body), kind, call["id"], target))
-            await conn.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, call["event_id"]))
+                conn.execute(_ADD, (kind, call["id"], target, conv.encode(body), kind, call["id"], target))
+            conn.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, call["event_id"]))
 
-    async def _give_up(self, conn: aiosqlite.Connection, row_id: int, now: float, reason: str) -> None:
-        await conn.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, reason, row_id))
+    def _give_up(self, conn: sqlite3.Connection, row_id: int, now: float, reason: str) -> None:
+        conn.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, reason, row_id))
         self.given_up += 1
         log.warning("outbox %d: not delivered: %s", row_id, reason)
 
@@ -212,22 +211,21 @@ class OutboxSender:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Outcome(row_id, False, f"{type(exc).__name__}: {exc}"[:300])
 
-    async def _record(self, conn: aiosqlite.Connection, outcomes: list[Outcome], now: float) -> None:
+    def _record(self, conn: sqlite3.Connection, outcomes: list[Outcome], now: float) -> None:
         s = self.settings
         for o in outcomes:
             if o.sent:
-                await conn.execute(
+                conn.execute(
                     "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
                     (now, o.row_id),
                 )
                 self.sent += 1
             elif o.give_up:
-                await self._give_up(conn, o.row_id, now, o.error)
+                self._give_up(conn, o.row_id, now, o.error or "gave up")
             else:
-                async with conn.execute("SELECT attempts FROM outbox WHERE id = ?", (o.row_id,)) as cur:
-                    attempts = (await cur.fetchone())[0] + 1
+                attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (o.row_id,)).fetchone()[0] + 1
                 delay = conv.backoff(attempts, s.retry_first, s.retry_max)
-                await conn.execute(
+                conn.execute(
                     "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
                     (attempts, now + delay, o.error, o.row_id),
                 )
@@ -286,7 +284,7 @@ def list_deliveries(conn: sqlite3.Connection, include_sent: bool, limit: int) ->
     ]
 
 
-async def run_outbox(services, stop: asyncio.Event) -> None:
+async def run_outbox(services: Services, stop: asyncio.Event) -> None:
     """The daemon's outbox task: runs until `stop` is set, then closes its HTTP session."""
     sender = OutboxSender(services)
     try:

@@ -37,6 +37,11 @@ class EslConnection:
             self._frames.extend(self._parser.feed(data))
         return self._frames.popleft()
 
+    def local_address(self) -> str:
+        """ctrack's own address on this connection: the one FreeSWITCH's ACL judges."""
+        sockname = self.writer.get_extra_info("sockname")
+        return str(sockname[0]) if sockname else "unknown"
+
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
         await self.writer.drain()

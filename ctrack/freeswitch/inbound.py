@@ -22,6 +22,7 @@ from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.calllog.freeswitch_events import EVENTS, CallState
 from ctrack.core.model import CallRecord
 from ctrack.freeswitch import esl_protocol as esl
+from ctrack.freeswitch.acl import refused_fix
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def read_cdr_file(path: str | Path, since: float | None, default_region: str | N
 async def _login(conn: EslConnection, password: str, timeout: float) -> None:
     greeting = await asyncio.wait_for(conn.frame(), timeout)
     if greeting.content_type == "text/rude-rejection":
-        raise EslAuthError("FreeSWITCH refused ctrack's address (apply-inbound-acl in event_socket.conf.xml)")
+        raise EslAuthError(refused_fix(conn.local_address()))
     if greeting.content_type != "auth/request":
         raise esl.EslProtocolError(f"expected auth/request, got {greeting.content_type or 'no Content-Type'}")
     reply = await asyncio.wait_for(conn.request(esl.auth(password)), timeout)

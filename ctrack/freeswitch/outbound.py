@@ -2,7 +2,8 @@
 
 ctrack answers `connect` at once (FreeSWITCH parks the caller until then), reads the channel,
 asks the route handler for a decision, and sets the CTRACK_* variables in one `multiset`.
-When the decision says record it plays the consent prompt and starts `record_session`.
+When the decision says record it plays the consent prompt and, once it has finished,
+starts `record_session` (each step waits for its own completion, bounded in time).
 Then it says `exit`, and the rendered dialplan (which set `socket_resume=true` and default
 CTRACK_FORWARD / CTRACK_RING_TIMEOUT before the socket) goes on to bridge ${CTRACK_FORWARD}.
 
@@ -64,7 +65,7 @@ class OutboundSettings:
     recording_directory: str = "/var/lib/freeswitch/recordings"
     route_timeout: float = 2.0  # for the handler: FreeSWITCH holds the caller meanwhile
     reply_timeout: float = 2.0  # for each FreeSWITCH reply
-    media_timeout: float = 60.0  # for the consent prompt and record_session to finish
+    media_timeout: float = 30.0  # for each application (the consent prompt) to finish
 
     @classmethod
     def from_config(cls, config) -> OutboundSettings:
@@ -100,6 +101,9 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
     if decision.record:
         path = posixpath.join(recording_directory, decision.recording_file)
         variables[v.RECORDING_FILE] = path
+        # record_session starts before the bridge: write audio from the answer on only, so a
+        # missed or busy call records no ringing (switch_ivr_record_session, SMBF_ANSWER_REQ).
+        variables["RECORD_ANSWER_REQ"] = "true"
     if decision.whisper:
         # Played to the business line after it answers and before it hears the caller.
         variables["bridge_pre_execute_bleg_app"] = "playback"
@@ -168,22 +172,44 @@ class OutboundSession:
         await self._exit()
 
     async def _execute(self, plan: list[tuple[str, str]]) -> None:
-        """Queue every application, then wait until FreeSWITCH has run the last one."""
+        """Run the applications one after another, each to its own completion.
+
+        FreeSWITCH runs an execute queued while another application plays *inside* it
+        (switch_ivr_parse_all_events), so queueing them together would start record_session
+        during the consent prompt, and the `exit` that follows would cut the prompt short.
+        A step still running after media_timeout ends the plan: the later steps (the
+        recording the caller was to be told about) are not started, and ctrack hands the
+        call back so the dialplan rings the phone.
+        """
+        for app, arg in plan:
+            if not await self._run(app, arg):
+                log.warning(
+                    "%s: %s still running after %g s; handing the call back without the steps after it",
+                    self._who(),
+                    app,
+                    self.settings.media_timeout,
+                )
+                return
+
+    async def _run(self, app: str, arg: str) -> bool:
+        """One application, waited for until its CHANNEL_EXECUTE_COMPLETE; False on timeout."""
         s = self.settings
-        ids = [str(uuid.uuid4()) for _ in plan]
-        await self.conn.send(b"".join(esl.execute(app, arg, event_uuid=i) for (app, arg), i in zip(plan, ids)))
-        for app, _ in plan:  # async mode: '+OK' means queued; completion comes as an event
-            reply = await asyncio.wait_for(self.conn.reply(self._note), s.reply_timeout)
-            if not reply.ok:
-                raise esl.EslProtocolError(f"{app} refused: {reply.reply_text}")
+        event_uuid = str(uuid.uuid4())
+        # async mode: '+OK' means queued; completion comes as an event with our event-uuid
+        reply = await asyncio.wait_for(
+            self.conn.request(esl.execute(app, arg, event_uuid=event_uuid), self._note), s.reply_timeout
+        )
+        if not reply.ok:
+            raise esl.EslProtocolError(f"{app} refused: {reply.reply_text}")
         try:
             async with asyncio.timeout(s.media_timeout):
-                while ids[-1] not in self._completed and not self.hung_up:
+                while event_uuid not in self._completed and not self.hung_up:
                     self._note(await self.conn.frame())
         except TimeoutError:
-            raise TimeoutError(f"{plan[-1][0]} still running after {s.media_timeout:g} s") from None
+            return False
         if self.hung_up:
             raise EslClosed("the caller hung up")
+        return True
 
     def _note(self, frame: esl.Frame) -> None:
         """Remember what events say: an application finished, the caller hung up."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import aiosqlite
-
 from ctrack.core.period import offset_segments
 
 _OFFSET = (
@@ -60,26 +58,12 @@ def rollup_timezone(conn: sqlite3.Connection) -> str:
 
 
 def ensure_timezone(conn: sqlite3.Connection, tz: str) -> bool:
-    """For the CLI: re-bucket in `tz` unless already done; True when it rebuilt."""
+    """Write job: re-bucket the roll-ups in `tz` unless they already are; True when it rebuilt.
+
+    Run by the daemon's writer or, for the CLI, by `store.db.write` (check `rollup_timezone`
+    first there: a report that needs no rebuild should take no write lock)."""
     if rollup_timezone(conn) == tz:
         return False
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if rollup_timezone(conn) != tz:
-            for sql, params in rebuild_statements(tz):
-                conn.execute(sql, params)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return True
-
-
-async def ensure_timezone_job(conn: aiosqlite.Connection, tz: str) -> bool:
-    """The same as a store-writer job (the daemon's one writer runs it in its transaction)."""
-    async with conn.execute("SELECT name FROM report_timezone WHERE id = 1") as cur:
-        if (await cur.fetchone())[0] == tz:
-            return False
     for sql, params in rebuild_statements(tz):
-        await conn.execute(sql, params)
+        conn.execute(sql, params)
     return True

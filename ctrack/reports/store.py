@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from ctrack.catalog.store import NotFound
 from ctrack.core.period import Period, day_number, from_day_number, weekday_of
-from ctrack.dni.pools import GrantKind, Span, pool_usage
+from ctrack.dni.attribution import DAY
+from ctrack.dni.pools import GrantKind, pool_usage
+from ctrack.dni.store import pool_grants
 from ctrack.errors import CtrackError
 from ctrack.reports.rollups import rollup_timezone
 
@@ -29,7 +31,6 @@ SOURCE_COLUMNS = ("source", "channel", *MEASURES)
 CHANNEL_COLUMNS = ("channel", *MEASURES)
 DAILY_COUNTS = (*COUNTS, "spend")
 HEATMAP_COLUMNS = ("weekday", "hour", "calls", "missed")
-MISSED = ("missed", "busy", "failed", "voicemail")
 _SUMMED = (*COUNTS, "talk_seconds")
 GROUPINGS = ("source", "channel")
 
@@ -199,91 +200,6 @@ def trend(rows: Iterable[dict[str, Any]], period: Period) -> list[dict[str, Any]
     return list(days.values())
 
 
-# --- the call list -----------------------------------------------------------------------
-
-CALL_LIST_COLUMNS = (
-    "id",
-    "started_at",
-    "caller_number",
-    "caller_name",
-    "tracking_number",
-    "source",
-    "channel",
-    "disposition",
-    "ring_seconds",
-    "talk_seconds",
-    "first_time",
-    "qualified",
-    "recording",
-    "keyword",
-    "landing_page",
-)
-DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
-
-
-@dataclass(frozen=True, slots=True)
-class CallFilter:
-    source: str | None = None
-    disposition: str | None = None  # answered | missed (the group) | abandoned
-    qualified: bool | None = None
-    first_time: bool | None = None
-    search: str | None = None  # part of the caller's number or name
-
-
-def call_list(
-    conn: sqlite3.Connection, period: Period, filters: CallFilter = CallFilter(), limit: int = 50, offset: int = 0
-) -> list[dict[str, Any]]:
-    """Calls in the period matching the filters, newest first."""
-    where, params = ["started_at >= ?", "started_at < ?"], [period.start_ts, period.end_ts]
-    if filters.source:
-        where.append("source = ?")
-        params.append(filters.source)
-    if filters.disposition:
-        if filters.disposition not in DISPOSITION_FILTERS:
-            raise ReportError(
-                f"unknown disposition filter {filters.disposition!r} (one of: {', '.join(DISPOSITION_FILTERS)})"
-            )
-        if filters.disposition == "missed":
-            where.append(f"disposition IN ({', '.join('?' * len(MISSED))})")
-            params += MISSED
-        else:
-            where.append("disposition = ?")
-            params.append(filters.disposition)
-    if filters.qualified is not None:
-        where.append("qualified = ?")
-        params.append(int(filters.qualified))
-    if filters.first_time is not None:
-        where.append("first_time = ?")
-        params.append(int(filters.first_time))
-    if filters.search:
-        pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
-    sql = (
-        f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE {' AND '.join(where)} "
-        "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
-    )
-    rows = []
-    for row in conn.execute(sql, [*params, int(limit), int(offset)]):
-        d = dict(row)
-        d["first_time"] = None if d["first_time"] is None else bool(d["first_time"])
-        d["qualified"] = bool(d["qualified"])
-        rows.append(d)
-    return rows
-
-
-def call_sources(conn: sqlite3.Connection) -> list[str]:
-    """Source names to filter the call list by: the catalog's and any seen on calls."""
-    names = {r[0] for r in conn.execute("SELECT name FROM sources")}
-    names |= {r[0] for r in conn.execute("SELECT DISTINCT source FROM daily_rollup WHERE source != ''")}
-    return sorted(names)
-
-
-def call_by_id(conn: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls WHERE id = ?", (call_id,)).fetchone()
-    return None if row is None else dict(row)
-
-
 # --- pools -------------------------------------------------------------------------------
 
 
@@ -297,14 +213,7 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
         numbers = [
             r[0] for r in conn.execute("SELECT number FROM numbers WHERE pool_id = ? AND state = 'active'", (pool_id,))
         ]
-        spans = [
-            Span(*r[:2], GrantKind(r[2]), *r[3:])
-            for r in conn.execute(
-                "SELECT visit_id, number, kind, started_at, expires_at FROM leases "
-                "WHERE pool_id = ? AND expires_at > ? AND started_at < ?",
-                (pool_id, start - grace, max(end, now)),
-            )
-        ]
+        spans = pool_grants(conn, pool_id, name, start - grace, max(end, now))
         usage = pool_usage(spans, len(numbers), start, end, grace) if end > start else None
         leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
         calls = 0
@@ -320,12 +229,40 @@ def pool_utilization(conn: sqlite3.Connection, period: Period, now: float, grace
                 "site": site,
                 "numbers": len(numbers),
                 "leased_now": len(leased_now),
-                "utilization": round(100 * usage.utilization, 1) if usage else None,
+                "utilization": round(usage.utilization, 4) if usage else None,
                 "visits": usage.visits if usage else 0,
-                "pressure": round(100 * usage.pressure, 1) if usage else None,
+                "pressure": round(usage.pressure, 4) if usage else None,
                 "peak_visits": usage.peak_visits if usage else 0,
                 "recommended_size": usage.recommended if usage else None,
                 "calls": calls,
             }
         )
     return rows
+
+
+def pool_stats(conn: sqlite3.Connection, pool: str, days: int, now: float, grace: float) -> dict[str, Any]:
+    """`ctrack pool stats`: usage of one pool over the last `days` (or since it was created)."""
+    row = conn.execute("SELECT id, site, created_at FROM pools WHERE name = ?", (pool,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown pool {pool!r} (see `ctrack pool list`)")
+    start = max(now - days * DAY, row["created_at"])
+    numbers = conn.execute(
+        "SELECT count(*) FROM numbers WHERE pool_id = ? AND state = 'active'", (row["id"],)
+    ).fetchone()[0]
+    spans = pool_grants(conn, row["id"], pool, start - grace, now)
+    usage = pool_usage(spans, numbers, start, now, grace)
+    leased_now = {s.number for s in spans if s.kind != GrantKind.FALLBACK and s.started_at <= now < s.expires_at}
+    return {
+        "pool": pool,
+        "site": row["site"],
+        "since": start,
+        "days": round((now - start) / DAY, 2),
+        "numbers": numbers,
+        "leased_now": len(leased_now),
+        "visits": usage.visits,
+        "utilization": round(usage.utilization, 4),
+        "pressure_visits": usage.pressure_visits,
+        "pressure": round(usage.pressure, 4),
+        "peak_visits": usage.peak_visits,
+        "recommended_size": usage.recommended,
+    }

@@ -8,7 +8,7 @@ debug chatter on stderr is sent to /dev/null. Any failure sets nothing (or stops
 CTRACK_ROUTE, the last variable): the dialplan then rings the business line.
 
 It starts per call, so it imports as little as it can: the config loader, the pure route
-decision, sqlite3 and the catalog reader, never the daemon's side (asyncio, aiosqlite,
+decision, sqlite3 and the catalog reader, never the daemon's side (asyncio,
 aiohttp, click, jinja2). tests/unit/test_agi_script.py keeps it that way.
 """
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
+from ctrack.errors import CtrackError
+
+T = TypeVar("T")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -16,7 +21,7 @@ PRAGMAS = (
 )
 
 
-class DatabaseError(Exception):
+class DatabaseError(CtrackError):
     """The database cannot be opened or upgraded; str() is the admin-facing reason."""
 
 
@@ -85,6 +90,19 @@ def _open_uri(uri: str, any_thread: bool) -> sqlite3.Connection:
     return conn
 
 
+def write(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]) -> T:
+    """Run one write job in its own transaction: the CLI's way of running the very job
+    functions the daemon's Writer runs in its batches (one write path, two schedulers)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = job(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -118,7 +136,7 @@ def ensure_current(conn: sqlite3.Connection) -> None:
         raise DatabaseError("database schema is out of date (run `ctrack db upgrade`)")
 
 
-def _statements(sql: str):
+def _statements(sql: str) -> Iterator[str]:
     """Split a migration into statements (executescript would commit on its own)."""
     buffer = ""
     for line in sql.splitlines(keepends=True):

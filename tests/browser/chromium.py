@@ -42,15 +42,18 @@ async def chromium():
 
 
 @contextlib.asynccontextmanager
-async def pages_server(dni_base: str):
-    """Serve tests/browser/pages with {DNI} replaced by the DNI base URL; yields
-    url(name, host="www.example.test") for a page."""
+async def pages_server(dni_base: str, substitutions: dict[str, str] | None = None):
+    """Serve tests/browser/pages with {DNI} replaced by the DNI base URL (and each
+    `substitutions` key by its value, first); yields url(name, host="www.example.test")."""
 
     async def page(request: web.Request) -> web.Response:
         path = PAGES / request.match_info["name"]
         if not path.is_file():
             raise web.HTTPNotFound()
-        return web.Response(text=path.read_text().replace("{DNI}", dni_base), content_type="text/html")
+        html = path.read_text()
+        for key, value in (substitutions or {}).items():
+            html = html.replace(key, value)
+        return web.Response(text=html.replace("{DNI}", dni_base), content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/{name}", page)

@@ -88,11 +88,16 @@ master_csv = {self.pbx.cdr_csv}
         return {k: v for k, v in os.environ.items() if k != "CTRACK_CONFIG"}
 
     # --- the daemon ---------------------------------------------------------------
-    def start(self, wait_ami: bool = True) -> None:
+    def start(self, wait_ami: bool = True, preexec_fn=None) -> None:
+        """Start `ctrack serve`; `preexec_fn` runs in the child first (e.g. to set an rlimit)."""
         assert self.process is None or self.process.poll() is not None, "daemon already running"
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
-            [*CTRACK, "--config", str(self.config_path), "serve"], stdout=log, stderr=subprocess.STDOUT, env=self.env
+            [*CTRACK, "--config", str(self.config_path), "serve"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            preexec_fn=preexec_fn,
         )
         log.close()
         wait_until(

@@ -14,6 +14,7 @@ two variables and recomputes Content-Length, leaving every other byte as capture
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,8 @@ class InboundPeer:
     drop_after: dict[int, int] = field(default_factory=dict)
     seed: int | None = None
     max_chunk: int = 512
-    reject: bool = False  # answer like apply-inbound-acl refusing us
+    acl: str | None = None  # apply-inbound-acl: a list name (see `lists`) or a CIDR
+    lists: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"loopback.auto": ("127.0.0.0/8", "::1/128")})
     adapt_marker: bool = True
     connections: int = 0
     commands: list[str] = field(default_factory=list)
@@ -178,7 +180,7 @@ class InboundPeer:
         greeting, accepted, enabled, bye, goodbye = self._captured()
         streaming: asyncio.Task | None = None
         try:
-            if self.reject:
+            if self.acl is not None and not self._allowed(writer.get_extra_info("peername")[0]):
                 text = b"Access Denied, go away.\n"
                 writer.write(b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n" % len(text) + text)
                 await writer.drain()
@@ -221,6 +223,12 @@ class InboundPeer:
                 await asyncio.gather(streaming, return_exceptions=True)
             writer.close()
 
+    def _allowed(self, address: str) -> bool:
+        """switch_check_network_list_ip: an unknown list name allows nobody."""
+        assert self.acl is not None
+        cidrs = self.lists.get(self.acl) or (tuple(self.acl.split(",")) if "/" in self.acl else ())
+        return any(ipaddress.ip_address(address) in ipaddress.ip_network(c, strict=False) for c in cidrs)
+
     def _captured(self) -> tuple[bytes, ...]:
         msgs = received(CAPTURES[0])
         return msgs[0], msgs[1], msgs[2], msgs[-2], msgs[-1]
@@ -244,22 +252,51 @@ class InboundPeer:
             await send_chunked(writer, msg, rng, self.max_chunk)
 
 
+FRAME = 0.02  # seconds: FreeSWITCH's media loops run once per 20 ms frame
+
+
+@dataclass
+class Run:
+    """One application as the modelled channel ran it (times on the event loop's clock)."""
+
+    app: str
+    arg: str
+    started: float
+    ended: float | None = None
+    cut: bool = False  # stopped before its end because the socket went away
+
+
 @dataclass
 class OutboundCall:
     """FreeSWITCH's `socket` application for one call, connecting to ctrack's server.
 
     Answers like FreeSWITCH 1.10.12 did in the outbound capture: the captured channel data on
     `connect`, '+OK' at once for each async sendmsg, then CHANNEL_EXECUTE and
-    CHANNEL_EXECUTE_COMPLETE echoing the event-uuid as Application-UUID. `hangup_on` makes the
-    caller hang up when that application starts (captured CHANNEL_HANGUP, then the captured
-    disconnect notice, and close: without `linger` FreeSWITCH does not wait). `park_first` sends the captured CHANNEL_PARK before the
-    first reply, as in the abandoned capture.
+    CHANNEL_EXECUTE_COMPLETE echoing the event-uuid as Application-UUID.
+
+    Time is modelled as FreeSWITCH keeps it (mod_event_socket.c, switch_ivr.c): an async
+    sendmsg only queues a private event on the channel; the socket application's park loop
+    runs it. `playback` runs for `playback_seconds` (the prompt's length), reading a frame
+    every 20 ms, and each frame calls switch_ivr_parse_all_events, which runs any execute
+    queued meanwhile *inside* the playback (unless it was sent with `event-lock: true`), so
+    the queued application starts and completes while the prompt is still playing. Other
+    applications (set, multiset, record_session, which only attaches a media bug) complete
+    at once. When the socket ends (`exit`, or ctrack closing it) with socket_resume=true,
+    listener_run sets the channel to CS_RESET; switch_channel_ready() is then false and the
+    running playback stops at its next frame: `runs` shows it as cut.
+
+    `hangup_on` makes the caller hang up when that application starts (captured
+    CHANNEL_HANGUP, then the captured disconnect notice, and close: without `linger`
+    FreeSWITCH does not wait). `park_first` sends the captured CHANNEL_PARK before the first
+    reply, as in the abandoned capture.
     """
 
     capture: str = OUTBOUND[0]
     hangup_on: str | None = None
     park_first: bool = True
+    playback_seconds: float = 2.0
     commands: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
     closed_by_ctrack: bool = False
 
     def _find(self, name: str) -> bytes:
@@ -271,10 +308,16 @@ class OutboundCall:
         connect_reply, events_on = adapt(msgs[0]), msgs[1]
         ok = next(m for m in msgs if split_message(m)[0].get("Reply-Text") == "+OK")
         bye, goodbye = msgs[-2], msgs[-1]
-        execute, complete = self._find("CHANNEL_EXECUTE"), self._find("CHANNEL_EXECUTE_COMPLETE")
+        self._execute, self._complete = self._find("CHANNEL_EXECUTE"), self._find("CHANNEL_EXECUTE_COMPLETE")
+        self._writer = writer
+        self._queue: list[tuple[str, str, str, bool]] = []
+        self._queued = asyncio.Event()
+        self._reset = False  # the socket is gone: the channel leaves the socket application
+        self._hung_up = False
+        channel = asyncio.create_task(self._park())
         try:
             async with asyncio.timeout(timeout):
-                while True:
+                while not self._hung_up:
                     try:
                         command = await read_command(reader)
                     except asyncio.IncompleteReadError:
@@ -291,17 +334,10 @@ class OutboundCall:
                     elif line == "sendmsg" and headers.get("call-command") == "execute":
                         app = headers["execute-app-name"]
                         arg = body.decode() if body else headers.get("execute-app-arg", "")
-                        uid = headers.get("event-uuid", "")
                         writer.write(ok)
-                        if app == self.hangup_on:
-                            writer.write(
-                                edit_event(execute, Application=app, Application_Data=arg, Application_UUID=uid)
-                            )
-                            writer.write(self._find("CHANNEL_HANGUP") + goodbye)
-                            await writer.drain()
-                            return
-                        writer.write(edit_event(execute, Application=app, Application_Data=arg, Application_UUID=uid))
-                        writer.write(edit_event(complete, Application=app, Application_Data=arg, Application_UUID=uid))
+                        lock = headers.get("event-lock", "").lower() == "true"
+                        self._queue.append((app, arg, headers.get("event-uuid", ""), lock))
+                        self._queued.set()
                     elif line == "exit":
                         writer.write(bye + goodbye)
                         await writer.drain()
@@ -310,7 +346,48 @@ class OutboundCall:
                         writer.write(reply("-ERR command not found"))
                     await writer.drain()
         finally:
+            self._reset = True
+            self._queued.set()
+            await asyncio.gather(channel, return_exceptions=True)
             writer.close()
+
+    async def _park(self) -> None:
+        """switch_ivr_park: run each queued execute in turn until the socket goes away."""
+        while not self._reset and not self._hung_up:
+            if not self._queue:
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            await self._run_app(*self._queue.pop(0))
+
+    async def _run_app(self, app: str, arg: str, uid: str, lock: bool) -> None:
+        loop = asyncio.get_running_loop()
+        run = Run(app, arg, loop.time())
+        self.runs.append(run)
+        self._send(edit_event(self._execute, Application=app, Application_Data=arg, Application_UUID=uid))
+        if app == self.hangup_on:
+            self._hung_up = True
+            self._send(self._find("CHANNEL_HANGUP") + received(self.capture)[-1])
+            self._writer.close()
+            run.ended = loop.time()
+            return
+        if app == "playback":
+            end = run.started + self.playback_seconds
+            while loop.time() < end:
+                await asyncio.sleep(FRAME)
+                if self._reset or self._hung_up:  # switch_channel_ready() is false
+                    run.cut = True
+                    break
+                while self._queue and not lock:  # switch_ivr_parse_all_events
+                    await self._run_app(*self._queue.pop(0))
+        else:
+            await asyncio.sleep(0)
+        run.ended = loop.time()
+        self._send(edit_event(self._complete, Application=app, Application_Data=arg, Application_UUID=uid))
+
+    def _send(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
 
     def executed(self) -> list[tuple[str, str]]:
         return [

@@ -39,6 +39,7 @@ USER_FACING = (
     RenderError,
     DialplanError,
     BadRequest,
+    db.DatabaseError,
 )
 
 

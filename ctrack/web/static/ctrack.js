@@ -1,24 +1,30 @@
 /* ctrack.js: shows each visitor a tracking number leased to their visit (ctrack DNI).
- * <script src="https://ctrack.example.com/ctrack.js" data-site="example.com"></script>
+ * <script async src="https://ctrack.example.com/ctrack.js" data-site="example.com"></script>
  * data-consent: wait for ctrack.consent(), the "ctrack:consent" event or window.ctrackConsent.
- * Never touches address/NAP blocks, [data-ctrack-keep], microdata telephone/address,
- * h-card/vcard or scripts (JSON-LD). With no valid lease the page keeps its own numbers. */
+ * Swaps text (also split across inline elements), tel: links, aria-label, title and alt, in
+ * the page and its open shadow roots, now and as they change. Never touches [data-ctrack-noswap],
+ * address/NAP blocks, microdata telephone/address, h-card/vcard or scripts (JSON-LD).
+ * With no valid lease the page keeps its own numbers. */
 (function (w, d) {
   'use strict';
   var me = d.currentScript;
-  if (!me || w.ctrack || !w.fetch || !w.Map) return;
+  if (!me || w.ctrack || !w.fetch || !w.WeakSet) return;
   var site = (me.getAttribute('data-site') || location.hostname).toLowerCase().replace(/\.$/, '').replace(/^www\./, '');
   var api = new URL('dni/v1/lease', me.src).href;
   var KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content',
               'gclid', 'gbraid', 'wbraid', 'msclkid', 'fbclid'];
-  var KEEP = 'address,[data-ctrack-keep],[itemprop~="telephone"],[itemprop~="address"],.h-card,.vcard,' +
+  var KEEP = 'address,[data-ctrack-noswap],[data-ctrack-keep],[itemprop~="telephone"],[itemprop~="address"],.h-card,.vcard,' +
              'script,style,noscript,template,textarea,title';
+  // Elements that flow inline: a number may be split across them.
+  var INLINE = /^(A|ABBR|B|BDI|BDO|CITE|CODE|DATA|DFN|EM|FONT|I|KBD|MARK|Q|S|SAMP|SMALL|SPAN|STRONG|SUB|SUP|TIME|U|VAR)$/;
+  var ATTRS = ['href', 'aria-label', 'title', 'alt'];
   var SEP = /^[\s().\-\/\u00a0\u2011]{1,3}$/;
   var STORE = 'ctrack:' + site;
   var lease = null;                 // the server's answer: visit_id, number, formatted, published …
   var map = Object.create(null);    // digits as published -> [digits to show | null, international?]
-  var texts = new Map(), links = new Map();   // node -> [original, what we put there]
-  var observer = null, timer = 0, started = false;
+  var texts = new Map();            // text node -> [original, what we put there]
+  var attrs = new Map();            // element -> {attribute: [original, what we put there]}
+  var observer = null, watched = new WeakSet(), timer = 0, started = false;
 
   function now() { return Date.now() / 1000; }
 
@@ -52,8 +58,10 @@
   }
 
   // Replace every published number in `text`: runs of digit groups joined by short separators.
-  function swap(text) {
-    var groups = [], m, re = /\d+/g, out = '', pos = 0;
+  // Where the published numbers are in `text`: [start, end, replacement] for each run of digit
+  // groups joined by short separators that spells one.
+  function edits(text) {
+    var groups = [], found = [], m, re = /\d+/g;
     while ((m = re.exec(text))) groups.push([m.index, m.index + m[0].length, m[0]]);
     for (var i = 0; i < groups.length; i++) {
       var digits = '', hit = -1, hitDigits = '';
@@ -63,79 +71,150 @@
         if (digits in map) { hit = j; hitDigits = digits; }
       }
       if (hit < 0) continue;
-      out += text.slice(pos, groups[i][0]) + render(text.slice(groups[i][0], groups[hit][1]), hitDigits);
-      pos = groups[hit][1];
+      found.push([groups[i][0], groups[hit][1], render(text.slice(groups[i][0], groups[hit][1]), hitDigits)]);
       i = hit;
     }
+    return found;
+  }
+
+  function swap(text) {
+    var out = '', pos = 0;
+    edits(text).forEach(function (e) { out += text.slice(pos, e[0]) + e[2]; pos = e[1]; });
     return out + text.slice(pos);
   }
 
+  function swapTel(h) {
+    if (!/^tel:/i.test(h)) return h;
+    var raw = h.slice(4);
+    try { raw = decodeURIComponent(raw); } catch (e) { /* keep it as written */ }
+    var swapped = swap(raw);
+    return swapped === raw ? h : h.slice(0, 4) + swapped;
+  }
+
+  // Inside a kept element, here or around the open shadow roots it sits in.
   function kept(node) {
-    var el = node.nodeType === 1 ? node : node.parentElement;
-    return !el || !!el.closest(KEEP);
+    while (node) {
+      var el = node.nodeType === 1 ? node : node.parentElement;
+      if (el && el.closest(KEEP)) return true;
+      node = (el || node).getRootNode().host;
+    }
+    return false;
   }
 
-  // One node, remembering its original so a new number or a lost lease can redo or undo it.
-  function fix(seen, node, current, compute, write) {
-    var rec = seen.get(node), original = rec && rec[1] === current ? rec[0] : current;
-    var next = compute(original);
-    if (next === original) seen.delete(node); else seen.set(node, [original, next]);
-    if (next !== current) write(next);
+  // The nearest ancestor that is not inline: an element, a shadow root or the document.
+  function container(node) {
+    var p = node.parentNode;
+    while (p && p.nodeType === 1 && INLINE.test(p.tagName)) p = p.parentNode;
+    return p;
   }
 
-  function fixText(node) {
-    fix(texts, node, node.nodeValue, swap, function (v) { node.nodeValue = v; });
+  // What we wrote is remembered with what was there, so a new number or a lost lease can redo
+  // or undo it, and a page's own later change is taken as the new original.
+  function original(rec, current) { return rec && rec[1] === current ? rec[0] : current; }
+
+  // Text nodes that read as one line (split only by inline elements) are swapped as one
+  // string, so `<b>503</b>-555-0100` is found; each node keeps its share of the characters
+  // and the markup stays.
+  function fixRun(run) {
+    var was = run.map(function (n) { return original(texts.get(n), n.nodeValue); });
+    var whole = was.join(''), found = edits(whole), out = found.length ? whole.split('') : null, pos = 0;
+    found.forEach(function (e) {
+      for (var k = 0, len = e[1] - e[0]; k < len; k++) {
+        out[e[0] + k] = e[2].length === len ? e[2].charAt(k) : k ? '' : e[2];
+      }
+    });
+    run.forEach(function (n, i) {
+      var next = out ? out.slice(pos, pos += was[i].length).join('') : was[i];
+      if (next === was[i]) texts.delete(n); else texts.set(n, [was[i], next]);
+      if (next !== n.nodeValue) n.nodeValue = next;
+    });
   }
 
-  function fixLink(a) {
-    var href = a.getAttribute('href') || '';
-    if (!/^tel:/i.test(href) && !links.has(a)) return;
-    fix(links, a, href, function (h) {
-      if (!/^tel:/i.test(h)) return h;
-      var raw = h.slice(4);
-      try { raw = decodeURIComponent(raw); } catch (e) { /* keep it as written */ }
-      var swapped = swap(raw);
-      return swapped === raw ? h : h.slice(0, 4) + swapped;
-    }, function (v) { a.setAttribute('href', v); });
+  // tel: links, and the accessible name and tooltip, so they say what the text says.
+  function fixAttrs(el) {
+    var recs = attrs.get(el) || {}, left = false;
+    ATTRS.forEach(function (name) {
+      var current = el.getAttribute(name);
+      if (current === null) { delete recs[name]; return; }
+      var was = original(recs[name], current), next = name === 'href' ? swapTel(was) : swap(was);
+      if (next === was) delete recs[name]; else { recs[name] = [was, next]; left = true; }
+      if (next !== current) el.setAttribute(name, next);
+    });
+    if (left) attrs.set(el, recs); else attrs.delete(el);
+  }
+
+  function watch(root) {
+    if (!observer || watched.has(root)) return;
+    watched.add(root);
+    observer.observe(root, { childList: true, subtree: true, characterData: true,
+                             attributes: true, attributeFilter: ATTRS });
   }
 
   function visit(root) {
-    if (root.nodeType === 3) { if (!kept(root)) fixText(root); return; }
-    if (root.nodeType !== 1 || kept(root)) return;
+    if (!root || kept(root)) return;
+    if (root.nodeType === 3 || (root.nodeType === 1 && INLINE.test(root.tagName))) return visit(container(root));
+    var run = [], block = null, cut = false;
     var walker = d.createTreeWalker(root, 5, { acceptNode: function (n) {    // elements and text
-      return n.nodeType === 1 && n.matches(KEEP) ? 2 : 1;                       // reject kept subtrees
+      if (n.nodeType === 1 && n.matches(KEEP)) { cut = true; return 2; }      // reject kept subtrees
+      return 1;
     } });
+    function end() { if (run.length) fixRun(run); run = []; }
     for (var n = root; n; n = walker.nextNode()) {
-      if (n.nodeType === 3) fixText(n); else if (n.tagName === 'A') fixLink(n);
+      if (cut) { end(); cut = false; }
+      if (n.nodeType === 3) {
+        if (container(n) !== block) { end(); block = container(n); }
+        run.push(n);
+      } else if (n.nodeType === 1) {
+        fixAttrs(n);
+        if (!INLINE.test(n.tagName) || n.shadowRoot) end();
+        if (n.shadowRoot) { watch(n.shadowRoot); visit(n.shadowRoot); }
+      }
     }
+    end();
   }
 
   function reapply() {
-    [texts, links].forEach(function (seen) {
+    [texts, attrs].forEach(function (seen) {
       seen.forEach(function (_, node) { if (!node.isConnected) seen.delete(node); });
     });
-    visit(d.documentElement);
+    visit(d);
   }
 
   function observe() {
     if (observer || !w.MutationObserver) return;
     observer = new MutationObserver(function (records) {
+      var todo = new Set();
       records.forEach(function (r) {
-        if (r.type === 'childList') r.addedNodes.forEach(visit);
-        else if (kept(r.target)) return;
-        else if (r.type === 'characterData') fixText(r.target);
-        else if (r.target.tagName === 'A') fixLink(r.target);
+        if (r.type === 'attributes') { if (!kept(r.target)) fixAttrs(r.target); }
+        else if (r.type === 'characterData') todo.add(container(r.target));
+        else r.addedNodes.forEach(function (n) { todo.add(n); });
       });
+      todo.forEach(visit);
     });
-    observer.observe(d.documentElement, { childList: true, subtree: true, characterData: true,
-                                          attributes: true, attributeFilter: ['href'] });
+    watch(d);
   }
+
+  // Shadow roots the page opens later are observed from the start.
+  function hookShadows() {
+    var E = w.Element && Element.prototype, attach = E && E.attachShadow;
+    if (!attach) return;
+    E.attachShadow = function () {
+      var root = attach.apply(this, arguments);
+      if (root.mode === 'open') watch(root);
+      return root;
+    };
+  }
+
+  // The anti-flicker snippet hides [data-ctrack-wait] while <html> has this class, for at
+  // most its own timeout; lifted as soon as the numbers are right or cannot be.
+  function reveal() { d.documentElement.classList.remove('ctrack-wait'); }
 
   function use(v) {
     lease = v;
     buildMap();
     if (v && v.number) observe();
     reapply();
+    reveal();
   }
 
   function cached() {
@@ -196,12 +275,13 @@
         use(v);
         schedule(v);
       })
-      .catch(function () { clearTimeout(stop); schedule(null); });
+      .catch(function () { clearTimeout(stop); reveal(); schedule(null); });
   }
 
   function start() {
     if (started) return;
     started = true;
+    hookShadows();
     var v = cached();
     if (v) use(v);                                   // later pages: the cached lease, no flicker
     renew();
@@ -212,5 +292,5 @@
 
   w.ctrack = { consent: start };
   if (!me.hasAttribute('data-consent') || w.ctrackConsent === true) start();
-  else d.addEventListener('ctrack:consent', start);
+  else { reveal(); d.addEventListener('ctrack:consent', start); }
 })(window, document);

@@ -8,6 +8,7 @@ import pytest
 from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.calllog.freeswitch_events import completed_call
 from ctrack.core import variables as v
+from ctrack.core.model import Disposition
 from tests.unit.calllog.test_freeswitch_events import EXPECTED, events
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "freeswitch.md"
@@ -50,7 +51,8 @@ def test_a_cdr_row_means_what_the_live_event_means(capture):
     event = dict(tracked_hangup(capture), **{"variable_" + v.RECORDING_FILE: "/rec/x.wav"})
     row = expand(cdr_csv.TEMPLATE, event)
     assert cdr_csv.parse_line(row) == completed_call(event)
-    assert cdr_csv.parse_line(row).recording == "/rec/x.wav"
+    answered = EXPECTED[capture]["disposition"] is Disposition.ANSWERED
+    assert cdr_csv.parse_line(row).recording == ("/rec/x.wav" if answered else None)
 
 
 def test_a_quote_in_the_caller_name_shifts_nothing():

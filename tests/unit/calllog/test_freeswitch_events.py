@@ -77,7 +77,10 @@ def test_capture_makes_one_record(capture):
     assert r.ended_at == pytest.approx(want["ended_at"])
     assert (r.ring_seconds, r.talk_seconds) == (want["ring"], want["talk"])
     assert r.hangup_cause == want["hangup_cause"]
-    assert r.recording == f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav"  # RECORD_START
+    if want["disposition"] is Disposition.ANSWERED:  # RECORD_START's file
+        assert r.recording == f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav"
+    else:  # the file holds ringing / early media only (record_ms 2580 / 1580 in the captures)
+        assert r.recording is None
     assert r.tracking_number == "15551230001"  # 555-123-xxxx is not a real number: kept as dialed
     assert (r.caller_number, r.caller_name) == ("+15035550123", "Bob Caller")
     assert r.pbx == "freeswitch" and r.source is None
@@ -113,6 +116,28 @@ def test_hangup_alone_makes_the_record():
     with_file = dict(tracked, **{"variable_" + v.RECORDING_FILE: "/rec/a.wav"})
     assert completed_call(with_file).recording == "/rec/a.wav"
     assert completed_call(dict(with_file, variable_record_ms="0")).recording is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # missed, as captured: 2580 ms of ringing recorded
+        {"variable_DIALSTATUS": "BUSY", "variable_hangup_cause": "USER_BUSY", "variable_record_ms": "20"},
+        {"variable_DIALSTATUS": "CANCEL", "variable_record_ms": "5500"},
+    ],
+    ids=["missed", "busy", "abandoned"],
+)
+def test_an_unanswered_call_lists_no_recording(changes):
+    """record_session starts before the bridge, so even RECORD_START's file is ringing only."""
+    evs = events("inbound-missed")
+    tracked = EXPECTED["inbound-missed"]["uniqueid"]
+    for e in evs:
+        if e.get("Unique-ID") == tracked:
+            e.update(changes, **{"variable_" + v.RECORDING_FILE: f"/var/lib/freeswitch/recordings/{tracked}.wav"})
+    (record,) = replay(evs)[0]
+    assert record.answered_at is None and record.disposition is not Disposition.ANSWERED
+    assert record.recording is None
+    assert completed_call(next(e for e in reversed(evs) if e.get("Unique-ID") == tracked)).recording is None
 
 
 def test_route_variables_become_attribution():
@@ -207,6 +232,10 @@ def test_voicemail_answer_time_is_kept():
     record = completed_call(dict(tracked, variable_last_app="voicemail", variable_answer_uepoch="1795799412000000"))
     assert record.disposition is Disposition.VOICEMAIL
     assert record.answered_at == 1795799412.0 and record.talk_seconds == 2
+    # voicemail answered the leg, so RECORD_ANSWER_REQ let record_session write the message
+    recorded = dict(tracked, variable_last_app="voicemail", variable_answer_uepoch="1795799412000000")
+    recorded["variable_" + v.RECORDING_FILE] = "/rec/vm.wav"
+    assert completed_call(recorded).recording == "/rec/vm.wav"
 
 
 def create(uid: str, at_us: int, direction: str = "inbound") -> dict[str, str]:

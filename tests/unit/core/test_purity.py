@@ -17,10 +17,13 @@ PURE = sorted(
             "calllog/freeswitch_events.py",
             "calllog/asterisk_cdr.py",
             "dni/attribution.py",
+            "dni/clients.py",
             "dni/pools.py",
             "dni/ratelimit.py",
+            "dni/minify.py",
             "spend/rules.py",
             "dashboard/auth.py",
+            "freeswitch/acl.py",
         )
     ]
 )

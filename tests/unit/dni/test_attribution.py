@@ -10,7 +10,6 @@ from ctrack.dni.attribution import (
     DIRECT,
     BadRequest,
     Classification,
-    LeaseSpan,
     SiteRules,
     Touch,
     classify,
@@ -21,6 +20,7 @@ from ctrack.dni.attribution import (
     revisit,
     touch_from_url,
 )
+from ctrack.dni.pools import Grant, GrantKind
 
 SITE = "example.com"
 
@@ -89,6 +89,11 @@ def test_classification_always_names_a_known_channel(touch):
     found = classify(touch, SITE)
     assert found.channel in CHANNELS
     assert found.source
+
+
+def span(visit_id, started_at, expires_at):
+    """A lease on the dialed number, as the call store reads it."""
+    return Grant(visit_id, "web", "+15035550101", GrantKind.LEASE, started_at, expires_at)
 
 
 def _body(**over):
@@ -192,21 +197,21 @@ def test_a_direct_first_visit_is_direct():
 
 
 def test_pick_the_one_visit_holding_the_number():
-    assert pick_visit([LeaseSpan("a", 0, 100)], 50) == ("a", False)
+    assert pick_visit([span("a", 0, 100)], 50) == ("a", False)
     assert pick_visit([], 50) == (None, False)
 
 
 def test_a_lease_that_ended_within_grace_still_counts():
-    assert pick_visit([LeaseSpan("a", 0, 100)], 150) == ("a", False)
+    assert pick_visit([span("a", 0, 100)], 150) == ("a", False)
 
 
 def test_two_candidates_are_ambiguous_and_the_holder_wins():
-    spans = [LeaseSpan("old", 0, 100), LeaseSpan("new", 110, 300)]
+    spans = [span("old", 0, 100), span("new", 110, 300)]
     assert pick_visit(spans, 120) == ("new", True)
 
 
 def test_shared_numbers_are_ambiguous_latest_lease_first():
-    spans = [LeaseSpan("a", 0, 300), LeaseSpan("b", 50, 300)]
+    spans = [span("a", 0, 300), span("b", 50, 300)]
     assert pick_visit(spans, 120) == ("b", True)
     assert pick_visit(spans, 120, preferred="a") == ("a", True)
 
@@ -215,7 +220,7 @@ def test_shared_numbers_are_ambiguous_latest_lease_first():
     st.lists(st.tuples(st.sampled_from("abcd"), st.floats(0, 1000), st.floats(0, 1000)), max_size=8), st.floats(0, 1000)
 )
 def test_ambiguity_is_never_silent(raw, at):
-    spans = [LeaseSpan(v, min(s, e), max(s, e)) for v, s, e in raw]
+    spans = [span(v, min(s, e), max(s, e)) for v, s, e in raw]
     visit, ambiguous = pick_visit(spans, at)
     visits = {s.visit_id for s in spans}
     assert ambiguous == (len(visits) > 1)

@@ -1,6 +1,7 @@
 """The DNI HTTP contract on a real loopback server: leases, renewals, overflow, CORS, limits,
 AMP, the snippet, a daemon restart, and crediting a call to the visit that held the number."""
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -94,7 +95,7 @@ async def test_lease_contract_and_renewal(db):
 
 
 async def test_each_visit_its_own_number_then_the_fallback(db):
-    async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
+    async with serve(db, "[dni]\nleases_per_client = 0\n") as (base, services, app), aiohttp.ClientSession() as http:
         numbers = [(await lease(http, base))[1]["number"] for _ in POOL_NUMBERS]
         assert sorted(numbers) == POOL_NUMBERS
         status, over, _ = await lease(http, base)
@@ -260,10 +261,7 @@ async def test_snippet_is_served_and_cacheable(db):
 async def save(services, record):
     """Save a call as the call log does (the visits it may belong to are committed first)."""
 
-    async def job(conn):
-        return await save_call(conn, record, services.call_rules)
-
-    await services.writer.run(job)
+    await services.writer.run(lambda conn: save_call(conn, record, services.call_rules))
     return rows(services.db_path, "SELECT * FROM calls WHERE uniqueid = ?", record.uniqueid)[0]
 
 
@@ -312,7 +310,8 @@ async def test_grace_period_and_ambiguity(tmp_path):
 
 
 async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
-    from ctrack.dni.http import DNI, WriteBehind
+    from ctrack.dni.http import DNI
+    from ctrack.dni.service import WriteBehind
 
     monkeypatch.setattr(WriteBehind, "RETRY_SECONDS", 0.05)
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
@@ -398,3 +397,109 @@ async def test_many_visits_in_one_save(db, monkeypatch):
         {"n": 20, "lo": 200.0, "hi": "k9"}
     ]
     assert rows(db, "SELECT count(*) AS n, min(expires_at) AS lo FROM leases") == [{"n": 20, "lo": 200.0}]
+
+
+async def test_one_address_cannot_drain_the_pool(tmp_path):
+    """Five cookie-less requests from one address: two numbers ([dni] leases_per_client = 2), then
+    the number it already holds; the same for an IPv6 /64; other visitors still get their own."""
+    numbers = [f"+1503555011{i}" for i in range(5)]
+    db = make_db(tmp_path / "ctrack.db", numbers=numbers)
+    async with (
+        serve(db, "[http]\ntrusted_proxies = 127.0.0.1\n") as (base, _, app),
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{base}/dni/v1/lease"
+
+        async def from_client(client):
+            async with http.post(url, data=json.dumps(GCLID_VISIT), headers={"X-Forwarded-For": client}) as r:
+                assert r.status == 200
+                return await r.json()
+
+        drained = [await from_client("198.51.100.7") for _ in range(5)]
+        assert len({b["visit_id"] for b in drained}) == 5
+        assert len({b["number"] for b in drained[:2]}) == 2
+        assert [b["number"] for b in drained[2:]] == [drained[1]["number"]] * 3
+        lan = [(await from_client(f"2001:db8:7:7::{i}"))["number"] for i in range(1, 4)]  # one /64
+        assert lan[0] != lan[1] and lan[2] == lan[1]
+        other = (await from_client("2001:db8:7:8::1"))["number"]
+        assert {b["number"] for b in drained} | set(lan) | {other} == set(numbers)
+        metrics = await (await http.get(f"{base}/metrics")).text()
+        assert "ctrack_dni_capped_total 4" in metrics
+        assert "ctrack_dni_leased_numbers 5" in metrics
+
+
+async def test_the_lease_cap_is_configurable(db):
+    async with serve(db, "[dni]\nleases_per_client = 0\n") as (base, _, _), aiohttp.ClientSession() as http:
+        numbers = [(await lease(http, base))[1]["number"] for _ in range(4)]
+    assert sorted(numbers[:3]) == POOL_NUMBERS and numbers[3] == FALLBACK
+
+
+CRAWLER_AGENTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "AdsBot-Google (+http://www.google.com/adsbot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+]
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+async def test_crawlers_and_prefetches_get_the_published_number_and_no_visit(db):
+    published = {"number": PUBLISHED, "formatted": "(503) 555-0100"}
+    speculative = [{"Sec-Purpose": "prefetch;prerender"}, {"Purpose": "prefetch"}, {"X-Moz": "prefetch"}]
+    async with serve(db) as (base, _, app), aiohttp.ClientSession() as http:
+        for headers in [{"User-Agent": a} for a in CRAWLER_AGENTS] + [
+            {"User-Agent": BROWSER, **h} for h in speculative
+        ]:
+            async with http.post(
+                f"{base}/dni/v1/lease", data=json.dumps(GCLID_VISIT), headers={"Origin": ORIGIN, **headers}
+            ) as r:
+                assert r.status == 200, headers
+                body = await r.json()
+            assert body["visit_id"] is None and body["number"] == PUBLISHED, headers
+            assert body["published"] == [published]
+            async with http.get(
+                f"{base}/dni/v1/amp",
+                params={"site": "example.test", "client_id": "amp-crawler"},
+                headers={"AMP-Same-Origin": "true", **headers},
+            ) as r:
+                assert await r.json() == {"phoneNumber": PUBLISHED, "formattedPhoneNumber": "(503) 555-0100"}
+        await saved(app)
+        # nothing was leased: a real visitor gets the first number
+        _, body, _ = await lease(http, base)
+        assert body["number"] == POOL_NUMBERS[0]
+        await saved(app)
+    assert rows(db, "SELECT count(*) AS n FROM visits") == [{"n": 1}]
+
+
+async def test_the_crawler_list_is_configurable(db):
+    googlebot = {"User-Agent": CRAWLER_AGENTS[0], "Origin": ORIGIN}
+    async with serve(db, "[dni]\ncrawlers = UptimeProbe\n") as (base, _, _), aiohttp.ClientSession() as http:
+        url = f"{base}/dni/v1/lease"
+        async with http.post(url, data=json.dumps(GCLID_VISIT), headers=googlebot) as r:
+            assert (await r.json())["number"] in POOL_NUMBERS
+        async with http.post(url, data=json.dumps(GCLID_VISIT), headers={"User-Agent": "UptimeProbe/2"}) as r:
+            assert (await r.json())["visit_id"] is None
+
+
+async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_expiry(db, monkeypatch):
+    async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
+        first = (await lease(http, base))[1]
+        await saved(app)
+        real_run, jobs = services.writer.run, []
+
+        async def counting(job):
+            jobs.append(job)
+            return await real_run(job)
+
+        monkeypatch.setattr(services.writer, "run", counting)
+        beats = [(await lease(http, base, visit_id=first["visit_id"]))[1] for _ in range(3)]
+        assert {b["number"] for b in beats} == {first["number"]}
+        await asyncio.sleep(0.2)
+        assert jobs == []  # renewals wait for the next renewal flush
+        await saved(app)
+    [job] = jobs
+    assert [(g.visit_id, new) for g, new in job.keywords["grants"]] == [(first["visit_id"], False)]
+    assert [whole for _, _, whole in job.keywords["visits"]] == [False]
+    [row] = rows(db, "SELECT expires_at FROM leases")
+    assert round(row["expires_at"], 3) == beats[-1]["lease_expires_at"]
+    assert rows(db, "SELECT lease_expires_at FROM visits")[0]["lease_expires_at"] == row["expires_at"]

@@ -4,13 +4,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ctrack.core.model import Pool
 from ctrack.dni.pools import (
     Grant,
     GrantKind,
     Leases,
     PoolLeases,
-    PoolSettings,
-    Span,
     pool_usage,
 )
 
@@ -19,7 +18,7 @@ FALLBACK = "+15035550199"
 
 
 def pool(overflow="fallback", lease_seconds=600, numbers=NUMBERS, **kw):
-    return PoolLeases(PoolSettings("web", lease_seconds, overflow, FALLBACK), numbers, **kw)
+    return PoolLeases(Pool("web", "example.test", lease_seconds, FALLBACK, overflow), numbers, **kw)
 
 
 def test_lease_renew_and_expire():
@@ -65,7 +64,7 @@ def test_exhausted_pool_serves_the_fallback_and_counts_pressure():
 
 
 def test_fallback_without_a_number_serves_nothing():
-    p = PoolLeases(PoolSettings("web", 600, "fallback", None), NUMBERS[:1])
+    p = PoolLeases(Pool("web", "example.test", 600, None, "fallback"), NUMBERS[:1])
     p.lease("a", 0)
     assert p.lease("b", 0).grant.number is None
 
@@ -113,8 +112,8 @@ def test_several_pools_for_one_site():
     leases = Leases()
     leases.sync(
         {
-            "a": (PoolSettings("a", 600, "fallback", FALLBACK), NUMBERS[:1]),
-            "b": (PoolSettings("b", 600, "fallback", None), NUMBERS[1:2]),
+            "a": (Pool("a", "example.test", 600, FALLBACK, "fallback"), NUMBERS[:1]),
+            "b": (Pool("b", "example.test", 600, None, "fallback"), NUMBERS[1:2]),
         }
     )
     assert leases.lease("v1", ["a", "b"], 0).grant.number == NUMBERS[0]
@@ -123,7 +122,7 @@ def test_several_pools_for_one_site():
     assert (third.pool, third.number) == ("a", FALLBACK)  # overflow in the first pool
     assert leases.lease("v2", ["a", "b"], 100).grant.number == NUMBERS[1]
     assert leases.visit_for(NUMBERS[1], 100, 0) == "v2"
-    leases.sync({"b": (PoolSettings("b", 600, "fallback", None), NUMBERS[1:2])})
+    leases.sync({"b": (Pool("b", "example.test", 600, None, "fallback"), NUMBERS[1:2])})
     assert set(leases.pools) == {"b"}
 
 
@@ -179,10 +178,10 @@ def _live_grants(p, now):
 
 def test_pool_usage():
     spans = [
-        Span("a", NUMBERS[0], GrantKind.LEASE, 0, 100),
-        Span("b", NUMBERS[1], GrantKind.LEASE, 50, 150),
-        Span("c", FALLBACK, GrantKind.FALLBACK, 60, 90),
-        Span("d", NUMBERS[0], GrantKind.LEASE, 100, 200),
+        Grant("a", "web", NUMBERS[0], GrantKind.LEASE, 0, 100),
+        Grant("b", "web", NUMBERS[1], GrantKind.LEASE, 50, 150),
+        Grant("c", "web", FALLBACK, GrantKind.FALLBACK, 60, 90),
+        Grant("d", "web", NUMBERS[0], GrantKind.LEASE, 100, 200),
     ]
     usage = pool_usage(spans, numbers=2, start=0, end=200, grace=0)
     assert usage.visits == 4
@@ -197,3 +196,49 @@ def test_pool_usage():
 def test_pool_usage_with_no_visits():
     usage = pool_usage([], numbers=5, start=0, end=100, grace=60)
     assert (usage.visits, usage.utilization, usage.peak_visits, usage.recommended) == (0, 0.0, 0, None)
+
+
+# --- the lease cap per client (one address must not drain a pool) -------------------------
+
+
+def leases(numbers=NUMBERS + ["+15035550104", "+15035550105"], lease_seconds=600):
+    manager = Leases()
+    manager.sync({"web": (Pool("web", "example.test", lease_seconds, FALLBACK, "fallback"), numbers)})
+    return manager
+
+
+def test_one_client_holds_at_most_cap_numbers_then_shares_the_last_one_it_holds():
+    manager = leases()
+    got = [manager.lease(f"v{i}", ["web"], i, client="198.51.100.7", cap=2).grant for i in range(5)]
+    assert [g.kind for g in got] == [GrantKind.LEASE, GrantKind.LEASE] + [GrantKind.SHARED] * 3
+    assert {g.number for g in got[2:]} == {got[1].number}  # the number it already holds, never a new one
+    pool = manager.pools["web"]
+    assert (pool.free, pool.capped_total) == (3, 3)
+    # a real visitor from elsewhere still gets a number of their own
+    other = manager.lease("w", ["web"], 10, client="203.0.113.9", cap=2).grant
+    assert other.kind == GrantKind.LEASE and other.number not in {g.number for g in got}
+    # the capped client's heartbeats renew what they hold
+    assert manager.lease("v0", ["web"], 20, client="198.51.100.7", cap=2).grant.number == got[0].number
+
+
+def test_the_cap_frees_up_when_the_clients_leases_run_out():
+    manager = leases(lease_seconds=100)
+    for i in range(3):
+        manager.lease(f"v{i}", ["web"], 0, client="198.51.100.7", cap=2)
+    assert manager.lease("late", ["web"], 150, client="198.51.100.7", cap=2).grant.kind == GrantKind.LEASE
+
+
+def test_no_cap_and_no_client_lease_as_before():
+    manager = leases()
+    assert {manager.lease(f"v{i}", ["web"], i, client="198.51.100.7").grant.kind for i in range(5)} == {GrantKind.LEASE}
+    manager = leases()
+    assert {manager.lease(f"v{i}", ["web"], i, cap=1).grant.kind for i in range(5)} == {GrantKind.LEASE}
+
+
+def test_a_capped_fallback_is_upgraded_only_within_the_cap():
+    manager = leases(numbers=NUMBERS[:1])
+    manager.lease("a", ["web"], 0, client="198.51.100.7", cap=1)
+    fallback = manager.lease("b", ["web"], 1, client="203.0.113.9", cap=1).grant
+    assert fallback.kind == GrantKind.FALLBACK
+    manager.pools["web"].drop("a", 2)  # a's number frees up
+    assert manager.lease("b", ["web"], 3, client="203.0.113.9", cap=1).grant.kind == GrantKind.LEASE

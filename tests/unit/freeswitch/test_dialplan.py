@@ -8,7 +8,14 @@ import pytest
 
 from ctrack import config
 from ctrack.core import variables as v
-from ctrack.freeswitch.dialplan import TEMPLATE, TEMPLATES, DialplanError, config_problems, render_dialplan
+from ctrack.freeswitch.dialplan import (
+    TEMPLATE,
+    TEMPLATES,
+    DialplanError,
+    config_problems,
+    did_pattern,
+    render_dialplan,
+)
 
 NUMBERS = ["+15035550142", "(503) 555-0143", "+44 20 7183 8750"]
 
@@ -117,3 +124,14 @@ def test_docs_name_version_modules_and_settings():
         assert needle in text, needle
     for key in config.SCHEMA["freeswitch"]:
         assert f"{key} = " in text, key
+
+
+def test_docs_show_what_the_rendered_pattern_matches():
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "freeswitch.md").read_text()
+    pattern = did_pattern(["+15035550142", "+442071838750"])
+    assert pattern in doc
+    for dialed in ("+15035550142", "15035550142", "5035550142", "+442071838750", "2071838750"):
+        assert re.match(pattern, dialed), dialed
+    for other in ("0015035550142", "50355501421", "15035550100", "5035550142#1"):
+        assert not re.match(pattern, other), other
+    assert "99_business_line.xml" in doc  # how other DIDs ring the business line

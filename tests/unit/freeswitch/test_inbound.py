@@ -55,7 +55,8 @@ async def test_capture_becomes_one_call(capture):
         assert origin == "esl"
         assert (record.uniqueid, record.disposition) == (want["uniqueid"], want["disposition"])
         assert (record.ring_seconds, record.talk_seconds) == (want["ring"], want["talk"])
-        assert record.recording == f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav"
+        answered = want["disposition"] is Disposition.ANSWERED  # unanswered: only ringing was recorded
+        assert record.recording == (f"/var/lib/freeswitch/recordings/{want['uniqueid']}.wav" if answered else None)
         assert peer.commands[:2] == ["auth ClueCon", "event plain " + " ".join(SUBSCRIBE)]
         assert listener.connected and listener.last_error is None
     finally:
@@ -146,7 +147,13 @@ async def test_check_all_good():
     "peer_kw, password, message",
     [
         (dict(), "wrong", "wrong password: [freeswitch] esl_password differs"),
-        (dict(reject=True), "ClueCon", "FreeSWITCH refused ctrack's address (apply-inbound-acl"),
+        (
+            dict(acl="loopback.auth"),  # a list FreeSWITCH does not define refuses 127.0.0.1 too
+            "ClueCon",
+            "FreeSWITCH's apply-inbound-acl refused ctrack's address 127.0.0.1: in event_socket.conf.xml "
+            'set <param name="apply-inbound-acl" value="loopback.auto"/>',
+        ),
+        (dict(acl="10.0.0.0/8"), "ClueCon", "FreeSWITCH's apply-inbound-acl refused ctrack's address 127.0.0.1"),
         (dict(modules=("mod_commands", "mod_dptools")), "ClueCon", "FreeSWITCH lacks mod_sofia, mod_sndfile"),
         (dict(modules=("mod_sofia",)), "ClueCon", "mod_commands is not loaded"),
     ],
@@ -160,6 +167,17 @@ async def test_check_says_what_is_wrong(peer_kw, password, message):
         await peer.stop()
     assert not result.ok
     assert result.message.startswith(message), result.message
+
+
+@pytest.mark.parametrize("acl", ["loopback.auto", "127.0.0.1/32", "ctrack"])
+async def test_the_documented_acl_lets_ctrack_in(acl):
+    peer = InboundPeer([], acl=acl, lists={"loopback.auto": ("127.0.0.0/8",), "ctrack": ("127.0.0.1/32",)})
+    port = await peer.start()
+    try:
+        result = await check("127.0.0.1", port, "ClueCon")
+    finally:
+        await peer.stop()
+    assert result.ok, result.message
 
 
 async def test_check_refused_and_not_esl():
@@ -204,3 +222,35 @@ async def test_listener_and_outbound_settings_from_config(tmp_path):
     assert (listener.host, listener.port, listener.password) == ("127.0.0.1", 8022, "s3cret")
     assert listener.cdr_csv_path is None and listener.reconnect_max == 30
     assert OutboundSettings.from_config(cfg) == OutboundSettings(recording_directory="/srv/rec", route_timeout=3.0)
+
+
+def test_doctor_names_the_acl_fix(tmp_path):
+    """`ctrack doctor` against a FreeSWITCH whose apply-inbound-acl is a name it does not know."""
+    import threading
+
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+
+    loop = asyncio.new_event_loop()
+    peer = InboundPeer([], acl="loopback.auth")
+    port = loop.run_until_complete(peer.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ini = tmp_path / "ctrack.ini"
+    ini.write_text(
+        "[pbx]\ntype = freeswitch\n[business]\ndefault_forward = user/1000\n"
+        "dial_template = sofia/gateway/trunk/{number}\n"
+        f"[freeswitch]\nesl_port = {port}\ncdr_csv = {tmp_path}/Master.csv\nrecording_directory = {tmp_path}\n"
+    )
+    try:
+        result = CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "c.db"), "doctor"])
+    finally:
+        asyncio.run_coroutine_threadsafe(peer.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if "apply-inbound-acl" in line]
+    assert line.startswith("FAIL  FreeSWITCH's apply-inbound-acl refused ctrack's address 127.0.0.1")
+    assert 'value="loopback.auto"' in line and "reload mod_event_socket" in line

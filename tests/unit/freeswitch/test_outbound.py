@@ -88,12 +88,13 @@ async def test_untracked_number_gets_defaults_and_is_handed_back(capture):
     assert values[v.ROUTE_STATUS] == "ok" and values[v.TRACKED] == "0"
     assert values[v.FORWARD] == "sofia/gateway/trunk/15035550100" and values[v.RING_TIMEOUT] == "25"
     assert values[v.CALL_ID] == request.call_id
+    assert "RECORD_ANSWER_REQ" not in values
 
 
 async def test_tracked_recorded_number_plays_consent_then_records():
     router = Router(did_override="5035550142")
     server, port = await serve(router, recording_directory="/var/lib/freeswitch/recordings")
-    call = OutboundCall()
+    call = OutboundCall(playback_seconds=0.1)
     try:
         await call.run(port)
     finally:
@@ -106,9 +107,46 @@ async def test_tracked_recorded_number_plays_consent_then_records():
     assert values["bridge_pre_execute_bleg_app"] == "playback"
     assert values["bridge_pre_execute_bleg_data"] == "custom/google-lead.wav"
     assert values[v.RECORDING_FILE].startswith("/var/lib/freeswitch/recordings/ctrack-")
+    assert values["RECORD_ANSWER_REQ"] == "true"  # no audio before the business line answers
     assert consent == ("playback", "ivr/ivr-this_call_may_be_recorded.wav")
     assert record == ("record_session", values[v.RECORDING_FILE])
     assert call.lines()[-1] == "exit"
+
+
+async def test_the_consent_prompt_is_heard_whole_before_recording_starts():
+    """A 2 s prompt plays its 2 s; record_session starts only after it, then ctrack exits."""
+    router = Router(did_override="5035550142")
+    server, port = await serve(router)
+    call = OutboundCall(playback_seconds=2.0)
+    try:
+        await call.run(port)
+    finally:
+        server.close()
+    runs = {run.app: run for run in call.runs}
+    prompt, record = runs["playback"], runs["record_session"]
+    assert not prompt.cut and prompt.ended - prompt.started >= 2.0
+    assert record.started >= prompt.ended  # not run inside the playback
+    assert record.ended is not None and not record.cut
+    assert [run.app for run in call.runs] == ["multiset", "playback", "record_session"]
+    assert call.lines()[-1] == "exit"
+
+
+async def test_a_stuck_consent_prompt_hands_the_call_back_unrecorded():
+    """A step that never completes is bounded: ctrack exits (the dialplan rings the phone)
+    without starting the recording the caller was not told about."""
+    router = Router(did_override="5035550142")
+    server, port = await serve(router, media_timeout=0.3)
+    call = OutboundCall(playback_seconds=float("inf"))
+    started = time.monotonic()
+    try:
+        await call.run(port)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 1.5
+    assert [app for app, _ in call.executed()] == ["multiset", "playback"]
+    assert call.lines()[-1] == "exit"
+    (prompt,) = [run for run in call.runs if run.app == "playback"]
+    assert prompt.cut
 
 
 @pytest.mark.parametrize("router", [Router(delay=1.0), Router(fail=True)], ids=["slow", "failing"])
@@ -133,7 +171,7 @@ async def test_caller_hangs_up_during_the_consent_prompt():
         await call.run(port)
         await asyncio.sleep(0.05)
         assert "exit" not in call.lines()
-        again = OutboundCall()  # the server is still there for the next call
+        again = OutboundCall(playback_seconds=0.1)  # the server is still there for the next call
         await again.run(port)
         assert again.lines()[-1] == "exit"
     finally:

@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
+from ctrack.calllog.store import CallFilter, find_calls
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.period import Period, PeriodError, offset_segments, period_from
@@ -310,7 +311,7 @@ def test_period_parsing():
 
 def test_call_list_filters(conn):
     def ids(**f):
-        return [r["id"] for r in reports.call_list(conn, PERIOD, reports.CallFilter(**f))]
+        return [r["id"] for r in find_calls(conn, CallFilter(since=PERIOD.start_ts, until=PERIOD.end_ts, **f))]
 
     uid = dict(conn.execute("SELECT id, uniqueid FROM calls").fetchall())
 
@@ -325,7 +326,10 @@ def test_call_list_filters(conn):
     assert names(first_time=False) == ["c3"]
     assert names(search="5550001") == ["c3", "c1"]
     assert names(search="%") == []
-    assert [uid[r["id"]] for r in reports.call_list(conn, PERIOD, limit=2, offset=2)] == ["c5", "c4"]
+    assert [
+        uid[r["id"]]
+        for r in find_calls(conn, CallFilter(since=PERIOD.start_ts, until=PERIOD.end_ts), limit=2, offset=2)
+    ] == ["c5", "c4"]
 
 
 # --- the CLI -------------------------------------------------------------------------------

@@ -1,0 +1,430 @@
+"""The lease service: the daemon's DNI state and what changes it.
+
+Pools and their leases (pure, dni/pools.py), the visits seen lately, the settings per
+site, and the write-behind that saves every grant through the store writer without
+holding up the answer. The HTTP handlers (dni/http.py) call `lease`; the route calls
+`visit_for`. On start it rebuilds the leases from the database, so a restart takes no
+number away from a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import secrets
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from urllib.parse import urlsplit
+
+from ctrack.catalog.store import load_catalog
+from ctrack.config import ConfigError
+from ctrack.core.model import NumberKind, NumberState
+from ctrack.core.phone import InvalidNumber, national_format, to_e164
+from ctrack.dni.attribution import (
+    LeaseRequest,
+    SiteRules,
+    Visit,
+    host_matches_site,
+    new_visit,
+    normalize_site,
+    revisit,
+)
+from ctrack.dni.clients import Crawlers, speculative
+from ctrack.dni.pools import Grant, Leases
+from ctrack.dni.ratelimit import RateLimiter
+from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
+from ctrack.route.rules import Catalog
+from ctrack.services import Services
+from ctrack.store import db
+from ctrack.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+VISIT_CACHE = 100_000
+DRAIN_SECONDS = 5.0
+ORIGIN_CACHE = 10_000
+
+
+class UnknownSite(Exception):
+    """No pool serves the requested site."""
+
+
+class StoreUnavailable(Exception):
+    """A visit could not be read from the database; the page keeps its published number."""
+
+
+@lru_cache(maxsize=4096)
+def formatted(e164: str) -> str:
+    return national_format(e164)
+
+
+class VisitCache:
+    """The visits seen lately, so a heartbeat does not read the database."""
+
+    def __init__(self, limit: int = VISIT_CACHE):
+        self.limit = limit
+        self._items: OrderedDict[str, Visit] = OrderedDict()
+
+    def get(self, visit_id: str) -> Visit | None:
+        visit = self._items.get(visit_id)
+        if visit is not None:
+            self._items.move_to_end(visit_id)
+        return visit
+
+    def put(self, visit: Visit) -> None:
+        self._items[visit.id] = visit
+        self._items.move_to_end(visit.id)
+        if len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+
+class WriteBehind:
+    """Saves visits and grants through the store writer without holding up the response.
+
+    Waiting for a commit costs a request several event-loop turns; under load that is
+    most of a lease's latency. So a lease is queued here (rows coalesced per visit: a
+    visit's latest state wins) and committed by the next flush, which starts as soon as
+    the previous one ends: in a burst many leases share one commit. A heartbeat's renewal
+    only moves an expiry, so renewals wait up to RENEWAL_SECONDS and join a flush then:
+    the latest expiry of each lease, once. A failed commit is retried; shutdown drains the
+    queue before the writer closes. What a hard crash can lose is the last flush and the
+    renewals of the last second, never more than a heartbeat's worth of a lease's time
+    (heartbeats come every third of a lease); a page whose grant was lost gets a number
+    again on its next heartbeat.
+    """
+
+    RETRY_SECONDS = 1.0
+    RENEWAL_SECONDS = 1.0
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self._visits: dict[str, tuple[Visit, Grant, bool]] = {}  # id -> (visit, its grant, whole row?)
+        self._grants: dict[tuple[str, float], tuple[Grant, bool]] = {}  # (visit, start) -> (grant, new?)
+        self._renewals: dict[str, tuple[Visit, Grant]] = {}  # visit id -> its latest renewal
+        self._renewal_timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task | None = None
+        self.failures = 0
+
+    @property
+    def backlog(self) -> int:
+        return len(self._visits) + len(self._renewals)
+
+    def renew(self, visit: Visit, grant: Grant) -> None:
+        """Queue a heartbeat that changed nothing but the expiry (and the visit's last seen)."""
+        self._renewals[visit.id] = (visit, grant)
+        if self._renewal_timer is None:
+            self._renewal_timer = asyncio.get_running_loop().call_later(self.RENEWAL_SECONDS, self._flush_renewals)
+
+    def save(self, visit: Visit, grant: Grant, whole: bool, grants: list[tuple[Grant, bool]]) -> None:
+        """Queue a visit with its current grant, and the grants it started, renewed or ended.
+        `whole` asks for the whole visit row (new or changed); a grant's flag says it is new."""
+        renewal = self._renewals.pop(visit.id, None)
+        if renewal is not None:  # an older lease of this visit keeps its latest expiry
+            self._grants.setdefault((renewal[1].visit_id, renewal[1].started_at), (renewal[1], False))
+        pending = self._visits.get(visit.id)
+        self._visits[visit.id] = (visit, grant, whole or (pending is not None and pending[2]))
+        for item, new in grants:
+            key = (item.visit_id, item.started_at)
+            pending_grant = self._grants.get(key)
+            self._grants[key] = (item, new or (pending_grant is not None and pending_grant[1]))
+        self._start()
+
+    def _flush_renewals(self) -> None:
+        self._renewal_timer = None
+        renewals, self._renewals = self._renewals, {}
+        for visit, grant in renewals.values():
+            if visit.id not in self._visits:
+                self._visits[visit.id] = (visit, grant, False)
+            self._grants.setdefault((grant.visit_id, grant.started_at), (grant, False))
+        self._start()
+
+    def _start(self) -> None:
+        if self._task is None and (self._visits or self._grants):
+            self._task = asyncio.create_task(self._run(), name="ctrack-dni-write-behind")
+
+    async def _run(self) -> None:
+        try:
+            while self._visits or self._grants:
+                visits, grants = self._visits, self._grants
+                self._visits, self._grants = {}, {}
+                try:
+                    await self.writer.run(
+                        partial(save_visits, visits=list(visits.values()), grants=list(grants.values()))
+                    )
+                except Exception as exc:
+                    self.failures += 1
+                    log.warning("DNI: saving %d visits failed (will retry): %s", len(visits), exc)
+                    for visit_id, (visit, grant, whole) in visits.items():  # newer queued rows win
+                        if visit_id not in self._visits:
+                            self._visits[visit_id] = (visit, grant, whole)
+                    for key, item in grants.items():
+                        self._grants.setdefault(key, item)
+                    await asyncio.sleep(self.RETRY_SECONDS)
+        finally:
+            self._task = None
+
+    async def drain(self, timeout: float) -> None:
+        """Commit everything queued (tests, and shutdown before the writer closes)."""
+        if self._renewal_timer is not None:
+            self._renewal_timer.cancel()
+            self._flush_renewals()
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            log.error("DNI: %d visits could not be saved before shutdown", self.backlog)
+            task.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    number: str
+    formatted: str
+
+
+class LeaseService:
+    """The daemon's DNI state: pools and leases, recent visits, settings per site."""
+
+    def __init__(self, services: Services):
+        config = services.config
+        self.services = services
+        self.grace = config.dni.grace_seconds
+        self.default_rules = SiteRules(config.dni.attribution, config.dni.attribution_days)
+        self.site_rules = {
+            site: SiteRules(model, days or self.default_rules.days)
+            for site, (model, days) in config.dni.site_attribution.items()
+        }
+        self.allowed_origins: frozenset[str] = config.dni.allowed_origins
+        self.trusted_proxies: frozenset[str] = config.http.trusted_proxies
+        region = config.ctrack.default_region
+        business = config.business.published_number
+        try:
+            default = (to_e164(business, region),) if business else ()
+        except InvalidNumber as exc:
+            raise ConfigError(f"business.published_number: {exc}") from None
+        self._default_published = tuple(Published(n, formatted(n)) for n in default)
+        self._published = {
+            site: tuple(Published(n, formatted(n)) for n in numbers)
+            for site, numbers in config.dni.published_numbers.items()
+        }
+        self.limiter = RateLimiter(config.dni.rate_per_minute, config.dni.rate_burst)
+        self.leases_per_client = config.dni.leases_per_client
+        self.crawlers = Crawlers(config.dni.crawlers)
+        self.leases = Leases()
+        self.site_pools: dict[str, list[str]] = {}
+        self.visits = VisitCache()
+        self.saver = WriteBehind(services.writer)
+        self._catalog_at = -1.0
+        self._reader: sqlite3.Connection | None = None
+        self._origins: dict[tuple[str, str | None], bool] = {}  # origin_allowed's answers
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def rules(self, site: str) -> SiteRules:
+        return self.site_rules.get(site, self.default_rules)
+
+    def published(self, site: str) -> tuple[Published, ...]:
+        return self._published.get(site, self._default_published)
+
+    def origin_allowed(self, origin: str, site: str | None) -> bool:
+        """A browser origin may lease for `site` if it is the site or a subdomain of it, or
+        listed in [dni] allowed_origins. With no site (a preflight), any pool's site will do."""
+        key = (origin, site)
+        allowed = self._origins.get(key)
+        if allowed is None:
+            parts = urlsplit(origin)
+            sites = [site] if site is not None else list(self.site_pools)
+            allowed = origin in self.allowed_origins or (
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and any(host_matches_site(parts.hostname, s) for s in sites)
+            )
+            if len(self._origins) >= ORIGIN_CACHE:
+                self._origins.clear()
+            self._origins[key] = allowed
+        return allowed
+
+    def never_leases(self, headers: Mapping[str, str]) -> bool:
+        """Declared crawlers, prefetches and prerenders: the published number, no visit."""
+        return self.crawlers.match(headers.get("User-Agent")) or speculative(headers)
+
+    # --- the catalog --------------------------------------------------------------------
+
+    def sync(self, catalog: Catalog, last_used: dict[str, float] | None = None) -> None:
+        """Follow the pools and their active numbers in the catalog."""
+        by_pool: dict[str, list[str]] = {}
+        for tn in catalog.numbers.values():
+            if tn.kind == NumberKind.POOL and tn.pool and tn.state == NumberState.ACTIVE:
+                by_pool.setdefault(tn.pool, []).append(tn.number)
+        self.leases.sync(
+            {name: (pool, sorted(by_pool.get(name, ()))) for name, pool in catalog.pools.items()}, last_used
+        )
+        site_pools: dict[str, list[str]] = {}
+        for name in sorted(catalog.pools):
+            site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(name)
+        self.site_pools = site_pools
+        self._origins.clear()
+
+    def _follow_catalog(self) -> None:
+        cache = self.services.catalog
+        if cache.loaded_at > self._catalog_at:
+            self.sync(cache.catalog)
+            self._catalog_at = cache.loaded_at
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def _read_saved(self, now: float) -> tuple[Catalog, SavedLeases]:
+        conn = db.connect(self.services.db_path)
+        try:
+            return load_catalog(conn), load_saved_leases(conn, now, self.grace)
+        finally:
+            conn.close()
+
+    async def start(self) -> None:
+        """Rebuild the leases from the database, so a restart takes no number from a page."""
+        now = time.time()
+        catalog, saved = await asyncio.to_thread(self._read_saved, now)
+        self.sync(catalog, saved.last_used)
+        self._catalog_at = now
+        for grant in saved.active:
+            if grant.pool in self.leases.pools:
+                self.leases.pools[grant.pool].restore(grant)
+        for grant in saved.released:
+            if grant.pool in self.leases.pools and grant.number:
+                self.leases.pools[grant.pool].note_released(grant.number, grant.visit_id, grant.expires_at)
+        for visit in saved.visits:
+            self.visits.put(visit)
+        log.info("DNI: %d pools, %d leases restored", len(self.leases.pools), len(saved.active))
+
+    async def close(self) -> None:
+        await self.saver.drain(DRAIN_SECONDS)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # --- leasing ------------------------------------------------------------------------
+
+    async def _visit(self, visit_id: str) -> Visit | None:
+        visit = self.visits.get(visit_id)
+        if visit is None:
+            if self._reader is None:
+                self._reader = db.connect(self.services.db_path, any_thread=True)
+            try:
+                visit = await asyncio.to_thread(load_visit, self._reader, visit_id)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(str(exc)) from None
+            if visit is not None:
+                self.visits.put(visit)
+        return visit
+
+    async def lease(
+        self, request: LeaseRequest, now: float, client: str | None = None, new_id: str | None = None
+    ) -> tuple[Visit, Grant]:
+        """Lease (or renew) a number for the request's visit, and queue it for the store."""
+        self._follow_catalog()
+        pools = self.site_pools.get(request.site)
+        if not pools:
+            raise UnknownSite(request.site)
+        rules = self.rules(request.site)
+        known = await self._visit(request.visit_id) if request.visit_id else None
+        if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
+            known = None
+        if known is None:
+            visit = new_visit(
+                new_id or secrets.token_urlsafe(16), request.site, request.touch, request.ga_client_id, now
+            )
+        else:
+            visit = revisit(known, request.touch, request.ga_client_id, rules, now)
+        previous = self.leases_of(visit.id, pools)
+        result = self.leases.lease(visit.id, pools, now, client, self.leases_per_client)
+        grant = result.grant
+        self.visits.put(visit)
+        changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != (
+            known.touch,
+            known.source,
+            known.ga_client_id,
+        )
+        renewed = previous is not None and previous.started_at == grant.started_at
+        if renewed and not changed and not result.ended:
+            self.saver.renew(visit, grant)
+        else:
+            self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
+        return visit, grant
+
+    def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:
+        for name in pool_names:
+            grant = self.leases.pools[name].grant_of(visit_id)
+            if grant is not None:
+                return grant
+        return None
+
+    def visit_for(self, number: str, at: float) -> str | None:
+        """The route's hook: the visit holding a pool number's lease when a call comes in."""
+        return self.leases.visit_for(number, at, self.grace)
+
+    def add_metrics(self, services: Services) -> None:
+        pools = self.leases.pools.values
+        for name, kind, text, value in (
+            (
+                "ctrack_dni_leases_total",
+                "counter",
+                "Pool numbers leased to visits",
+                lambda: sum(p.leases_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_renewals_total",
+                "counter",
+                "Leases renewed by a heartbeat",
+                lambda: sum(p.renewals_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_pool_pressure_total",
+                "counter",
+                "Visits served from overflow (fallback or shared number)",
+                lambda: sum(p.overflow_total for p in pools()),
+            ),
+            (
+                "ctrack_dni_overflow_requests_total",
+                "counter",
+                "Lease requests answered from overflow",
+                lambda: sum(p.overflow_requests_total for p in pools()),
+            ),
+            ("ctrack_dni_pool_numbers", "gauge", "Active pool numbers", lambda: sum(p.numbers for p in pools())),
+            ("ctrack_dni_leased_numbers", "gauge", "Pool numbers leased now", lambda: sum(p.leased for p in pools())),
+            (
+                "ctrack_dni_capped_total",
+                "counter",
+                "New visits given a number their client already holds ([dni] leases_per_client)",
+                lambda: sum(p.capped_total for p in pools()),
+            ),
+            ("ctrack_dni_free_numbers", "gauge", "Pool numbers free now", lambda: sum(p.free for p in pools())),
+            ("ctrack_dni_visits", "gauge", "Visits holding a grant now", lambda: sum(p.visits for p in pools())),
+            (
+                "ctrack_dni_rate_limited_total",
+                "counter",
+                "Lease requests refused by the rate limit",
+                lambda: self.limiter.refused_total,
+            ),
+            ("ctrack_dni_write_backlog", "gauge", "Visits waiting to be saved", lambda: self.saver.backlog),
+            (
+                "ctrack_dni_write_failures_total",
+                "counter",
+                "Failed saves of visits (retried)",
+                lambda: self.saver.failures,
+            ),
+        ):
+            services.add_metric(name, kind, text, value)
+
+
+def amp_visit_id(site: str, client_id: str) -> str:
+    """AMP readers carry an AMP client id, not our cookie: the same reader maps to the same visit."""
+    digest = hashlib.sha256(f"{site}\0{client_id}".encode()).digest()
+    return "amp-" + base64.urlsafe_b64encode(digest[:18]).decode()
