@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,13 +10,12 @@ import jinja2
 
 from ctrack import __file__ as _package_file
 from ctrack.config import Config
-from ctrack.core import variables
+from ctrack.core import dialstring, variables
 from ctrack.errors import CtrackError
 
 # Events the AMI listener consumes; the manager snippet filters everything else out.
 AMI_EVENTS = ("FullyBooted", "Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "Cdr")
 VARIABLE_PREFIXES = ("CTRACK_", "MIXMONITOR_FILENAME")
-_DIAL_STRING_UNSAFE = re.compile(r"[,|&;\r\n()]")
 
 
 class RenderError(CtrackError):
@@ -47,8 +45,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _safe_dial_string(name: str, value: str) -> str:
-    if not value or _DIAL_STRING_UNSAFE.search(value):
-        raise RenderError(f"{name} {value!r} must be a dial string without , | & ; ( ) or line breaks")
+    if not dialstring.is_safe(value):
+        raise RenderError(f"{name} {value!r}: {dialstring.RULE}")
     return value
 
 

@@ -11,6 +11,7 @@ import click
 from ctrack.catalog import store as cat
 from ctrack.cli import cli
 from ctrack.cli.common import Context, json_option, pass_ctx, print_rows
+from ctrack.core import dialstring
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.route.rules import safe_sound
@@ -30,8 +31,8 @@ def _forward(ctx: Context, text: str | None) -> str | None:
         return text
     text = text.strip()
     if "/" in text:
-        if any(c in text for c in '\r\n,|&;()^"'):
-            raise cat.Invalid(f'forward {text!r}: a dial string may not contain , | & ; ( ) ^ " or line breaks')
+        if not dialstring.is_safe(text):
+            raise cat.Invalid(f"forward {text!r}: {dialstring.RULE}")
         return text
     return _e164(ctx, text)
 

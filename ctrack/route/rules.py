@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ctrack.core import dialstring
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
 from ctrack.core.phone import normalize_did
@@ -92,8 +93,6 @@ class RouteDecision:
 
 VisitLookup = Callable[[str, float], "str | None"]
 _SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
-# Characters that would split a dialplan application's arguments (Dial, Gosub via U()).
-_DIALPLAN_UNSAFE = re.compile(r"[,|&;()^\r\n\"]")
 SOUND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 
 
@@ -102,7 +101,7 @@ def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     if not forward:
         return settings.default_forward
     dial = forward if "/" in forward else settings.dial_template.format(number=forward)
-    return settings.default_forward if _DIALPLAN_UNSAFE.search(dial) else dial
+    return dial if dialstring.is_safe(dial) else settings.default_forward
 
 
 def safe_sound(name: str | None) -> str:

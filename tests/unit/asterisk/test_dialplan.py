@@ -51,9 +51,12 @@ def test_classic_agi_variant():
     assert "AGI(ctrack-route.agi,${CTRACK_DID})" in text and "agi://" not in text
 
 
-@pytest.mark.parametrize("forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/a|b"])
+@pytest.mark.parametrize(
+    "forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/a|b", "Local/s@x^y", 'PJSIP/"a"']
+)
 def test_unsafe_default_forward_is_refused(forward):
-    with pytest.raises(RenderError, match="must be a dial string"):
+    """The same rule as the route's and the CLI's (ctrack/core/dialstring.py): ^ and " too."""
+    with pytest.raises(RenderError, match="a dial string may not contain"):
         render_asterisk(_config(f"[business]\ndefault_forward = {forward}\n"))
 
 
