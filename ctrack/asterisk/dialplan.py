@@ -60,12 +60,11 @@ def _context(config: Config) -> dict:
         "ring_timeout": config.business.ring_timeout,
         "agi_url": f"agi://{agi_host}:{port}/route",
         "agi_script": "ctrack-route.agi",
-        "dial_options": "",
     }
 
 
 def render_asterisk(config: Config, agi: str = "fastagi") -> str:
-    """The [ctrack-inbound] include for extensions.conf; agi is 'fastagi' or 'script'."""
+    """The inbound contexts' include for extensions.conf; agi is 'fastagi' or 'script'."""
     if agi not in ("fastagi", "script"):
         raise RenderError("agi must be 'fastagi' or 'script'")
     return _environment().get_template("asterisk/extensions_ctrack.conf.j2").render(**_context(config), agi=agi)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ctrack.core import variables
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
 
-CTRACK_CONTEXTS = frozenset({"ctrack-inbound", "ctrack-call"})
 _CLID = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<num>[^>]*)>\s*$')
 
 
@@ -113,7 +113,7 @@ def inbound_calls(
     """
     calls: dict[str, list[CdrRow]] = {}
     for row in rows:
-        if row.dcontext in CTRACK_CONTEXTS and row.uniqueid == row.linkedid:
+        if row.dcontext in variables.INBOUND_CONTEXTS and row.uniqueid == row.linkedid:
             calls.setdefault(row.uniqueid, []).append(row)
     records = []
     for uniqueid, group in calls.items():

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from ctrack import config as config_mod
+from ctrack.core.period import DAY
 from ctrack.errors import CtrackError
 from ctrack.store import db
 
@@ -105,7 +106,7 @@ def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-_RELATIVE = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = {"m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 
 
 def parse_when(text: str, tz_name: str, now: float | None = None) -> float:

@@ -26,6 +26,13 @@ AGI_URL = "CTRACK_AGI_URL"  # global: where the FastAGI route listens
 INBOUND = "CTRACK_INBOUND"  # "1" on the inbound leg, so the listener knows which one to log
 DID = "CTRACK_DID"  # the dialed DID as the dialplan saw it
 
+# The dialplan's own contexts (rendered from these names): the AMI listener and the CDR
+# backstop know the inbound leg by them.
+INBOUND_CONTEXT = "ctrack-inbound"  # where the trunk's calls arrive
+CALL_CONTEXT = "ctrack-call"  # where the route is asked and the business line dialed
+WHISPER_CONTEXT = "ctrack-whisper"  # played to whoever answers, via Dial's U()
+INBOUND_CONTEXTS = (INBOUND_CONTEXT, CALL_CONTEXT)
+
 ROUTE_VARIABLES = (
     CALL_ID,
     TRACKED,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ctrack.core.model import CallRecord
+from ctrack.core.period import DAY
 from ctrack.dni.pools import Grant
 from ctrack.errors import CtrackError
 
@@ -35,7 +36,6 @@ MAX_URL = 2048
 MAX_PARAM = 500
 MAX_SITE = 253
 MAX_CLIENT_ID = 100
-DAY = 86400.0
 
 _SITE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ctrack.catalog.store import NotFound
-from ctrack.core.period import Period, day_number, from_day_number, weekday_of
-from ctrack.dni.attribution import DAY
+from ctrack.core.period import DAY, Period, day_number, from_day_number, weekday_of
 from ctrack.dni.pools import GrantKind, pool_usage
 from ctrack.dni.store import pool_grants
 from ctrack.errors import CtrackError

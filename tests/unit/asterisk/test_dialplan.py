@@ -82,3 +82,14 @@ def test_render_command_writes_a_file(tmp_path, monkeypatch):
 
 def test_templates_are_found():
     assert (templates_dir() / "asterisk" / "extensions_ctrack.conf.j2").is_file()
+
+
+def test_context_names_come_from_the_one_definition():
+    """The AMI listener and the CDR backstop recognise the inbound leg by the contexts the
+    template renders: both read ctrack/core/variables.py, the template has no copy."""
+    source = (templates_dir() / "asterisk" / "extensions_ctrack.conf.j2").read_text()
+    assert not re.search(r"ctrack-(inbound|call|whisper)", source)
+    text = render_asterisk(_config())
+    for context in (*variables.INBOUND_CONTEXTS, variables.WHISPER_CONTEXT):
+        assert f"\n[{context}]\n" in text
+    assert "{{" not in text and ",)" not in text  # no always-empty Dial options left
