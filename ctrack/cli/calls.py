@@ -63,24 +63,17 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 @pass_ctx
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
-    from ctrack.calllog.reconcile import read_cdr, save_missing
+    from ctrack.calllog.reconcile import ReconcileSettings, save_missing
 
     config = ctx.config
-    path = cdr_path or Path(config.cdr.master_csv)
+    settings = ReconcileSettings.from_config(config)
+    path = cdr_path or settings.cdr_path
     if not path.is_file():
         fail(f"{path}: no such CDR file (set [cdr] master_csv or pass --cdr)")
     conn = ctx.connect()
     since_ts = parse_when(since, config.ctrack.timezone) if since else None
     try:
-        result = read_cdr(
-            load_catalog(conn),
-            path,
-            cdr_timezone=config.cdr.timezone,
-            ring_timeout=config.business.ring_timeout,
-            region=config.ctrack.default_region,
-            recording_dir=config.recording_directory,
-            since=since_ts,
-        )
+        result = settings.read(load_catalog(conn), path, since=since_ts)
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror})")
     result.added = db.write(conn, save_missing(result.records, CallRules.from_config(config)))

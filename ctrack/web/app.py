@@ -80,11 +80,14 @@ def create_app(services: Services) -> web.Application:
     return app
 
 
-async def start_http(services: Services, shutdown_timeout: float) -> tuple[web.AppRunner, GuardedSite]:
-    """The daemon's web server on [http] listen, with its timeouts and connection bounds."""
+async def start_http(
+    app: web.Application, services: Services, shutdown_timeout: float
+) -> tuple[web.AppRunner, GuardedSite]:
+    """The daemon's web server (app, from create_app) on [http] listen, with its timeouts and
+    connection bounds."""
     http = services.config.http
     runner = web.AppRunner(
-        create_app(services),
+        app,
         access_log=None,
         handle_signals=False,
         shutdown_timeout=shutdown_timeout,
