@@ -23,7 +23,7 @@ async def start_freeswitch(services: Services, lifecycle: Lifecycle, visit_for: 
     async def route(request: RouteRequest) -> RouteDecision:
         return decide(
             request.did,
-            request.call_id,
+            request.uniqueid,
             request.at,
             services.catalog.catalog,
             services.route_settings,

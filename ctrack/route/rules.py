@@ -59,7 +59,7 @@ class Catalog:
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
-    call_id: str
+    uniqueid: str
     tracked: bool
     tracking_number: str | None
     source: str | None
@@ -75,7 +75,7 @@ class RouteDecision:
     def variables(self) -> dict[str, str]:
         """The channel variables to set, every value a string (never None)."""
         return {
-            v.CALL_ID: self.call_id,
+            v.UNIQUEID: self.uniqueid,
             v.TRACKED: "1" if self.tracked else "0",
             v.TRACKING_NUMBER: self.tracking_number or "",
             v.SOURCE: self.source or "",
@@ -111,7 +111,7 @@ def safe_sound(name: str | None) -> str:
 
 def decide(
     did: str,
-    call_id: str,
+    uniqueid: str,
     at: float,
     catalog: Catalog,
     settings: RouteSettings,
@@ -132,9 +132,9 @@ def decide(
         channel = src.channel if src else None
     record = bool(tn and tn.record)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
-    recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{call_id}.{settings.recording_format}")
+    recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{uniqueid}.{settings.recording_format}")
     return RouteDecision(
-        call_id=call_id,
+        uniqueid=uniqueid,
         tracked=tn is not None,
         tracking_number=number if tn is not None else None,
         source=source,

@@ -106,7 +106,7 @@ def test_set_variable_reaches_asterisk_intact(value):
         'x"\nEXEC Dial PJSIP/premium\n',
         "x\nEXEC Dial PJSIP/premium",
         "x\r\nHANGUP",
-        '" \nSET VARIABLE CTRACK_ROUTE "ok',
+        '" \nSET VARIABLE CTRACK_ROUTE_STATUS "ok',
         "x\\\nEXEC System rm",
         "x\0\nEXEC System rm",
         "\u2028EXEC\x85 System\u2029",

@@ -40,7 +40,7 @@ def test_asterisk_dialplan_falls_back_to_the_business_line():
     assert "[ctrack-inbound]" in text and "exten => _X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "exten => _+X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "AGI(agi://127.0.0.1:4600/route,${CTRACK_DID})" in text
-    assert '$["${CTRACK_ROUTE}" = "ok"]?routed' in text
+    assert '$["${CTRACK_ROUTE_STATUS}" = "ok"]?routed' in text
     assert "Set(CTRACK_FORWARD=PJSIP/frontdesk)" in text and "Set(CTRACK_RING_TIMEOUT=25)" in text
     for cause in ("Hangup(17)", "Hangup(19)", "Hangup(34)"):
         assert cause in text
