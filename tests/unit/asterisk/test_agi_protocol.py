@@ -10,7 +10,6 @@ from ctrack.asterisk.agi_protocol import (
     AgiProtocolError,
     AgiReply,
     AgiReplyReader,
-    format_command,
     parse_env,
     parse_reply,
     quote,
@@ -143,13 +142,11 @@ def test_variable_names_are_checked(name):
         set_variable(name, "x")
 
 
-def test_format_command():
-    assert format_command("VERBOSE", "ct-track ok", "1") == b'VERBOSE "ct-track ok" "1"\n'
-    assert asterisk_reads(format_command("EXEC", "Playback", "hello-world")) == [[b"EXEC", b"Playback", b"hello-world"]]
+def test_quote():
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
-    for verb in ("verbose", "EXEC\nHANGUP", "SET  VARIABLE", ""):
-        with pytest.raises(AgiProtocolError):
-            format_command(verb)
+    assert asterisk_reads(b"SET VARIABLE X " + quote('a"b\\c').encode() + b"\n") == [
+        [b"SET", b"VARIABLE", b"X", b'a"b\\c']
+    ]
 
 
 @pytest.mark.parametrize(
