@@ -51,7 +51,8 @@ class AgiRequest:
         return self.env.get("agi_calleridname", "")
 
     @property
-    def channel(self) -> str:
+    def pbx_channel(self) -> str:
+        """The PBX's channel (PJSIP/trunk-…), not the marketing channel."""
         return self.env.get("agi_channel", "")
 
     @property

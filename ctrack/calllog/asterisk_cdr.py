@@ -29,8 +29,8 @@ class CdrRow:
     dst: str
     dcontext: str
     clid: str
-    channel: str
-    dstchannel: str
+    pbx_channel: str  # Master.csv's channel: the PBX's, never the marketing channel
+    pbx_dstchannel: str
     lastapp: str
     start: float
     answer: float | None
@@ -77,8 +77,8 @@ def parse_rows(
                 dst=fields[2],
                 dcontext=fields[3],
                 clid=fields[4],
-                channel=fields[5],
-                dstchannel=fields[6],
+                pbx_channel=fields[5],
+                pbx_dstchannel=fields[6],
                 lastapp=fields[7],
                 start=start,
                 answer=_time(fields[10], tz),
@@ -123,7 +123,7 @@ def inbound_calls(
         answered = [
             r
             for r in dial_rows
-            if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.dstchannel
+            if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.pbx_dstchannel
         ]
         start = first.start
         end = max(r.end for r in group)

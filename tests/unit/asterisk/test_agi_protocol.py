@@ -49,7 +49,7 @@ def test_parse_env():
     assert request.extension == "15551230001"
     assert request.callerid == "15035550123"
     assert request.calleridname == "José Müller"
-    assert request.channel == "PJSIP/trunk-00000000"
+    assert request.pbx_channel == "PJSIP/trunk-00000000"
     assert request.context == "from-trunk"
     assert request.script == "track"
     assert request.args == ("one", "two: with colon")
