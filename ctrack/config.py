@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -217,7 +217,7 @@ class Setting:
 
 def setting(default: str, parse: Callable[[str], T], doc: str) -> T:
     """A typed field of a settings section, declared once with its INI default and comment."""
-    return cast(T, field(default_factory=lambda: parse(default), metadata={"setting": Setting(default, parse, doc)}))
+    return field(default_factory=lambda: parse(default), metadata={"setting": Setting(default, parse, doc)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,8 +111,8 @@ class Daemon:
 
     # -- components ---------------------------------------------------------------------
 
-    def _components(self):
-        starts = [self._start_http]
+    def _components(self) -> list[Callable[[], Awaitable[None]]]:
+        starts: list[Callable[[], Awaitable[None]]] = [self._start_http]
         if self.config.pbx.type == "asterisk":
             starts.insert(0, self._start_fastagi)
             if self.config.ami.enabled:
@@ -144,21 +145,28 @@ class Daemon:
             "FastAGI requests that fell back to the business line",
             lambda: server.stats.failed,
         )
+        self.services.add_metric(
+            "ctrack_fastagi_probes_total",
+            "counter",
+            "FastAGI connections that sent a valid header and closed without reading (port checks)",
+            lambda: server.stats.probes,
+        )
         self.lifecycle.on_stop(lambda: server.close(DRAIN_SECONDS))
 
     async def _start_ami(self) -> None:
         from ctrack.asterisk.ami import AmiClient
         from ctrack.calllog.ami import AsteriskCallLog
 
-        self.call_log = AsteriskCallLog(self.services)
+        self.call_log = call_log = AsteriskCallLog(self.services)
         cfg = self.config
         ami = self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
             cfg.ami.username,
             cfg.ami.secret,
-            self.call_log.on_event,
+            call_log.on_event,
             self._after_ami_connect,
+            call_log.connection_lost,
             reconnect_max=cfg.ami.reconnect_max_seconds,
         )
         self.services.add_metric(
@@ -227,7 +235,7 @@ class Daemon:
             await asyncio.sleep(period)
 
 
-def event_loop_factory():
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop when installed (it halves the CPU a FastAGI route costs), else asyncio's loop."""
     try:
         import uvloop

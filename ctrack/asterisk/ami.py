@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 from ctrack.asterisk.ami_protocol import AmiMessage, AmiParser, encode_action
@@ -31,6 +32,7 @@ class AmiClient:
         secret: str,
         on_event: Callable[[AmiMessage], None],
         on_ready: Callable[[], Awaitable[None] | None] | None = None,
+        on_lost: Callable[[float], None] | None = None,
         *,
         reconnect_max: float = 30.0,
         ping_interval: float = 10.0,
@@ -40,6 +42,8 @@ class AmiClient:
         self.username, self.secret = username, secret
         self.on_event = on_event
         self.on_ready = on_ready
+        self.on_lost = on_lost  # called with the wall time Asterisk was last heard from
+        self.last_seen = 0.0
         self.reconnect_max = reconnect_max
         self.ping_interval = ping_interval
         self.timeout = timeout
@@ -71,6 +75,8 @@ class AmiClient:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("AMI %s:%s: %s", self.host, self.port, self.last_error)
             finally:
+                if self.ready.is_set() and self.on_lost is not None:
+                    self.on_lost(self.last_seen)
                 self.ready.clear()
                 self._fail_pending()
                 if self._writer is not None:
@@ -138,7 +144,10 @@ class AmiClient:
 
     async def _pump(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
         while True:
-            data = await reader.read(65536)
+            try:
+                data = await reader.read(65536)
+            finally:
+                self.last_seen = time.time()  # bytes, or the EOF/reset of a process that just died
             if not data:
                 raise ConnectionError("connection closed by Asterisk")
             for message in parser.feed(data):

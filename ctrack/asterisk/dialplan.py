@@ -23,7 +23,8 @@ class RenderError(CtrackError):
 
 
 def templates_dir() -> Path:
-    """dialplan_templates/ of a source checkout, else the copy pip installed under share/."""
+    """dialplan_templates/ of a source checkout, else the copy pip installed under share/
+    (the one lookup for both PBXs' templates)."""
     for candidate in (
         Path(_package_file).resolve().parents[1] / "dialplan_templates",
         Path(sys.prefix) / "share" / "ctrack" / "dialplan_templates",

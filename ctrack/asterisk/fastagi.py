@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ctrack.asterisk.agi_protocol import (
-    HANGUP,
+    AgiHangup,
     AgiProtocolError,
     AgiReplyReader,
     AgiRequest,
@@ -46,6 +46,7 @@ class FastAgiStats:
     routed: int = 0  # every variable set and acknowledged
     failed: int = 0  # an AGI request we could not route: the call took the default line
     rejected: int = 0  # not an AGI request: closed early, garbage, oversized or silent
+    probes: int = 0  # a valid header, then closed without reading a reply: a port check, not a call
 
 
 class FastAgiServer:
@@ -143,19 +144,27 @@ class _Session(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self._state == _HEADER:
             self._finish("rejected", "closed before a complete AGI environment")
-        elif self._state == _HANDLING:
-            self._finish("failed", "Asterisk closed while the handler ran")
-        elif self._state == _REPLIES:
-            self._finish("failed", f"Asterisk closed after {self._acked} of {self._expected} replies")
+        elif self._state in (_HANDLING, _REPLIES):
+            self._closed_early("closed")
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        if self._state != _DONE:
-            self._finish("rejected" if self._state == _HEADER else "failed", f"connection lost ({exc})")
+        if self._state == _HEADER:
+            self._finish("rejected", f"connection lost ({exc})")
+        elif self._state != _DONE:
+            self._closed_early(f"connection lost ({exc})")
         self._server._sessions.discard(self)
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
+
+    def _closed_early(self, how: str) -> None:
+        """The peer went away after a valid header. Asterisk answers every command it reads
+        (even after a hangup), so none answered means nobody read them: a probe."""
+        if self._acked == 0:
+            self._finish("probes", f"{how} after the AGI environment without reading: a probe")
+        else:
+            self._finish("failed", f"Asterisk {how} after {self._acked} of {self._expected} replies")
 
     # -- the session ------------------------------------------------------------------
 
@@ -224,6 +233,7 @@ class _Session(asyncio.Protocol):
         if self._task is not None:  # the handler had its own deadline; Asterisk gets a fresh one
             self._rearm(self._server.client_timeout)
         transport = self._transport
+        assert transport is not None  # set by connection_made, before any data arrives
         transport.write(payload)
         if transport.can_write_eof():
             transport.write_eof()
@@ -238,7 +248,7 @@ class _Session(asyncio.Protocol):
             self._finish("failed", str(exc))
             return
         for item in items:
-            if item is HANGUP:
+            if isinstance(item, AgiHangup):
                 continue  # the caller is gone; Asterisk still answers what it reads
             self._acked += 1
             if not item.ok:
@@ -272,7 +282,7 @@ class _Session(asyncio.Protocol):
                     reason,
                 )
             else:
-                log.debug("FastAGI connection rejected: %s", reason)
+                log.debug("FastAGI connection %s: %s", outcome, reason)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ctrack.asterisk.ami_protocol import AmiMessage
@@ -35,10 +36,14 @@ class AsteriskCallLog:
         future = log_call(self.services, record, "ami", self.services.config.recording_directory)
         future.add_done_callback(self._saved)
 
-    def _saved(self, future) -> None:
+    def _saved(self, future: asyncio.Future[bool]) -> None:
         if future.cancelled() or future.exception() is not None:
             return  # the writer logged it; the CDR reconcile will recover the call
         self.logged += 1
+
+    def connection_lost(self, at: float) -> None:
+        """The AMI link dropped: if Asterisk comes back as a new process, its calls ended then."""
+        self.tracker.connection_lost(at)
 
     def expire(self) -> None:
         """Drop calls whose Hangup never came; the CDR reconcile logs them with the PBX's truth."""

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ctrack.calllog.asterisk_events import display_name, is_anonymous, unescape
 from ctrack.core import variables
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
 
-_CLID = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<num>[^>]*)>\s*$')
+_QUOTED_CLID = re.compile(r'^"(?P<name>.*)"\s*(?:<(?P<num>[^>]*)>?)?$', re.S)
+_BARE_CLID = re.compile(r"^(?P<name>.*?)\s*<(?P<num>[^>]*)>$", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +96,32 @@ def parse_rows(
                 on_error(number, str(exc))
 
 
-def _caller(row: CdrRow) -> tuple[str | None, str | None]:
-    match = _CLID.match(row.clid)
-    name = match.group("name").strip() if match else None
-    number = match.group("num") if match else row.src
-    return (name or None), (number or row.src or None)
+def _whole_escapes(text: str) -> str:
+    """A cut that split an escape leaves a lone backslash at the end: drop it."""
+    trailing = len(text) - len(text.rstrip("\\"))
+    return text[:-1] if trailing % 2 else text
+
+
+def cdr_caller(clid: str, src: str) -> tuple[str | None, str | None]:
+    """(name, number) from a Master.csv clid, as the live path would have them.
+
+    Asterisk writes clid as "name" <number>, the name escaped once more (its quotes and
+    backslashes, on top of the SIP quoted-pairs chan_pjsip keeps), and cuts the field at
+    80 bytes: a long
+    name loses its closing quote and <number>, perhaps mid-escape or mid-character. The
+    name is kept as far as it goes; the number is src, which is never cut.
+    """
+    quoted = _QUOTED_CLID.match(clid)
+    if quoted:
+        raw, number = quoted["name"], quoted["num"]
+    elif clid.startswith('"'):
+        raw, number = clid[1:], None  # cut inside the name
+    elif bare := _BARE_CLID.match(clid):
+        raw, number = bare["name"], bare["num"]
+    else:
+        raw, number = ("" if clid == src else clid), None
+    name = display_name(_whole_escapes(unescape(_whole_escapes(raw.rstrip("\ufffd"))))).strip()
+    return (name or None), (src or number or None)
 
 
 def inbound_calls(
@@ -121,13 +144,13 @@ def inbound_calls(
         first = group[0]
         dial_rows = [r for r in group if r.lastapp == "Dial"]
         answered = [
-            r
+            r.answer
             for r in dial_rows
             if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.pbx_dstchannel
         ]
         start = first.start
         end = max(r.end for r in group)
-        name, number = _caller(first)
+        name, number = cdr_caller(first.clid, first.src)
         tracking = normalize_did(first.dst, region)
         source, channel = source_of(tracking) if tracking else (None, None)
         if source is None and first.userfield:
@@ -142,8 +165,10 @@ def inbound_calls(
             started_at=start,
             ended_at=end,
         )
+        if is_anonymous(first.src):
+            record.extra["caller_anonymous"] = "1"
         if answered:
-            record.answered_at = min(r.answer for r in answered)
+            record.answered_at = min(answered)
             record.disposition = Disposition.ANSWERED
         else:
             status = {r.disposition for r in dial_rows} or {first.disposition}

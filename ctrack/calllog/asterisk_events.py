@@ -26,6 +26,13 @@ when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after t
 so the adapter checks it later (ctrack.calllog.recordings.usable_recording) and drops a header-only WAV.
 Asterisk C-escapes caller names and VarSet values in AMI; they are unescaped here.
 
+PBX restart: Asterisk killed (crash, SIGKILL, power loss) sends no Hangup and writes no CDR
+for the calls it had up. FullyBooted, which Asterisk sends at every AMI login, carries its
+Uptime; a start time (event time - Uptime) more than RESTART_TOLERANCE from the one seen
+before means a new process, and every call still open is closed then: ended when the AMI
+link to the old process was lost (connection_lost()), else at its last known event,
+answered or voicemail if it got that far, else failed; extra["ended_by"] = "pbx_restart".
+
 Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
 emitted by expire() once it is older than `max_call_seconds`, with ended_at=None,
 extra["expired"]="1" and the disposition its events support so far; calls beyond
@@ -52,6 +59,8 @@ _WATCHED = frozenset(v.ALL) | {MIXMONITOR_FILENAME}
 _CLAIMS = frozenset(v.ALL) - {v.DEFAULT_FORWARD, v.DEFAULT_RING_TIMEOUT, v.AGI_URL}
 _DIAL_APPS = frozenset({"Dial", "Queue"})
 _NONE: tuple[CallRecord, ...] = ()
+PBX_RESTART = "pbx_restart"
+RESTART_TOLERANCE = 3.0  # seconds: Uptime is whole seconds, and the event may wait in a socket
 
 _BY_DIAL_STATUS = {
     "NOANSWER": Disposition.MISSED,
@@ -68,6 +77,7 @@ _BY_CDR = {
 _BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
 _C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(.?)", re.S)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 
 
 def unescape(value: str) -> str:
@@ -76,6 +86,17 @@ def unescape(value: str) -> str:
     if "\\" not in value:
         return value
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
+
+
+def is_anonymous(caller_number: str | None) -> bool:
+    """The caller withheld the number (SIP "anonymous"), unlike a call with no caller id."""
+    return caller_number is not None and caller_number.lower() == "anonymous"
+
+
+def display_name(name: str) -> str:
+    """A caller name as the caller set it: chan_pjsip keeps the SIP display name's
+    quoted-pairs (Bob \\"The Builder\\" O\\\\Brien, seen on the test PBX); undo them."""
+    return _QUOTED_PAIR.sub(r"\1", name) if "\\" in name else name
 
 
 class _Call:
@@ -114,7 +135,10 @@ class _Call:
         self.voicemail_at: float | None = None
         self.bridge: str | None = None  # bridge the inbound leg is in
         self.caller_hung_up = False
-        self.cdr: tuple[str, str] | None = None  # (Disposition, BillableSeconds) of the Dial CDR
+        self.cdr: tuple[str, str, str] | None = None  # (Disposition, BillableSeconds, Duration) of the Dial CDR
+
+
+CDR_WAIT_SECONDS = 5.0  # how long a hung-up call waits for its Dial CDR without event timestamps
 
 
 class CallTracker:
@@ -136,6 +160,11 @@ class CallTracker:
         self._clock = clock
         self._calls: dict[str, _Call] = {}  # by Linkedid, oldest first
         self._by_inbound: dict[str, _Call] = {}  # by the inbound leg's Uniqueid (CDR events)
+        self._pbx_started: float | None = None  # start time of the Asterisk process we follow
+        self._lost_at: float | None = None  # the AMI link to it was lost then
+        # Hung up without event timestamps, waiting (until the deadline) for the Dial CDR that
+        # carries Asterisk's own durations: inbound Uniqueid -> (call, hangup heard at, cause, deadline)
+        self._awaiting_cdr: dict[str, tuple[_Call, float, str | None, float]] = {}
         self._handlers: dict[str, Callable[[Event], tuple[CallRecord, ...]]] = {
             "Newchannel": self._newchannel,
             "VarSet": self._varset,
@@ -146,6 +175,7 @@ class CallTracker:
             "HangupRequest": self._hanguprequest,
             "Hangup": self._hangup,
             "Cdr": self._cdr,
+            "FullyBooted": self._fullybooted,
         }
 
     def __len__(self) -> int:
@@ -153,8 +183,11 @@ class CallTracker:
         return len(self._calls)
 
     def process(self, event: Event) -> tuple[CallRecord, ...]:
-        handler = self._handlers.get(event.get("Event"))
-        return _NONE if handler is None else handler(event)
+        handler = self._handlers.get(event.get("Event", ""))
+        records = _NONE if handler is None else handler(event)
+        if self._awaiting_cdr:
+            records += self._cdr_overdue(self._clock())
+        return records
 
     def expire(self, now: float | None = None) -> list[CallRecord]:
         """Forget calls older than max_call_seconds; inbound ones come back as expired records."""
@@ -164,9 +197,43 @@ class CallTracker:
             if call.created > cutoff:
                 break
             old.append(linkedid)
-        return [record for linkedid in old for record in self._expire(linkedid)]
+        return [record for linkedid in old for record in self._expire(linkedid)] + list(
+            self._cdr_overdue(cutoff + self._max_age)
+        )
+
+    def connection_lost(self, at: float) -> None:
+        """The AMI link dropped at `at`: the end of its open calls, should the PBX come back new."""
+        self._lost_at = at
 
     # -- event handlers ---------------------------------------------------------------
+
+    def _fullybooted(self, ev: Event) -> tuple[CallRecord, ...]:
+        uptime = ev.get("Uptime")
+        if not uptime or not uptime.isdigit():
+            return _NONE
+        started = self._ts(ev) - int(uptime)
+        previous, self._pbx_started = self._pbx_started, started
+        lost_at, self._lost_at = self._lost_at, None
+        if previous is None or abs(started - previous) <= RESTART_TOLERANCE:
+            return _NONE
+        return self._pbx_restarted(lost_at)
+
+    def _pbx_restarted(self, lost_at: float | None) -> tuple[CallRecord, ...]:
+        """Close every open call of the previous Asterisk process, with what is known."""
+        calls = list(self._calls.values())
+        self._calls.clear()
+        self._by_inbound.clear()
+        records = []
+        for call in calls:
+            if call.inbound is None:
+                continue
+            known = [t for t in (call.started_at, call.answered_at, call.voicemail_at) if t is not None]
+            ended_at = max([*known, lost_at] if lost_at is not None else known)
+            call.dialing = 0  # a ring cut by the crash: nobody hung up, the call failed
+            record = self._record(call, call.inbound, ended_at, None)
+            record.extra["ended_by"] = PBX_RESTART
+            records.append(record)
+        return tuple(records)
 
     def _newchannel(self, ev: Event) -> tuple[CallRecord, ...]:
         uid = ev.get("Uniqueid")
@@ -192,7 +259,7 @@ class CallTracker:
             name = name.lstrip("_")  # inheritable: __CTRACK_DID
         if name not in _WATCHED:
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         value = ev.get("Value") or ""
@@ -225,7 +292,7 @@ class CallTracker:
         return _NONE
 
     def _bridgeenter(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or call.answered_at is not None:
             return _NONE
         bridge = ev.get("BridgeUniqueid")
@@ -242,7 +309,7 @@ class CallTracker:
         app = ev.get("Application")
         if not app or app[0] not in "Vv" or app.lower() != "voicemail":
             return _NONE
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is not None and call.voicemail_at is None:
             call.voicemail_at = self._ts(ev)
         return _NONE
@@ -255,24 +322,58 @@ class CallTracker:
         return _NONE
 
     def _hangup(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None:
             return _NONE
         uid = ev.get("Uniqueid")
         if uid is not None and uid == call.inbound:
             self._forget(call)
+            if "Timestamp" not in ev and call.dial_status:  # timestampevents = no: times are arrivals
+                # The Dial CDR (Asterisk's own durations) comes just before or just after this.
+                if call.cdr is None:
+                    self._awaiting_cdr[uid] = (call, self._ts(ev), ev.get("Cause"), self._clock() + CDR_WAIT_SECONDS)
+                    return _NONE
+                return (self._record(call, uid, self._times_from_cdr(call) or self._ts(ev), ev.get("Cause")),)
             return (self._record(call, uid, self._ts(ev), ev.get("Cause")),)
         if uid == call.linkedid and call.inbound is None:
             self._forget(call)
         return _NONE
 
     def _cdr(self, ev: Event) -> tuple[CallRecord, ...]:
-        call = self._by_inbound.get(ev.get("UniqueID"))
-        if call is not None and ev.get("LastApplication") in _DIAL_APPS:
-            call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "")
-        return _NONE
+        uid = ev.get("UniqueID") or ""
+        awaiting = self._awaiting_cdr.get(uid)
+        call = awaiting[0] if awaiting is not None else self._by_inbound.get(uid)
+        if call is None or ev.get("LastApplication") not in _DIAL_APPS:
+            return _NONE
+        call.cdr = (ev.get("Disposition") or "", ev.get("BillableSeconds") or "", ev.get("Duration") or "")
+        if awaiting is None:
+            return _NONE
+        del self._awaiting_cdr[uid]
+        _, heard_at, cause, _ = awaiting
+        return (self._record(call, uid, self._times_from_cdr(call) or heard_at, cause),)
+
+    def _cdr_overdue(self, now: float) -> tuple[CallRecord, ...]:
+        """Calls whose Dial CDR did not come in time (cdr_manager off): times as heard."""
+        overdue = [uid for uid, (_, _, _, deadline) in self._awaiting_cdr.items() if deadline <= now]
+        records = []
+        for uid in overdue:
+            call, heard_at, cause, _ = self._awaiting_cdr.pop(uid)
+            records.append(self._record(call, uid, heard_at, cause))
+        return tuple(records)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _times_from_cdr(self, call: _Call) -> float | None:
+        """Without event timestamps, an event's time is when ctrack heard it, which may be
+        late (a busy or paused daemon). The Dial CDR, sent before the inbound leg's Hangup,
+        carries Asterisk's own durations: the call ended Duration s after it started, and
+        was answered BillableSeconds before its end."""
+        if call.cdr is None or call.started_at is None or not (call.cdr[1].isdigit() and call.cdr[2].isdigit()):
+            return None
+        ended_at = call.started_at + int(call.cdr[2])
+        if call.answered_at is not None:
+            call.answered_at = ended_at - int(call.cdr[1])
+        return ended_at
 
     def _ts(self, ev: Event) -> float:
         try:
@@ -281,7 +382,7 @@ class CallTracker:
             return self._clock()
 
     def _inbound_call(self, ev: Event) -> _Call | None:
-        call = self._calls.get(ev.get("Linkedid"))
+        call = self._calls.get(ev.get("Linkedid", ""))
         if call is None or call.inbound is None or ev.get("Uniqueid") != call.inbound:
             return None
         return call
@@ -319,6 +420,8 @@ class CallTracker:
             extra["linkedid"] = call.linkedid
         if call.dial_status:
             extra["dial_status"] = call.dial_status
+        if is_anonymous(call.caller_num):
+            extra["caller_anonymous"] = "1"
         if v.ROUTE_STATUS in vars_:
             extra["route"] = vars_[v.ROUTE_STATUS]
         answered_at = call.answered_at
@@ -342,7 +445,9 @@ class CallTracker:
             uniqueid=uid,
             tracking_number=_number(vars_.get(v.TRACKING_NUMBER) or vars_.get(v.DID) or call.exten, self._region),
             caller_number=normalize_caller(call.caller_num, self._region),
-            caller_name=unescape(call.caller_name) if call.caller_name and call.caller_name != "<unknown>" else None,
+            caller_name=display_name(unescape(call.caller_name))
+            if call.caller_name and call.caller_name != "<unknown>"
+            else None,
             source=vars_.get(v.SOURCE) or None,
             channel=vars_.get(v.CHANNEL) or None,
             started_at=call.started_at,

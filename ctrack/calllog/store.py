@@ -33,6 +33,8 @@ CALL_COLUMNS = (
     "first_time",
     "qualified",
     "recording",
+    "ended_by",
+    "caller_anonymous",
 )
 
 
@@ -55,11 +57,13 @@ _INSERT = """
 INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, source, channel,
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
-                  gclid, ga_client_id, visit_ambiguous, origin)
+                  gclid, ga_client_id, visit_ambiguous, origin, ended_by,
+                  caller_anonymous)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
-        :gclid, :ga_client_id, :visit_ambiguous, :origin)
+        :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
+        :caller_anonymous)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -69,7 +73,8 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     qualified = excluded.qualified, recording = excluded.recording, visit_id = excluded.visit_id,
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
-    origin = excluded.origin
+    origin = excluded.origin, ended_by = excluded.ended_by,
+    caller_anonymous = excluded.caller_anonymous
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -111,6 +116,8 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "ga_client_id": extra.get("ga_client_id"),
         "visit_ambiguous": int(bool(extra.get("visit_ambiguous"))),
         "origin": origin,
+        "ended_by": extra.get("ended_by"),
+        "caller_anonymous": int(extra.get("caller_anonymous") == "1"),
     }
 
 
@@ -160,6 +167,7 @@ LIST_COLUMNS = (
     "recording",
     "keyword",
     "landing_page",
+    "caller_anonymous",
 )
 DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
 
@@ -238,6 +246,8 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
         row["first_time"] = None if row["first_time"] is None else bool(row["first_time"])
     if "qualified" in row:
         row["qualified"] = bool(row["qualified"])
+    if "caller_anonymous" in row:
+        row["caller_anonymous"] = bool(row["caller_anonymous"])
     return row
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 from ctrack.core.model import CHANNELS, NumberKind, NumberState, Pool, Source, TrackingNumber
 from ctrack.errors import CtrackError
@@ -60,11 +61,13 @@ class transaction:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         return False
 

@@ -179,7 +179,15 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--region", default=None, help="'' clears it.")
 @pass_ctx
 def number_edit(
-    ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity, region
+    ctx: Context,
+    number_text: str,
+    source_name: str | None,
+    pool_name: str | None,
+    forward: str | None,
+    record: bool | None,
+    whisper: str | None,
+    vanity: str | None,
+    region: str | None,
 ) -> None:
     """Change a tracking number."""
     changes = {
@@ -225,7 +233,9 @@ def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberS
             + (f" (unknown: {', '.join(unknown)})" if unknown else "")
         )
     reader.fieldnames = header
-    specs, problems, seen = [], [], {}
+    specs: list[tuple[int, cat.NumberSpec]] = []
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}  # number -> the line it is first on
     for row in reader:
         line = reader.line_num
         if None in row:

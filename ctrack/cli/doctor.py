@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sys
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,14 +17,46 @@ from ctrack.cli import cli
 from ctrack.cli.common import Context, pass_ctx
 from ctrack.store import db
 
+# A probe as a monitoring check sends it: ctrack answers with its CTRACK_* variables at once
+# and, as nothing reads them, counts a probe (not a route failure).
+_DOCTOR_AGI = (
+    b"agi_network: yes\nagi_network_script: route\nagi_request: agi://doctor/route\n"
+    b"agi_channel: ctrack-doctor\nagi_uniqueid: ctrack-doctor\nagi_extension: s\n\n"
+)
 
-def _listen_free(host: str, port: int) -> tuple[bool, str]:
+
+def _ctrack_on_fastagi(host: str, port: int) -> bool:
+    """Does the listener answer a FastAGI request as ctrack does?"""
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(_DOCTOR_AGI)
+            first = sock.makefile("rb").readline(200)
+    except OSError:
+        return False
+    return first.startswith(b"SET VARIABLE CTRACK_")
+
+
+def _ctrack_on_http(host: str, port: int) -> bool:
+    """Does GET /healthz say ctrack?"""
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read(4096)).get("service") == "ctrack"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _listen_free(host: str, port: int, ours: Callable[[str, int], bool] | None = None) -> tuple[bool, str]:
+    """The port is free, or taken by this install's running daemon (asked with `ours`)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
         except OSError as exc:
-            return False, f"{host}:{port} is taken ({exc.strerror}); is ctrack already running?"
+            connect_to = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+            if ours is not None and ours(connect_to, port):
+                return True, f"{host}:{port} is served by the running ctrack daemon"
+            return False, f"{host}:{port} is taken by another program ({exc.strerror}); stop it or change the port"
     return True, f"{host}:{port} is free"
 
 
@@ -49,7 +84,7 @@ def doctor(ctx: Context) -> None:
     if config.pbx.type == "asterisk":
         from ctrack.asterisk.ami import check as ami_check
 
-        checks.append(_listen_free(*config.fastagi.listen))
+        checks.append(_listen_free(*config.fastagi.listen, ours=_ctrack_on_fastagi))
         if config.ami.enabled:
             checks.append(
                 asyncio.run(
@@ -79,7 +114,7 @@ def doctor(ctx: Context) -> None:
         checks.append((result.ok, result.message))
         checks.append(_readable("CDR", config.freeswitch.cdr_csv, "file"))
         checks.append(_readable("recordings", config.freeswitch.recording_directory, "dir"))
-    checks.append(_listen_free(*config.http.listen))
+    checks.append(_listen_free(*config.http.listen, ours=_ctrack_on_http))
     for ok, message in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {message}")
     sys.exit(0 if all(ok for ok, _ in checks) else 1)

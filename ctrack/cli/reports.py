@@ -57,7 +57,7 @@ def _period(ctx: Context, since: str | None, until: str | None) -> Period:
     return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.dashboard.default_days)
 
 
-def _report_connection(ctx: Context, period: Period):
+def _report_connection(ctx: Context, period: Period) -> sqlite3.Connection:
     conn = ctx.connect()
     if rollup_timezone(conn) != period.tz:
         db.write(conn, lambda c: ensure_timezone(c, period.tz))

@@ -106,7 +106,9 @@ def offset_segments(tz: str, first_year: int = 1970, last_year: int = 2100) -> t
     zone = ZoneInfo(tz)
 
     def offset(ts: int) -> int:
-        return int(datetime.fromtimestamp(ts, zone).utcoffset().total_seconds())
+        utcoffset = datetime.fromtimestamp(ts, zone).utcoffset()
+        assert utcoffset is not None  # an aware datetime always has one
+        return int(utcoffset.total_seconds())
 
     start = int(datetime(first_year, 1, 1, tzinfo=UTC).timestamp())
     end = int(datetime(last_year, 1, 1, tzinfo=UTC).timestamp())

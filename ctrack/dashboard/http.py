@@ -13,12 +13,13 @@ import hmac
 import json
 import mimetypes
 import secrets
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -31,6 +32,10 @@ from ctrack.exports.csvsafe import to_csv
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+UserHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]  # called with the logged-in user
 
 PREFIX = "/dashboard"
 SESSION_COOKIE = "ctrack_session"
@@ -86,10 +91,10 @@ class Dashboard:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+    async def _db(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(connection) in a thread on a fresh read connection."""
 
-        def work():
+        def work() -> T:
             conn = self.services.read_connection()
             try:
                 return fn(conn)
@@ -125,16 +130,16 @@ class Dashboard:
     async def current_user(self, request: web.Request) -> str | None:
         token = request.cookies.get(SESSION_COOKIE)
         named = auth.session_user(token) if token else None
-        if named is None:
+        if token is None or named is None:
             return None
 
-        def check(conn) -> bool:
+        def check(conn: sqlite3.Connection) -> bool:
             key, stored = users.session_key(conn), users.password_hash(conn, named[0])
             return bool(key and stored and auth.session_valid(key, token, stored, time.time()))
 
         return named[0] if await self._db(check) else None
 
-    def login_required(self, handler):
+    def login_required(self, handler: UserHandler) -> Handler:
         async def wrapper(request: web.Request) -> web.StreamResponse:
             user = await self.current_user(request)
             if user is None:
@@ -229,7 +234,7 @@ class Dashboard:
         await self._reports_ready()
         now = time.time()
 
-        def load(conn) -> dict[str, Any]:
+        def load(conn: sqlite3.Connection) -> dict[str, Any]:
             rows = reports.sources_report(conn, period, by)
             daily = reports.daily_report(conn, period, by)
             return {
@@ -271,7 +276,7 @@ class Dashboard:
         except ValueError:
             return await self._error_page(request, user, "page must be a whole number from 1")
 
-        def load(conn) -> dict[str, Any]:
+        def load(conn: sqlite3.Connection) -> dict[str, Any]:
             rows = calls.find_calls(conn, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, calls.LIST_COLUMNS)
             return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "sources": calls.call_sources(conn)}
 
@@ -337,12 +342,12 @@ class Dashboard:
             raise web.HTTPNotFound()
         period = self._period(request)  # a refusal is a 400 from the app's one translation
         by = request.query.get("by", "source")
-        filters = _call_filter(request.query, period) if name == "calls" else None
+        filters = _call_filter(request.query, period) if name == "calls" else calls.CallFilter()
         if name in ("sources", "daily") and by not in reports.GROUPINGS:
             raise PeriodError(f"cannot group by {by!r}")
         await self._reports_ready()
 
-        def load(conn) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        def load(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
             if name == "sources":
                 return (
                     reports.sources_report(conn, period, by),
@@ -364,7 +369,7 @@ class Dashboard:
         return web.Response(text=to_csv(rows, columns), headers=headers, content_type="text/csv", charset="utf-8")
 
 
-def _call_filter(q: Any, period: Period) -> calls.CallFilter:
+def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
     def flag(name: str) -> bool | None:
         value = q.get(name, "")
         if value in ("", "any"):

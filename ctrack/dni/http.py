@@ -10,6 +10,7 @@ size, JSON, CORS and AMP origins, the rate limit), ask the service, shape the an
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
@@ -63,6 +64,11 @@ def _published(published: tuple[Published, ...]) -> list[dict[str, str]]:
     return [{"number": p.number, "formatted": p.formatted} for p in published]
 
 
+def expiry_ms(at: float) -> float:
+    """An expiry in milliseconds, rounded down: a page told to renew by then is never late."""
+    return math.floor(at * 1000) / 1000
+
+
 async def lease_handler(request: web.Request) -> web.Response:
     dni = request.app[DNI]
     origin = request.headers.get("Origin")
@@ -110,8 +116,8 @@ async def lease_handler(request: web.Request) -> web.Response:
             "number": grant.number,
             "formatted": formatted(grant.number) if grant.number else None,
             "source": visit.source,
-            "lease_expires_at": round(grant.expires_at, 3),
-            "visit_expires_at": round(visit.expires_at(rules), 3),
+            "lease_expires_at": expiry_ms(grant.expires_at),
+            "visit_expires_at": expiry_ms(visit.expires_at(rules)),
             "published": _published(dni.published(visit.site)),
         },
         headers={"Cache-Control": "no-store", **cors},

@@ -42,6 +42,11 @@ class Grant:
         return Grant(self.visit_id, self.pool, self.number, self.kind, self.started_at, expires_at)
 
 
+def _held_number(grant: Grant) -> str | None:
+    """The pool number a grant holds; None for a fallback, which holds none (it may still show a number)."""
+    return None if grant.kind == GrantKind.FALLBACK else grant.number
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseResult:
     grant: Grant
@@ -172,21 +177,23 @@ class PoolLeases:
     def _renew(self, grant: Grant, expires_at: float, client: str | None) -> Grant:
         renewed = grant.until(expires_at)
         self._grants[grant.visit_id] = renewed
-        if renewed.number is not None and renewed.kind != GrantKind.FALLBACK:
-            self._holders[renewed.number][renewed.visit_id] = renewed
-            self._in_use.move_to_end(renewed.number)
-            self._track(renewed.visit_id, renewed.number, client)
+        number = _held_number(renewed)
+        if number is not None:
+            self._holders[number][renewed.visit_id] = renewed
+            self._in_use.move_to_end(number)
+            self._track(renewed.visit_id, number, client)
         self._push(renewed)
         self.renewals_total += 1
         return renewed
 
     def _hold(self, grant: Grant, client: str | None = None) -> None:
         self._grants[grant.visit_id] = grant
-        if grant.number is not None and grant.kind != GrantKind.FALLBACK:
-            self._holders.setdefault(grant.number, {})[grant.visit_id] = grant
-            self._in_use[grant.number] = None
-            self._in_use.move_to_end(grant.number)
-            self._track(grant.visit_id, grant.number, client)
+        number = _held_number(grant)
+        if number is not None:
+            self._holders.setdefault(number, {})[grant.visit_id] = grant
+            self._in_use[number] = None
+            self._in_use.move_to_end(number)
+            self._track(grant.visit_id, number, client)
         self._push(grant)
 
     def _track(self, visit_id: str, number: str, client: str | None) -> None:
@@ -207,17 +214,18 @@ class PoolLeases:
                 del self._by_client[client]
 
     def _unhold(self, grant: Grant) -> None:
-        if grant.number is None or grant.kind == GrantKind.FALLBACK:
+        number = _held_number(grant)
+        if number is None:
             return
         self._untrack(grant.visit_id)
-        holders = self._holders[grant.number]
+        holders = self._holders[number]
         holders.pop(grant.visit_id, None)
-        self._released[grant.number] = (grant.visit_id, grant.expires_at)
+        self._released[number] = (grant.visit_id, grant.expires_at)
         if not holders:
-            del self._holders[grant.number]
-            del self._in_use[grant.number]
-            if grant.number in self._numbers:
-                self._free[grant.number] = grant.expires_at
+            del self._holders[number]
+            del self._in_use[number]
+            if number in self._numbers:
+                self._free[number] = grant.expires_at
 
     def _push(self, grant: Grant) -> None:
         heapq.heappush(self._heap, (grant.expires_at, grant.visit_id))

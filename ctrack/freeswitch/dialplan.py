@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 import jinja2
 import phonenumbers
 
+from ctrack.asterisk.dialplan import templates_dir
 from ctrack.config import Config
 from ctrack.core import variables as v
 from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.errors import CtrackError
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
 TEMPLATE = "freeswitch/ctrack.xml.j2"
 
 # Dial strings in Asterisk's syntax ring nothing on FreeSWITCH (which uses sofia/, user/, ...).
@@ -62,14 +61,14 @@ def did_pattern(numbers: Iterable[str], default_region: str | None = "US") -> st
     return "^(?:" + "|".join(sorted(alternatives)) + ")$"
 
 
-def render_dialplan(config, numbers: Iterable[str]) -> str:
+def render_dialplan(config: Config, numbers: Iterable[str]) -> str:
     """The XML to include in the context where the tracking numbers arrive."""
     problems = config_problems(config)
     if problems:
         raise DialplanError("; ".join(problems))
     host, port = config.freeswitch.outbound_listen
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

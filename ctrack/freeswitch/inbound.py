@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctrack.calllog import freeswitch_cdr as cdr_csv
 from ctrack.calllog.freeswitch_events import EVENTS, CallState
@@ -24,6 +25,9 @@ from ctrack.core.model import CallRecord
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.acl import refused_fix
 from ctrack.freeswitch.connection import EslClosed, EslConnection
+
+if TYPE_CHECKING:
+    from ctrack.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,7 @@ class InboundListener:
         self._conn: EslConnection | None = None
 
     @classmethod
-    def from_config(cls, config, save: Save, recover_since: float | None = None) -> InboundListener:
+    def from_config(cls, config: Config, save: Save, recover_since: float | None = None) -> InboundListener:
         """The listener the [freeswitch] settings describe; recover_since: the CDR window at start."""
         return cls(
             config.freeswitch.esl_host,

@@ -21,11 +21,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ctrack.core import variables as v
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 from ctrack.route.rules import RouteDecision
+
+if TYPE_CHECKING:
+    from ctrack.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class OutboundSettings:
     media_timeout: float = 30.0  # for each application (the consent prompt) to finish
 
     @classmethod
-    def from_config(cls, config) -> OutboundSettings:
+    def from_config(cls, config: Config) -> OutboundSettings:
         return cls(
             recording_directory=config.freeswitch.recording_directory,
             route_timeout=float(config.freeswitch.route_timeout),

@@ -11,11 +11,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ctrack.core import dialstring
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
 from ctrack.core.phone import normalize_did
+
+if TYPE_CHECKING:
+    from ctrack.config import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +32,8 @@ class RouteSettings:
     recording_format: str = "wav"
 
     @classmethod
-    def from_config(cls, config) -> RouteSettings:
-        """The settings in ctrack.ini (anything with a Config-like .get)."""
+    def from_config(cls, config: Config) -> RouteSettings:
+        """The settings in ctrack.ini."""
         return cls(
             default_forward=config.business.default_forward,
             dial_template=config.business.dial_template,

@@ -59,7 +59,9 @@ def parse_spend_csv(text: str) -> tuple[list[SpendLine], list[str]]:
     if sorted(header) != sorted(COLUMNS):
         return [], [f"line 1: header must be {','.join(COLUMNS)} (got {','.join(header) or 'nothing'})"]
     at = {name: header.index(name) for name in COLUMNS}
-    lines, problems, seen = [], [], {}
+    lines: list[SpendLine] = []
+    problems: list[str] = []
+    seen: dict[tuple[date, str], int] = {}  # (day, source) -> the line it is first on
     for fields in reader:
         line = reader.line_num
         if not any(f.strip() for f in fields):

@@ -33,7 +33,7 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
 
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    return web.json_response({"status": "ok", **services.health()})
+    return web.json_response({"status": "ok", "service": "ctrack", **services.health()})
 
 
 async def metrics(request: web.Request) -> web.Response:

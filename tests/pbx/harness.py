@@ -103,6 +103,7 @@ _SCRIPT_VARIABLES = frozenset(
         "FASTAGI_PORT",
         "SIPP_MEDIA_START",
         "SIPP_MEDIA_END",
+        "PBX_TIMESTAMPEVENTS",
     }
 )
 
@@ -238,6 +239,7 @@ class TestPBX:
         fastagi_port: int | str = "auto",
         sipp_media_start: int | str = "auto",
         keep: bool | None = None,
+        timestampevents: bool = True,
         start_timeout: float = 30,
         script: str | os.PathLike = SCRIPT,
     ):
@@ -253,6 +255,7 @@ class TestPBX:
             "FASTAGI_PORT": fastagi_port,
             "SIPP_MEDIA_START": sipp_media_start,
         }
+        self._timestampevents = "yes" if timestampevents else "no"  # manager.conf: Timestamp: on events
         self._settings: dict[str, str] = {}
         self._slots: list[CallProcess | None] = []
         self._slot_lock = threading.Lock()
@@ -266,6 +269,7 @@ class TestPBX:
         env["PBX_ROOT"] = str(self.root)
         env["PBX_INSTANCE"] = self.instance
         env["PBX_START_TIMEOUT"] = str(int(self.start_timeout))
+        env["PBX_TIMESTAMPEVENTS"] = self._timestampevents
         if ports:
             env.update({key: str(value) for key, value in self._ports.items()})
         env.update(extra)
@@ -345,6 +349,11 @@ class TestPBX:
             **({} if self.keep else {"PBX_WATCH_CLEAN": "1"}),
         )
         self._refresh()
+
+    def kill(self) -> None:
+        """SIGKILL Asterisk, as a crash or a power cut: no Hangup events, no CDR rows.
+        restart() starts it again (a new process, the same ports and includes)."""
+        self._run("kill", timeout=30)
 
     def is_running(self) -> bool:
         return self._run("status", check=False, timeout=30).returncode == 0

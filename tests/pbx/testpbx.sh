@@ -6,6 +6,7 @@
 #         testpbx.sh start      # setup if needed, write the configs, start, wait for AMI FullyBooted
 #         testpbx.sh stop       # graceful 'core stop now', then TERM/KILL by PID
 #         testpbx.sh restart    # stop + start, keeping the loaded dialplan/manager includes
+#         testpbx.sh kill       # SIGKILL Asterisk (a crash: no hangups, no CDRs); 'restart' starts it again
 #         testpbx.sh status     # exit 0 if running and AMI answers
 #         testpbx.sh env        # the instance's connection settings as shell variables
 #         testpbx.sh cli 'core show channels'
@@ -67,6 +68,7 @@
 #                       killed hard must not leave Asterisk running)
 #   PBX_WATCH_CLEAN=1   ... and delete the (named) instance's directory too
 #   PBX_EXTRA_MODULES='func_foo.so app_bar.so'  more modules to load
+#   PBX_TIMESTAMPEVENTS=no   manager.conf's timestampevents (default: yes; Asterisk's own default is no)
 #   PBX_CDR_NEWCOLUMNS=yes   Master.csv gets peeraccount,linkedid,sequence too (default: no,
 #                            as on a stock Asterisk: ...,uniqueid,userfield)
 #   PBX_EXTRA_CONF_DIR=<dir>: its *.conf files are copied over the generated ones
@@ -442,7 +444,7 @@ enabled = yes
 port = $AMI_PORT
 bindaddr = 127.0.0.1
 displayconnects = no
-timestampevents = yes
+timestampevents = ${PBX_TIMESTAMPEVENTS:-yes}
 
 ; the harness's own user: every event, every action
 [$AMI_USER]
@@ -945,8 +947,12 @@ do_start() {
       /usr/sbin/asterisk -C "$I_ETC/asterisk.conf" -f -n >"$CONSOLE_LOG" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$PIDFILE"
+  # Our own child: kill -0 is the test until it execs Asterisk.  (pid_alive's name check
+  # is wrong here: for a moment after the fork the child is still 'bash', and on a busy
+  # machine a restart saw that, declared "asterisk exited during start" and printed the
+  # old console log, whose last line is the previous Asterisk's "cleanly ending".)
   until ami_ping; do
-    if ! pid_alive; then tail -n 30 "$CONSOLE_LOG" "$PBX_ROOT$I_LOG/messages.log" >&2 2>/dev/null || true; die "asterisk exited during start"; fi
+    if ! kill -0 "$pid" 2>/dev/null; then tail -n 30 "$CONSOLE_LOG" "$PBX_ROOT$I_LOG/messages.log" >&2 2>/dev/null || true; die "asterisk exited during start"; fi
     [ "$(date +%s)" -lt "$deadline" ] || { do_stop; die "AMI not ready after ${PBX_START_TIMEOUT}s"; }
     sleep 0.05
   done
@@ -977,9 +983,23 @@ do_stop() {
     log "TERM $pid"; kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  if kill -0 "$pid" 2>/dev/null; then log "KILL $pid"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+  if kill -0 "$pid" 2>/dev/null; then
+    log "KILL $pid"; kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   rm -f "$PIDFILE"
   log "stopped"
+}
+
+# kill: SIGKILL, as a crash or a power cut would end it: no hangups, no CDRs, nothing cleaned up
+do_kill() {
+  if ! pid_alive; then die "asterisk is not running (instance $PBX_INSTANCE)"; fi
+  local pid; pid=$(cat "$PIDFILE")
+  kill -KILL "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  ! kill -0 "$pid" 2>/dev/null || die "pid $pid survived SIGKILL"
+  rm -f "$PIDFILE"
+  log "killed $pid (SIGKILL)"
 }
 
 do_clean() {
@@ -1059,6 +1079,7 @@ main() {
     start)   do_start ;;
     stop)    do_stop ;;
     restart) do_stop; do_start keep ;;
+    kill)    do_kill ;;
     status)  if pid_alive && ami_ping; then echo "running pid $(cat "$PIDFILE")"; else echo "not running"; exit 1; fi ;;
     cli)     shift; pid_alive || die "asterisk is not running (instance $PBX_INSTANCE)"; ast_rx "$*" ;;
     dialplan) reload_include "${2:?usage: $0 dialplan FILE|-|--default}" ctrack-test.conf 'dialplan reload' ;;
@@ -1077,7 +1098,7 @@ main() {
              do_stop; umount_all
              case "$PBX_ROOT" in /|/opt|/usr|/var|/tmp|/home|/root|"") die "refusing to delete $PBX_ROOT";; esac
              rm -rf --one-file-system "$PBX_ROOT"; log "removed $PBX_ROOT" ;;
-    *) echo "usage: $0 {setup|start|stop|restart|status|env|instances|run CMD...|cli CMD|dialplan FILE|manager FILE|call DID [NUM] [NAME] [TALK_S]|call-cancel DID [NUM] [NAME] [RING_S]|clean|destroy}" >&2; exit 2 ;;
+    *) echo "usage: $0 {setup|start|stop|restart|kill|status|env|instances|run CMD...|cli CMD|dialplan FILE|manager FILE|call DID [NUM] [NAME] [TALK_S]|call-cancel DID [NUM] [NAME] [RING_S]|clean|destroy}" >&2; exit 2 ;;
   esac
 }
 main "$@"; exit $?

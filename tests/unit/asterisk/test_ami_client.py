@@ -2,6 +2,7 @@
 garbage on the wire, a UTF-8 name split across reads, a dropped link and a refused login."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -159,3 +160,19 @@ async def test_doctor_check_refused_port():
     await peer.server.wait_closed()
     ok, message = await check("127.0.0.1", port, "ctrack", "x", timeout=2)
     assert not ok and "connection refused" in message
+
+
+async def test_a_lost_session_reports_when_asterisk_was_last_heard():
+    peer = Peer(["login", BOOTED, "close"], ["login", BOOTED, EVENT])
+    port = await peer.start()
+    seen, lost = [], []
+    client = AmiClient("127.0.0.1", port, "ctrack", "s3cret", seen.append, None, lost.append, reconnect_max=0.2)
+    before = time.time()
+    task = asyncio.create_task(client.run())
+    try:
+        await wait_for(lambda: any(e.get("Event") == "Newchannel" for e in seen))
+        [at] = lost  # once, for the session that ended; the live one has not
+        assert before <= at <= time.time()
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)

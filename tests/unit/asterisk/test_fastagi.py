@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import socket
+import struct
 import time
 
 import pytest
@@ -204,3 +206,24 @@ async def test_close_waits_for_sessions_in_flight(server):
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", srv.port)
     await srv.close()  # twice is fine
+
+
+async def test_a_probe_is_counted_apart_from_failures_and_not_logged(server, caplog):
+    """A monitoring check sends a valid header and closes without reading: not a route failure."""
+    srv = await server()
+    with caplog.at_level(logging.DEBUG, "ctrack.asterisk.fastagi"):
+        for reset in (False, True):
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(env_block(extension="15035550101"))
+            await writer.drain()
+            if reset:  # SO_LINGER 0: the probe's close is a RST
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.close()
+        deadline = time.monotonic() + 2
+        while srv.stats.probes + srv.stats.failed < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert as_variables(await asterisk(srv.port))[v.ROUTE_STATUS] == "ok"
+    await srv.close()
+    assert srv.stats == FastAgiStats(connections=3, routed=1, probes=2)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -4,7 +4,9 @@ a call taken while ctrack's daemon was down) parsed into call records."""
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ctrack.calllog.asterisk_cdr import inbound_calls, parse_rows
+import pytest
+
+from ctrack.calllog.asterisk_cdr import cdr_caller, inbound_calls, parse_rows
 
 MASTER = Path(__file__).resolve().parents[2] / "fixtures" / "asterisk-master.csv"
 SOURCES = {
@@ -60,3 +62,64 @@ def test_bad_lines_are_reported_and_skipped():
     assert list(parse_rows(lines, ZoneInfo("UTC"), lambda n, reason: bad.append((n, reason)))) == []
     assert [n for n, _ in bad] == [1, 2]
     assert "loguniqueid" in bad[0][1] and "bad time" in bad[1][1]
+
+
+NAMES = Path(__file__).resolve().parents[2] / "fixtures" / "asterisk-master-names.csv"
+
+
+def test_caller_names_as_the_live_path_has_them():
+    """Master.csv rows the test PBX wrote for these callers (SIP display names): Asterisk
+    escapes quotes and backslashes (twice) and cuts clid at 80 bytes, losing the closing
+    quote and the <number> of a long name; the number then comes from src."""
+    rows = list(parse_rows(NAMES.read_text(encoding="utf-8").splitlines(), ZoneInfo("UTC")))
+    calls = {c.caller_number: c for c in inbound_calls(rows, 4, "US", lambda n: (None, None))}
+    assert {number: call.caller_name for number, call in calls.items()} == {
+        "+15035550701": 'Bob "The Builder" O\\Brien',
+        "+15035550702": "Alexander Maximilian Bartholomew Fitzgerald-Worthington the Third of Upper Sno",
+        "+15035550703": "Александр Сергеевич Пушкин-Гончаров Велик",
+        "+15035550704": "🍕🍕 Pizza 🎉 Party 🎉 Palace 🍕🍕 Downtown 🍕 Delivery 🚚",
+        "+15035550705": "Zoë O'Neil; a,b",
+    }
+
+
+@pytest.mark.parametrize(
+    ("clid", "src", "caller"),
+    [
+        ('"Ann" <15035550301>', "15035550301", ("Ann", "15035550301")),
+        ("15035550301", "15035550301", (None, "15035550301")),
+        ('"" <15035550301>', "15035550301", (None, "15035550301")),
+        ('"Ann \\\\\\"A', "15035550301", ('Ann "A', "15035550301")),  # cut inside an escape
+        ('"Ann \\\\\\', "15035550301", ("Ann", "15035550301")),
+        ('"Zo\ufffd', "", ("Zo", None)),  # cut inside a UTF-8 character
+        ('"Ann" <15035550301>', "", ("Ann", "15035550301")),
+    ],
+)
+def test_clid_forms(clid, src, caller):
+    assert cdr_caller(clid, src) == caller
+
+
+def test_anonymous_callers_keep_the_fact_in_the_call_log(tmp_path):
+    from ctrack.calllog.store import find_calls
+    from tests.support.report_data import new_db, save_calls
+
+    line = (
+        '"","anonymous","15035550101","ctrack-inbound","""Anonymous"" <anonymous>","PJSIP/trunk-00000009",'
+        '"Local/s@business-line-00000009;1","Dial","Local/s@business-line,30","2026-12-01 22:28:57",'
+        '"2026-12-01 22:28:57","2026-12-01 22:28:58",1,1,"ANSWERED","DOCUMENTATION","1796164137.9",""'
+    )
+    [withheld] = inbound_calls(parse_rows([line], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
+    no_id = inbound_calls(parse_rows([line.replace("anonymous", "")], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
+    no_id[0].uniqueid = "1796164137.10"
+    conn = new_db(tmp_path / "c.db")
+    save_calls(tmp_path / "c.db", [withheld, *no_id, withheld_again(withheld)])
+    calls = {c["uniqueid"]: c for c in find_calls(conn)}
+    assert (calls["1796164137.9"]["caller_number"], calls["1796164137.9"]["caller_anonymous"]) == (None, True)
+    assert calls["1796164137.10"]["caller_anonymous"] is False
+    # first-time/repeat does not apply: two withheld calls are not one repeat caller
+    assert calls["1796164137.9"]["first_time"] is None and calls["1796164137.11"]["first_time"] is None
+
+
+def withheld_again(record):
+    from dataclasses import replace
+
+    return replace(record, uniqueid="1796164137.11", started_at=record.started_at + 60, extra=dict(record.extra))

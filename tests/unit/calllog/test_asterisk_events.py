@@ -36,6 +36,58 @@ def test_sipp_answered_with_the_route_down():
     assert call.extra == {"dial_status": "ANSWER", "cdr_disposition": "ANSWERED"}
 
 
+def heard_late(events, delay_from: str, delay: float):
+    """The events without Timestamp headers (manager.conf timestampevents = no), as a clock
+    reads them on arrival: on time until the first `delay_from` event, then `delay` s late."""
+    clock = {"now": 0.0}
+    late = 0.0
+    out = []
+    for event in events:
+        if event.get("Event") == delay_from:
+            late = delay
+        stamp = float(event["Timestamp"])
+        out.append((stamp + late, {k: val for k, val in event.items() if k != "Timestamp"}))
+    return out, clock
+
+
+@pytest.mark.parametrize("cdr_first", [True, False], ids=["cdr-before-hangup", "cdr-after-hangup"])
+def test_without_event_timestamps_durations_are_asterisks_own(cdr_first):
+    """A daemon that hears the hangup 10 s late still stores the call's own talk time, from
+    the Dial CDR's Duration and BillableSeconds, whether that CDR comes before or after it."""
+    events, clock = heard_late(load("sipp-answered"), "Hangup", 10.0)
+    if not cdr_first:  # move the trunk's Dial CDR after its Hangup
+        cdr = next(
+            i for i, (_, e) in enumerate(events) if e.get("Event") == "Cdr" and e.get("LastApplication") == "Dial"
+        )
+        hangup = max(i for i, (_, e) in enumerate(events) if e.get("Event") == "Hangup")
+        events.insert(hangup, events.pop(cdr))
+    tracker = CallTracker(inbound_contexts={"from-trunk"}, clock=lambda: clock["now"])
+    records = []
+    for at, event in events:
+        clock["now"] = at
+        records += tracker.process(event)
+    [call] = records
+    assert call.started_at == pytest.approx(1795798665.007900)  # heard on time
+    assert call.ended_at == pytest.approx(1795798665.007900 + 4)  # the CDR's Duration, not +10 s
+    assert (call.ring_seconds, call.talk_seconds) == (0, 4)
+
+
+def test_without_event_timestamps_or_cdr_the_times_are_as_heard():
+    """cdr_manager off: the call waits CDR_WAIT_SECONDS for a CDR that never comes, then is
+    saved with the times it was heard at."""
+    events, clock = heard_late([e for e in load("sipp-answered") if e.get("Event") != "Cdr"], "Hangup", 10.0)
+    tracker = CallTracker(inbound_contexts={"from-trunk"}, clock=lambda: clock["now"])
+    records = []
+    for at, event in events:
+        clock["now"] = at
+        records += tracker.process(event)
+    assert records == []
+    clock["now"] += 6
+    [call] = tracker.expire()
+    assert call.ended_at == pytest.approx(1795798669.447831 + 10)
+    assert call.disposition is Disposition.ANSWERED
+
+
 def test_sipp_answered_with_the_route():
     [call], _ = run(renamed(load("sipp-answered")), inbound_contexts={"from-trunk"})
     assert call.source == "google-ads"
@@ -402,6 +454,10 @@ def test_callers_without_a_number_or_name():
     leg = {**IN, "CallerIDNum": "anonymous", "CallerIDName": "<unknown>"}
     [record], _ = run([ev("Newchannel", 0, leg), ev("Hangup", 1, leg)], inbound_contexts={"from-trunk"})
     assert (record.caller_number, record.caller_name) == (None, None)
+    assert record.extra["caller_anonymous"] == "1"  # withheld, not absent
+    nobody = {**IN, "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"}
+    [record], _ = run([ev("Newchannel", 0, nobody), ev("Hangup", 1, nobody)], inbound_contexts={"from-trunk"})
+    assert record.caller_number is None and "caller_anonymous" not in record.extra
 
 
 # -- memory bounds -----------------------------------------------------------------------
@@ -472,3 +528,62 @@ def test_escaped_names_and_values_come_out_as_set():
     )
     assert record.caller_name == "O'Brien? Zoë"
     assert record.source == 'Google "Ads" \\ back\\slash O\'Brien? tab\there'
+
+
+# -- Asterisk killed mid-call ----------------------------------------------------------------
+
+
+def booted(at, uptime):
+    return {"Event": "FullyBooted", "Timestamp": f"{T0 + at:.6f}", "Status": "Fully Booted", "Uptime": str(uptime)}
+
+
+def test_a_new_asterisk_process_closes_the_calls_the_old_one_had_up():
+    tracker = CallTracker(inbound_contexts={"from-trunk"})
+    second = {**IN, "Uniqueid": "2.1", "Linkedid": "2.1"}
+    records, _ = run(
+        [
+            booted(-100, 500),  # this Asterisk started at T0 - 600
+            ev("Newchannel", 0, IN),
+            *dial(1, "ANSWER", end_at=3.0),
+            ev("Newchannel", 5, second),
+            ev("DialBegin", 6, second, DestUniqueid="2.2"),  # still ringing
+            ev("Newchannel", 7, leg(3, "internal")),  # not inbound: forgotten silently
+            booted(20, 620),  # an AMI reconnect to the same process: nothing ends
+        ],
+        tracker,
+    )
+    assert records == [] and len(tracker) == 3
+    tracker.connection_lost(T0 + 40.0)  # SIGKILL: the AMI socket closes at once
+    answered, ringing = tracker.process(booted(45, 2))  # a new process, up since T0 + 43
+    assert len(tracker) == 0
+    assert (answered.uniqueid, answered.disposition) == ("1.1", Disposition.ANSWERED)
+    assert (answered.answered_at - T0, answered.ended_at - T0, answered.talk_seconds) == (3.0, 40.0, 37)
+    assert answered.extra["ended_by"] == "pbx_restart" and answered.hangup_cause is None
+    assert answered.caller_number == "+15035550123" and answered.tracking_number == "+15035550101"
+    assert (ringing.uniqueid, ringing.disposition, ringing.ring_seconds) == ("2.1", Disposition.FAILED, 35)
+    assert ringing.extra["ended_by"] == "pbx_restart"
+    # the old process's Hangups can no longer come; the new one's calls are tracked afresh
+    assert tracker.process(ev("Hangup", 50, IN)) == ()
+    assert tracker.process(booted(60, 17)) == ()
+
+
+def test_a_restart_without_a_lost_link_ends_calls_at_their_last_event():
+    tracker = CallTracker(inbound_contexts={"from-trunk"})
+    run([booted(0, 10), ev("Newchannel", 1, IN), *dial(2, "ANSWER", end_at=4.0)], tracker)
+    [record] = tracker.process(booted(3600, 5))
+    assert (record.ended_at - T0, record.talk_seconds, record.extra["ended_by"]) == (4.0, 0, "pbx_restart")
+
+
+def test_uptime_within_the_tolerance_is_the_same_process():
+    tracker = CallTracker(inbound_contexts={"from-trunk"})
+    run([booted(0, 100), ev("Newchannel", 1, IN)], tracker)
+    assert tracker.process(booted(50.9, 148)) == ()  # whole seconds, a late delivery
+    assert tracker.process({"Event": "FullyBooted", "Status": "Fully Booted"}) == ()  # no Uptime: no judgement
+    assert len(tracker) == 1
+
+
+def test_sip_display_names_lose_their_quoted_pairs():
+    # CallerIDName as AMI sent it for the SIP display name "Bob \"The Builder\" O\\Brien"
+    leg = {**IN, "CallerIDName": 'Bob \\\\\\"The Builder\\\\\\" O\\\\\\\\Brien'}
+    [record], _ = run([ev("Newchannel", 0, leg), ev("Hangup", 1, leg)], inbound_contexts={"from-trunk"})
+    assert record.caller_name == 'Bob "The Builder" O\\Brien'

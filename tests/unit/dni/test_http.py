@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from ctrack.calllog.store import save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
-from ctrack.dni.http import DNI
+from ctrack.dni.http import DNI, expiry_ms
 from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 ORIGIN = "https://www.example.test"
@@ -64,7 +64,8 @@ async def test_lease_contract_and_renewal(db):
         assert body["number"] in POOL_NUMBERS
         assert body["formatted"] == f"(503) 555-{body['number'][-4:]}"
         assert body["source"] == "Google Ads"
-        assert before + 1800 <= body["lease_expires_at"] <= time.time() + 1800
+        # milliseconds, rounded down: never later than the lease really ends
+        assert before + 1800 - 0.001 < body["lease_expires_at"] <= time.time() + 1800
         assert body["visit_expires_at"] == pytest.approx(before + 30 * 86400, abs=5)
         assert body["published"] == [{"number": PUBLISHED, "formatted": "(503) 555-0100"}]
         assert headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -502,5 +503,12 @@ async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_exp
     assert [(g.visit_id, new) for g, new in job.keywords["grants"]] == [(first["visit_id"], False)]
     assert [whole for _, _, whole in job.keywords["visits"]] == [False]
     [row] = rows(db, "SELECT expires_at FROM leases")
-    assert round(row["expires_at"], 3) == beats[-1]["lease_expires_at"]
+    assert expiry_ms(row["expires_at"]) == beats[-1]["lease_expires_at"]
     assert rows(db, "SELECT lease_expires_at FROM visits")[0]["lease_expires_at"] == row["expires_at"]
+
+
+def test_expiry_in_milliseconds_is_never_later_than_the_lease():
+    # round() made 1800.9996 into 1801.0: a page renewing then would be 0.4 ms late
+    for at in (1795001800.9996, 1795001800.0004, 1795001800.5, 1795001801.0, 0.0009999):
+        told = expiry_ms(at)
+        assert told <= at and at - told < 0.001 and told == round(told, 3)

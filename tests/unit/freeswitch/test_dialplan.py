@@ -7,15 +7,9 @@ from pathlib import Path
 import pytest
 
 from ctrack import config
+from ctrack.asterisk.dialplan import templates_dir
 from ctrack.core import variables as v
-from ctrack.freeswitch.dialplan import (
-    TEMPLATE,
-    TEMPLATES,
-    DialplanError,
-    config_problems,
-    did_pattern,
-    render_dialplan,
-)
+from ctrack.freeswitch.dialplan import TEMPLATE, DialplanError, config_problems, did_pattern, render_dialplan
 
 NUMBERS = ["+15035550142", "(503) 555-0143", "+44 20 7183 8750"]
 
@@ -38,7 +32,7 @@ def actions(xml: str) -> list[tuple[str, str]]:
 
 
 def test_template_names_no_channel_variable_itself():
-    assert "CTRACK_" not in (TEMPLATES / TEMPLATE).read_text()
+    assert "CTRACK_" not in (templates_dir() / TEMPLATE).read_text()
 
 
 def test_rendered_dialplan_sets_defaults_before_asking_ctrack():
