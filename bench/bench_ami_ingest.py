@@ -171,8 +171,8 @@ def stage_parser(data: bytes) -> tuple[float, int]:
 
 def stage_tracker(data: bytes) -> tuple[float, int, int]:
     from ctrack.asterisk.ami_protocol import AmiParser
-    from ctrack.calllog.ami import INBOUND_CONTEXTS
     from ctrack.calllog.asterisk_events import CallTracker
+    from ctrack.core.variables import INBOUND_CONTEXTS
 
     parser = AmiParser()
     tracker = CallTracker(inbound_contexts=INBOUND_CONTEXTS)

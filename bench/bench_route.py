@@ -15,7 +15,7 @@ A request is what Asterisk's res_agi does for AGI(agi://...,${CTRACK_DID}): conn
 the 23-line agi_* block (a DID of the catalog as agi_arg_1, 5% unknown DIDs), answer each
 SET VARIABLE line with '200 result=1' as it arrives, until the server half-closes. Latency
 is connect -> that EOF, when Asterisk goes on with the dialplan. Every answer is checked
-(13 variables, CTRACK_ROUTE "ok" last, the source of the static numbers) and the servers'
+(13 variables, CTRACK_ROUTE_STATUS "ok" last, the source of the static numbers) and the servers'
 own counters must show every session routed.
 
 Load shapes, `--clients` connections' worth of concurrency each:
@@ -180,7 +180,7 @@ async def serve_noop() -> None:
             self.buf += data
             if b"\n\n" in self.buf:
                 self.sent = True
-                self.t.write(b'SET VARIABLE CTRACK_ROUTE "ok"\n')
+                self.t.write(b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"\n')
                 self.t.write_eof()
 
         def eof_received(self):
@@ -222,8 +222,8 @@ class _Req:
 def _check(req: _Req, route: bool) -> bool:
     lines = req.lines
     if not route:
-        return lines == [b'SET VARIABLE CTRACK_ROUTE "ok"']
-    if len(lines) != 13 or lines[-1] != b'SET VARIABLE CTRACK_ROUTE "ok"':
+        return lines == [b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"']
+    if len(lines) != 13 or lines[-1] != b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"':
         return False
     src = expected_source(req.did) if req.did >= 0 else None
     return f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines
@@ -402,7 +402,7 @@ async def _script_request(ini: str, n: int, i: int) -> tuple[float, bool]:
     src = expected_source(i) if i >= 0 else None
     ok = (
         len(lines) == 13
-        and lines[-1] == b'SET VARIABLE CTRACK_ROUTE "ok"'
+        and lines[-1] == b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"'
         and f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines
     )
     return latency, ok

@@ -20,12 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from ctrack.dni.attribution import normalize_site
+from ctrack.errors import CtrackError
 
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
+class ConfigError(CtrackError):
     """A setting that cannot be used; str() is the one line to show the admin."""
+
+    exit_code = 2
 
 
 def _bool(text: str) -> bool:

@@ -14,23 +14,27 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
+from ctrack.calllog.reconcile import ReconcileSettings, save_missing
 from ctrack.config import Config
+from ctrack.core.period import DAY
+from ctrack.dni.http import DNI
+from ctrack.lifecycle import Lifecycle
+from ctrack.route.rules import VisitLookup
 from ctrack.services import Services
 from ctrack.store import db
+from ctrack.web.app import create_app, start_http
 
 if TYPE_CHECKING:
     from ctrack.asterisk.ami import AmiClient
-    from ctrack.asterisk.fastagi import FastAgiServer
     from ctrack.calllog.ami import AsteriskCallLog
 
 log = logging.getLogger("ctrack")
 DRAIN_SECONDS = 5.0
+RECONCILE_DAYS = 7  # how far back each reconcile reads the CDR
 
 
 def sd_notify(message: str) -> None:
@@ -53,13 +57,17 @@ class Daemon:
         self.config = config
         self.services = Services(config, db_path)
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
-        self._closers: list[Callable[[], Awaitable[None]]] = []
-        self.fastagi: FastAgiServer | None = None
+        self.lifecycle = Lifecycle()
+        self.reconcile_settings = ReconcileSettings.from_config(config)
         self.ami: AmiClient | None = None
         self.call_log: AsteriskCallLog | None = None
-        self.http_runner: web.AppRunner | None = None
-        self.addresses: dict[str, tuple[str, int]] = {}
+        # Built first: the route handlers ask its DNI service which visit holds a pool number.
+        self.app = create_app(self.services)
+        self.visit_for: VisitLookup = self.app[DNI].visit_for
+
+    @property
+    def addresses(self) -> dict[str, tuple[str, int]]:
+        return self.lifecycle.addresses
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -72,14 +80,14 @@ class Daemon:
             conn.close()
         services.catalog.refresh()
         await services.writer.start()
-        self._spawn(services.catalog.keep_fresh(), "catalog")
+        self.lifecycle.spawn(services.catalog.keep_fresh(), "catalog")
         for start in self._components():
             await start()
         from ctrack.exports.outbox import OutboxSettings, run_outbox
 
         OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
-        self._spawn(run_outbox(self.services, self._stop), "outbox")
-        self._spawn(self._watchdog(), "watchdog")
+        self.lifecycle.spawn(run_outbox(self.services, self._stop), "outbox")
+        self.lifecycle.spawn(self._watchdog(), "watchdog")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
         # out of the cyclic GC, whose full collections would walk it all (~10-20 ms) while a
         # call waits for its route.
@@ -93,20 +101,10 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         await self._stop.wait()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     async def stop(self) -> None:
         sd_notify("STOPPING=1")
         log.info("ctrack stopping: draining")
-        for close in reversed(self._closers):
-            try:
-                await close()
-            except Exception:
-                log.exception("error while stopping")
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.lifecycle.drain()
         await self.services.writer.close()
         self.services.catalog.close()
         log.info("ctrack stopped; call log flushed")
@@ -128,10 +126,10 @@ class Daemon:
         from ctrack.route.fastagi import dispatcher
 
         host, port = self.config.fastagi.listen
-        server = FastAgiServer(dispatcher(self.services), host, port, client_timeout=self.config.fastagi.client_timeout)
+        handler = dispatcher(self.services, self.visit_for)
+        server = FastAgiServer(handler, host, port, client_timeout=self.config.fastagi.client_timeout)
         await server.start()
-        self.fastagi = server
-        self.addresses["fastagi"] = (server.host, server.port)
+        self.lifecycle.listening("fastagi", (server.host, server.port))
         self.services.add_metric(
             "ctrack_fastagi_connections_total",
             "counter",
@@ -153,7 +151,7 @@ class Daemon:
             "FastAGI connections that sent a valid header and closed without reading (port checks)",
             lambda: server.stats.probes,
         )
-        self._closers.append(lambda: server.close(DRAIN_SECONDS))
+        self.lifecycle.on_stop(lambda: server.close(DRAIN_SECONDS))
 
     async def _start_ami(self) -> None:
         from ctrack.asterisk.ami import AmiClient
@@ -161,7 +159,7 @@ class Daemon:
 
         self.call_log = call_log = AsteriskCallLog(self.services)
         cfg = self.config
-        self.ami = ami = AmiClient(
+        ami = self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
             cfg.ami.username,
@@ -175,50 +173,36 @@ class Daemon:
             "ctrack_ami_connected", "gauge", "1 while the AMI session is up", lambda: int(ami.ready.is_set())
         )
         self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received", lambda: ami.events)
-        self._spawn(ami.run(), "ami")
-        self._spawn(self._housekeeping(), "housekeeping")
-        self._closers.append(ami.close)
+        self.lifecycle.spawn(ami.run(), "ami")
+        self.lifecycle.spawn(self._housekeeping(), "housekeeping")
+        self.lifecycle.on_stop(ami.close)
 
     async def _start_freeswitch(self) -> None:
         from ctrack.freeswitch.service import start_freeswitch
 
-        closers = await start_freeswitch(self)
-        self._closers.extend(closers)
+        await start_freeswitch(self.services, self.lifecycle, self.visit_for)
 
     async def _start_http(self) -> None:
-        from ctrack.web.app import start_http
-
-        runner, site = await start_http(self.services, DRAIN_SECONDS)
-        self.http_runner = runner
-        self.addresses["http"] = site.address
-        self._closers.append(runner.cleanup)
+        runner, site = await start_http(self.app, self.services, DRAIN_SECONDS)
+        self.lifecycle.listening("http", site.address)
+        self.lifecycle.on_stop(runner.cleanup)
 
     # -- background work ----------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=f"ctrack-{name}"))
 
     async def _after_ami_connect(self) -> None:
         """After each (re)connect, calls that ended while AMI was down are in the CDR."""
         await self.reconcile(ended_before=time.time())
 
     async def reconcile(self, ended_before: float) -> None:
-        from ctrack.calllog.reconcile import read_cdr, save_missing
-
-        cfg = self.config
-        path = Path(cfg.cdr.master_csv)
+        settings = self.reconcile_settings
+        path = settings.cdr_path
         if not path.is_file():
             return
         try:
             result = await asyncio.to_thread(
-                read_cdr,
+                settings.read,
                 self.services.catalog.catalog,
-                path,
-                cdr_timezone=cfg.cdr.timezone,
-                ring_timeout=cfg.business.ring_timeout,
-                region=cfg.ctrack.default_region,
-                recording_dir=cfg.recording_directory,
-                since=time.time() - 7 * 86400,
+                since=time.time() - RECONCILE_DAYS * DAY,
                 ended_before=ended_before,
             )
             result.added = await self.services.writer.run(save_missing(result.records, self.services.call_rules))

@@ -17,7 +17,7 @@ from typing import Any
 from ctrack.calllog.store import CallRules
 from ctrack.catalog.store import load_catalog
 from ctrack.config import Config
-from ctrack.route.rules import Catalog, RouteSettings, VisitLookup
+from ctrack.route.rules import Catalog, RouteSettings
 from ctrack.store import db
 from ctrack.store.writer import Writer
 
@@ -74,8 +74,6 @@ class Services:
         self.catalog = CatalogCache(self.db_path)
         self.route_settings = RouteSettings.from_config(config)
         self.call_rules = CallRules.from_config(config)
-        # Pool numbers: which visit holds a number's lease (set by the DNI side when it runs).
-        self.visit_for: VisitLookup | None = None
         self.started_at = time.time()
         self._metrics: dict[str, Callable[[], tuple[str, str, Any]]] = {}
 

@@ -18,7 +18,6 @@ MAX_COMMAND_BYTES = 2047  # AGI_BUF_LEN - 1, newline included
 MAX_REPLY_LINE = 8192
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_VERB = re.compile(r"[A-Z]+( [A-Z]+)*\Z")
 _QUOTE = str.maketrans({"\\": "\\\\", '"': '\\"', "\r": " ", "\n": " ", "\0": " "})
 _RESULT = re.compile(r"result=(\S*)\s*(.*)\Z", re.S)
 _NAMES_OK: set[str] = set()  # variable names already checked
@@ -52,7 +51,8 @@ class AgiRequest:
         return self.env.get("agi_calleridname", "")
 
     @property
-    def channel(self) -> str:
+    def pbx_channel(self) -> str:
+        """The PBX's channel (PJSIP/trunk-…), not the marketing channel."""
         return self.env.get("agi_channel", "")
 
     @property
@@ -108,13 +108,6 @@ def _parse_env_slowly(text: str) -> AgiRequest:
 def quote(value: str) -> str:
     """One parse_args() argument holding exactly `value` (line breaks become spaces)."""
     return '"' + value.translate(_QUOTE) + '"'
-
-
-def format_command(verb: str, *args: str) -> bytes:
-    """'VERB "arg" "arg"\\n': the verb is literal words, every argument is quoted."""
-    if not _VERB.match(verb):
-        raise AgiProtocolError(f"invalid AGI command {verb!r}")
-    return _line(" ".join((verb, *map(quote, args))))
 
 
 def set_variable(name: str, value: str) -> bytes:

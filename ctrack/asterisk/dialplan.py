@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,15 +10,15 @@ import jinja2
 
 from ctrack import __file__ as _package_file
 from ctrack.config import Config
-from ctrack.core import variables
+from ctrack.core import dialstring, variables
+from ctrack.errors import CtrackError
 
 # Events the AMI listener consumes; the manager snippet filters everything else out.
 AMI_EVENTS = ("FullyBooted", "Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "Cdr")
 VARIABLE_PREFIXES = ("CTRACK_", "MIXMONITOR_FILENAME")
-_DIAL_STRING_UNSAFE = re.compile(r"[,|&;\r\n()]")
 
 
-class RenderError(Exception):
+class RenderError(CtrackError):
     """A setting cannot go into a dialplan safely; str() is the reason."""
 
 
@@ -47,8 +46,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _safe_dial_string(name: str, value: str) -> str:
-    if not value or _DIAL_STRING_UNSAFE.search(value):
-        raise RenderError(f"{name} {value!r} must be a dial string without , | & ; ( ) or line breaks")
+    if not dialstring.is_safe(value):
+        raise RenderError(f"{name} {value!r}: {dialstring.RULE}")
     return value
 
 
@@ -62,12 +61,11 @@ def _context(config: Config) -> dict:
         "ring_timeout": config.business.ring_timeout,
         "agi_url": f"agi://{agi_host}:{port}/route",
         "agi_script": "ctrack-route.agi",
-        "dial_options": "",
     }
 
 
 def render_asterisk(config: Config, agi: str = "fastagi") -> str:
-    """The [ctrack-inbound] include for extensions.conf; agi is 'fastagi' or 'script'."""
+    """The inbound contexts' include for extensions.conf; agi is 'fastagi' or 'script'."""
     if agi not in ("fastagi", "script"):
         raise RenderError("agi must be 'fastagi' or 'script'")
     return _environment().get_template("asterisk/extensions_ctrack.conf.j2").render(**_context(config), agi=agi)

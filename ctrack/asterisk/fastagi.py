@@ -10,7 +10,7 @@ ends the AGI (checked on Asterisk 22). We read the replies and close.
 
 Whatever goes wrong (a handler error or timeout, a bad reply), nothing more is set and the
 dialplan takes the default line: the phone always rings. Handlers should therefore put
-their "route done" variable last; RouteDecision.variables() ends with CTRACK_ROUTE.
+their "route done" variable last; RouteDecision.variables() ends with CTRACK_ROUTE_STATUS.
 """
 
 from __future__ import annotations

@@ -8,18 +8,18 @@ import logging
 from ctrack.asterisk.ami_protocol import AmiMessage
 from ctrack.calllog.asterisk_events import CallTracker
 from ctrack.calllog.service import log_call
+from ctrack.core import variables
 from ctrack.core.model import CallRecord
 from ctrack.services import Services
 
 log = logging.getLogger(__name__)
-INBOUND_CONTEXTS = ("ctrack-inbound", "ctrack-call")
 
 
 class AsteriskCallLog:
     def __init__(self, services: Services):
         self.services = services
         self.tracker = CallTracker(
-            inbound_contexts=INBOUND_CONTEXTS, default_region=services.config.ctrack.default_region
+            inbound_contexts=variables.INBOUND_CONTEXTS, default_region=services.config.ctrack.default_region
         )
         self.logged = 0
         self.expired = 0

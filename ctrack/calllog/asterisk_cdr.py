@@ -16,10 +16,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ctrack.calllog.asterisk_events import display_name, is_anonymous, unescape
+from ctrack.core import variables
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
 
-CTRACK_CONTEXTS = frozenset({"ctrack-inbound", "ctrack-call"})
 _QUOTED_CLID = re.compile(r'^"(?P<name>.*)"\s*(?:<(?P<num>[^>]*)>?)?$', re.S)
 _BARE_CLID = re.compile(r"^(?P<name>.*?)\s*<(?P<num>[^>]*)>$", re.S)
 
@@ -31,8 +31,8 @@ class CdrRow:
     dst: str
     dcontext: str
     clid: str
-    channel: str
-    dstchannel: str
+    pbx_channel: str  # Master.csv's channel: the PBX's, never the marketing channel
+    pbx_dstchannel: str
     lastapp: str
     start: float
     answer: float | None
@@ -79,8 +79,8 @@ def parse_rows(
                 dst=fields[2],
                 dcontext=fields[3],
                 clid=fields[4],
-                channel=fields[5],
-                dstchannel=fields[6],
+                pbx_channel=fields[5],
+                pbx_dstchannel=fields[6],
                 lastapp=fields[7],
                 start=start,
                 answer=_time(fields[10], tz),
@@ -136,7 +136,7 @@ def inbound_calls(
     """
     calls: dict[str, list[CdrRow]] = {}
     for row in rows:
-        if row.dcontext in CTRACK_CONTEXTS and row.uniqueid == row.linkedid:
+        if row.dcontext in variables.INBOUND_CONTEXTS and row.uniqueid == row.linkedid:
             calls.setdefault(row.uniqueid, []).append(row)
     records = []
     for uniqueid, group in calls.items():
@@ -146,7 +146,7 @@ def inbound_calls(
         answered = [
             r.answer
             for r in dial_rows
-            if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.dstchannel
+            if r.disposition == "ANSWERED" and r.answer is not None and r.billsec >= 0 and r.pbx_dstchannel
         ]
         start = first.start
         end = max(r.end for r in group)

@@ -6,7 +6,7 @@ from the moment its first channel (Uniqueid == Linkedid) is created.
 
 The inbound leg (the channel the record is about) is the first channel of the call that
 ran ctrack's dialplan, i.e. carries a ctrack variable (CTRACK_INBOUND=1 or CTRACK_DID from
-the dialplan, CTRACK_CALL_ID and the rest from the route). Until one does, it is the
+the dialplan, CTRACK_UNIQUEID and the rest from the route). Until one does, it is the
 call's first channel if that was created in one of `inbound_contexts`; so a call is logged
 even when the route was down. A call without an inbound leg when its first channel hangs
 up is not ours (internal, outbound) and is forgotten.

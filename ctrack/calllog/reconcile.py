@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from ctrack.calllog.asterisk_cdr import inbound_calls, parse_rows
 from ctrack.calllog.recordings import find_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
+from ctrack.config import Config
 from ctrack.core.model import CallRecord
 from ctrack.route.rules import Catalog
 
@@ -73,3 +74,43 @@ def save_missing(records: list[CallRecord], rules: CallRules) -> Callable[[sqlit
         return sum(save_call(conn, r, rules, origin="cdr") for r in records if r.uniqueid not in known)
 
     return job
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    """How this site's CDR is read, from ctrack.ini once: the daemon and `ctrack reconcile` share it."""
+
+    cdr_path: Path
+    cdr_timezone: str
+    ring_timeout: int
+    region: str
+    recording_dir: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> ReconcileSettings:
+        return cls(
+            cdr_path=Path(config.cdr.master_csv),
+            cdr_timezone=config.cdr.timezone,
+            ring_timeout=config.business.ring_timeout,
+            region=config.ctrack.default_region,
+            recording_dir=config.recording_directory,
+        )
+
+    def read(
+        self,
+        catalog: Catalog,
+        cdr_path: Path | None = None,
+        since: float | None = None,
+        ended_before: float | None = None,
+    ) -> ReconcileResult:
+        """read_cdr with these settings; cdr_path overrides [cdr] master_csv."""
+        return read_cdr(
+            catalog,
+            cdr_path or self.cdr_path,
+            cdr_timezone=self.cdr_timezone,
+            ring_timeout=self.ring_timeout,
+            region=self.region,
+            recording_dir=self.recording_dir,
+            since=since,
+            ended_before=ended_before,
+        )

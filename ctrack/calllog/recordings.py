@@ -24,10 +24,10 @@ def usable_recording(directory: str | Path, name: str | None) -> str | None:
     return str(path) if size > header else None
 
 
-def find_recording(directory: str | Path, call_id: str) -> str | None:
-    """The recording the dialplan made for call_id (its file name ends with -CALLID.ext)."""
+def find_recording(directory: str | Path, uniqueid: str) -> str | None:
+    """The recording the dialplan made for uniqueid (its file name ends with -UNIQUEID.ext)."""
     try:
-        candidates = sorted(Path(directory).glob(f"ctrack-*-{call_id}.*"))
+        candidates = sorted(Path(directory).glob(f"ctrack-*-{uniqueid}.*"))
     except OSError:
         return None
     for candidate in candidates:

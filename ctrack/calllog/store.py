@@ -13,12 +13,8 @@ from typing import Any
 
 from ctrack.config import Config
 from ctrack.core.model import MISSED, CallRecord
+from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
-
-DAY = 86400.0
-
-# Visit attribution the DNI side may attach to CallRecord.extra.
-VISIT_FIELDS = ("keyword", "landing_page", "gclid", "ga_client_id", "visit_ambiguous")
 
 CALL_COLUMNS = (
     "id",

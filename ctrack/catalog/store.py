@@ -13,10 +13,11 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ctrack.core.model import CHANNELS, NumberKind, NumberState, Pool, Source, TrackingNumber
+from ctrack.errors import CtrackError
 from ctrack.route.rules import Catalog
 
 
-class CatalogError(Exception):
+class CatalogError(CtrackError):
     """A refused change; str() is the one-line reason for the admin."""
 
 

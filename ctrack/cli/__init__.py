@@ -11,11 +11,10 @@ import sys
 import click
 
 from ctrack import __version__
-from ctrack.cli.common import Context, fail, pass_ctx
-from ctrack.config import ConfigError
+from ctrack.cli.common import Context, CtrackGroup, pass_ctx
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CtrackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -36,10 +35,7 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
     """Call tracking for your own Asterisk or FreeSWITCH PBX."""
     click_ctx.obj = Context(config_path, db_path)
     if not click_ctx.resilient_parsing and "--help" not in sys.argv[1:] and "-h" not in sys.argv[1:]:
-        try:
-            _ = click_ctx.obj.config
-        except ConfigError as exc:
-            fail(str(exc), 2)
+        _ = click_ctx.obj.config  # a bad ctrack.ini is refused before any command runs
 
 
 # Each module registers its commands on `cli` when imported.

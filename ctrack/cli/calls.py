@@ -9,7 +9,7 @@ import click
 from ctrack.calllog.store import CallFilter, CallRules, find_calls
 from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
-from ctrack.cli.common import Context, fail, handle_errors, iso_local, json_option, parse_when, pass_ctx, print_rows
+from ctrack.cli.common import Context, fail, iso_local, json_option, parse_when, pass_ctx, print_rows
 from ctrack.store import db
 
 CALL_TABLE = (
@@ -34,7 +34,6 @@ CALL_TABLE = (
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many calls.")
 @json_option
 @pass_ctx
-@handle_errors
 def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
@@ -62,27 +61,19 @@ def calls(ctx: Context, since: str | None, until: str | None, limit: int | None,
 )
 @click.option("--since", default=None, help="Only CDRs from this time (YYYY-MM-DD or an age such as 7d).")
 @pass_ctx
-@handle_errors
 def reconcile_command(ctx: Context, cdr_path: Path | None, since: str | None) -> None:
     """Log calls from Asterisk's CDR that the call log lacks (no duplicates)."""
-    from ctrack.calllog.reconcile import read_cdr, save_missing
+    from ctrack.calllog.reconcile import ReconcileSettings, save_missing
 
     config = ctx.config
-    path = cdr_path or Path(config.cdr.master_csv)
+    settings = ReconcileSettings.from_config(config)
+    path = cdr_path or settings.cdr_path
     if not path.is_file():
         fail(f"{path}: no such CDR file (set [cdr] master_csv or pass --cdr)")
     conn = ctx.connect()
     since_ts = parse_when(since, config.ctrack.timezone) if since else None
     try:
-        result = read_cdr(
-            load_catalog(conn),
-            path,
-            cdr_timezone=config.cdr.timezone,
-            ring_timeout=config.business.ring_timeout,
-            region=config.ctrack.default_region,
-            recording_dir=config.recording_directory,
-            since=since_ts,
-        )
+        result = settings.read(load_catalog(conn), path, since=since_ts)
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror})")
     result.added = db.write(conn, save_missing(result.records, CallRules.from_config(config)))

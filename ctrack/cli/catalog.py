@@ -10,7 +10,8 @@ import click
 
 from ctrack.catalog import store as cat
 from ctrack.cli import cli
-from ctrack.cli.common import Context, handle_errors, json_option, pass_ctx, print_rows
+from ctrack.cli.common import Context, json_option, pass_ctx, print_rows
+from ctrack.core import dialstring
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.route.rules import safe_sound
@@ -30,8 +31,8 @@ def _forward(ctx: Context, text: str | None) -> str | None:
         return text
     text = text.strip()
     if "/" in text:
-        if any(c in text for c in '\r\n,|&;()^"'):
-            raise cat.Invalid(f'forward {text!r}: a dial string may not contain , | & ; ( ) ^ " or line breaks')
+        if not dialstring.is_safe(text):
+            raise cat.Invalid(f"forward {text!r}: {dialstring.RULE}")
         return text
     return _e164(ctx, text)
 
@@ -60,7 +61,6 @@ def source() -> None:
 @click.option("--channel", required=True, type=_channel, help="Marketing channel.")
 @click.option("--campaign", default=None, help="Campaign name.")
 @pass_ctx
-@handle_errors
 def source_add(ctx: Context, name: str, channel: str, campaign: str | None) -> None:
     """Add a source."""
     cat.add_source(ctx.connect(), name, channel, campaign)
@@ -70,7 +70,6 @@ def source_add(ctx: Context, name: str, channel: str, campaign: str | None) -> N
 @source.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def source_list(ctx: Context, as_json: bool) -> None:
     """List sources."""
     print_rows(cat.list_sources(ctx.connect()), ("name", "channel", "campaign", "numbers"), as_json)
@@ -82,7 +81,6 @@ def source_list(ctx: Context, as_json: bool) -> None:
 @click.option("--channel", default=None, type=_channel)
 @click.option("--campaign", default=None, help="New campaign ('' clears it).")
 @pass_ctx
-@handle_errors
 def source_edit(ctx: Context, name: str, new_name: str | None, channel: str | None, campaign: str | None) -> None:
     """Change a source's name, channel or campaign."""
     if new_name is None and channel is None and campaign is None:
@@ -94,7 +92,6 @@ def source_edit(ctx: Context, name: str, new_name: str | None, channel: str | No
 @source.command("remove")
 @click.argument("name")
 @pass_ctx
-@handle_errors
 def source_remove(ctx: Context, name: str) -> None:
     """Remove a source no number points at."""
     cat.remove_source(ctx.connect(), name)
@@ -119,7 +116,6 @@ def number() -> None:
 @click.option("--vanity", default=None, help="Vanity label such as 1-800-PLUMBER.")
 @click.option("--region", default=None, help="Region the number serves.")
 @pass_ctx
-@handle_errors
 def number_add(
     ctx: Context,
     number_text: str,
@@ -150,7 +146,6 @@ def number_add(
 @number.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def number_list(ctx: Context, as_json: bool) -> None:
     """List tracking numbers."""
     print_rows(cat.list_numbers(ctx.connect()), NUMBER_COLUMNS, as_json)
@@ -160,7 +155,6 @@ def number_list(ctx: Context, as_json: bool) -> None:
 @click.argument("number_text", metavar="NUMBER")
 @json_option
 @pass_ctx
-@handle_errors
 def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
     """Show one tracking number."""
     row = cat.get_number(ctx.connect(), _e164(ctx, number_text))
@@ -184,7 +178,6 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--vanity", default=None, help="'' clears it.")
 @click.option("--region", default=None, help="'' clears it.")
 @pass_ctx
-@handle_errors
 def number_edit(
     ctx: Context,
     number_text: str,
@@ -218,7 +211,6 @@ def number_edit(
 @number.command("retire")
 @click.argument("number_text", metavar="NUMBER")
 @pass_ctx
-@handle_errors
 def number_retire(ctx: Context, number_text: str) -> None:
     """Stop tracking a number (its calls stay in the log)."""
     e164 = _e164(ctx, number_text)
@@ -283,7 +275,6 @@ def _parse_import(ctx: Context, path: Path) -> tuple[list[tuple[int, cat.NumberS
 @number.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_ctx
-@handle_errors
 def number_import(ctx: Context, csv_file: Path) -> None:
     """Add many numbers from a CSV (header: number,source,pool,forward,record,whisper,vanity,region).
 
@@ -319,7 +310,6 @@ def pool() -> None:
     help="When the pool is exhausted: serve the fallback number, or share the least recently used.",
 )
 @pass_ctx
-@handle_errors
 def pool_add(
     ctx: Context, name: str, site: str, lease_seconds: int, fallback: str | None, region: str | None, overflow: str
 ) -> None:
@@ -332,7 +322,6 @@ def pool_add(
 @pool.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def pool_list(ctx: Context, as_json: bool) -> None:
     """List pools."""
     print_rows(

@@ -1,4 +1,5 @@
-"""What every command shares: the lazily loaded config and database, errors, output."""
+"""What every command shares: the lazily loaded config and database, the one translation of
+refusals (CtrackError) into `ctrack: error: …` and an exit status, output."""
 
 from __future__ import annotations
 
@@ -6,19 +7,15 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from ctrack import config as config_mod
-from ctrack.catalog.store import CatalogError
-from ctrack.core.phone import InvalidNumber
+from ctrack.core.period import DAY
+from ctrack.errors import CtrackError
 from ctrack.store import db
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 class Context:
@@ -58,26 +55,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the typed errors of config, store and core into a one-line reason and an exit code."""
+def refuse(exc: CtrackError) -> NoReturn:
+    """A refusal as `ctrack: error: …` lines on stderr and its exit status."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        click.echo(f"ctrack: error: {line}", err=True)
+    sys.exit(exc.exit_code)
 
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+
+class CtrackGroup(click.Group):
+    """The command group that translates every refusal once, at the CLI's boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
-        except config_mod.ConfigError as exc:
-            fail(str(exc), 2)
-        except (CatalogError, InvalidNumber, db.DatabaseError) as exc:
-            lines = str(exc).splitlines() or ["failed"]
-            if len(lines) == 1:
-                fail(lines[0])
-            for line in lines:
-                click.echo(f"ctrack: error: {line}", err=True)
-            sys.exit(1)
+            return super().invoke(ctx)
+        except CtrackError as exc:
+            refuse(exc)
         except sqlite3.OperationalError as exc:
             fail(f"database: {exc}")
-
-    return wrapper
 
 
 def json_option(fn: Callable) -> Callable:
@@ -112,7 +106,7 @@ def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-_RELATIVE = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = {"m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 
 
 def parse_when(text: str, tz_name: str, now: float | None = None) -> float:

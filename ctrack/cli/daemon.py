@@ -6,12 +6,11 @@ import logging
 import sys
 
 from ctrack.cli import cli
-from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
+from ctrack.cli.common import Context, fail, pass_ctx
 
 
 @cli.command()
 @pass_ctx
-@handle_errors
 def serve(ctx: Context) -> None:
     """Run FastAGI, the AMI call log and the HTTP side until SIGTERM."""
     from ctrack.daemon import serve_forever

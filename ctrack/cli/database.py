@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 
 from ctrack.cli import cli
-from ctrack.cli.common import Context, handle_errors, pass_ctx
+from ctrack.cli.common import Context, pass_ctx
 from ctrack.store import db
 
 
 @cli.command()
 @pass_ctx
-@handle_errors
 def init(ctx: Context) -> None:
     """Create the database and its folders, or bring them up to date (safe to repeat)."""
     path = ctx.database_path
@@ -28,7 +27,6 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @pass_ctx
-@handle_errors
 def db_upgrade(ctx: Context) -> None:
     """Apply pending schema migrations."""
     conn = db.connect(ctx.database_path)

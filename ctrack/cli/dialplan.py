@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ctrack.asterisk.dialplan import RenderError, render_asterisk, render_manager
+from ctrack.asterisk.dialplan import render_asterisk, render_manager
 from ctrack.cli import cli
-from ctrack.cli.common import Context, fail, handle_errors, pass_ctx
+from ctrack.cli.common import Context, fail, pass_ctx
 
 
 @cli.group()
@@ -38,26 +38,19 @@ def dialplan() -> None:
     help="Write to this file instead of standard output.",
 )
 @pass_ctx
-@handle_errors
 def render(ctx: Context, pbx: str | None, agi: str, manager: bool, out: Path | None) -> None:
     """Render the dialplan (or the manager user) for the PBX."""
     pbx = pbx or ctx.config.pbx.type
-    try:
-        if pbx == "freeswitch":
-            from ctrack.catalog.store import list_numbers
-            from ctrack.freeswitch.dialplan import DialplanError, render_dialplan
+    if pbx == "freeswitch":
+        from ctrack.catalog.store import list_numbers
+        from ctrack.freeswitch.dialplan import render_dialplan
 
-            numbers = [n["number"] for n in list_numbers(ctx.connect(), include_retired=False)]
-            try:
-                text = render_dialplan(ctx.config, numbers)
-            except DialplanError as exc:
-                fail(str(exc))
-        elif manager:
-            text = render_manager(ctx.config)
-        else:
-            text = render_asterisk(ctx.config, agi)
-    except RenderError as exc:
-        fail(str(exc))
+        numbers = [n["number"] for n in list_numbers(ctx.connect(), include_retired=False)]
+        text = render_dialplan(ctx.config, numbers)
+    elif manager:
+        text = render_manager(ctx.config)
+    else:
+        text = render_asterisk(ctx.config, agi)
     if out is None:
         click.echo(text, nl=False)
         return

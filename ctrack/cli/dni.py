@@ -9,7 +9,7 @@ import click
 
 from ctrack.cli import cli
 from ctrack.cli.catalog import pool
-from ctrack.cli.common import Context, handle_errors, iso_local, json_option, pass_ctx, print_rows
+from ctrack.cli.common import Context, iso_local, json_option, pass_ctx, print_rows
 from ctrack.dni.attribution import normalize_site
 from ctrack.dni.store import recent_visits
 from ctrack.reports.store import pool_stats
@@ -22,7 +22,6 @@ VISIT_COLUMNS = ("id", "site", "last_seen", "source", "channel", "number", "keyw
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="Look back this many days.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @pass_ctx
-@handle_errors
 def pool_stats_command(ctx: Context, name: str, days: int, as_json: bool) -> None:
     """Utilization, pressure, peak concurrent visits and a recommended size for a pool."""
     stats = pool_stats(ctx.connect(), name, days, time.time(), ctx.config.dni.grace_seconds)
@@ -63,7 +62,6 @@ def dni_group() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @json_option
 @pass_ctx
-@handle_errors
 def dni_visits(ctx: Context, site: str | None, limit: int, as_json: bool) -> None:
     """Recent visits, newest first: source, leased number, keyword, gclid and calls."""
     tz = ctx.config.ctrack.timezone

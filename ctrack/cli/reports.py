@@ -6,7 +6,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import wraps
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +13,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from ctrack.cli import cli
-from ctrack.cli.common import Context, P, R, handle_errors, iso_local, json_option, pass_ctx, print_rows
-from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_midnight, parse_day, period_from, today_in
+from ctrack.cli.common import Context, iso_local, json_option, pass_ctx, print_rows
+from ctrack.core.period import WEEKDAYS, Period, local_midnight, parse_day, period_from, today_in
 from ctrack.dashboard import users
-from ctrack.dashboard.auth import AuthError, check_password, check_username, hash_password
+from ctrack.dashboard.auth import check_password, check_username, hash_password
 from ctrack.exports import ExportError, google_ads
 from ctrack.exports.csvsafe import to_csv
 from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
@@ -26,23 +25,6 @@ from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.spend import store as spend_store
 from ctrack.spend.rules import SpendError, parse_amount, parse_spend_csv, spread
 from ctrack.store import db
-
-USER_ERRORS = (PeriodError, reports.ReportError, SpendError, ExportError, AuthError)
-
-
-def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """This module's typed refusals as `ctrack: error: …` lines and exit status 1."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
-            for line in str(exc).splitlines() or ["failed"]:
-                click.echo(f"ctrack: error: {line}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _period_options(fn: Callable) -> Callable:
@@ -112,8 +94,6 @@ def report() -> None:
 @_by_option
 @_format_options
 @pass_ctx
-@handle_errors
-@user_errors
 def report_sources(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
     """Calls, outcomes, leads, spend and cost per lead by source or channel."""
     period = _period(ctx, since, until)
@@ -134,8 +114,6 @@ def report_sources(ctx: Context, since: str | None, until: str | None, by: str, 
 @_period_options
 @_format_options
 @pass_ctx
-@handle_errors
-@user_errors
 def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
     """Calls and missed calls by weekday and hour (local time)."""
     period = _period(ctx, since, until)
@@ -160,8 +138,6 @@ def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: 
 @_by_option
 @_format_options
 @pass_ctx
-@handle_errors
-@user_errors
 def report_daily(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
     """The trend: calls, outcomes, leads and spend per day and source (or channel)."""
     period = _period(ctx, since, until)
@@ -180,8 +156,6 @@ def spend() -> None:
 @spend.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_ctx
-@handle_errors
-@user_errors
 def spend_import(ctx: Context, csv_file: Path) -> None:
     """Set spend from a CSV with the header date,source,amount (dates YYYY-MM-DD).
 
@@ -211,8 +185,6 @@ def spend_import(ctx: Context, csv_file: Path) -> None:
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Spread AMOUNT evenly from this day …")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="… to this day (both included).")
 @pass_ctx
-@handle_errors
-@user_errors
 def spend_add(ctx: Context, source: str, amount: str, day: str | None, since: str | None, until: str | None) -> None:
     """Add AMOUNT to SOURCE's spend on a day, or spread it over days (a monthly invoice)."""
     value = parse_amount(amount)
@@ -235,8 +207,6 @@ def spend_add(ctx: Context, source: str, amount: str, day: str | None, since: st
 @_period_options
 @_format_options
 @pass_ctx
-@handle_errors
-@user_errors
 def spend_list(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
     """Spend entries per day and source."""
     period = _period(ctx, since, until)
@@ -264,8 +234,6 @@ def export_group() -> None:
 )
 @click.option("--include-exported", is_flag=True, help="Also conversions exported before (to re-send a lost file).")
 @pass_ctx
-@handle_errors
-@user_errors
 def export_google_ads(
     ctx: Context, conversion_name: str, since: str | None, output: Path | None, include_exported: bool
 ) -> None:
@@ -318,8 +286,6 @@ def dashboard() -> None:
 @click.argument("user")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @pass_ctx
-@handle_errors
-@user_errors
 def dashboard_passwd(ctx: Context, user: str, password_stdin: bool) -> None:
     """Create a dashboard user, or set a new password (which logs them out everywhere)."""
     name = check_username(user)
@@ -335,7 +301,6 @@ def dashboard_passwd(ctx: Context, user: str, password_stdin: bool) -> None:
 @dashboard.command("users")
 @json_option
 @pass_ctx
-@handle_errors
 def dashboard_users(ctx: Context, as_json: bool) -> None:
     """List dashboard users."""
     print_rows(
@@ -349,8 +314,6 @@ def dashboard_users(ctx: Context, as_json: bool) -> None:
 @dashboard.command("remove")
 @click.argument("user")
 @pass_ctx
-@handle_errors
-@user_errors
 def dashboard_remove(ctx: Context, user: str) -> None:
     """Remove a dashboard user (their sessions end at once)."""
     users.remove_user(ctx.connect(), user)
@@ -370,7 +333,6 @@ def outbox() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @json_option
 @pass_ctx
-@handle_errors
 def outbox_list(ctx: Context, show_all: bool, limit: int, as_json: bool) -> None:
     """Deliveries not sent yet (retrying, or given up with the reason), newest first."""
     rows = list_deliveries(ctx.connect(), show_all, limit)

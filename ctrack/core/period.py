@@ -12,13 +12,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from ctrack.errors import CtrackError
+
+DAY = 86400.0  # seconds in a day of unix time (no leap seconds), the one such constant
 EPOCH = date(1970, 1, 1)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Before the first segment the first offset holds; the sentinel keeps lookups total.
 BEGINNING = -1e18
 
 
-class PeriodError(ValueError):
+class PeriodError(CtrackError, ValueError):
     """A period that cannot be reported on; str() is the one-line reason."""
 
 
@@ -112,7 +115,7 @@ def offset_segments(tz: str, first_year: int = 1970, last_year: int = 2100) -> t
     segments = [(BEGINNING, offset(start))]
     current, ts = segments[0][1], start
     while ts < end:
-        nxt = ts + 86400
+        nxt = ts + int(DAY)
         if offset(nxt) != current:
             lo, hi = ts, nxt  # offset(lo) == current, offset(hi) != current
             while hi - lo > 1:

@@ -6,8 +6,10 @@ from functools import lru_cache
 
 import phonenumbers
 
+from ctrack.errors import CtrackError
 
-class InvalidNumber(ValueError):
+
+class InvalidNumber(CtrackError, ValueError):
     """A number that is not a valid, dialable phone number."""
 
 

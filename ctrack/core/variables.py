@@ -5,19 +5,19 @@ and adapters set variables only through these constants.
 """
 
 # Set by the route decision (FastAGI, classic AGI, FreeSWITCH outbound socket).
-CALL_ID = "CTRACK_CALL_ID"  # the call's key: the inbound channel's uniqueid
+UNIQUEID = "CTRACK_UNIQUEID"  # the call's key: the inbound channel's uniqueid
 TRACKED = "CTRACK_TRACKED"  # "1" when the DID is a known tracking number
-TRACKING_NUMBER = "CTRACK_NUMBER"  # the dialed tracking number, E.164
+TRACKING_NUMBER = "CTRACK_TRACKING_NUMBER"  # the dialed tracking number, E.164
 SOURCE = "CTRACK_SOURCE"  # marketing source name ("" when untracked)
 CHANNEL = "CTRACK_CHANNEL"  # marketing channel of the source
 FORWARD = "CTRACK_FORWARD"  # dial string of the business line to ring
 RING_TIMEOUT = "CTRACK_RING_TIMEOUT"  # seconds to ring the forward target
 RECORD = "CTRACK_RECORD"  # "1" to record the call
 RECORDING_FILE = "CTRACK_RECORDING_FILE"  # file name for MixMonitor / record_session
-CONSENT_PROMPT = "CTRACK_CONSENT"  # sound to play to the caller before recording, or ""
+CONSENT_PROMPT = "CTRACK_CONSENT_PROMPT"  # sound to play to the caller before recording, or ""
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
-VISIT_ID = "CTRACK_VISIT"  # DNI visit holding the number's lease, or ""
-ROUTE_STATUS = "CTRACK_ROUTE"  # "ok" once ctrack answered; the dialplan falls back otherwise
+VISIT_ID = "CTRACK_VISIT_ID"  # DNI visit holding the number's lease, or ""
+ROUTE_STATUS = "CTRACK_ROUTE_STATUS"  # "ok" once ctrack answered; the dialplan falls back otherwise
 
 # Set by the dialplan itself (the rendered template) for the AMI listener.
 DEFAULT_FORWARD = "CTRACK_DEFAULT_FORWARD"  # global: the business line when ctrack is down
@@ -26,8 +26,15 @@ AGI_URL = "CTRACK_AGI_URL"  # global: where the FastAGI route listens
 INBOUND = "CTRACK_INBOUND"  # "1" on the inbound leg, so the listener knows which one to log
 DID = "CTRACK_DID"  # the dialed DID as the dialplan saw it
 
+# The dialplan's own contexts (rendered from these names): the AMI listener and the CDR
+# backstop know the inbound leg by them.
+INBOUND_CONTEXT = "ctrack-inbound"  # where the trunk's calls arrive
+CALL_CONTEXT = "ctrack-call"  # where the route is asked and the business line dialed
+WHISPER_CONTEXT = "ctrack-whisper"  # played to whoever answers, via Dial's U()
+INBOUND_CONTEXTS = (INBOUND_CONTEXT, CALL_CONTEXT)
+
 ROUTE_VARIABLES = (
-    CALL_ID,
+    UNIQUEID,
     TRACKED,
     TRACKING_NUMBER,
     SOURCE,

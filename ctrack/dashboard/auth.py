@@ -19,12 +19,14 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ctrack.errors import CtrackError
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 
 
-class AuthError(ValueError):
+class AuthError(CtrackError, ValueError):
     """Credentials that cannot be used; str() is the one-line reason."""
 
 

@@ -14,7 +14,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ctrack.core.model import CallRecord
+from ctrack.core.period import DAY
 from ctrack.dni.pools import Grant
+from ctrack.errors import CtrackError
 
 PARAM_KEYS = (
     "utm_source",
@@ -34,14 +36,13 @@ MAX_URL = 2048
 MAX_PARAM = 500
 MAX_SITE = 253
 MAX_CLIENT_ID = 100
-DAY = 86400.0
 
 _SITE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class BadRequest(ValueError):
+class BadRequest(CtrackError, ValueError):
     """A lease request that cannot be used; str() names the field and the reason."""
 
 

@@ -192,7 +192,6 @@ def _amp_number(number: str | None, headers: dict[str, str]) -> web.Response:
 def setup(app: web.Application, services: Services) -> None:
     dni = LeaseService(services)
     app[DNI] = dni
-    services.visit_for = dni.visit_for
     dni.add_metrics(services)
 
     async def on_startup(app: web.Application) -> None:

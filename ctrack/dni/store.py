@@ -13,21 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from ctrack.core.model import CallRecord
-from ctrack.dni.attribution import Touch, Visit, credit_call, pick_visit
+from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
 from ctrack.dni.pools import Grant, GrantKind
 
-_TOUCH_COLUMNS = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "msclkid",
-    "fbclid",
-)
 _VISIT_COLUMNS = (
     "id",
     "site",
@@ -35,7 +23,7 @@ _VISIT_COLUMNS = (
     "last_seen",
     "landing_page",
     "referrer",
-    *_TOUCH_COLUMNS,
+    *PARAM_KEYS,
     "ga_client_id",
     "source",
     "channel",
@@ -95,7 +83,7 @@ def _visit_values(visit: Visit, grant: Grant) -> tuple:
         visit.last_seen,
         touch.landing_page,
         touch.referrer,
-        *(getattr(touch, c) for c in _TOUCH_COLUMNS),
+        *(getattr(touch, c) for c in PARAM_KEYS),
         visit.ga_client_id,
         visit.source,
         visit.channel,
@@ -142,7 +130,7 @@ def save_visits(
 
 
 def _visit_from_row(row: Any) -> Visit:
-    touch = Touch(landing_page=row["landing_page"], referrer=row["referrer"], **{c: row[c] for c in _TOUCH_COLUMNS})
+    touch = Touch(landing_page=row["landing_page"], referrer=row["referrer"], **{c: row[c] for c in PARAM_KEYS})
     return Visit(
         row["id"],
         row["site"],

@@ -45,7 +45,7 @@ def ga4_body(call: dict[str, Any], client_id: str, event_name: str, value: float
             {
                 "name": event_name,
                 "params": {
-                    "call_id": call["uniqueid"],
+                    "uniqueid": call["uniqueid"],
                     "source": call["source"] or "(none)",
                     "channel": call["channel"] or "(none)",
                     "talk_seconds": call["talk_seconds"],

@@ -15,6 +15,7 @@ from ctrack.asterisk.dialplan import templates_dir
 from ctrack.config import Config
 from ctrack.core import variables as v
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.errors import CtrackError
 
 TEMPLATE = "freeswitch/ctrack.xml.j2"
 
@@ -22,7 +23,7 @@ TEMPLATE = "freeswitch/ctrack.xml.j2"
 _ASTERISK_DIAL = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local|Console|Motif)/")
 
 
-class DialplanError(ValueError):
+class DialplanError(CtrackError, ValueError):
     """The dialplan cannot be rendered from this configuration; str() says what to fix."""
 
 

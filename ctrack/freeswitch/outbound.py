@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # Forward, consent and whisper are the admin's own dial strings and sounds, where FreeSWITCH
 # variables are a feature ('user/100@${domain_name}'); everything else is data.
 _DATA = (
-    v.CALL_ID,
+    v.UNIQUEID,
     v.TRACKED,
     v.TRACKING_NUMBER,
     v.SOURCE,
@@ -55,7 +55,7 @@ class RouteRequest:
     """What FreeSWITCH tells ctrack about a new call on `connect`."""
 
     did: str  # as the dialplan matched it (CTRACK_DID), else the destination number
-    call_id: str  # the inbound leg's UUID: the key of the call record
+    uniqueid: str  # the inbound leg's UUID: the key of the call record
     caller_number: str | None
     caller_name: str | None
     at: float  # unix seconds
@@ -85,13 +85,13 @@ class RouteRefused(ValueError):
 
 def request_from_channel(data: dict[str, str], at: float) -> RouteRequest:
     """The route request in an outbound `connect` reply (channel data, already URL-decoded)."""
-    call_id = data.get("Unique-ID") or data.get("Channel-Unique-ID")
-    if not call_id:
+    uniqueid = data.get("Unique-ID") or data.get("Channel-Unique-ID")
+    if not uniqueid:
         raise esl.EslProtocolError("connect reply without the channel's Unique-ID")
     did = data.get("variable_" + v.DID) or data.get("Channel-Destination-Number") or ""
     return RouteRequest(
         did=did,
-        call_id=call_id,
+        uniqueid=uniqueid,
         caller_number=data.get("Channel-Caller-ID-Number") or None,
         caller_name=data.get("Channel-Caller-ID-Name") or None,
         at=at,
@@ -159,7 +159,7 @@ class OutboundSession:
             await self.conn.aclose()
 
     def _who(self) -> str:
-        return self.request.call_id if self.request else "new call"
+        return self.request.uniqueid if self.request else "new call"
 
     async def _converse(self) -> None:
         s = self.settings

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ctrack.catalog.store import NotFound
-from ctrack.core.period import Period, day_number, from_day_number, weekday_of
-from ctrack.dni.attribution import DAY
+from ctrack.core.period import DAY, Period, day_number, from_day_number, weekday_of
 from ctrack.dni.pools import GrantKind, pool_usage
 from ctrack.dni.store import pool_grants
+from ctrack.errors import CtrackError
 from ctrack.reports.rollups import rollup_timezone
 
 COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "qualified")
@@ -34,7 +34,7 @@ _SUMMED = (*COUNTS, "talk_seconds")
 GROUPINGS = ("source", "channel")
 
 
-class ReportError(Exception):
+class ReportError(CtrackError):
     """A report that cannot be produced as asked; str() is the one-line reason."""
 
 

@@ -5,7 +5,7 @@ answers with the same decision as the FastAGI route. pyst2 reads the AGI environ
 the replies; the commands themselves are written with our own quoting, because pyst2 sends
 values unescaped (a quote or line break in a value would inject an AGI command), and its
 debug chatter on stderr is sent to /dev/null. Any failure sets nothing (or stops before
-CTRACK_ROUTE, the last variable): the dialplan then rings the business line.
+CTRACK_ROUTE_STATUS, the last variable): the dialplan then rings the business line.
 
 It starts per call, so it imports as little as it can: the config loader, the pure route
 decision, sqlite3 and the catalog reader, never the daemon's side (asyncio,
@@ -41,7 +41,7 @@ def main() -> int:
                 out.write(set_variable(name, value))
                 out.flush()
                 agi.get_result()
-        except Exception as exc:  # hangup or a refused command: CTRACK_ROUTE stays unset
+        except Exception as exc:  # hangup or a refused command: CTRACK_ROUTE_STATUS stays unset
             sys.stderr.write(f"ctrack-route: {type(exc).__name__}: {exc}\n")
     return 0
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from ctrack.asterisk.agi_protocol import AgiRequest
-from ctrack.route.rules import decide
+from ctrack.route.rules import VisitLookup, decide
 from ctrack.services import Services
 
 Handler = Callable[[AgiRequest], Mapping[str, str]]
@@ -22,22 +22,21 @@ class UnknownFeature(LookupError):
     """The dialplan asked for an agi:// path ctrack does not serve."""
 
 
-def route_handler(services: Services) -> Handler:
+def route_handler(services: Services, visit_for: VisitLookup | None) -> Handler:
     """agi://…/route: which source, where to ring, whether to record."""
 
     def route(request: AgiRequest) -> Mapping[str, str]:
         did = request.env.get("agi_arg_1") or request.extension  # AGI(url,${CTRACK_DID})
-        call_id = request.uniqueid or uuid.uuid4().hex
-        decision = decide(
-            did, call_id, time.time(), services.catalog.catalog, services.route_settings, services.visit_for
-        )
+        uniqueid = request.uniqueid or uuid.uuid4().hex
+        decision = decide(did, uniqueid, time.time(), services.catalog.catalog, services.route_settings, visit_for)
         return decision.variables()
 
     return route
 
 
-def dispatcher(services: Services) -> Handler:
-    features = {"route": route_handler(services)}
+def dispatcher(services: Services, visit_for: VisitLookup | None = None) -> Handler:
+    """The FastAGI features; visit_for (the DNI service's lease lookup) ties pool numbers to visits."""
+    features = {"route": route_handler(services, visit_for)}
 
     def dispatch(request: AgiRequest) -> Mapping[str, str]:
         feature = request.script.strip("/").split("?")[0] or "route"

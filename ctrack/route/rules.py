@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ctrack.core import dialstring
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
 from ctrack.core.phone import normalize_did
@@ -62,7 +63,7 @@ class Catalog:
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
-    call_id: str
+    uniqueid: str
     tracked: bool
     tracking_number: str | None
     source: str | None
@@ -78,7 +79,7 @@ class RouteDecision:
     def variables(self) -> dict[str, str]:
         """The channel variables to set, every value a string (never None)."""
         return {
-            v.CALL_ID: self.call_id,
+            v.UNIQUEID: self.uniqueid,
             v.TRACKED: "1" if self.tracked else "0",
             v.TRACKING_NUMBER: self.tracking_number or "",
             v.SOURCE: self.source or "",
@@ -96,8 +97,6 @@ class RouteDecision:
 
 VisitLookup = Callable[[str, float], "str | None"]
 _SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
-# Characters that would split a dialplan application's arguments (Dial, Gosub via U()).
-_DIALPLAN_UNSAFE = re.compile(r"[,|&;()^\r\n\"]")
 SOUND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 
 
@@ -106,7 +105,7 @@ def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     if not forward:
         return settings.default_forward
     dial = forward if "/" in forward else settings.dial_template.format(number=forward)
-    return settings.default_forward if _DIALPLAN_UNSAFE.search(dial) else dial
+    return dial if dialstring.is_safe(dial) else settings.default_forward
 
 
 def safe_sound(name: str | None) -> str:
@@ -116,7 +115,7 @@ def safe_sound(name: str | None) -> str:
 
 def decide(
     did: str,
-    call_id: str,
+    uniqueid: str,
     at: float,
     catalog: Catalog,
     settings: RouteSettings,
@@ -137,9 +136,9 @@ def decide(
         channel = src.channel if src else None
     record = bool(tn and tn.record)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
-    recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{call_id}.{settings.recording_format}")
+    recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{uniqueid}.{settings.recording_format}")
     return RouteDecision(
-        call_id=call_id,
+        uniqueid=uniqueid,
         tracked=tn is not None,
         tracking_number=number if tn is not None else None,
         source=source,

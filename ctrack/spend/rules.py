@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from ctrack.errors import CtrackError
+
 COLUMNS = ("date", "source", "amount")
 _AMOUNT = re.compile(r"^\d+(\.\d+)?$")
 MAX_AMOUNT = Decimal("1000000000")
 
 
-class SpendError(ValueError):
+class SpendError(CtrackError, ValueError):
     """Spend input that cannot be used; str() is one reason per line."""
 
 

@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from ctrack.errors import CtrackError
+
 T = TypeVar("T")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 PRAGMAS = (
@@ -19,7 +21,7 @@ PRAGMAS = (
 )
 
 
-class DatabaseError(Exception):
+class DatabaseError(CtrackError):
     """The database cannot be opened or upgraded; str() is the admin-facing reason."""
 
 

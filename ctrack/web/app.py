@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ctrack.dashboard import http as dashboard
 from ctrack.dni import http as dni
+from ctrack.errors import CtrackError
 from ctrack.exports import http as exports
 from ctrack.services import Services
 from ctrack.web.connections import LINGER_SECONDS, GuardedSite, Limits, connection_budget
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The HTTP side's one translation of a refusal: 400 with the reason, never a 500."""
+    try:
+        return await handler(request)
+    except CtrackError as exc:
+        log.info("refused %s %s: %s", request.method, request.path, exc)
+        return web.json_response({"error": str(exc)}, status=400, headers={"Cache-Control": "no-store"})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -55,7 +69,9 @@ def body_deadline(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[body_deadline(services.config.http.body_timeout)])
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[body_deadline(services.config.http.body_timeout), refusals]
+    )
     app[SERVICES] = services
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
@@ -64,11 +80,14 @@ def create_app(services: Services) -> web.Application:
     return app
 
 
-async def start_http(services: Services, shutdown_timeout: float) -> tuple[web.AppRunner, GuardedSite]:
-    """The daemon's web server on [http] listen, with its timeouts and connection bounds."""
+async def start_http(
+    app: web.Application, services: Services, shutdown_timeout: float
+) -> tuple[web.AppRunner, GuardedSite]:
+    """The daemon's web server (app, from create_app) on [http] listen, with its timeouts and
+    connection bounds."""
     http = services.config.http
     runner = web.AppRunner(
-        create_app(services),
+        app,
         access_log=None,
         handle_signals=False,
         shutdown_timeout=shutdown_timeout,

@@ -203,7 +203,7 @@ async def test_time_per_call_inside_the_chroot(classic, ami, capsys):
         "    t = time.perf_counter()\n"
         f"    out = subprocess.run([{script!r}], input=data, capture_output=True).stdout\n"
         "    times.append(time.perf_counter() - t)\n"
-        "    assert out.endswith(b'SET VARIABLE CTRACK_ROUTE \"ok\"\\n'), out\n"
+        "    assert out.endswith(b'SET VARIABLE CTRACK_ROUTE_STATUS \"ok\"\\n'), out\n"
         "print(' '.join(f'{x:.4f}' for x in times))\n"
     )
     proc = await asyncio.to_thread(pbx.run_in_pbx, "python3", "-c", code, input=env, timeout=120)

@@ -115,4 +115,4 @@ def test_classic_agi_script_from_the_data_files(venv: Path, site: Path) -> None:
     proc = _run(venv / "bin" / "python", script, cwd=site, stdin=env_block + OK * 13)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
     got = dict(re.findall(r'SET VARIABLE (\w+) "(.*)"', proc.stdout.decode()))
-    assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads" and got["CTRACK_RECORD"] == "1"
+    assert got["CTRACK_ROUTE_STATUS"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads" and got["CTRACK_RECORD"] == "1"

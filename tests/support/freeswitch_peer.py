@@ -7,7 +7,7 @@ mod_event_socket's read_packet: first line is the command, then headers, then an
 Content-Length body.
 
 The box that made the captures marked the tracked leg with `calltrack_did`; ctrack's rendered
-dialplan marks it with CTRACK_DID (and the route sets CTRACK_CALL_ID). `adapt()` renames those
+dialplan marks it with CTRACK_DID (and the route sets CTRACK_UNIQUEID). `adapt()` renames those
 two variables and recomputes Content-Length, leaving every other byte as captured.
 """
 
@@ -27,7 +27,7 @@ CAPTURES = ("inbound-answered", "inbound-missed", "inbound-abandoned")
 OUTBOUND = ("outbound-socket-session", "outbound-socket-session-missed", "outbound-socket-session-abandoned")
 RENAMES = (
     (b"variable_calltrack_did:", f"variable_{v.DID}:".encode()),
-    (b"variable_calltrack_call_id:", f"variable_{v.CALL_ID}:".encode()),
+    (b"variable_calltrack_call_id:", f"variable_{v.UNIQUEID}:".encode()),
 )
 VERSION = b"FreeSWITCH Version 1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit (git a88d069 2024-08-02 21:02:27Z 64bit)\n"
 

@@ -10,7 +10,6 @@ from ctrack.asterisk.agi_protocol import (
     AgiProtocolError,
     AgiReply,
     AgiReplyReader,
-    format_command,
     parse_env,
     parse_reply,
     quote,
@@ -50,7 +49,7 @@ def test_parse_env():
     assert request.extension == "15551230001"
     assert request.callerid == "15035550123"
     assert request.calleridname == "José Müller"
-    assert request.channel == "PJSIP/trunk-00000000"
+    assert request.pbx_channel == "PJSIP/trunk-00000000"
     assert request.context == "from-trunk"
     assert request.script == "track"
     assert request.args == ("one", "two: with colon")
@@ -106,7 +105,7 @@ def test_set_variable_reaches_asterisk_intact(value):
         'x"\nEXEC Dial PJSIP/premium\n',
         "x\nEXEC Dial PJSIP/premium",
         "x\r\nHANGUP",
-        '" \nSET VARIABLE CTRACK_ROUTE "ok',
+        '" \nSET VARIABLE CTRACK_ROUTE_STATUS "ok',
         "x\\\nEXEC System rm",
         "x\0\nEXEC System rm",
         "\u2028EXEC\x85 System\u2029",
@@ -143,13 +142,11 @@ def test_variable_names_are_checked(name):
         set_variable(name, "x")
 
 
-def test_format_command():
-    assert format_command("VERBOSE", "ct-track ok", "1") == b'VERBOSE "ct-track ok" "1"\n'
-    assert asterisk_reads(format_command("EXEC", "Playback", "hello-world")) == [[b"EXEC", b"Playback", b"hello-world"]]
+def test_quote():
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
-    for verb in ("verbose", "EXEC\nHANGUP", "SET  VARIABLE", ""):
-        with pytest.raises(AgiProtocolError):
-            format_command(verb)
+    assert asterisk_reads(b"SET VARIABLE X " + quote('a"b\\c').encode() + b"\n") == [
+        [b"SET", b"VARIABLE", b"X", b'a"b\\c']
+    ]
 
 
 @pytest.mark.parametrize(

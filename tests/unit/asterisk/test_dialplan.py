@@ -40,7 +40,7 @@ def test_asterisk_dialplan_falls_back_to_the_business_line():
     assert "[ctrack-inbound]" in text and "exten => _X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "exten => _+X.,1,Goto(ctrack-call,${EXTEN},1)" in text
     assert "AGI(agi://127.0.0.1:4600/route,${CTRACK_DID})" in text
-    assert '$["${CTRACK_ROUTE}" = "ok"]?routed' in text
+    assert '$["${CTRACK_ROUTE_STATUS}" = "ok"]?routed' in text
     assert "Set(CTRACK_FORWARD=PJSIP/frontdesk)" in text and "Set(CTRACK_RING_TIMEOUT=25)" in text
     for cause in ("Hangup(17)", "Hangup(19)", "Hangup(34)"):
         assert cause in text
@@ -51,9 +51,12 @@ def test_classic_agi_variant():
     assert "AGI(ctrack-route.agi,${CTRACK_DID})" in text and "agi://" not in text
 
 
-@pytest.mark.parametrize("forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/a|b"])
+@pytest.mark.parametrize(
+    "forward", ["PJSIP/a,b", "PJSIP/a&PJSIP/b", "Local/s@x)", "PJSIP/a|b", "Local/s@x^y", 'PJSIP/"a"']
+)
 def test_unsafe_default_forward_is_refused(forward):
-    with pytest.raises(RenderError, match="must be a dial string"):
+    """The same rule as the route's and the CLI's (ctrack/core/dialstring.py): ^ and " too."""
+    with pytest.raises(RenderError, match="a dial string may not contain"):
         render_asterisk(_config(f"[business]\ndefault_forward = {forward}\n"))
 
 
@@ -79,3 +82,14 @@ def test_render_command_writes_a_file(tmp_path, monkeypatch):
 
 def test_templates_are_found():
     assert (templates_dir() / "asterisk" / "extensions_ctrack.conf.j2").is_file()
+
+
+def test_context_names_come_from_the_one_definition():
+    """The AMI listener and the CDR backstop recognise the inbound leg by the contexts the
+    template renders: both read ctrack/core/variables.py, the template has no copy."""
+    source = (templates_dir() / "asterisk" / "extensions_ctrack.conf.j2").read_text()
+    assert not re.search(r"ctrack-(inbound|call|whisper)", source)
+    text = render_asterisk(_config())
+    for context in (*variables.INBOUND_CONTEXTS, variables.WHISPER_CONTEXT):
+        assert f"\n[{context}]\n" in text
+    assert "{{" not in text and ",)" not in text  # no always-empty Dial options left

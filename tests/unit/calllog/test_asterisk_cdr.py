@@ -45,7 +45,7 @@ def test_one_record_per_inbound_call_with_the_dial_truth():
 def test_local_channels_and_other_contexts_are_not_calls():
     rows = list(parse_rows(MASTER.read_text().splitlines(), ZoneInfo("UTC")))
     assert len(rows) == 12
-    assert {c.uniqueid for c in records().values()} == {r.uniqueid for r in rows if r.channel.startswith("PJSIP/")}
+    assert {c.uniqueid for c in records().values()} == {r.uniqueid for r in rows if r.pbx_channel.startswith("PJSIP/")}
 
 
 def test_the_cdr_time_zone_is_applied():

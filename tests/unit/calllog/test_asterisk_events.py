@@ -308,7 +308,7 @@ def test_route_variables_fill_the_record():
     record = call(
         varset(0.01, IN, v.INBOUND, "1"),
         varset(0.01, IN, "__" + v.DID, "15035550101"),
-        varset(0.02, IN, v.CALL_ID, "1.1"),
+        varset(0.02, IN, v.UNIQUEID, "1.1"),
         varset(0.02, IN, v.TRACKING_NUMBER, "+15035550109"),
         varset(0.02, IN, v.SOURCE, "Google Ads"),
         varset(0.02, IN, v.CHANNEL, "paid_search"),

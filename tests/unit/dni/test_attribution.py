@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ctrack.core.model import CHANNELS
+from ctrack.core.period import DAY
 from ctrack.dni.attribution import (
-    DAY,
     DIRECT,
     BadRequest,
     Classification,

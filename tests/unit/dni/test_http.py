@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from ctrack.calllog.store import save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
-from ctrack.dni.http import expiry_ms
+from ctrack.dni.http import DNI, expiry_ms
 from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 ORIGIN = "https://www.example.test"
@@ -184,13 +184,13 @@ async def test_a_restart_keeps_every_lease(db):
     async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
         second = (await lease(http, base))[1]
-    async with serve(db) as (base, services, _), aiohttp.ClientSession() as http:
+    async with serve(db) as (base, _, app), aiohttp.ClientSession() as http:
         renewed = (await lease(http, base, visit_id=first["visit_id"]))[1]
         assert (renewed["visit_id"], renewed["number"]) == (first["visit_id"], first["number"])
         assert renewed["source"] == "Google Ads"
         third = (await lease(http, base))[1]
         assert third["number"] not in (first["number"], second["number"])
-        assert services.visit_for(second["number"], time.time()) == second["visit_id"]
+        assert app[DNI].visit_for(second["number"], time.time()) == second["visit_id"]
 
 
 async def test_first_and_last_touch_per_site(tmp_path):
@@ -361,8 +361,8 @@ async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_pat
         "params": {"utm_source": "mailer", "utm_medium": "email"},
         "visit_id": first["visit_id"],
     }
-    async with serve(db) as (base, services, _), aiohttp.ClientSession() as http:
-        assert services.visit_for(first["number"], time.time()) == first["visit_id"]  # within the grace
+    async with serve(db) as (base, _, app), aiohttp.ClientSession() as http:
+        assert app[DNI].visit_for(first["number"], time.time()) == first["visit_id"]  # within the grace
         again = (await lease(http, base, mail))[1]
     assert (again["visit_id"], again["source"]) == (first["visit_id"], "Google Ads")
     assert rows(db, "SELECT gclid, utm_source FROM visits") == [{"gclid": "G-123", "utm_source": None}]

@@ -179,7 +179,7 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
             {
                 "name": "generate_lead",
                 "params": {
-                    "call_id": "q1",
+                    "uniqueid": "q1",
                     "source": "Google Ads",
                     "channel": "paid_search",
                     "talk_seconds": 95,

@@ -59,7 +59,7 @@ cdr_csv = {tmp_path / "none.csv"}
         ((app, arg), *_) = call.executed()
         values = multiset(arg)
         assert app == "multiset" and values[v.ROUTE_STATUS] == "ok"
-        assert values[v.CALL_ID] == EXPECTED["inbound-answered"]["uniqueid"]
+        assert values[v.UNIQUEID] == EXPECTED["inbound-answered"]["uniqueid"]
 
         async def logged():
             while True:

@@ -53,7 +53,7 @@ class Router:
             await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError("catalog unavailable")
-        return decide(self.did_override or request.did, request.call_id, request.at, CATALOG, FS)
+        return decide(self.did_override or request.did, request.uniqueid, request.at, CATALOG, FS)
 
 
 async def serve(router, **kw):
@@ -73,7 +73,7 @@ async def test_untracked_number_gets_defaults_and_is_handed_back(capture):
     (request,) = router.requests
     assert request.did == "15551230001"  # CTRACK_DID from the dialplan
     assert (
-        request.call_id
+        request.uniqueid
         == {
             "outbound-socket-session": "9204c0cf-cad3-4ef1-98b9-5379f5411439",
             "outbound-socket-session-missed": "f8990223-4004-44bf-89cb-259a98f51891",
@@ -87,7 +87,7 @@ async def test_untracked_number_gets_defaults_and_is_handed_back(capture):
     values = multiset(arg)
     assert values[v.ROUTE_STATUS] == "ok" and values[v.TRACKED] == "0"
     assert values[v.FORWARD] == "sofia/gateway/trunk/15035550100" and values[v.RING_TIMEOUT] == "25"
-    assert values[v.CALL_ID] == request.call_id
+    assert values[v.UNIQUEID] == request.uniqueid
     assert "RECORD_ANSWER_REQ" not in values
 
 
@@ -182,7 +182,7 @@ async def test_a_value_freeswitch_would_expand_is_refused():
     catalog_source = "Spring ${system(touch /tmp/x)}"
 
     async def router(request):
-        decision = decide("5035550142", request.call_id, request.at, CATALOG, FS)
+        decision = decide("5035550142", request.uniqueid, request.at, CATALOG, FS)
         return dataclasses.replace(decision, source=catalog_source)
 
     server, port = await serve(router)

@@ -79,15 +79,15 @@ def test_routes_a_tracking_number(site):
     proc = run(site, env_block() + OK * 13)
     assert proc.returncode == 0 and proc.stderr == b""
     got = commands(proc)
-    assert list(got)[-1] == "CTRACK_ROUTE" and got["CTRACK_ROUTE"] == "ok"
+    assert list(got)[-1] == "CTRACK_ROUTE_STATUS" and got["CTRACK_ROUTE_STATUS"] == "ok"
     assert got["CTRACK_SOURCE"] == "Google Ads" and got["CTRACK_CHANNEL"] == "paid_search"
     assert got["CTRACK_FORWARD"] == "Local/s@business-noanswer" and got["CTRACK_RECORD"] == "1"
-    assert got["CTRACK_CALL_ID"] == "1795798665.12"
+    assert got["CTRACK_UNIQUEID"] == "1795798665.12"
 
 
 def test_imports_nothing_of_the_daemon(site):
     proc = run(site, env_block() + OK * 13, "-X", "importtime")
-    assert commands(proc)["CTRACK_ROUTE"] == "ok"
+    assert commands(proc)["CTRACK_ROUTE_STATUS"] == "ok"
     imported = {
         line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")
     }
@@ -97,7 +97,7 @@ def test_imports_nothing_of_the_daemon(site):
 
 def test_an_unknown_number_rings_the_business_line(site):
     got = commands(run(site, env_block("15035550999") + OK * 13))
-    assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_TRACKED"] == "0" and got["CTRACK_SOURCE"] == ""
+    assert got["CTRACK_ROUTE_STATUS"] == "ok" and got["CTRACK_TRACKED"] == "0" and got["CTRACK_SOURCE"] == ""
     assert got["CTRACK_FORWARD"] == "Local/s@business-line"
 
 
@@ -117,7 +117,7 @@ def test_no_usable_database_sets_nothing(site, damage):
 def test_a_caller_name_in_latin1_or_with_quotes_still_routes(site):
     for name in (b"M\xfcller \xe9t\xe9", b'Bob "<666>" O\'Neil; ${EXTEN}, |&', "\u2028\x85\tZo\u00eb".encode()):
         got = commands(run(site, env_block(name=name) + OK * 13))
-        assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads"
+        assert got["CTRACK_ROUTE_STATUS"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads"
 
 
 @pytest.mark.parametrize(
@@ -127,4 +127,4 @@ def test_a_hangup_midway_leaves_the_route_unset(site, reply):
     proc = run(site, env_block() + OK * 3 + reply)
     assert proc.returncode == 0
     got = commands(proc)
-    assert len(got) == 4 and "CTRACK_ROUTE" not in got
+    assert len(got) == 4 and "CTRACK_ROUTE_STATUS" not in got
