@@ -37,6 +37,8 @@ CALL_COLUMNS = (
     "first_time",
     "qualified",
     "recording",
+    "consent_played",
+    "consent_reason",
 )
 
 
@@ -59,11 +61,11 @@ _INSERT = """
 INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, source, channel,
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
-                  gclid, ga_client_id, visit_ambiguous, origin)
+                  gclid, ga_client_id, visit_ambiguous, origin, consent_played, consent_reason)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
-        :gclid, :ga_client_id, :visit_ambiguous, :origin)
+        :gclid, :ga_client_id, :visit_ambiguous, :origin, :consent_played, :consent_reason)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -73,7 +75,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     qualified = excluded.qualified, recording = excluded.recording, visit_id = excluded.visit_id,
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
-    origin = excluded.origin
+    origin = excluded.origin, consent_played = excluded.consent_played, consent_reason = excluded.consent_reason
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -115,6 +117,8 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "ga_client_id": extra.get("ga_client_id"),
         "visit_ambiguous": int(bool(extra.get("visit_ambiguous"))),
         "origin": origin,
+        "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
+        "consent_reason": extra.get("consent_reason"),
     }
 
 
@@ -240,6 +244,8 @@ def call_by_id(
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
     if "first_time" in row:
         row["first_time"] = None if row["first_time"] is None else bool(row["first_time"])
+    if row.get("consent_played") is not None:
+        row["consent_played"] = bool(row["consent_played"])
     if "qualified" in row:
         row["qualified"] = bool(row["qualified"])
     return row

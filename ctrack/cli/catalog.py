@@ -13,9 +13,22 @@ from ctrack.cli import cli
 from ctrack.cli.common import Context, handle_errors, json_option, pass_ctx, print_rows
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.privacy.consent import ALWAYS, NEVER
 from ctrack.route.rules import safe_sound
 
-NUMBER_COLUMNS = ("number", "kind", "source", "pool", "forward", "record", "whisper", "vanity", "region", "state")
+NUMBER_COLUMNS = (
+    "number",
+    "kind",
+    "source",
+    "pool",
+    "forward",
+    "record",
+    "whisper",
+    "vanity",
+    "region",
+    "state",
+    "consent",
+)
 IMPORT_COLUMNS = ("number", "source", "pool", "forward", "record", "whisper", "vanity", "region")
 _channel = click.Choice(CHANNELS)
 
@@ -34,6 +47,14 @@ def _forward(ctx: Context, text: str | None) -> str | None:
             raise cat.Invalid(f'forward {text!r}: a dial string may not contain , | & ; ( ) ^ " or line breaks')
         return text
     return _e164(ctx, text)
+
+
+CONSENT_CHOICES = (ALWAYS, NEVER, "default")
+
+
+def _consent(choice: str) -> str | None:
+    """A number's consent override as stored: None follows [recording] consent."""
+    return None if choice == "default" else choice
 
 
 def _whisper(text: str | None) -> str | None:
@@ -118,6 +139,12 @@ def number() -> None:
 @click.option("--whisper", default=None, help="Sound played to whoever answers, e.g. custom/google-call.")
 @click.option("--vanity", default=None, help="Vanity label such as 1-800-PLUMBER.")
 @click.option("--region", default=None, help="Region the number serves.")
+@click.option(
+    "--consent",
+    type=click.Choice(CONSENT_CHOICES),
+    default="default",
+    help="Consent prompt for its recorded calls: always, never, or default ([recording] consent).",
+)
 @pass_ctx
 @handle_errors
 def number_add(
@@ -130,6 +157,7 @@ def number_add(
     whisper: str | None,
     vanity: str | None,
     region: str | None,
+    consent: str,
 ) -> None:
     """Add a tracking number for a source (static) or a pool (DNI)."""
     spec = cat.NumberSpec(
@@ -141,6 +169,7 @@ def number_add(
         _whisper(whisper),
         vanity,
         region,
+        _consent(consent),
     )
     row = cat.add_number(ctx.connect(), spec)
     target = f"source {row['source']!r}" if row["source"] else f"pool {row['pool']!r}"
@@ -183,10 +212,11 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--whisper", default=None, help="'' clears it.")
 @click.option("--vanity", default=None, help="'' clears it.")
 @click.option("--region", default=None, help="'' clears it.")
+@click.option("--consent", type=click.Choice(CONSENT_CHOICES), default=None, help="always, never or default.")
 @pass_ctx
 @handle_errors
 def number_edit(
-    ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity, region
+    ctx: Context, number_text: str, source_name, pool_name, forward, record, whisper, vanity, region, consent
 ) -> None:
     """Change a tracking number."""
     changes = {
@@ -199,6 +229,8 @@ def number_edit(
         )
         if v is not None
     }
+    if consent is not None:
+        changes["consent"] = _consent(consent) or ""
     if source_name is None and pool_name is None and record is None and not changes:
         raise cat.Invalid("nothing to change")
     row = cat.edit_number(

@@ -25,6 +25,7 @@ async def start_freeswitch(daemon) -> list:
             services.catalog.catalog,
             services.route_settings,
             services.visit_for,
+            caller=request.caller_number,
         )
 
     host, port = config.freeswitch.outbound_listen

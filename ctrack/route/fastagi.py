@@ -29,7 +29,13 @@ def route_handler(services: Services) -> Handler:
         did = request.env.get("agi_arg_1") or request.extension  # AGI(url,${CTRACK_DID})
         call_id = request.uniqueid or uuid.uuid4().hex
         decision = decide(
-            did, call_id, time.time(), services.catalog.catalog, services.route_settings, services.visit_for
+            did,
+            call_id,
+            time.time(),
+            services.catalog.catalog,
+            services.route_settings,
+            services.visit_for,
+            caller=request.callerid,
         )
         return decision.variables()
 

@@ -22,6 +22,8 @@ PURE = sorted(
             "spend/rules.py",
             "dashboard/auth.py",
             "freeswitch/acl.py",
+            "geo/regions.py",
+            "privacy/consent.py",
         )
     ]
 )
