@@ -19,6 +19,8 @@ from pathlib import Path
 from aiohttp import web
 
 from ctrack.config import Config
+from ctrack.privacy.retention import Retention
+from ctrack.privacy.service import purge_daily
 from ctrack.services import Services
 from ctrack.store import db
 
@@ -73,6 +75,7 @@ class Daemon:
         OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
         self._spawn(run_outbox(self.services, self._stop), "outbox")
         self._spawn(self._watchdog(), "watchdog")
+        self._spawn(purge_daily(services.writer.run, Retention.from_config(self.config)), "retention")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
         # out of the cyclic GC, whose full collections would walk it all (~10-20 ms) while a
         # call waits for its route.

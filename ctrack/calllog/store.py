@@ -14,6 +14,7 @@ from typing import Any
 from ctrack.config import Config
 from ctrack.core.model import MISSED, CallRecord
 from ctrack.dni.store import attribute_call
+from ctrack.privacy.store import caller_hash
 
 DAY = 86400.0
 
@@ -81,7 +82,7 @@ WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 
 _SEEN_BEFORE = """
 SELECT 1 FROM calls
-WHERE caller_number = ? AND started_at >= ? AND started_at < ? AND uniqueid != ? LIMIT 1
+WHERE caller_number IN (?, ?) AND started_at >= ? AND started_at < ? AND uniqueid != ? LIMIT 1
 """
 _LATER_ARE_REPEATS = """
 UPDATE calls SET first_time = 0
@@ -130,7 +131,8 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:
-        seen = (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
+        hashed = caller_hash(conn, record.caller_number)  # a caller past [retention] caller_data_days
+        seen = (record.caller_number, hashed, record.started_at - window, record.started_at, record.uniqueid)
         first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
     cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
