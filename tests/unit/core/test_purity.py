@@ -24,6 +24,8 @@ PURE = sorted(
             "freeswitch/acl.py",
             "geo/regions.py",
             "privacy/consent.py",
+            "privacy/retention.py",
+            "geo/report.py",
         )
     ]
 )
