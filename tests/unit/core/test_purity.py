@@ -26,6 +26,7 @@ PURE = sorted(
             "privacy/consent.py",
             "privacy/retention.py",
             "geo/report.py",
+            "nap/extract.py",
         )
     ]
 )
