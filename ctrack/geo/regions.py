@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 US_STATES = {
     "AL": "Alabama",
@@ -106,6 +105,10 @@ def place_of(e164: str | None) -> tuple[str | None, str | None]:
     country = phonenumbers.region_code_for_number(parsed)
     if not country or country == "001":
         return None, None
+    # Imported on first use: its data costs ~0.4 s to load, which the classic AGI script
+    # (one process per call) must not pay unless consent is decided by region.
+    from phonenumbers import geocoder
+
     description = geocoder.description_for_number(parsed, "en")
     if country != "US":
         city = description if description and description != geocoder.country_name_for_number(parsed, "en") else None
