@@ -21,6 +21,8 @@ import phonenumbers
 
 from ctrack.dni.attribution import normalize_site
 from ctrack.errors import CtrackError
+from ctrack.geo.regions import parse_region
+from ctrack.privacy.consent import DEFAULT_ALL_PARTY, MODES, parse_regions
 
 T = TypeVar("T")
 
@@ -77,6 +79,10 @@ def _region(text: str) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError("expected a two-letter country code such as US or GB")
     return region
+
+
+def _optional_region(text: str) -> str:
+    return parse_region(text) if text.strip() else ""
 
 
 def _timezone(text: str) -> str:
@@ -249,6 +255,11 @@ class BusinessSettings:
     )
     ring_timeout: int = setting("30", _positive_int, "seconds the business line rings before the call counts as missed")
     published_number: str = setting("", _str, "the business's published (NAP) number; never a tracking number")
+    region: str = setting(
+        "",
+        _optional_region,
+        "where the business is, for consent by region: a country (DE) or a US state (US-OR); empty = unknown (announces)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +276,32 @@ class RecordingSettings:
     format: str = setting("wav", _choice("wav", "gsm", "wav49"), "recording file format")
     consent_prompt: str = setting(
         "", _str, "sound played to the caller before a recorded call (e.g. custom/this-call-is-recorded); empty = none"
+    )
+    consent: str = setting(
+        "always",
+        _choice(*MODES),
+        "when a recorded call plays consent_prompt: always, never, or by_region (caller's or business's region is all-party)",
+    )
+    all_party_regions: frozenset[str] = setting(
+        DEFAULT_ALL_PARTY,
+        parse_regions,
+        "regions whose law asks every party to consent to a recording (US-CA for a state, DE for a country), comma-separated",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    recordings_days: int = setting(
+        "0", _non_negative_int, "days a call's recording file is kept before it is deleted from disk; 0 = keep"
+    )
+    transcripts_days: int = setting("0", _non_negative_int, "days a call's transcript is kept; 0 = keep")
+    caller_data_days: int = setting(
+        "0",
+        _non_negative_int,
+        "days a call keeps its caller's number and name; then the number becomes a keyed hash (repeat callers still count) and the name goes; 0 = keep",
+    )
+    visits_days: int = setting(
+        "0", _non_negative_int, "days a website visit (DNI session) is kept after it was last seen; 0 = keep"
     )
 
 
@@ -500,6 +537,7 @@ class Config:
     business: BusinessSettings = field(default_factory=BusinessSettings)
     calls: CallsSettings = field(default_factory=CallsSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     fastagi: FastagiSettings = field(default_factory=FastagiSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     cdr: CdrSettings = field(default_factory=CdrSettings)
@@ -541,6 +579,7 @@ SECTIONS: dict[str, type] = {
     "business": BusinessSettings,
     "calls": CallsSettings,
     "recording": RecordingSettings,
+    "retention": RetentionSettings,
     "fastagi": FastagiSettings,
     "ami": AmiSettings,
     "cdr": CdrSettings,

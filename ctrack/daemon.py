@@ -23,6 +23,8 @@ from ctrack.config import Config
 from ctrack.core.period import DAY
 from ctrack.dni.http import DNI
 from ctrack.lifecycle import Lifecycle
+from ctrack.privacy.retention import Retention
+from ctrack.privacy.service import purge_daily
 from ctrack.route.rules import VisitLookup
 from ctrack.services import Services
 from ctrack.store import db
@@ -88,6 +90,7 @@ class Daemon:
         OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
         self.lifecycle.spawn(run_outbox(self.services, self._stop), "outbox")
         self.lifecycle.spawn(self._watchdog(), "watchdog")
+        self.lifecycle.spawn(purge_daily(services.writer.run, Retention.from_config(self.config)), "retention")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
         # out of the cyclic GC, whose full collections would walk it all (~10-20 ms) while a
         # call waits for its route.

@@ -50,6 +50,7 @@ from typing import Any
 from ctrack.core import variables as v
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
+from ctrack.privacy.consent import logged_consent
 
 MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
 
@@ -424,6 +425,7 @@ class CallTracker:
             extra["caller_anonymous"] = "1"
         if v.ROUTE_STATUS in vars_:
             extra["route"] = vars_[v.ROUTE_STATUS]
+        extra.update(logged_consent(vars_.get(v.RECORD), vars_.get(v.CONSENT_PROMPT), vars_.get(v.CONSENT_WHY)))
         answered_at = call.answered_at
         if call.cdr is not None:
             extra["cdr_disposition"] = call.cdr[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ctrack.core import variables as v
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.phone import normalize_caller, normalize_did
+from ctrack.privacy.consent import logged_consent
 
 # The events the state machine reads; an inbound listener subscribes to exactly these.
 EVENTS = ("CHANNEL_CREATE", "CHANNEL_BRIDGE", "RECORD_START", "RECORD_STOP", "CHANNEL_HANGUP_COMPLETE")
@@ -133,6 +134,11 @@ def completed_call(
         recording=recording,
         visit_id=_text(event, "variable_" + v.VISIT_ID),
         pbx="freeswitch",
+        extra=logged_consent(
+            event.get("variable_" + v.RECORD),
+            event.get("variable_" + v.CONSENT_PROMPT),
+            event.get("variable_" + v.CONSENT_WHY),
+        ),
     )
 
 

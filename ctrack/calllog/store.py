@@ -15,6 +15,7 @@ from ctrack.config import Config
 from ctrack.core.model import MISSED, CallRecord
 from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
+from ctrack.privacy.store import caller_hash
 
 CALL_COLUMNS = (
     "id",
@@ -35,6 +36,8 @@ CALL_COLUMNS = (
     "recording",
     "ended_by",
     "caller_anonymous",
+    "consent_played",
+    "consent_reason",
 )
 
 
@@ -58,12 +61,12 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
-                  caller_anonymous)
+                  caller_anonymous, consent_played, consent_reason)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
-        :caller_anonymous)
+        :caller_anonymous, :consent_played, :consent_reason)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -74,13 +77,14 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
-    caller_anonymous = excluded.caller_anonymous
+    caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
+    consent_reason = excluded.consent_reason
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
 _SEEN_BEFORE = """
 SELECT 1 FROM calls
-WHERE caller_number = ? AND started_at >= ? AND started_at < ? AND uniqueid != ? LIMIT 1
+WHERE caller_number IN (?, ?) AND started_at >= ? AND started_at < ? AND uniqueid != ? LIMIT 1
 """
 _LATER_ARE_REPEATS = """
 UPDATE calls SET first_time = 0
@@ -118,6 +122,8 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "origin": origin,
         "ended_by": extra.get("ended_by"),
         "caller_anonymous": int(extra.get("caller_anonymous") == "1"),
+        "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
+        "consent_reason": extra.get("consent_reason"),
     }
 
 
@@ -129,7 +135,8 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
     window = rules.repeat_window_days * DAY
     first_time = None
     if record.caller_number:
-        seen = (record.caller_number, record.started_at - window, record.started_at, record.uniqueid)
+        hashed = caller_hash(conn, record.caller_number)  # a caller past [retention] caller_data_days
+        seen = (record.caller_number, hashed, record.started_at - window, record.started_at, record.uniqueid)
         first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
     cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
@@ -244,6 +251,8 @@ def call_by_id(
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
     if "first_time" in row:
         row["first_time"] = None if row["first_time"] is None else bool(row["first_time"])
+    if row.get("consent_played") is not None:
+        row["consent_played"] = bool(row["consent_played"])
     if "qualified" in row:
         row["qualified"] = bool(row["qualified"])
     if "caller_anonymous" in row:

@@ -35,7 +35,7 @@ class Invalid(CatalogError):
 
 _NUMBER_COLUMNS = """
     n.number, n.kind, s.name AS source, p.name AS pool, n.forward, n.record, n.whisper,
-    n.vanity, n.region, n.state
+    n.vanity, n.region, n.state, n.consent
 """
 _NUMBER_FROM = "numbers n LEFT JOIN sources s ON s.id = n.source_id LEFT JOIN pools p ON p.id = n.pool_id"
 
@@ -194,6 +194,7 @@ class NumberSpec:
     whisper: str | None = None
     vanity: str | None = None
     region: str | None = None
+    consent: str | None = None  # "always" / "never"; None = [recording] consent
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -213,8 +214,8 @@ def _insert_number(conn: sqlite3.Connection, spec: NumberSpec) -> None:
     source_id = _source_id(conn, spec.source) if spec.source is not None else None
     pool_id = _pool_id(conn, spec.pool) if spec.pool is not None else None
     conn.execute(
-        """INSERT INTO numbers(number, kind, source_id, pool_id, forward, record, whisper, vanity, region)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO numbers(number, kind, source_id, pool_id, forward, record, whisper, vanity, region, consent)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             spec.number,
             NumberKind.STATIC if source_id else NumberKind.POOL,
@@ -225,6 +226,7 @@ def _insert_number(conn: sqlite3.Connection, spec: NumberSpec) -> None:
             spec.whisper,
             spec.vanity,
             spec.region,
+            spec.consent,
         ),
     )
 
@@ -292,6 +294,7 @@ def edit_number(
     whisper: Any = _UNSET,
     vanity: Any = _UNSET,
     region: Any = _UNSET,
+    consent: Any = _UNSET,
 ) -> dict[str, Any]:
     """Change a number; a text field given as '' is cleared."""
     if source is not None and pool is not None:
@@ -310,7 +313,13 @@ def edit_number(
             )
         if record is not None:
             conn.execute("UPDATE numbers SET record = ? WHERE number = ?", (int(record), number))
-        for column, value in (("forward", forward), ("whisper", whisper), ("vanity", vanity), ("region", region)):
+        for column, value in (
+            ("forward", forward),
+            ("whisper", whisper),
+            ("vanity", vanity),
+            ("region", region),
+            ("consent", consent),
+        ):
             if value is not _UNSET:
                 conn.execute(f"UPDATE numbers SET {column} = ? WHERE number = ?", (value or None, number))
     return get_number(conn, number)
@@ -356,6 +365,7 @@ def load_catalog(conn: sqlite3.Connection) -> Catalog:
                 vanity=r["vanity"],
                 region=r["region"],
                 state=NumberState(r["state"]),
+                consent=r["consent"],
             )
     finally:
         conn.execute("COMMIT")

@@ -14,9 +14,22 @@ from ctrack.cli.common import Context, json_option, pass_ctx, print_rows
 from ctrack.core import dialstring
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.privacy.consent import ALWAYS, NEVER
 from ctrack.route.rules import safe_sound
 
-NUMBER_COLUMNS = ("number", "kind", "source", "pool", "forward", "record", "whisper", "vanity", "region", "state")
+NUMBER_COLUMNS = (
+    "number",
+    "kind",
+    "source",
+    "pool",
+    "forward",
+    "record",
+    "whisper",
+    "vanity",
+    "region",
+    "state",
+    "consent",
+)
 IMPORT_COLUMNS = ("number", "source", "pool", "forward", "record", "whisper", "vanity", "region")
 _channel = click.Choice(CHANNELS)
 
@@ -35,6 +48,14 @@ def _forward(ctx: Context, text: str | None) -> str | None:
             raise cat.Invalid(f"forward {text!r}: {dialstring.RULE}")
         return text
     return _e164(ctx, text)
+
+
+CONSENT_CHOICES = (ALWAYS, NEVER, "default")
+
+
+def _consent(choice: str) -> str | None:
+    """A number's consent override as stored: None follows [recording] consent."""
+    return None if choice == "default" else choice
 
 
 def _whisper(text: str | None) -> str | None:
@@ -115,6 +136,12 @@ def number() -> None:
 @click.option("--whisper", default=None, help="Sound played to whoever answers, e.g. custom/google-call.")
 @click.option("--vanity", default=None, help="Vanity label such as 1-800-PLUMBER.")
 @click.option("--region", default=None, help="Region the number serves.")
+@click.option(
+    "--consent",
+    type=click.Choice(CONSENT_CHOICES),
+    default="default",
+    help="Consent prompt for its recorded calls: always, never, or default ([recording] consent).",
+)
 @pass_ctx
 def number_add(
     ctx: Context,
@@ -126,6 +153,7 @@ def number_add(
     whisper: str | None,
     vanity: str | None,
     region: str | None,
+    consent: str,
 ) -> None:
     """Add a tracking number for a source (static) or a pool (DNI)."""
     spec = cat.NumberSpec(
@@ -137,6 +165,7 @@ def number_add(
         _whisper(whisper),
         vanity,
         region,
+        _consent(consent),
     )
     row = cat.add_number(ctx.connect(), spec)
     target = f"source {row['source']!r}" if row["source"] else f"pool {row['pool']!r}"
@@ -177,6 +206,7 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--whisper", default=None, help="'' clears it.")
 @click.option("--vanity", default=None, help="'' clears it.")
 @click.option("--region", default=None, help="'' clears it.")
+@click.option("--consent", type=click.Choice(CONSENT_CHOICES), default=None, help="always, never or default.")
 @pass_ctx
 def number_edit(
     ctx: Context,
@@ -188,6 +218,7 @@ def number_edit(
     whisper: str | None,
     vanity: str | None,
     region: str | None,
+    consent: str | None,
 ) -> None:
     """Change a tracking number."""
     changes = {
@@ -200,6 +231,8 @@ def number_edit(
         )
         if v is not None
     }
+    if consent is not None:
+        changes["consent"] = _consent(consent) or ""
     if source_name is None and pool_name is None and record is None and not changes:
         raise cat.Invalid("nothing to change")
     row = cat.edit_number(

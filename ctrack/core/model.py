@@ -65,6 +65,7 @@ class TrackingNumber:
     vanity: str | None = None
     region: str | None = None
     state: NumberState = NumberState.ACTIVE
+    consent: str | None = None  # "always" / "never" overrides [recording] consent; None = the setting
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ RING_TIMEOUT = "CTRACK_RING_TIMEOUT"  # seconds to ring the forward target
 RECORD = "CTRACK_RECORD"  # "1" to record the call
 RECORDING_FILE = "CTRACK_RECORDING_FILE"  # file name for MixMonitor / record_session
 CONSENT_PROMPT = "CTRACK_CONSENT_PROMPT"  # sound to play to the caller before recording, or ""
+CONSENT_WHY = "CTRACK_CONSENT_WHY"  # why the prompt plays or not (consent by region), logged on the call
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
 VISIT_ID = "CTRACK_VISIT_ID"  # DNI visit holding the number's lease, or ""
 ROUTE_STATUS = "CTRACK_ROUTE_STATUS"  # "ok" once ctrack answered; the dialplan falls back otherwise
@@ -44,6 +45,7 @@ ROUTE_VARIABLES = (
     RECORD,
     RECORDING_FILE,
     CONSENT_PROMPT,
+    CONSENT_WHY,
     WHISPER,
     VISIT_ID,
     ROUTE_STATUS,

@@ -31,6 +31,7 @@ from ctrack.calllog import store as calls
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
 from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
+from ctrack.privacy.http import log_recording_access
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
@@ -344,6 +345,7 @@ class Dashboard:
         path = self._recording_path(call["recording"] if call else None)
         if path is None:
             raise web.HTTPNotFound(text="no recording for this call")
+        await log_recording_access(self.services, request, user, call_id)
         content_type = (
             AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         )

@@ -28,6 +28,7 @@ async def start_freeswitch(services: Services, lifecycle: Lifecycle, visit_for: 
             services.catalog.catalog,
             services.route_settings,
             visit_for,
+            caller=request.caller_number,
         )
 
     host, port = config.freeswitch.outbound_listen

@@ -62,7 +62,12 @@ def _decide(env: dict[str, str]) -> dict[str, str]:
         conn.close()
     did = request.args[0] if request.args and request.args[0] else request.extension
     decision = decide(
-        did, request.uniqueid or uuid.uuid4().hex, time.time(), catalog, RouteSettings.from_config(config)
+        did,
+        request.uniqueid or uuid.uuid4().hex,
+        time.time(),
+        catalog,
+        RouteSettings.from_config(config),
+        caller=request.callerid,
     )
     return decision.variables()
 

@@ -28,7 +28,15 @@ def route_handler(services: Services, visit_for: VisitLookup | None) -> Handler:
     def route(request: AgiRequest) -> Mapping[str, str]:
         did = request.env.get("agi_arg_1") or request.extension  # AGI(url,${CTRACK_DID})
         uniqueid = request.uniqueid or uuid.uuid4().hex
-        decision = decide(did, uniqueid, time.time(), services.catalog.catalog, services.route_settings, visit_for)
+        decision = decide(
+            did,
+            uniqueid,
+            time.time(),
+            services.catalog.catalog,
+            services.route_settings,
+            visit_for,
+            caller=request.callerid,
+        )
         return decision.variables()
 
     return route

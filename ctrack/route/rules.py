@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from ctrack.core import dialstring
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
-from ctrack.core.phone import normalize_did
+from ctrack.core.phone import normalize_caller, normalize_did
+from ctrack.privacy.consent import ConsentRules, decide_consent
 
 if TYPE_CHECKING:
     from ctrack.config import Config
@@ -28,6 +29,7 @@ class RouteSettings:
     dial_template: str = "PJSIP/{number}@trunk"  # how to dial a forward given as a number
     ring_timeout: int = 30
     consent_prompt: str = ""  # sound played before recording; "" = no prompt
+    consent: ConsentRules = field(default_factory=ConsentRules)  # when the prompt plays (by region)
     default_region: str = "US"
     recording_format: str = "wav"
 
@@ -39,6 +41,7 @@ class RouteSettings:
             dial_template=config.business.dial_template,
             ring_timeout=config.business.ring_timeout,
             consent_prompt=config.recording.consent_prompt,
+            consent=ConsentRules(config.recording.consent, config.business.region, config.recording.all_party_regions),
             default_region=config.ctrack.default_region,
             recording_format=config.recording.format,
         )
@@ -73,6 +76,7 @@ class RouteDecision:
     record: bool
     recording_file: str
     consent_prompt: str
+    consent_why: str
     whisper: str
     visit_id: str | None
 
@@ -89,6 +93,7 @@ class RouteDecision:
             v.RECORD: "1" if self.record else "0",
             v.RECORDING_FILE: self.recording_file if self.record else "",
             v.CONSENT_PROMPT: self.consent_prompt if self.record else "",
+            v.CONSENT_WHY: self.consent_why,
             v.WHISPER: self.whisper,
             v.VISIT_ID: self.visit_id or "",
             v.ROUTE_STATUS: "ok",
@@ -120,8 +125,9 @@ def decide(
     catalog: Catalog,
     settings: RouteSettings,
     visit_for: VisitLookup | None = None,
+    caller: str | None = None,
 ) -> RouteDecision:
-    """Decide source, forward target, recording and whisper for one inbound call."""
+    """Decide source, forward target, recording, consent prompt and whisper for one inbound call."""
     number = normalize_did(did, settings.default_region)
     tn = catalog.numbers.get(number) if number else None
     if tn is not None and tn.state != NumberState.ACTIVE:
@@ -136,6 +142,7 @@ def decide(
         channel = src.channel if src else None
     record = bool(tn and tn.record)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
+    prompt, why = _consent_prompt(record, tn, caller, settings)
     recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{uniqueid}.{settings.recording_format}")
     return RouteDecision(
         uniqueid=uniqueid,
@@ -147,7 +154,23 @@ def decide(
         ring_timeout=settings.ring_timeout,
         record=record,
         recording_file=recording_file,
-        consent_prompt=safe_sound(settings.consent_prompt) if record else "",
+        consent_prompt=prompt,
+        consent_why=why,
         whisper=safe_sound(tn.whisper) if tn else "",
         visit_id=visit_id,
     )
+
+
+def _consent_prompt(
+    record: bool, tn: TrackingNumber | None, caller: str | None, settings: RouteSettings
+) -> tuple[str, str]:
+    """(sound to play or "", why): only a recorded call with a prompt configured can announce."""
+    if not record:
+        return "", "not recorded"
+    sound = safe_sound(settings.consent_prompt)
+    if not sound:
+        return "", "no consent_prompt"
+    consent = decide_consent(
+        settings.consent, normalize_caller(caller, settings.default_region), tn.consent if tn else None
+    )
+    return (sound if consent.announce else ""), consent.why

@@ -77,6 +77,7 @@ def test_number_add_national_format_and_json_contract(run):
             "vanity": "555-PLUMB",
             "region": "Portland",
             "state": "active",
+            "consent": None,
         },
         {
             "number": "+15035550124",
@@ -89,6 +90,7 @@ def test_number_add_national_format_and_json_contract(run):
             "vanity": None,
             "region": None,
             "state": "active",
+            "consent": None,
         },
     ]
     table = run("number", "list").stdout

@@ -24,6 +24,11 @@ PURE = sorted(
             "spend/rules.py",
             "dashboard/auth.py",
             "freeswitch/acl.py",
+            "geo/regions.py",
+            "privacy/consent.py",
+            "privacy/retention.py",
+            "geo/report.py",
+            "nap/extract.py",
         )
     ]
 )

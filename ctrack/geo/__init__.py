@@ -1,0 +1,1 @@
+"""Where a phone number is from, offline: region codes and places for consent and reports."""

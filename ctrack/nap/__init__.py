@@ -1,0 +1,1 @@
+"""NAP audit: which phone numbers a web page publishes, to catch tracking-number sprawl."""
