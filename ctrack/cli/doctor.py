@@ -80,6 +80,10 @@ def doctor(ctx: Context) -> None:
         checks.append(_readable("CDR", config.freeswitch.cdr_csv, "file"))
         checks.append(_readable("recordings", config.freeswitch.recording_directory, "dir"))
     checks.append(_listen_free(*config.http.listen))
+    if config.transcription.enabled:
+        from ctrack.transcription.engine import check as transcription_check
+
+        checks.append(transcription_check(config.transcription))
     for ok, message in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {message}")
     sys.exit(0 if all(ok for ok, _ in checks) else 1)

@@ -21,6 +21,7 @@ PURE = sorted(
             "dni/ratelimit.py",
             "spend/rules.py",
             "dashboard/auth.py",
+            "transcription/rules.py",
         )
     ]
 )
