@@ -10,8 +10,8 @@ from ctrack.transcription import engine
 
 @pytest.fixture(scope="module")
 def model():
-    from tests.unit.transcription.conftest import model_folder
     from ctrack import config
+    from tests.unit.transcription.conftest import model_folder
 
     return engine.load_model(config.build({"transcription.model": model_folder()}).transcription)
 
