@@ -14,6 +14,7 @@ from typing import Any
 from ctrack.config import Config
 from ctrack.core.model import MISSED, CallRecord
 from ctrack.dni.store import attribute_call
+from ctrack.transcription.store import match_query
 
 DAY = 86400.0
 
@@ -177,6 +178,7 @@ class CallFilter:
     qualified: bool | None = None
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
+    words: str | None = None  # every one of these words is in the call's transcript
 
 
 def find_calls(
@@ -220,6 +222,9 @@ def find_calls(
         pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
+    if filters.words and filters.words.split():
+        where.append("id IN (SELECT rowid FROM transcript_search WHERE transcript_search MATCH ?)")
+        params.append(match_query(filters.words))
     sql = f"SELECT {', '.join(columns)} FROM calls"
     if where:
         sql += " WHERE " + " AND ".join(where)

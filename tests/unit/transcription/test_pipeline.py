@@ -114,3 +114,24 @@ def test_off_costs_nothing():
         "assert 'faster_whisper' not in sys.modules and 'ctranslate2' not in sys.modules, 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ctrack_calls_search_finds_calls_by_transcript_words(tmp_path):
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+
+    path = _db(tmp_path)
+    conn = db.connect(path)
+    heater, other = _call(conn, "heater", "/spool/a.wav"), _call(conn, "other", "/spool/b.wav")
+    for call, text in ((heater, "the water heater is leaking"), (other, "I need a water softener")):
+        segment = {"speaker": "caller", "start": 0.0, "end": 1.0, "text": text}
+        result = {"language": "en", "duration": 1.0, "seconds_taken": 0.1, "segments": [segment]}
+        db.write(conn, partial(store.save, call_id=call, result=result))
+    found = CliRunner().invoke(cli, ["--db", str(path), "calls", "--search", "Water heater", "--json"])
+    assert found.exit_code == 0, found.output
+    import json
+
+    assert [c["uniqueid"] for c in json.loads(found.output)] == ["heater"]
+    both = CliRunner().invoke(cli, ["--db", str(path), "calls", "--search", "water", "--json"])
+    assert sorted(c["uniqueid"] for c in json.loads(both.output)) == ["heater", "other"]
