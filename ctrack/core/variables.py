@@ -14,6 +14,8 @@ FORWARD = "CTRACK_FORWARD"  # dial string of the business line to ring
 RING_TIMEOUT = "CTRACK_RING_TIMEOUT"  # seconds to ring the forward target
 RECORD = "CTRACK_RECORD"  # "1" to record the call
 RECORDING_FILE = "CTRACK_RECORDING_FILE"  # file name for MixMonitor / record_session
+RECORDING_CALLER = "CTRACK_RECORDING_CALLER"  # beside it: what the caller said (MixMonitor r())
+RECORDING_BUSINESS = "CTRACK_RECORDING_BUSINESS"  # beside it: what the business said (MixMonitor t())
 CONSENT_PROMPT = "CTRACK_CONSENT"  # sound to play to the caller before recording, or ""
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
 VISIT_ID = "CTRACK_VISIT"  # DNI visit holding the number's lease, or ""
@@ -36,6 +38,8 @@ ROUTE_VARIABLES = (
     RING_TIMEOUT,
     RECORD,
     RECORDING_FILE,
+    RECORDING_CALLER,
+    RECORDING_BUSINESS,
     CONSENT_PROMPT,
     WHISPER,
     VISIT_ID,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
 from ctrack.core.phone import normalize_did
+from ctrack.transcription.rules import BUSINESS, CALLER, direction_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,8 @@ class RouteDecision:
             v.RING_TIMEOUT: str(self.ring_timeout),
             v.RECORD: "1" if self.record else "0",
             v.RECORDING_FILE: self.recording_file if self.record else "",
+            v.RECORDING_CALLER: direction_path(self.recording_file, CALLER) if self.record else "",
+            v.RECORDING_BUSINESS: direction_path(self.recording_file, BUSINESS) if self.record else "",
             v.CONSENT_PROMPT: self.consent_prompt if self.record else "",
             v.WHISPER: self.whisper,
             v.VISIT_ID: self.visit_id or "",

@@ -193,7 +193,7 @@ async def test_time_per_call_inside_the_chroot(classic, ami, capsys):
         f"agi_request: ctrack-route.agi\nagi_channel: PJSIP/trunk-00000001\nagi_uniqueid: 1800000000.1\n"
         f"agi_callerid: 15035550123\nagi_calleridname: Tim\nagi_context: ctrack-call\n"
         f"agi_extension: {RADIO}\nagi_arg_1: {RADIO}\n\n"
-    ).encode() + b"200 result=1\n" * 13
+    ).encode() + b"200 result=1\n" * 15
     script = pbx.pbx_path(pbx.agi_dir / SCRIPT.name)
     code = (
         "import subprocess, sys, time\n"

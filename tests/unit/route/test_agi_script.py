@@ -76,7 +76,7 @@ def commands(proc: subprocess.CompletedProcess) -> dict[str, str]:
 
 
 def test_routes_a_tracking_number(site):
-    proc = run(site, env_block() + OK * 13)
+    proc = run(site, env_block() + OK * 15)
     assert proc.returncode == 0 and proc.stderr == b""
     got = commands(proc)
     assert list(got)[-1] == "CTRACK_ROUTE" and got["CTRACK_ROUTE"] == "ok"
@@ -86,7 +86,7 @@ def test_routes_a_tracking_number(site):
 
 
 def test_imports_nothing_of_the_daemon(site):
-    proc = run(site, env_block() + OK * 13, "-X", "importtime")
+    proc = run(site, env_block() + OK * 15, "-X", "importtime")
     assert commands(proc)["CTRACK_ROUTE"] == "ok"
     imported = {
         line.rpartition("|")[2].strip() for line in proc.stderr.decode().splitlines() if line.startswith("import time:")
@@ -96,7 +96,7 @@ def test_imports_nothing_of_the_daemon(site):
 
 
 def test_an_unknown_number_rings_the_business_line(site):
-    got = commands(run(site, env_block("15035550999") + OK * 13))
+    got = commands(run(site, env_block("15035550999") + OK * 15))
     assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_TRACKED"] == "0" and got["CTRACK_SOURCE"] == ""
     assert got["CTRACK_FORWARD"] == "Local/s@business-line"
 
@@ -109,14 +109,14 @@ def test_no_usable_database_sets_nothing(site, damage):
         path.write_bytes(b"this is not a database\n" * 100)
     elif damage == "directory":
         path.mkdir()
-    proc = run(site, env_block() + OK * 13)
+    proc = run(site, env_block() + OK * 15)
     assert proc.returncode == 0 and proc.stdout == b""  # the dialplan takes the default line
     assert b"ctrack-route:" in proc.stderr
 
 
 def test_a_caller_name_in_latin1_or_with_quotes_still_routes(site):
     for name in (b"M\xfcller \xe9t\xe9", b'Bob "<666>" O\'Neil; ${EXTEN}, |&', "\u2028\x85\tZo\u00eb".encode()):
-        got = commands(run(site, env_block(name=name) + OK * 13))
+        got = commands(run(site, env_block(name=name) + OK * 15))
         assert got["CTRACK_ROUTE"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads"
 
 
