@@ -16,6 +16,7 @@ APT_PACKAGES=(
   python3 python3-venv
   ca-certificates    # pip over HTTPS
   chromium           # browser tests (tests/browser): ctrack.js in real headless Chromium
+  asterisk-core-sounds-en  # bench/transcription.py: 8 kHz prompts with their words (core-sounds-en.txt)
 )
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})

@@ -67,3 +67,22 @@ def test_doctor_check(settings):
 
     ok, message = engine.check(replace(settings, model="/nonexistent/model"))
     assert not ok and message.startswith("transcription: model '/nonexistent/model' does not load")
+
+
+def test_ctrack_transcribe_file(tmp_path, call_files):
+    import json
+
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+    from tests.unit.transcription.conftest import model_folder
+
+    ini = tmp_path / "ctrack.ini"
+    ini.write_text(f"[transcription]\nmodel = {model_folder()}\n")
+    out = CliRunner().invoke(cli, ["--config", str(ini), "transcribe", str(call_files), "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.output)
+    assert set(got) == {"segments", "language", "duration", "seconds_taken"}
+    assert got["segments"][0]["speaker"] == "business"
+    bad = CliRunner().invoke(cli, ["--config", str(ini), "transcribe", str(tmp_path / "nope.wav")])
+    assert bad.exit_code == 1 and bad.output.strip().endswith("nope.wav: no such recording")
