@@ -135,3 +135,25 @@ def test_ctrack_calls_search_finds_calls_by_transcript_words(tmp_path):
     assert [c["uniqueid"] for c in json.loads(found.output)] == ["heater"]
     both = CliRunner().invoke(cli, ["--db", str(path), "calls", "--search", "water", "--json"])
     assert sorted(c["uniqueid"] for c in json.loads(both.output)) == ["heater", "other"]
+
+
+def test_backfill_transcribes_recorded_calls_since(tmp_path, call_files):
+    import time
+
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+
+    path = _db(tmp_path)
+    conn = db.connect(path)
+    new = _call(conn, "new", str(call_files))
+    conn.execute("UPDATE calls SET started_at = ? WHERE id = ?", (time.time() - 86400, new))
+    old = _call(conn, "old", str(call_files))  # 2001: before --since
+    db.write(conn, partial(store.skip, call_id=old, reason="left alone"))
+    ini = tmp_path / "ctrack.ini"
+    ini.write_text(f"[ctrack]\ndatabase = {path}\n[transcription]\nmodel = {model_folder()}\n")
+    out = CliRunner().invoke(cli, ["--config", str(ini), "transcribe", "--since", "30d"])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == "1 done, 0 failed, 0 skipped"
+    assert store.status(conn, new) == ("done", None)
+    assert store.status(conn, old) == ("skipped", "left alone")
