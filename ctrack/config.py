@@ -529,6 +529,23 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptionSettings:
+    enabled: bool = setting(
+        "no", _bool, "transcribe recorded calls offline with faster-whisper (needs ctrack[transcribe])"
+    )
+    model: str = setting(
+        "tiny.en", _str, "faster-whisper model name (tiny.en, base, small) or the folder of a CTranslate2 model"
+    )
+    language: str = setting("en", _str, "language spoken on the calls; empty = detect per call")
+    compute_type: str = setting("int8", _choice("int8", "int8_float32", "float32"), "CTranslate2 compute type")
+    cpu_threads: int = setting("2", _positive_int, "CPU threads of each transcription worker")
+    beam_size: int = setting("1", _positive_int, "beam search width (1 = greedy, fastest)")
+    max_concurrent: int = setting("1", _positive_int, "calls transcribed at the same time (one worker process each)")
+    answered_only: bool = setting("yes", _bool, "transcribe only answered calls")
+    min_talk_seconds: int = setting("5", _non_negative_int, "skip recorded calls with fewer talk seconds")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting, typed and resolved once: code reads `config.business.ring_timeout`."""
 
@@ -550,6 +567,7 @@ class Config:
     ga4: Ga4Settings = field(default_factory=Ga4Settings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
     path: Path | None = None
 
     @property
@@ -592,6 +610,7 @@ SECTIONS: dict[str, type] = {
     "ga4": Ga4Settings,
     "webhooks": WebhooksSettings,
     "outbox": OutboxSettings,
+    "transcription": TranscriptionSettings,
 }
 SCHEMA: dict[str, dict[str, Setting]] = {
     name: {f.name: f.metadata["setting"] for f in fields(cls)} for name, cls in SECTIONS.items()

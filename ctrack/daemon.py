@@ -91,6 +91,10 @@ class Daemon:
         self.lifecycle.spawn(run_outbox(self.services, self._stop), "outbox")
         self.lifecycle.spawn(self._watchdog(), "watchdog")
         self.lifecycle.spawn(purge_daily(services.writer.run, Retention.from_config(self.config)), "retention")
+        if self.config.transcription.enabled:  # faster-whisper is imported only in its worker processes
+            from ctrack.transcription.service import run_transcription
+
+            self.lifecycle.spawn(run_transcription(self.services, self._stop), "transcription")
         # What is loaded by now (modules, app, catalog) lives as long as the daemon: keep it
         # out of the cyclic GC, whose full collections would walk it all (~10-20 ms) while a
         # call waits for its route.

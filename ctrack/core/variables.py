@@ -16,6 +16,8 @@ RECORD = "CTRACK_RECORD"  # "1" to record the call
 RECORDING_FILE = "CTRACK_RECORDING_FILE"  # file name for MixMonitor / record_session
 CONSENT_PROMPT = "CTRACK_CONSENT_PROMPT"  # sound to play to the caller before recording, or ""
 CONSENT_WHY = "CTRACK_CONSENT_WHY"  # why the prompt plays or not (consent by region), logged on the call
+RECORDING_CALLER = "CTRACK_RECORDING_CALLER"  # beside it: what the caller said (MixMonitor r())
+RECORDING_BUSINESS = "CTRACK_RECORDING_BUSINESS"  # beside it: what the business said (MixMonitor t())
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
 VISIT_ID = "CTRACK_VISIT_ID"  # DNI visit holding the number's lease, or ""
 ROUTE_STATUS = "CTRACK_ROUTE_STATUS"  # "ok" once ctrack answered; the dialplan falls back otherwise
@@ -44,6 +46,8 @@ ROUTE_VARIABLES = (
     RING_TIMEOUT,
     RECORD,
     RECORDING_FILE,
+    RECORDING_CALLER,
+    RECORDING_BUSINESS,
     CONSENT_PROMPT,
     CONSENT_WHY,
     WHISPER,

@@ -418,6 +418,7 @@ def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
         qualified=flag("qualified"),
         first_time=flag("first_time"),
         search=(q.get("q") or "").strip()[:100] or None,
+        words=(q.get("words") or "").strip()[:200] or None,
     )
 
 

@@ -21,6 +21,7 @@ from ctrack.privacy.consent import ConsentRules, decide_consent
 
 if TYPE_CHECKING:
     from ctrack.config import Config
+from ctrack.transcription.rules import BUSINESS, CALLER, direction_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,16 @@ class RouteDecision:
     whisper: str
     visit_id: str | None
 
+    @property
+    def recording_caller(self) -> str:
+        """The file of the caller's direction, beside the mixed recording."""
+        return direction_path(self.recording_file, CALLER) if self.record else ""
+
+    @property
+    def recording_business(self) -> str:
+        """The file of the business's direction, beside the mixed recording."""
+        return direction_path(self.recording_file, BUSINESS) if self.record else ""
+
     def variables(self) -> dict[str, str]:
         """The channel variables to set, every value a string (never None)."""
         return {
@@ -92,6 +103,8 @@ class RouteDecision:
             v.RING_TIMEOUT: str(self.ring_timeout),
             v.RECORD: "1" if self.record else "0",
             v.RECORDING_FILE: self.recording_file if self.record else "",
+            v.RECORDING_CALLER: self.recording_caller,
+            v.RECORDING_BUSINESS: self.recording_business,
             v.CONSENT_PROMPT: self.consent_prompt if self.record else "",
             v.CONSENT_WHY: self.consent_why,
             v.WHISPER: self.whisper,

@@ -48,6 +48,7 @@
 #                        (or ${TESTPBX_TALK} seconds if that variable is set)
 #                        talk-T: answers, hangs up itself after T seconds
 #                        ring-R: rings R seconds, then as s;  ring-R-talk-T: both
+#   [business-speaks]    s: answers, plays the prompt vm-intro, talks until hangup
 #   [business-noanswer]  s: rings, never answers (missed call)
 #   [business-busy]      s: busy
 #   [sim-caller]         s: caller half of an AMI Originate to a Local channel
@@ -540,6 +541,15 @@ exten => _ri[n]g.,1,Set(RING=${CUT(EXTEN,-,2)})
  same => n,Ringing()
  same => n,Wait(${RING})
  same => n,Goto(s,answer)
+
+; A business line that answers and speaks Asterisk's own prompts (real 8 kHz speech),
+; then talks until the caller hangs up: the known words of a transcript test.
+[business-speaks]
+exten => s,1,Answer()
+ same => n,Wait(1)
+ same => n,Playback(vm-intro)
+ same => n,Wait(3600)
+ same => n,Hangup()
 
 ; A business line that rings and never answers (missed call).
 [business-noanswer]

@@ -29,6 +29,7 @@ PURE = sorted(
             "privacy/retention.py",
             "geo/report.py",
             "nap/extract.py",
+            "transcription/rules.py",
         )
     ]
 )

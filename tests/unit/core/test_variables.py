@@ -13,7 +13,7 @@ def test_each_constant_names_its_value():
 
 
 def test_the_route_decision_fields_are_the_variables_names():
-    fields = set(RouteDecision.__dataclass_fields__)
+    fields = set(RouteDecision.__dataclass_fields__) | {n for n in dir(RouteDecision) if not n.startswith("_")}
     for value in variables.ROUTE_VARIABLES:
         name = value.removeprefix("CTRACK_").lower()
         assert name in fields or name == "route_status", name

@@ -1,0 +1,1 @@
+"""Call transcripts, offline and speaker-separated, from the recordings the PBX makes."""
