@@ -40,9 +40,9 @@ def _job(site, call_id: int) -> tuple[str, str | None]:
 
 
 def test_a_recorded_call_gets_a_speaker_labelled_transcript(site):
-    result = site.pbx.call(SPEAKS[1:], caller="15035550301", name="Tina Transcript", talk=9)
+    result = site.pbx.call(SPEAKS[1:], caller="15035550761", name="Tina Transcript", talk=9)
     assert result.answered, result
-    [call] = site.wait_calls("+15035550301")
+    [call] = site.wait_calls("+15035550761")
     before = site.call_rows("id = ?", (call["id"],))[0]
     wait_until(lambda: _job(site, call["id"])[0] != "pending", timeout=120, interval=0.5)
     assert _job(site, call["id"]) == ("done", None), site.log_tail()
@@ -63,7 +63,7 @@ def test_a_recorded_call_gets_a_speaker_labelled_transcript(site):
 
 
 def test_a_call_without_recording_gets_no_job(site):
-    result = site.pbx.call("15035550102", caller="15035550302", talk=3)
+    result = site.pbx.call("15035550102", caller="15035550762", talk=3)
     assert result.answered, result
-    [call] = site.wait_calls("+15035550302")
+    [call] = site.wait_calls("+15035550762")
     assert _job(site, call["id"]) == ("none", None)

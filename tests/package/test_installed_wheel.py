@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ctrack.core.variables import ROUTE_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 OK = b"200 result=1\n"
 
@@ -112,7 +114,7 @@ def test_classic_agi_script_from_the_data_files(venv: Path, site: Path) -> None:
         b"agi_callerid: 15035550123\nagi_calleridname: Ann Caller\nagi_dnid: " + did + b"\n"
         b"agi_context: ctrack-call\nagi_extension: " + did + b"\nagi_arg_1: " + did + b"\n\n"
     )
-    proc = _run(venv / "bin" / "python", script, cwd=site, stdin=env_block + OK * 13)
+    proc = _run(venv / "bin" / "python", script, cwd=site, stdin=env_block + OK * len(ROUTE_VARIABLES))
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
     got = dict(re.findall(r'SET VARIABLE (\w+) "(.*)"', proc.stdout.decode()))
     assert got["CTRACK_ROUTE_STATUS"] == "ok" and got["CTRACK_SOURCE"] == "Google Ads" and got["CTRACK_RECORD"] == "1"
