@@ -35,6 +35,7 @@ from ctrack.privacy.http import log_recording_access
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.services import Services
+from ctrack.web.connections import client_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -451,18 +452,6 @@ def log_wrong_password(what: str, throttle: auth.LoginThrottle, user: str, clien
         log.warning("%s: wrong password for user %r from %s (%s); %s", what, user, client, counts, "; ".join(locked))
     else:
         log.info("%s: wrong password for user %r from %s (%s)", what, user, client, counts)
-
-
-def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
-    """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
-    remote = request.remote or ""
-    if remote not in trusted_proxies:
-        return remote
-    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-        hop = hop.strip()
-        if hop and hop not in trusted_proxies:
-            return hop
-    return remote
 
 
 def content_disposition(kind: str, filename: str) -> str:

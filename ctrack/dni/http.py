@@ -22,6 +22,7 @@ from ctrack.dni.attribution import BadRequest, LeaseRequest, parse_lease_request
 from ctrack.dni.clients import client_key
 from ctrack.dni.service import LeaseService, Published, StoreUnavailable, UnknownSite, amp_visit_id, formatted
 from ctrack.services import Services
+from ctrack.web.connections import client_address
 
 MAX_LEASE_BODY = 8 * 1024
 _AMP_CACHE = re.compile(r"^https://([a-z0-9-]+\.)*(cdn\.ampproject\.org|amp\.cloudflare\.com|bing-amp\.com)$")
@@ -48,16 +49,8 @@ def _cors(origin: str | None) -> dict[str, str]:
 
 
 def client_of(request: web.Request, trusted_proxies: frozenset[str]) -> str:
-    """Who leases are counted against: the client's address (its /64 for IPv6);
-    X-Forwarded-For only counts when a trusted proxy sent it."""
-    remote = request.remote or ""
-    if remote not in trusted_proxies:
-        return client_key(remote)
-    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-        hop = hop.strip()
-        if hop and hop not in trusted_proxies:
-            return client_key(hop)
-    return client_key(remote)
+    """Who leases are counted against: the client's address, its /64 for IPv6."""
+    return client_key(client_address(request, trusted_proxies))
 
 
 def _published(published: tuple[Published, ...]) -> list[dict[str, str]]:

@@ -17,10 +17,11 @@ import time
 from aiohttp import web
 
 from ctrack.config import ConfigError
-from ctrack.dashboard.http import client_address, log_wrong_password, login_throttle
+from ctrack.dashboard.http import log_wrong_password, login_throttle
 from ctrack.exports import ExportError
 from ctrack.exports.google_ads import ExportSettings, check_conversion_name, export
 from ctrack.services import Services
+from ctrack.web.connections import client_address
 
 PATH = "/exports/google-ads.csv"
 

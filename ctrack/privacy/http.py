@@ -6,17 +6,7 @@ from aiohttp import web
 
 from ctrack.privacy import store
 from ctrack.services import Services
-
-
-def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
-    """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
-    remote = request.remote or ""
-    if remote not in trusted_proxies:
-        return remote
-    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-        if (hop := hop.strip()) and hop not in trusted_proxies:
-            return hop
-    return remote
+from ctrack.web.connections import client_address
 
 
 async def log_recording_access(services: Services, request: web.Request, user: str, call_id: int) -> None:

@@ -210,3 +210,15 @@ class GuardedSite(web.BaseSite):
         sockname = listener.sockets[0].getsockname()
         self._bound = (sockname[0], sockname[1])
         self._server = listener
+
+
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address; X-Forwarded-For only counts when a trusted proxy sent it."""
+    remote = request.remote or ""
+    if remote not in trusted_proxies:
+        return remote
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted_proxies:
+            return hop
+    return remote
