@@ -476,13 +476,19 @@ class DashboardSettings:
 @dataclass(frozen=True, slots=True)
 class ConversionsSettings:
     currency: str = setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks")
-    value: float = setting("0", _amount, "value of a qualified call that has none of its own")
+    value: float = setting("0", _amount, "value of a conversion whose call and source have none of their own")
 
 
 @dataclass(frozen=True, slots=True)
 class GoogleAdsSettings:
     conversion_name: str = setting(
         "", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"
+    )
+    call_conversion_name: str = setting(
+        "",
+        _str,
+        "conversion action the scheduled-upload URL /exports/google-ads-calls.csv exports call conversions "
+        "(calls to numbers marked --google-call-asset) to; empty = no URL",
     )
     upload_user: str = setting(
         "", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"
