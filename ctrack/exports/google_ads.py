@@ -142,7 +142,8 @@ def build_calls(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export,
             "Conversion Currency": settings.currency,
         }
         rows.append(row)
-        marks.append((call_id, row))
+        # The mark outlives the call's erasure (ctrack privacy erase): no caller number in it.
+        marks.append((call_id, {k: v for k, v in row.items() if k != "Caller's Phone Number"}))
     return Export(_file(rows, CALL_COLUMNS, settings), len(rows), skipped), marks
 
 

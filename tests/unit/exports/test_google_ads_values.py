@@ -47,6 +47,7 @@ def test_call_file_is_googles_template_with_offsets_and_a_conversion_after_the_s
     assert tuple(result.csv.split("\r\n")[1].split(",")) == CALL_COLUMNS
     assert (result.exported, result.skipped) == (2, 2)  # no caller number: cannot match, not marked
     assert [call_id for call_id, _ in marks] == [1, 4]
+    assert all("Caller's Phone Number" not in row for _, row in marks)  # kept after an erasure
 
 
 @pytest.fixture
