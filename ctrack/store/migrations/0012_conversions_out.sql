@@ -22,9 +22,12 @@ BEGIN
         SELECT 1 FROM outbox WHERE kind = 'qualified' AND call_id = NEW.id AND target = '');
 END;
 
+-- A call first taken for spam or not a lead and then marked a lead gets its event back.
 CREATE TRIGGER calls_lead_update AFTER UPDATE OF lead_status ON calls
 WHEN NEW.lead_status IS 'lead' AND OLD.lead_status IS NOT 'lead'
 BEGIN
+    UPDATE outbox SET gave_up_at = NULL, last_error = NULL
+    WHERE kind = 'qualified' AND call_id = NEW.id AND target = '' AND sent_at IS NULL;
     INSERT INTO outbox(kind, call_id, target, payload)
     SELECT 'qualified', NEW.id, '', '' WHERE NOT EXISTS (
         SELECT 1 FROM outbox WHERE kind = 'qualified' AND call_id = NEW.id AND target = '');

@@ -86,6 +86,17 @@ async def test_ga4_carries_value_currency_and_lead_status_and_spam_goes_nowhere(
     ).fetchone()
     assert spam[0] == "the call is no conversion (spam, not a lead)"
 
+    # A person finds it was a real lead after all: it goes out then.
+    conn.execute("UPDATE calls SET lead_status = 'lead' WHERE uniqueid = 'v2'")
+    services = await started(write_config(tmp_path, receiver.port, hooks=False), path)
+    sender = OutboxSender(services, clock=Clock(START + 600))
+    try:
+        assert await sender.run_once() == 1
+    finally:
+        await sender.close()
+        await services.writer.close()
+    assert json.loads(receiver.delivered("/mp/collect")[-1]["body"])["client_id"] == "333.444"
+
 
 async def test_call_updated_is_a_signed_webhook_per_change(tmp_path, receiver):
     path, conn = await seed(tmp_path)
