@@ -74,6 +74,9 @@ class Export:
     skipped: int  # calls whose gclid is not a click id / caller not an E.164 number (left out, not marked)
 
 
+Marks = list[tuple[int, dict[str, str]]]  # (call id, its row) of each conversion in a file
+
+
 def check_conversion_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
@@ -102,7 +105,7 @@ def _file(rows: list[dict[str, str]], columns: tuple[str, ...], settings: Export
     return f"Parameters:TimeZone={settings.tz}\r\n" + to_csv(rows, columns)
 
 
-def build(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export, list[tuple[int, dict[str, str]]]]:
+def build(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export, Marks]:
     """The click-conversion CSV for pending calls (id, gclid, started_at, value) and the rows to mark."""
     rows, marks, skipped = [], [], 0
     for call_id, gclid, started_at, value in calls:
@@ -121,7 +124,7 @@ def build(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export, list[
     return Export(_file(rows, COLUMNS, settings), len(rows), skipped), marks
 
 
-def build_calls(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export, list[tuple[int, dict[str, str]]]]:
+def build_calls(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export, Marks]:
     """The call-conversion CSV for pending calls (id, caller, started_at, ended_at, value).
 
     Google matches a row to a call through its forwarding number by caller and start time;
@@ -147,8 +150,7 @@ def build_calls(calls: Iterable[Any], settings: ExportSettings) -> tuple[Export,
     return Export(_file(rows, CALL_COLUMNS, settings), len(rows), skipped), marks
 
 
-Marks = list[tuple[int, dict[str, str]]]
-Builder = Callable[[Iterable[Any], "ExportSettings"], tuple["Export", Marks]]
+Builder = Callable[[Iterable[Any], ExportSettings], tuple[Export, Marks]]
 
 
 def _run(
