@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from ctrack.exports import ExportError
@@ -24,6 +25,17 @@ VALUE = "coalesce(c.value, (SELECT s.value FROM sources s WHERE s.name = c.sourc
 UPDATED = "updated"  # outbox kind of a call.updated event, fanned out to the webhooks
 
 
+def _plain(value: Any) -> Any:
+    """A changed value as JSON holds it: amounts as numbers, tags as a list."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
 def call_updated(conn: sqlite3.Connection, call_id: int, changes: Mapping[str, tuple[Any, Any]]) -> bool:
     """Write job step, run in the transaction that changed the call: leave one call.updated
     event in the outbox when its lead status, tags or value changed.
@@ -31,9 +43,9 @@ def call_updated(conn: sqlite3.Connection, call_id: int, changes: Mapping[str, t
     `changes` maps a field to (before, after); other fields (such as a note) and fields
     whose value did not change are ignored. Returns whether an event was left."""
     changed = {
-        name: {"from": before, "to": after}
+        name: {"from": _plain(before), "to": _plain(after)}
         for name, (before, after) in changes.items()
-        if name in UPDATE_FIELDS and before != after
+        if name in UPDATE_FIELDS and _plain(before) != _plain(after)
     }
     if not changed:
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -165,6 +166,14 @@ def test_call_updated_ignores_what_did_not_change_and_refuses_an_unknown_call(tm
     conn.execute("INSERT INTO calls(uniqueid, started_at) VALUES ('x1', 1)")
     assert call_updated(conn, 1, {"note": ("", "called back")}) is False
     assert call_updated(conn, 1, {"value": (10.0, 10.0), "tags": (["a"], ["a"])}) is False
+    assert call_updated(conn, 1, {"tags": ({"b", "a"}, ["a", "b"])}) is False  # the same tags
+    # Amounts as the CLI parses them (Decimal) and tags as a set are stored as JSON numbers and lists.
+    assert call_updated(conn, 1, {"value": (None, Decimal("250.50")), "tags": (set(), {"quote", "booked"})}) is True
+    (payload,) = conn.execute("SELECT payload FROM outbox WHERE kind = 'updated'").fetchone()
+    assert json.loads(payload) == {
+        "changes": {"value": {"from": None, "to": 250.5}, "tags": {"from": [], "to": ["booked", "quote"]}}
+    }
+    conn.execute("DELETE FROM outbox")
     with pytest.raises(ExportError, match="unknown call id 99"):
         call_updated(conn, 99, {"value": (None, 5.0)})
     assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
