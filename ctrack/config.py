@@ -476,13 +476,19 @@ class DashboardSettings:
 @dataclass(frozen=True, slots=True)
 class ConversionsSettings:
     currency: str = setting("USD", _currency, "currency of conversion values sent to Google Ads, GA4 and webhooks")
-    value: float = setting("0", _amount, "value of a qualified call that has none of its own")
+    value: float = setting("0", _amount, "value of a conversion whose call and source have none of their own")
 
 
 @dataclass(frozen=True, slots=True)
 class GoogleAdsSettings:
     conversion_name: str = setting(
         "", _str, "conversion action the scheduled-upload URL /exports/google-ads.csv exports to; empty = no URL"
+    )
+    call_conversion_name: str = setting(
+        "",
+        _str,
+        "conversion action the scheduled-upload URL /exports/google-ads-calls.csv exports call conversions "
+        "(calls to numbers marked --google-call-asset) to; empty = no URL",
     )
     upload_user: str = setting(
         "", _str, "user name Google Ads gives for the scheduled upload (HTTP basic auth); empty = no URL"
@@ -493,7 +499,7 @@ class GoogleAdsSettings:
 @dataclass(frozen=True, slots=True)
 class Ga4Settings:
     measurement_id: str = setting(
-        "", _str, "GA4 measurement id (G-…) to send a qualified call's event to; empty = GA4 off"
+        "", _str, "GA4 measurement id (G-…) to send each conversion's event to; empty = GA4 off"
     )
     api_secret: str = setting("", _str, "Measurement Protocol API secret of that data stream")
     endpoint: str = setting(
@@ -501,13 +507,15 @@ class Ga4Settings:
         _url,
         "Measurement Protocol endpoint (region-specific or a test receiver)",
     )
-    event_name: str = setting("generate_lead", _str, "name of the event sent for a qualified call")
+    event_name: str = setting("generate_lead", _str, "name of the event sent for a conversion (docs/conversions.md)")
 
 
 @dataclass(frozen=True, slots=True)
 class WebhooksSettings:
     urls: tuple[str, ...] = setting(
-        "", _url_list, "URLs that receive a signed JSON POST for each qualified call, comma-separated; empty = none"
+        "",
+        _url_list,
+        "URLs that receive a signed JSON POST for each conversion and call update, comma-separated; empty = none",
     )
     secret: str = setting("", _str, "key of the HMAC-SHA256 signature in X-Ctrack-Signature (required with urls)")
     timeout_seconds: int = setting(

@@ -71,14 +71,15 @@ published_numbers = example.com=+15035550100
 EOF
 export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" init
-"$CTRACK" source add "Google Ads" --channel paid_search --campaign "Burst pipes"
+"$CTRACK" source add "Google Ads" --channel paid_search --campaign "Burst pipes" --value 120
 "$CTRACK" source add "KXL radio" --channel radio
 "$CTRACK" source add "I-5 billboard" --channel billboard
 "$CTRACK" source add "Google Business Profile" --channel gbp
 "$CTRACK" number add "(503) 555-0101" --source "Google Ads" --record
 "$CTRACK" number add 503-555-0102 --source "KXL radio"
 "$CTRACK" number add +15035550103 --source "I-5 billboard" --forward Local/s@business-noanswer
-"$CTRACK" number add +15035550104 --source "Google Business Profile" --forward Local/s@business-busy
+"$CTRACK" number add +15035550104 --source "Google Business Profile" --forward Local/s@business-busy \
+  --google-call-asset
 "$CTRACK" pool add website --site example.com --fallback +15035550199
 "$CTRACK" number add +15035550111 --pool website
 "$CTRACK" number add +15035550112 --pool website
@@ -169,6 +170,8 @@ say "ctrack report sources (spend, cost per call, cost per lead)"
 "$CTRACK" report sources
 say "ctrack export google-ads --conversion-name 'Phone call' (Google Ads click-conversion import)"
 "$CTRACK" export google-ads --conversion-name "Phone call"
+say "ctrack export google-ads-calls --conversion-name 'Calls from ads' (calls to Google call-asset numbers)"
+"$CTRACK" export google-ads-calls --conversion-name "Calls from ads"
 say "the recording of the Google Ads call (recorded after the consent prompt)"
 ls -l "$RECORDINGS_DIR" | grep -v '^total' || true
 if [ -n "${DEMO_KEEP:-}" ]; then

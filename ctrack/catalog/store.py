@@ -35,7 +35,7 @@ class Invalid(CatalogError):
 
 _NUMBER_COLUMNS = """
     n.number, n.kind, s.name AS source, p.name AS pool, n.forward, n.record, n.whisper,
-    n.vanity, n.region, n.state, n.consent
+    n.vanity, n.region, n.state, n.consent, n.google_call_asset
 """
 _NUMBER_FROM = "numbers n LEFT JOIN sources s ON s.id = n.source_id LEFT JOIN pools p ON p.id = n.pool_id"
 
@@ -44,6 +44,13 @@ def _check_channel(channel: str) -> str:
     if channel not in CHANNELS:
         raise Invalid(f"unknown channel {channel!r} (one of: {', '.join(CHANNELS)})")
     return channel
+
+
+def _check_value(value: float | None) -> float | None:
+    """A source's default conversion value: an amount from 0, or None (none of its own)."""
+    if value is not None and not 0 <= value < 1e9:
+        raise Invalid(f"value {value:g} must be an amount from 0 (such as 250 or 99.50)")
+    return value
 
 
 def _check_name(kind: str, name: str) -> str:
@@ -74,6 +81,8 @@ class transaction:
 
 # --- sources -------------------------------------------------------------------------------
 
+CLEAR: Any = object()  # edit_source(value=CLEAR): the source has no value of its own again
+
 
 def _source_id(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
@@ -82,19 +91,24 @@ def _source_id(conn: sqlite3.Connection, name: str) -> int:
     return row[0]
 
 
-def add_source(conn: sqlite3.Connection, name: str, channel: str, campaign: str | None = None) -> Source:
+def add_source(
+    conn: sqlite3.Connection, name: str, channel: str, campaign: str | None = None, value: float | None = None
+) -> Source:
     name = _check_name("source", name)
     _check_channel(channel)
+    _check_value(value)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM sources WHERE name = ?", (name,)).fetchone():
             raise Conflict(f"source {name!r} already exists")
-        conn.execute("INSERT INTO sources(name, channel, campaign) VALUES (?, ?, ?)", (name, channel, campaign))
+        conn.execute(
+            "INSERT INTO sources(name, channel, campaign, value) VALUES (?, ?, ?, ?)", (name, channel, campaign, value)
+        )
     return Source(name, channel, campaign)
 
 
 def list_sources(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute("""
-        SELECT s.name, s.channel, s.campaign,
+        SELECT s.name, s.channel, s.campaign, s.value,
                (SELECT count(*) FROM numbers n WHERE n.source_id = s.id AND n.state = 'active') AS numbers
         FROM sources s ORDER BY s.name""").fetchall()
     return [dict(r) for r in rows]
@@ -107,7 +121,11 @@ def edit_source(
     new_name: str | None = None,
     channel: str | None = None,
     campaign: str | None = None,
+    value: Any = None,
 ) -> None:
+    """Change a source; `value` None keeps it, CLEAR removes it (back to [conversions] value)."""
+    if value is not None and value is not CLEAR:
+        _check_value(value)
     with transaction(conn):
         source_id = _source_id(conn, name)
         if new_name is not None:
@@ -119,6 +137,8 @@ def edit_source(
             conn.execute("UPDATE sources SET channel = ? WHERE id = ?", (_check_channel(channel), source_id))
         if campaign is not None:
             conn.execute("UPDATE sources SET campaign = ? WHERE id = ?", (campaign or None, source_id))
+        if value is not None:
+            conn.execute("UPDATE sources SET value = ? WHERE id = ?", (None if value is CLEAR else value, source_id))
 
 
 def remove_source(conn: sqlite3.Connection, name: str) -> None:
@@ -195,11 +215,13 @@ class NumberSpec:
     vanity: str | None = None
     region: str | None = None
     consent: str | None = None  # "always" / "never"; None = [recording] consent
+    google_call_asset: bool = False  # reached through Google forwarding numbers / call assets
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)
     d["record"] = bool(d["record"])
+    d["google_call_asset"] = bool(d["google_call_asset"])
     return d
 
 
@@ -214,8 +236,9 @@ def _insert_number(conn: sqlite3.Connection, spec: NumberSpec) -> None:
     source_id = _source_id(conn, spec.source) if spec.source is not None else None
     pool_id = _pool_id(conn, spec.pool) if spec.pool is not None else None
     conn.execute(
-        """INSERT INTO numbers(number, kind, source_id, pool_id, forward, record, whisper, vanity, region, consent)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO numbers(number, kind, source_id, pool_id, forward, record, whisper, vanity, region, consent,
+                              google_call_asset)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             spec.number,
             NumberKind.STATIC if source_id else NumberKind.POOL,
@@ -227,6 +250,7 @@ def _insert_number(conn: sqlite3.Connection, spec: NumberSpec) -> None:
             spec.vanity,
             spec.region,
             spec.consent,
+            int(spec.google_call_asset),
         ),
     )
 
@@ -295,6 +319,7 @@ def edit_number(
     vanity: Any = _UNSET,
     region: Any = _UNSET,
     consent: Any = _UNSET,
+    google_call_asset: bool | None = None,
 ) -> dict[str, Any]:
     """Change a number; a text field given as '' is cleared."""
     if source is not None and pool is not None:
@@ -313,6 +338,8 @@ def edit_number(
             )
         if record is not None:
             conn.execute("UPDATE numbers SET record = ? WHERE number = ?", (int(record), number))
+        if google_call_asset is not None:
+            conn.execute("UPDATE numbers SET google_call_asset = ? WHERE number = ?", (int(google_call_asset), number))
         for column, value in (
             ("forward", forward),
             ("whisper", whisper),

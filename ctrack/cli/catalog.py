@@ -16,6 +16,7 @@ from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.privacy.consent import ALWAYS, NEVER
 from ctrack.route.rules import safe_sound
+from ctrack.spend.rules import SpendError, parse_amount
 
 NUMBER_COLUMNS = (
     "number",
@@ -29,6 +30,7 @@ NUMBER_COLUMNS = (
     "region",
     "state",
     "consent",
+    "google_call_asset",
 )
 IMPORT_COLUMNS = ("number", "source", "pool", "forward", "record", "whisper", "vanity", "region")
 _channel = click.Choice(CHANNELS)
@@ -69,6 +71,19 @@ def _whisper(text: str | None) -> str | None:
     return text.strip()
 
 
+def _value(text: str | None) -> float | None:
+    """--value: a source's default conversion value, an amount from 0."""
+    if text is None or text == "":
+        return None
+    try:
+        return float(parse_amount(text))
+    except SpendError:
+        raise cat.Invalid(f"--value {text!r}: expected an amount from 0 such as 250 or 99.50") from None
+
+
+_VALUE_HELP = "Value of a conversion from this source when the call has none (in [conversions] currency)."
+
+
 # --- sources -------------------------------------------------------------------------------
 
 
@@ -81,10 +96,11 @@ def source() -> None:
 @click.argument("name")
 @click.option("--channel", required=True, type=_channel, help="Marketing channel.")
 @click.option("--campaign", default=None, help="Campaign name.")
+@click.option("--value", "value_text", default=None, metavar="AMOUNT", help=_VALUE_HELP)
 @pass_ctx
-def source_add(ctx: Context, name: str, channel: str, campaign: str | None) -> None:
+def source_add(ctx: Context, name: str, channel: str, campaign: str | None, value_text: str | None) -> None:
     """Add a source."""
-    cat.add_source(ctx.connect(), name, channel, campaign)
+    cat.add_source(ctx.connect(), name, channel, campaign, _value(value_text))
     click.echo(f"source {name!r} added ({channel})")
 
 
@@ -93,7 +109,7 @@ def source_add(ctx: Context, name: str, channel: str, campaign: str | None) -> N
 @pass_ctx
 def source_list(ctx: Context, as_json: bool) -> None:
     """List sources."""
-    print_rows(cat.list_sources(ctx.connect()), ("name", "channel", "campaign", "numbers"), as_json)
+    print_rows(cat.list_sources(ctx.connect()), ("name", "channel", "campaign", "value", "numbers"), as_json)
 
 
 @source.command("edit")
@@ -101,12 +117,16 @@ def source_list(ctx: Context, as_json: bool) -> None:
 @click.option("--name", "new_name", default=None, help="Rename the source.")
 @click.option("--channel", default=None, type=_channel)
 @click.option("--campaign", default=None, help="New campaign ('' clears it).")
+@click.option("--value", "value_text", default=None, metavar="AMOUNT", help=_VALUE_HELP + " '' clears it.")
 @pass_ctx
-def source_edit(ctx: Context, name: str, new_name: str | None, channel: str | None, campaign: str | None) -> None:
-    """Change a source's name, channel or campaign."""
-    if new_name is None and channel is None and campaign is None:
-        raise cat.Invalid("nothing to change (give --name, --channel or --campaign)")
-    cat.edit_source(ctx.connect(), name, new_name=new_name, channel=channel, campaign=campaign)
+def source_edit(
+    ctx: Context, name: str, new_name: str | None, channel: str | None, campaign: str | None, value_text: str | None
+) -> None:
+    """Change a source's name, channel, campaign or default conversion value."""
+    if new_name is None and channel is None and campaign is None and value_text is None:
+        raise cat.Invalid("nothing to change (give --name, --channel, --campaign or --value)")
+    value = None if value_text is None else (cat.CLEAR if value_text == "" else _value(value_text))
+    cat.edit_source(ctx.connect(), name, new_name=new_name, channel=channel, campaign=campaign, value=value)
     click.echo(f"source {new_name or name!r} updated")
 
 
@@ -142,6 +162,11 @@ def number() -> None:
     default="default",
     help="Consent prompt for its recorded calls: always, never, or default ([recording] consent).",
 )
+@click.option(
+    "--google-call-asset/--no-google-call-asset",
+    default=False,
+    help="Calls reach it through Google forwarding numbers or call assets: export them as call conversions.",
+)
 @pass_ctx
 def number_add(
     ctx: Context,
@@ -154,6 +179,7 @@ def number_add(
     vanity: str | None,
     region: str | None,
     consent: str,
+    google_call_asset: bool,
 ) -> None:
     """Add a tracking number for a source (static) or a pool (DNI)."""
     spec = cat.NumberSpec(
@@ -166,6 +192,7 @@ def number_add(
         vanity,
         region,
         _consent(consent),
+        google_call_asset,
     )
     row = cat.add_number(ctx.connect(), spec)
     target = f"source {row['source']!r}" if row["source"] else f"pool {row['pool']!r}"
@@ -207,6 +234,7 @@ def number_show(ctx: Context, number_text: str, as_json: bool) -> None:
 @click.option("--vanity", default=None, help="'' clears it.")
 @click.option("--region", default=None, help="'' clears it.")
 @click.option("--consent", type=click.Choice(CONSENT_CHOICES), default=None, help="always, never or default.")
+@click.option("--google-call-asset/--no-google-call-asset", default=None, help="Export its calls as call conversions.")
 @pass_ctx
 def number_edit(
     ctx: Context,
@@ -219,6 +247,7 @@ def number_edit(
     vanity: str | None,
     region: str | None,
     consent: str | None,
+    google_call_asset: bool | None,
 ) -> None:
     """Change a tracking number."""
     changes = {
@@ -233,10 +262,16 @@ def number_edit(
     }
     if consent is not None:
         changes["consent"] = _consent(consent) or ""
-    if source_name is None and pool_name is None and record is None and not changes:
+    if source_name is None and pool_name is None and record is None and google_call_asset is None and not changes:
         raise cat.Invalid("nothing to change")
     row = cat.edit_number(
-        ctx.connect(), _e164(ctx, number_text), source=source_name, pool=pool_name, record=record, **changes
+        ctx.connect(),
+        _e164(ctx, number_text),
+        source=source_name,
+        pool=pool_name,
+        record=record,
+        google_call_asset=google_call_asset,
+        **changes,
     )
     click.echo(f"{row['number']} updated")
 

@@ -223,26 +223,31 @@ def export_group() -> None:
     """Conversions for ad platforms."""
 
 
-@export_group.command("google-ads")
-@click.option("--conversion-name", required=True, help="The conversion action's name in Google Ads.")
-@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only calls from this day on.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the CSV here (default: standard output).",
-)
-@click.option("--include-exported", is_flag=True, help="Also conversions exported before (to re-send a lost file).")
-@pass_ctx
-def export_google_ads(
-    ctx: Context, conversion_name: str, since: str | None, output: Path | None, include_exported: bool
-) -> None:
-    """Qualified calls with a Google click id as a click-conversion import CSV.
+def _export_options(fn: Callable) -> Callable:
+    fn = click.option(
+        "--include-exported", is_flag=True, help="Also conversions exported before (to re-send a lost file)."
+    )(fn)
+    fn = click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write the CSV here (default: standard output).",
+    )(fn)
+    fn = click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only calls from this day on.")(fn)
+    return click.option("--conversion-name", required=True, help="The conversion action's name in Google Ads.")(fn)
 
-    Each conversion is exported once per conversion name (here or at the scheduled-upload
-    URL); it is marked exported only once the file is written.
-    """
+
+def _export(
+    ctx: Context,
+    job: Callable[[sqlite3.Connection, google_ads.ExportSettings, float], google_ads.Export],
+    conversion_name: str,
+    since: str | None,
+    output: Path | None,
+    include_exported: bool,
+    skipped_what: str,
+) -> None:
+    """Run an export job, writing the file inside its transaction (a failed write marks nothing)."""
     config = ctx.config
     tz = config.ctrack.timezone
     settings = google_ads.ExportSettings(
@@ -264,15 +269,60 @@ def export_google_ads(
             raise ExportError(f"{output}: cannot write ({exc.strerror})") from None
 
     def export_and_deliver(conn: sqlite3.Connection) -> google_ads.Export:
-        exported = google_ads.export(conn, settings, time.time())
+        exported = job(conn, settings, time.time())
         deliver(exported)  # inside the transaction: a file that cannot be written marks nothing
         return exported
 
     result = db.write(ctx.connect(), export_and_deliver)
     if result.skipped:
-        click.echo(f"ctrack: warning: left out {result.skipped} calls whose gclid is not a Google click id", err=True)
+        click.echo(f"ctrack: warning: left out {result.skipped} calls {skipped_what}", err=True)
     if output is not None or result.exported == 0:
         click.echo(f"{result.exported} conversions exported" + (f" to {output}" if output else ""), err=True)
+
+
+@export_group.command("google-ads")
+@_export_options
+@pass_ctx
+def export_google_ads(
+    ctx: Context, conversion_name: str, since: str | None, output: Path | None, include_exported: bool
+) -> None:
+    """Conversions with a Google click id as a click-conversion import CSV.
+
+    Each conversion is exported once per conversion name (here or at the scheduled-upload
+    URL); it is marked exported only once the file is written.
+    """
+    _export(
+        ctx,
+        google_ads.export,
+        conversion_name,
+        since,
+        output,
+        include_exported,
+        "whose gclid is not a Google click id",
+    )
+
+
+@export_group.command("google-ads-calls")
+@_export_options
+@pass_ctx
+def export_google_ads_calls(
+    ctx: Context, conversion_name: str, since: str | None, output: Path | None, include_exported: bool
+) -> None:
+    """Conversions from calls to numbers marked --google-call-asset, as Google's
+    call-conversion import CSV (caller and call start time; no click id needed).
+
+    Each conversion is exported once per conversion name (here or at the scheduled-upload
+    URL); it is marked exported only once the file is written.
+    """
+    _export(
+        ctx,
+        google_ads.export_calls,
+        conversion_name,
+        since,
+        output,
+        include_exported,
+        "without a caller number in E.164 (anonymous)",
+    )
 
 
 # --- dashboard users -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""What a qualified call sends out: the GA4 Measurement Protocol body, the webhook body
-and its HMAC signature, and the retry schedule. Pure: the outbox sender does the I/O.
+"""What a conversion sends out: the GA4 Measurement Protocol body, the webhook bodies
+(call.qualified, call.updated) and their HMAC signature, and the retry schedule. Pure: the
+outbox sender does the I/O.
 """
 
 from __future__ import annotations
@@ -7,11 +8,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 GA4_MAX_AGE = 72 * 3600  # the Measurement Protocol drops events older than this
 EVENT = "call.qualified"
+UPDATED_EVENT = "call.updated"
+UPDATE_FIELDS = ("lead_status", "tags", "value")  # the changes that send call.updated
+_UPDATE_TARGET = re.compile(r"^(.*)#ctrack-update-([0-9]+)$")
 
 WEBHOOK_FIELDS = (
     "uniqueid",
@@ -31,13 +36,35 @@ WEBHOOK_FIELDS = (
 )
 
 
-def idempotency_key(uniqueid: str) -> str:
-    """The same key on every delivery of one call's event, so a receiver can drop repeats."""
-    return f"ctrack-{EVENT}-{uniqueid}"
+def idempotency_key(uniqueid: str, update: int | None = None) -> str:
+    """The same key on every delivery of one event, so a receiver can drop repeats; a call's
+    updates are numbered 1, 2, …"""
+    if update is None:
+        return f"ctrack-{EVENT}-{uniqueid}"
+    return f"ctrack-{UPDATED_EVENT}-{uniqueid}-{update}"
+
+
+def conversion_value(call: dict[str, Any], default: float) -> float:
+    """The call's own value, else its source's (both read as `value`), else [conversions] value."""
+    return default if call["value"] is None else float(call["value"])
+
+
+def tags_list(text: str | None) -> list[str]:
+    """calls.tags as a list: a JSON array, or (as typed) comma-separated."""
+    if not text:
+        return []
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list):
+        return [str(tag) for tag in parsed]
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
 def ga4_body(call: dict[str, Any], client_id: str, event_name: str, value: float, currency: str) -> dict[str, Any]:
-    """POST /mp/collect JSON: the visit's GA client id, one event stamped with the call time."""
+    """POST /mp/collect JSON: the visit's GA client id, one event stamped with the call time,
+    carrying the conversion's value, currency and lead status."""
     return {
         "client_id": client_id,
         "timestamp_micros": int(call["started_at"] * 1_000_000),
@@ -50,21 +77,57 @@ def ga4_body(call: dict[str, Any], client_id: str, event_name: str, value: float
                     "channel": call["channel"] or "(none)",
                     "talk_seconds": call["talk_seconds"],
                     "first_time_caller": int(bool(call["first_time"])),
-                    "value": value if call["value"] is None else call["value"],
+                    "value": conversion_value(call, value),
                     "currency": currency,
+                    "lead_status": call["lead_status"] or "(none)",
                 },
             }
         ],
     }
 
 
-def webhook_body(call: dict[str, Any], value: float, currency: str) -> dict[str, Any]:
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _call_data(call: dict[str, Any], value: float, currency: str) -> dict[str, Any]:
     data = {name: call[name] for name in WEBHOOK_FIELDS}
     data["first_time"] = None if call["first_time"] is None else bool(call["first_time"])
-    data["started_at"] = datetime.fromtimestamp(call["started_at"], UTC).isoformat().replace("+00:00", "Z")
-    data["value"] = value if call["value"] is None else call["value"]
+    data["started_at"] = _iso(call["started_at"])
+    data["lead_status"] = call["lead_status"]
+    data["tags"] = tags_list(call["tags"])
+    data["value"] = conversion_value(call, value)
     data["currency"] = currency
-    return {"event": EVENT, "id": idempotency_key(call["uniqueid"]), "call": data}
+    return data
+
+
+def webhook_body(call: dict[str, Any], value: float, currency: str) -> dict[str, Any]:
+    return {"event": EVENT, "id": idempotency_key(call["uniqueid"]), "call": _call_data(call, value, currency)}
+
+
+def updated_body(
+    call: dict[str, Any], update: int, changes: dict[str, Any], updated_at: float, value: float, currency: str
+) -> dict[str, Any]:
+    """call.updated: what changed ({field: {from, to}}) and the call as it is now."""
+    return {
+        "event": UPDATED_EVENT,
+        "id": idempotency_key(call["uniqueid"], update),
+        "updated_at": _iso(updated_at),
+        "changes": changes,
+        "call": _call_data(call, value, currency),
+    }
+
+
+def update_target(url: str, update: int) -> str:
+    """The outbox target of one update's delivery to one webhook URL (a fragment, which is
+    never sent, keeps each update's row apart)."""
+    return f"{url}#ctrack-update-{update}"
+
+
+def webhook_url(target: str) -> str:
+    """The URL a webhook delivery goes to."""
+    m = _UPDATE_TARGET.match(target)
+    return m.group(1) if m else target
 
 
 def encode(body: dict[str, Any]) -> str:

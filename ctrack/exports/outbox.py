@@ -1,12 +1,16 @@
-"""The outbox sender: delivers each qualified call to GA4 and the webhooks, at least once.
+"""The outbox sender: delivers each conversion to GA4 and the webhooks, and each change of a
+call's lead status, tags or value to the webhooks, at least once.
 
 A trigger leaves a 'qualified' event in the outbox in the same transaction that saves a
-qualified call (migration 0003). The sender fans each event out into one row per target
-configured at that moment (GA4 when the call has a GA client id; every webhook URL), then
-delivers due rows, retrying failures with exponential backoff. Every state change goes
-through the store writer, so a restart resumes where it stopped and nothing is lost while
-an endpoint is down. A delivery is marked sent only after a 2xx answer; one sent twice
-(crash between answer and mark) carries the same idempotency key.
+qualified call or marks a call as a lead (migrations 0003, 0012); `store.call_updated`
+leaves an 'updated' event in the transaction that changes a call. The sender fans each
+event out into one row per target configured at that moment (GA4 when the call has a GA
+client id; every webhook URL), then delivers due rows, retrying failures with exponential
+backoff. A 'qualified' event whose call is no conversion by then (store.CONVERSION: spam,
+not a lead) goes nowhere. Every state change goes through the store writer, so a restart
+resumes where it stopped and nothing is lost while an endpoint is down. A delivery is
+marked sent only after a 2xx answer; one sent twice (crash between answer and mark)
+carries the same idempotency key.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import aiohttp
 from ctrack import __version__
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
+from ctrack.exports.store import CONVERSION, UPDATED, VALUE
 from ctrack.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,16 +81,18 @@ class OutboxSettings:
         return bool(self.ga4_measurement_id)
 
 
-_EVENTS = """
-SELECT o.id AS event_id, c.id, c.uniqueid, c.tracking_number, c.caller_number, c.caller_name, c.source,
-       c.channel, c.disposition, c.started_at, c.ring_seconds, c.talk_seconds, c.first_time, c.qualified,
-       c.keyword, c.landing_page, c.gclid, c.visit_id, c.value,
-       coalesce(c.ga_client_id, v.ga_client_id) AS client_id, o.created_at
+EVENT_KINDS = f"('qualified', '{UPDATED}')"
+_EVENTS = f"""
+SELECT o.id AS event_id, o.kind AS event_kind, o.target AS event_target, o.payload AS event_payload,
+       c.id, c.uniqueid, c.tracking_number, c.caller_number, c.caller_name, c.source,
+       c.channel, c.disposition, c.started_at, c.ring_seconds, c.talk_seconds, c.first_time,
+       c.keyword, c.landing_page, c.gclid, c.visit_id, c.lead_status, c.tags, {VALUE} AS value,
+       {CONVERSION} AS conversion, coalesce(c.ga_client_id, v.ga_client_id) AS client_id, o.created_at
 FROM outbox o JOIN calls c ON c.id = o.call_id LEFT JOIN visits v ON v.id = c.visit_id
-WHERE o.kind = 'qualified' AND o.sent_at IS NULL AND o.gave_up_at IS NULL
+WHERE o.kind IN {EVENT_KINDS} AND o.sent_at IS NULL AND o.gave_up_at IS NULL
 ORDER BY o.id LIMIT 200
 """
-_NEW_EVENTS = f"SELECT 1 FROM outbox WHERE {ACTIVE} AND kind = 'qualified' LIMIT 1"
+_NEW_EVENTS = f"SELECT 1 FROM outbox WHERE {ACTIVE} AND kind IN {EVENT_KINDS} LIMIT 1"
 _ADD = """
 INSERT INTO outbox(kind, call_id, target, payload)
 SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND call_id = ? AND target = ?)
@@ -95,7 +102,7 @@ SELECT id, kind, target, payload, attempts, created_at FROM outbox
 WHERE {ACTIVE} AND kind IN ('ga4', 'webhook') AND next_attempt <= ?
 ORDER BY next_attempt, id LIMIT {BATCH}
 """
-_NEXT = f"SELECT min(next_attempt) FROM outbox WHERE {ACTIVE} AND kind IN ('qualified', 'ga4', 'webhook')"
+_NEXT = f"SELECT min(next_attempt) FROM outbox WHERE {ACTIVE} AND kind IN ('qualified', '{UPDATED}', 'ga4', 'webhook')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,25 +153,38 @@ class OutboxSender:
         s = self.settings
         events = [dict(row) for row in conn.execute(_EVENTS)]
         for call in events:
-            if not call["qualified"]:
-                self._give_up(conn, call["event_id"], now, "the call is no longer qualified")
+            if call["event_kind"] == "qualified" and not call["conversion"]:
+                self._give_up(conn, call["event_id"], now, "the call is no conversion (spam, not a lead)")
                 continue
             if now - call["created_at"] > s.give_up_after:
                 self._give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
                 continue
-            targets = []
-            if s.ga4 and call["client_id"]:
-                targets.append(
-                    (
-                        "ga4",
-                        s.ga4_measurement_id,
-                        conv.ga4_body(call, call["client_id"], s.ga4_event_name, s.value, s.currency),
-                    )
-                )
-            targets += [("webhook", url, conv.webhook_body(call, s.value, s.currency)) for url in s.webhook_urls]
+            targets = self._targets(call) if call["event_kind"] == "qualified" else self._update_targets(call)
             for kind, target, body in targets:
                 conn.execute(_ADD, (kind, call["id"], target, conv.encode(body), kind, call["id"], target))
             conn.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, call["event_id"]))
+
+    def _targets(self, call: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        """A conversion goes to GA4 (when the call has a GA client id) and every webhook."""
+        s = self.settings
+        targets = []
+        if s.ga4 and call["client_id"]:
+            targets.append(
+                (
+                    "ga4",
+                    s.ga4_measurement_id,
+                    conv.ga4_body(call, call["client_id"], s.ga4_event_name, s.value, s.currency),
+                )
+            )
+        targets += [("webhook", url, conv.webhook_body(call, s.value, s.currency)) for url in s.webhook_urls]
+        return targets
+
+    def _update_targets(self, call: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        """A change of lead status, tags or value goes to every webhook, one row per update."""
+        s, update = self.settings, int(call["event_target"])
+        changes = json.loads(call["event_payload"])["changes"]
+        body = conv.updated_body(call, update, changes, call["created_at"], s.value, s.currency)
+        return [("webhook", conv.update_target(url, update), body) for url in s.webhook_urls]
 
     def _give_up(self, conn: sqlite3.Connection, row_id: int, now: float, reason: str) -> None:
         conn.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, reason, row_id))
@@ -189,13 +209,13 @@ class OutboxSender:
             url = f"{s.ga4_endpoint}?{urlencode({'measurement_id': s.ga4_measurement_id, 'api_secret': s.ga4_api_secret})}"
             headers = {"Content-Type": "application/json"}
         else:
-            if row["target"] not in s.webhook_urls:
+            url = conv.webhook_url(row["target"])
+            if url not in s.webhook_urls:
                 return Outcome(row_id, False, "webhook URL no longer configured", give_up=True)
-            url = row["target"]
             stamp = int(now)
             headers = {
                 "Content-Type": "application/json",
-                "X-Ctrack-Event": conv.EVENT,
+                "X-Ctrack-Event": json.loads(body)["event"],
                 "X-Ctrack-Timestamp": str(stamp),
                 "X-Ctrack-Signature": conv.sign(s.webhook_secret, stamp, body),
                 "Idempotency-Key": json.loads(body)["id"],

@@ -78,6 +78,7 @@ def test_number_add_national_format_and_json_contract(run):
             "region": "Portland",
             "state": "active",
             "consent": None,
+            "google_call_asset": False,
         },
         {
             "number": "+15035550124",
@@ -91,6 +92,7 @@ def test_number_add_national_format_and_json_contract(run):
             "region": None,
             "state": "active",
             "consent": None,
+            "google_call_asset": False,
         },
     ]
     table = run("number", "list").stdout
@@ -101,8 +103,8 @@ def test_number_add_national_format_and_json_contract(run):
 def test_listings_have_json(run):
     sources = json.loads(run("source", "list", "--json").stdout)
     assert sources == [
-        {"name": "Google Ads", "channel": "paid_search", "campaign": "Spring", "numbers": 0},
-        {"name": "Radio", "channel": "radio", "campaign": None, "numbers": 0},
+        {"name": "Google Ads", "channel": "paid_search", "campaign": "Spring", "value": None, "numbers": 0},
+        {"name": "Radio", "channel": "radio", "campaign": None, "value": None, "numbers": 0},
     ]
     pools = json.loads(run("pool", "list", "--json").stdout)
     assert pools[0]["name"] == "website" and pools[0]["fallback"] == "+15035550199"
