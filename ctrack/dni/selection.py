@@ -101,9 +101,9 @@ def choose_pools(
         unknown = requested
     for campaign in campaigns:
         wanted = campaign.strip().casefold() if campaign else ""
-        hits = sorted(p.name for p in site_pools if wanted and p.utm_campaign == wanted)
-        if hits:
-            return Choice((hits[0],), BY_CAMPAIGN, unknown)
+        named = sorted(p.name for p in site_pools if wanted and p.utm_campaign == wanted)
+        if named:
+            return Choice((named[0],), BY_CAMPAIGN, unknown)
     path = page_path(page_url)
     if path is not None:
         hits = sorted(
