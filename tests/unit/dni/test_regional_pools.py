@@ -8,36 +8,13 @@ import time
 
 import aiohttp
 import pytest
-from click.testing import CliRunner
 
 from ctrack.calllog.store import save_call
-from ctrack.cli import cli
 from ctrack.core.model import CallRecord
 from tests.support.dni_env import POOL_NUMBERS, make_db, saved, serve
+from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools, ok, run
 
 ORIGIN = "https://www.example.test"
-PORTLAND = ["+15035550111", "+15035550112"]
-SEATTLE = ["+12065550121", "+12065550122"]
-
-
-def run(db, *args):
-    return CliRunner().invoke(cli, ["--db", str(db), *args])
-
-
-def ok(db, *args):
-    result = run(db, *args)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result
-
-
-def add_regional_pools(db):
-    ok(db, "pool", "add", "portland", "--site", "example.test", "--region", "us-or", "--path-prefix", "/Portland/")
-    ok(db, "pool", "add", "seattle", "--site", "example.test", "--region", "US-WA", "--path-prefix", "/seattle")
-    ok(db, "pool", "edit", "seattle", "--utm-campaign", "Seattle-Spring")
-    for number in PORTLAND:
-        ok(db, "number", "add", number, "--pool", "portland")
-    for number in SEATTLE:
-        ok(db, "number", "add", number, "--pool", "seattle")
 
 
 @pytest.fixture
