@@ -255,7 +255,7 @@ def recent_visits(conn: sqlite3.Connection, limit: int = 20, site: str | None = 
     where, params = ("WHERE v.site = ?", [site]) if site else ("", [])
     rows = conn.execute(
         f"""
-        SELECT v.id, v.site, v.first_seen, v.last_seen, v.source, v.channel, v.number, v.lease_expires_at,
+        SELECT v.id, v.site, v.first_seen, v.last_seen, v.source, v.channel, v.number, v.pool_region, v.lease_expires_at,
                v.landing_page, v.utm_term AS keyword, v.gclid, v.ga_client_id,
                (SELECT count(*) FROM calls c WHERE c.visit_id = v.id) AS calls
         FROM visits v {where} ORDER BY v.last_seen DESC LIMIT ?""",

@@ -57,6 +57,8 @@ async def test_each_page_leases_from_its_regions_pool(db):
             elsewhere["visit_id"]: None,
             home["visit_id"]: None,
         }
+        listed = {v["id"]: v["pool_region"] for v in json.loads(ok(db, "dni", "visits", "--json").output)}
+        assert listed == regions
 
 
 async def test_data_ctrack_pool_beats_utm_campaign_which_beats_the_path(db):
