@@ -2,26 +2,16 @@
 206 one, chosen by path prefix, utm_campaign or data-ctrack-pool; the NAP block keeps the
 published number; an unknown data-ctrack-pool still shows a (default) number."""
 
-import contextlib
 import logging
 import sqlite3
 
 import pytest
-from aiohttp import web
 
 from tests.browser.chromium import leased_number
 from tests.support.dni_env import POOL_NUMBERS, make_db
-from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools
+from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools, site_pages
 
 pytestmark = pytest.mark.browser
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Joe's Plumbing</title>
-<script src="{dni}/ctrack.js" data-site="example.test"></script></head>
-<body{attr}>
-<header><a id="call" href="tel:+15035550100">(503) 555-0100</a></header>
-<address id="nap">Joe's Plumbing, 1 Main St, Portland, OR &middot; <a id="nap-tel" href="tel:5035550100">503-555-0100</a></address>
-</body></html>"""
 
 
 @pytest.fixture
@@ -29,29 +19,6 @@ def db(tmp_path):
     path = make_db(tmp_path / "ctrack.db", site="example.test")
     add_regional_pools(path)
     return path
-
-
-@contextlib.asynccontextmanager
-async def site_pages(dni_base):
-    """The business's site on loopback: every path is a page; ?attr=NAME puts
-    data-ctrack-pool=NAME on its body (as a CMS template would)."""
-
-    async def page(request: web.Request) -> web.Response:
-        name = request.query.get("attr")
-        attr = f' data-ctrack-pool="{name}"' if name else ""
-        return web.Response(text=PAGE.format(dni=dni_base, attr=attr), content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/{path:.*}", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield lambda path: f"http://www.example.test:{port}{path}"
-    finally:
-        await runner.cleanup()
 
 
 async def number_on(browser, url):

@@ -4,8 +4,10 @@ utm_campaign seattle-spring, US-WA)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+from aiohttp import web
 from click.testing import CliRunner, Result
 
 from ctrack.cli import cli
@@ -32,3 +34,35 @@ def add_regional_pools(db: Path) -> None:
         ok(db, "number", "add", number, "--pool", "portland")
     for number in SEATTLE:
         ok(db, "number", "add", number, "--pool", "seattle")
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Joe's Plumbing</title>
+<script src="{dni}/ctrack.js" data-site="example.test"></script></head>
+<body{attr}>
+<header><a id="call" href="tel:+15035550100">(503) 555-0100</a></header>
+<address id="nap">Joe's Plumbing, 1 Main St, Portland, OR &middot; <a id="nap-tel" href="tel:5035550100">503-555-0100</a></address>
+</body></html>"""
+
+
+@contextlib.asynccontextmanager
+async def site_pages(dni_base):
+    """The business's site on loopback: every path is a page; ?attr=NAME puts
+    data-ctrack-pool=NAME on its body (as a CMS template would)."""
+
+    async def page(request: web.Request) -> web.Response:
+        name = request.query.get("attr")
+        attr = f' data-ctrack-pool="{name}"' if name else ""
+        return web.Response(text=PAGE.format(dni=dni_base, attr=attr), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield lambda path: f"http://www.example.test:{port}{path}"
+    finally:
+        await runner.cleanup()
