@@ -5,12 +5,17 @@ utm_campaign seattle-spring, US-WA)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 from aiohttp import web
 from click.testing import CliRunner, Result
 
+from ctrack.calllog.store import CallRules, save_call
 from ctrack.cli import cli
+from ctrack.core.model import CallRecord, Disposition
+from ctrack.store import db as store_db
+from tests.support.dni_env import make_db
 
 PORTLAND = ["+15035550111", "+15035550112"]
 SEATTLE = ["+12065550121", "+12065550122"]
@@ -66,3 +71,38 @@ async def site_pages(dni_base):
         yield lambda path: f"http://www.example.test:{port}{path}"
     finally:
         await runner.cleanup()
+
+
+def region_calls(now: float) -> list[CallRecord]:
+    """An hour ago: three calls from Seattle pages (two Seattle callers), two to Portland numbers."""
+
+    def call(uid, tracking, caller, pool_region, answered=True):
+        record = CallRecord(uid, tracking, caller, started_at=now - 3600, ended_at=now - 3500)
+        if answered:
+            record.answered_at, record.disposition = now - 3590, Disposition.ANSWERED
+        else:
+            record.disposition = Disposition.MISSED
+        if pool_region:
+            record.extra["pool_region"] = pool_region
+        return record
+
+    return [
+        call("s1", SEATTLE[0], "+12065550131", "US-WA"),  # Seattle page, Seattle caller
+        call("s2", SEATTLE[1], "+12065550132", "US-WA", answered=False),
+        call("s3", SEATTLE[0], "+15035550133", "US-WA"),  # Seattle page, Portland caller
+        call("p1", PORTLAND[0], "+15035550134", "US-OR"),
+        call("p2", PORTLAND[1], "+15035550135", None),  # no visit credited: the number's (pool's) region
+    ]
+
+
+def region_calls_db(path: Path) -> Path:
+    """A database with the regional pools and region_calls saved as the call log saves them."""
+    make_db(path)
+    add_regional_pools(path)
+    conn = store_db.connect(path)
+    try:
+        for record in region_calls(time.time()):
+            store_db.write(conn, lambda c, r=record: save_call(c, r, CallRules()))
+    finally:
+        conn.close()
+    return path

@@ -4,52 +4,25 @@ and the pool's region, and the share of callers from each region marketed to."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ctrack import config as config_mod
-from ctrack.calllog.store import CallRules, save_call
-from ctrack.core.model import CallRecord, Disposition
 from ctrack.dashboard import users
 from ctrack.dashboard.auth import hash_password
 from ctrack.services import Services
 from ctrack.store import db as store_db
 from ctrack.web.app import create_app
-from tests.support.dni_env import make_db
-from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools
+from tests.support.regional_pools import region_calls_db
 
 PASSWORD = "correct horse battery"
 
 
-def calls(now: float) -> list[CallRecord]:
-    def call(uid, tracking, caller, pool_region, answered=True):
-        record = CallRecord(uid, tracking, caller, started_at=now - 3600, ended_at=now - 3500)
-        if answered:
-            record.answered_at, record.disposition = now - 3590, Disposition.ANSWERED
-        else:
-            record.disposition = Disposition.MISSED
-        if pool_region:
-            record.extra["pool_region"] = pool_region
-        return record
-
-    return [
-        call("s1", SEATTLE[0], "+12065550131", "US-WA"),  # Seattle page, Seattle caller
-        call("s2", SEATTLE[1], "+12065550132", "US-WA", answered=False),
-        call("s3", SEATTLE[0], "+15035550133", "US-WA"),  # Seattle page, Portland caller
-        call("p1", PORTLAND[0], "+15035550134", "US-OR"),
-        call("p2", PORTLAND[1], "+15035550135", None),  # no visit credited: the number's (pool's) region
-    ]
-
-
 @pytest.fixture
 async def board(tmp_path):
-    path = make_db(tmp_path / "d.db")
-    add_regional_pools(path)
+    path = region_calls_db(tmp_path / "d.db")
     conn = store_db.connect(path)
-    for record in calls(time.time()):
-        store_db.write(conn, lambda c, r=record: save_call(c, r, CallRules()))
     users.set_password(conn, "alice", hash_password(PASSWORD))
     conn.close()
     ini = tmp_path / "ctrack.ini"
