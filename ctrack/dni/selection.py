@@ -93,24 +93,27 @@ def choose_pools(
 ) -> Choice:
     """The pools a page leases from; `campaigns` are the page's utm_campaign, then the one
     of the touch its visit is credited to (either may be None)."""
-    by_name = {p.name: p for p in site_pools}
+    names = {p.name for p in site_pools}
     unknown = None
     if requested:
-        if requested in by_name:
+        if requested in names:
             return Choice((requested,), BY_ATTRIBUTE)
         unknown = requested
-    for campaign in campaigns:
-        wanted = campaign.strip().casefold() if campaign else ""
-        named = sorted(p.name for p in site_pools if wanted and p.utm_campaign == wanted)
-        if named:
-            return Choice((named[0],), BY_CAMPAIGN, unknown)
-    path = page_path(page_url)
-    if path is not None:
-        hits = sorted(
-            (p for p in site_pools if p.path_prefix and path_matches(path, p.path_prefix)), key=lambda p: p.name
-        )
-        if hits:
-            best = max(hits, key=lambda p: len(p.path_prefix or ""))
-            return Choice((best.name,), BY_PATH, unknown)
-    defaults = sorted(p.name for p in site_pools if not is_regional(p)) or sorted(by_name)
+    regional = [p for p in site_pools if is_regional(p)]
+    if regional:
+        by_campaign = sorted((p for p in regional if p.utm_campaign), key=lambda p: p.name)
+        for campaign in campaigns if by_campaign else ():
+            wanted = campaign.strip().casefold() if campaign else ""
+            named = [p.name for p in by_campaign if p.utm_campaign == wanted]
+            if named:
+                return Choice((named[0],), BY_CAMPAIGN, unknown)
+        path = page_path(page_url)
+        if path is not None:
+            hits = sorted(
+                (p for p in regional if p.path_prefix and path_matches(path, p.path_prefix)), key=lambda p: p.name
+            )
+            if hits:
+                best = max(hits, key=lambda p: len(p.path_prefix or ""))
+                return Choice((best.name,), BY_PATH, unknown)
+    defaults = sorted(p.name for p in site_pools if not is_regional(p)) or sorted(names)
     return Choice(tuple(defaults), BY_DEFAULT, unknown)
