@@ -62,12 +62,12 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
-                  caller_anonymous, consent_played, consent_reason)
+                  caller_anonymous, consent_played, consent_reason, pool_region)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
-        :caller_anonymous, :consent_played, :consent_reason)
+        :caller_anonymous, :consent_played, :consent_reason, :pool_region)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -79,7 +79,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
     caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
-    consent_reason = excluded.consent_reason
+    consent_reason = excluded.consent_reason, pool_region = excluded.pool_region
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -125,6 +125,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "caller_anonymous": int(extra.get("caller_anonymous") == "1"),
         "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
         "consent_reason": extra.get("consent_reason"),
+        "pool_region": extra.get("pool_region"),
     }
 
 

@@ -154,6 +154,9 @@ def remove_source(conn: sqlite3.Connection, name: str) -> None:
         conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
 
 
+_UNSET: Any = object()  # an edit's field that was not given
+
+
 # --- pools ---------------------------------------------------------------------------------
 
 
@@ -172,6 +175,8 @@ def add_pool(
     fallback: str | None = None,
     region: str | None = None,
     overflow: str = "fallback",
+    path_prefix: str | None = None,
+    utm_campaign: str | None = None,
 ) -> Pool:
     name = _check_name("pool", name)
     site = (site or "").strip().lower()
@@ -184,16 +189,60 @@ def add_pool(
     with transaction(conn):
         if conn.execute("SELECT 1 FROM pools WHERE name = ?", (name,)).fetchone():
             raise Conflict(f"pool {name!r} already exists")
+        _check_selectors(conn, name, site, path_prefix, utm_campaign)
         conn.execute(
-            "INSERT INTO pools(name, site, region, lease_seconds, fallback, overflow) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, site, region, lease_seconds, fallback, overflow),
+            "INSERT INTO pools(name, site, region, lease_seconds, fallback, overflow, path_prefix, utm_campaign) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, site, region, lease_seconds, fallback, overflow, path_prefix, utm_campaign),
         )
-    return Pool(name, site, lease_seconds, fallback, overflow)
+    return Pool(name, site, lease_seconds, fallback, overflow, region, path_prefix, utm_campaign)
+
+
+def _check_selectors(
+    conn: sqlite3.Connection, name: str, site: str, path_prefix: str | None, utm_campaign: str | None
+) -> None:
+    """Two pools of a site may not claim the same pages (dni/selection.py)."""
+    for column, value, what in (
+        ("path_prefix", path_prefix, "path prefix"),
+        ("utm_campaign", utm_campaign, "utm campaign"),
+    ):
+        if value:
+            row = conn.execute(
+                f"SELECT name FROM pools WHERE site = ? AND {column} = ? AND name != ?", (site, value, name)
+            ).fetchone()
+            if row is not None:
+                raise Conflict(f"pool {row[0]!r} of {site} already has the {what} {value!r}")
+
+
+def edit_pool(
+    conn: sqlite3.Connection,
+    name: str,
+    *,
+    region: Any = _UNSET,
+    path_prefix: Any = _UNSET,
+    utm_campaign: Any = _UNSET,
+) -> dict[str, Any]:
+    """Change which region a pool serves and which pages choose it; '' clears a field."""
+    with transaction(conn):
+        site = conn.execute("SELECT site FROM pools WHERE name = ?", (name,)).fetchone()
+        if site is None:
+            raise NotFound(f"unknown pool {name!r} (see `ctrack pool list`)")
+        _check_selectors(
+            conn,
+            name,
+            site[0],
+            None if path_prefix is _UNSET else path_prefix,
+            None if utm_campaign is _UNSET else utm_campaign,
+        )
+        for column, value in (("region", region), ("path_prefix", path_prefix), ("utm_campaign", utm_campaign)):
+            if value is not _UNSET:
+                conn.execute(f"UPDATE pools SET {column} = ? WHERE name = ?", (value or None, name))
+    return next(p for p in list_pools(conn) if p["name"] == name)
 
 
 def list_pools(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute("""
-        SELECT p.name, p.site, p.region, p.lease_seconds, p.fallback, p.overflow,
+        SELECT p.name, p.site, p.region, p.path_prefix, p.utm_campaign, p.lease_seconds, p.fallback, p.overflow,
                (SELECT count(*) FROM numbers n WHERE n.pool_id = p.id AND n.state = 'active') AS numbers
         FROM pools p ORDER BY p.name""").fetchall()
     return [dict(r) for r in rows]
@@ -304,9 +353,6 @@ def get_number(conn: sqlite3.Connection, number: str) -> dict[str, Any]:
     return _row_to_dict(row)
 
 
-_UNSET: Any = object()
-
-
 def edit_number(
     conn: sqlite3.Connection,
     number: str,
@@ -376,8 +422,19 @@ def load_catalog(conn: sqlite3.Connection) -> Catalog:
             for r in conn.execute("SELECT name, channel, campaign FROM sources")
         }
         pools = {
-            r["name"]: Pool(r["name"], r["site"], r["lease_seconds"], r["fallback"], r["overflow"])
-            for r in conn.execute("SELECT name, site, lease_seconds, fallback, overflow FROM pools")
+            r["name"]: Pool(
+                r["name"],
+                r["site"],
+                r["lease_seconds"],
+                r["fallback"],
+                r["overflow"],
+                r["region"],
+                r["path_prefix"],
+                r["utm_campaign"],
+            )
+            for r in conn.execute(
+                "SELECT name, site, lease_seconds, fallback, overflow, region, path_prefix, utm_campaign FROM pools"
+            )
         }
         numbers = {}
         for r in conn.execute(f"SELECT {_NUMBER_COLUMNS} FROM {_NUMBER_FROM} WHERE n.state = 'active'"):

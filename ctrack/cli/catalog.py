@@ -14,6 +14,8 @@ from ctrack.cli.common import Context, json_option, pass_ctx, print_rows
 from ctrack.core import dialstring
 from ctrack.core.model import CHANNELS
 from ctrack.core.phone import InvalidNumber, to_e164
+from ctrack.dni.selection import parse_campaign, parse_path_prefix
+from ctrack.geo.regions import parse_region
 from ctrack.privacy.consent import ALWAYS, NEVER
 from ctrack.route.rules import safe_sound
 from ctrack.spend.rules import SpendError, parse_amount
@@ -50,6 +52,14 @@ def _forward(ctx: Context, text: str | None) -> str | None:
             raise cat.Invalid(f"forward {text!r}: {dialstring.RULE}")
         return text
     return _e164(ctx, text)
+
+
+def _region(text: str) -> str:
+    """A pool's region as an ISO 3166 code, so calls by region can compare it with callers'."""
+    try:
+        return parse_region(text)
+    except ValueError as exc:
+        raise cat.Invalid(str(exc)) from None
 
 
 CONSENT_CHOICES = (ALWAYS, NEVER, "default")
@@ -369,7 +379,9 @@ def pool() -> None:
 @click.option("--site", required=True, help="Website domain, e.g. example.com.")
 @click.option("--lease-seconds", default=1800, show_default=True, type=int)
 @click.option("--fallback", default=None, help="Number shown when every pool number is leased.")
-@click.option("--region", default=None)
+@click.option("--region", default=None, help="Region it serves: US-OR, DE … (calls and visits carry it).")
+@click.option("--path-prefix", default=None, help="Pages under this path use the pool, e.g. /portland.")
+@click.option("--utm-campaign", default=None, help="Visits from this utm_campaign use the pool.")
 @click.option(
     "--overflow",
     type=click.Choice(["fallback", "share"]),
@@ -379,12 +391,53 @@ def pool() -> None:
 )
 @pass_ctx
 def pool_add(
-    ctx: Context, name: str, site: str, lease_seconds: int, fallback: str | None, region: str | None, overflow: str
+    ctx: Context,
+    name: str,
+    site: str,
+    lease_seconds: int,
+    fallback: str | None,
+    region: str | None,
+    path_prefix: str | None,
+    utm_campaign: str | None,
+    overflow: str,
 ) -> None:
-    """Add a pool."""
+    """Add a pool; with --path-prefix or --utm-campaign it is a regional pool, else a site default."""
     fallback_e164 = _e164(ctx, fallback) if fallback else None
-    cat.add_pool(ctx.connect(), name, site, lease_seconds, fallback_e164, region, overflow)
+    cat.add_pool(
+        ctx.connect(),
+        name,
+        site,
+        lease_seconds,
+        fallback_e164,
+        _region(region) if region else None,
+        overflow,
+        parse_path_prefix(path_prefix) if path_prefix is not None else None,
+        parse_campaign(utm_campaign) if utm_campaign is not None else None,
+    )
     click.echo(f"pool {name!r} added for {site}")
+
+
+@pool.command("edit")
+@click.argument("name")
+@click.option("--region", default=None, help="'' clears it.")
+@click.option("--path-prefix", default=None, help="'' clears it.")
+@click.option("--utm-campaign", default=None, help="'' clears it.")
+@pass_ctx
+def pool_edit(ctx: Context, name: str, region: str | None, path_prefix: str | None, utm_campaign: str | None) -> None:
+    """Change the region a pool serves and the pages that choose it."""
+    changes = {}
+    if region is not None:
+        changes["region"] = _region(region) if region else ""
+    if path_prefix is not None:
+        changes["path_prefix"] = parse_path_prefix(path_prefix) if path_prefix else ""
+    if utm_campaign is not None:
+        changes["utm_campaign"] = parse_campaign(utm_campaign) if utm_campaign else ""
+    if not changes:
+        raise cat.Invalid("nothing to change (give --region, --path-prefix or --utm-campaign)")
+    row = cat.edit_pool(ctx.connect(), name, **changes)
+    click.echo(f"pool {name!r} updated")
+    if not (row["path_prefix"] or row["utm_campaign"]):
+        click.echo(f"pool {name!r} is a default pool of {row['site']}")
 
 
 @pool.command("list")
@@ -394,6 +447,6 @@ def pool_list(ctx: Context, as_json: bool) -> None:
     """List pools."""
     print_rows(
         cat.list_pools(ctx.connect()),
-        ("name", "site", "region", "lease_seconds", "fallback", "overflow", "numbers"),
+        ("name", "site", "region", "path_prefix", "utm_campaign", "lease_seconds", "fallback", "overflow", "numbers"),
         as_json,
     )

@@ -62,14 +62,36 @@ def refuse(exc: CtrackError) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2+
+
+
+def usage_error(exc: click.UsageError) -> NoReturn:
+    """A bad option or argument (an unknown --consent choice, a missing --site) as one line,
+    like every other refusal, naming the help to read; exit 2. A group given no command
+    still shows its help."""
+    if isinstance(exc, _NO_ARGS_IS_HELP):
+        raise exc
+    reason = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    fail(reason + hint, exc.exit_code)
+
+
 class CtrackGroup(click.Group):
     """The command group that translates every refusal once, at the CLI's boundary."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            usage_error(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CtrackError as exc:
             refuse(exc)
+        except click.UsageError as exc:
+            usage_error(exc)
         except sqlite3.OperationalError as exc:
             fail(f"database: {exc}")
 

@@ -14,7 +14,7 @@ from ctrack.dni.attribution import normalize_site
 from ctrack.dni.store import recent_visits
 from ctrack.reports.store import pool_stats
 
-VISIT_COLUMNS = ("id", "site", "last_seen", "source", "channel", "number", "keyword", "gclid", "calls")
+VISIT_COLUMNS = ("id", "site", "last_seen", "source", "channel", "number", "pool_region", "keyword", "gclid", "calls")
 
 
 @pool.command("stats")

@@ -20,7 +20,8 @@ from ctrack.dashboard.auth import check_password, check_username, hash_password
 from ctrack.exports import ExportError, google_ads
 from ctrack.exports.csvsafe import to_csv
 from ctrack.exports.outbox import DELIVERY_COLUMNS, list_deliveries
-from ctrack.geo.report import REGION_COLUMNS, calls_by_region
+from ctrack.geo.report import REGION_COLUMNS
+from ctrack.geo.store import region_report
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
 from ctrack.spend import store as spend_store
@@ -398,13 +399,7 @@ def outbox_list(ctx: Context, show_all: bool, limit: int, as_json: bool) -> None
 @_format_options
 @pass_ctx
 def report_regions(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
-    """Calls by the caller's region and city (from the number, offline) and the tracking number's region."""
+    """Calls by the caller's region and city (from the number, offline), the tracking number's region
+    and the region of the pool whose page showed it."""
     period = _period(ctx, since, until)
-    conn = ctx.connect()
-    calls = conn.execute(
-        "SELECT tracking_number, caller_number, answered_at IS NOT NULL FROM calls WHERE started_at >= ? AND started_at < ?",
-        (period.start_ts, period.end_ts),
-    ).fetchall()
-    regions = {r[0]: r[1] for r in conn.execute("SELECT number, region FROM numbers WHERE region IS NOT NULL")}
-    rows = calls_by_region(((r[0], r[1], bool(r[2])) for r in calls), regions)
-    _output(rows, REGION_COLUMNS, as_json, as_csv)
+    _output(region_report(ctx.connect(), period.start_ts, period.end_ts), REGION_COLUMNS, as_json, as_csv)

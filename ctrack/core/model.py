@@ -75,6 +75,9 @@ class Pool:
     lease_seconds: int = 1800
     fallback: str | None = None  # E.164 served when every number is leased
     overflow: str = "fallback"  # when every number is leased: "fallback", or "share" the least recently used
+    region: str | None = None  # the region it serves (ISO 3166: US-OR, DE); visits and calls carry it
+    path_prefix: str | None = None  # pages under this path lease from it (dni/selection.py)
+    utm_campaign: str | None = None  # visits from this campaign lease from it
 
 
 @dataclass(slots=True)

@@ -31,6 +31,8 @@ from ctrack.calllog import store as calls
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
 from ctrack.dashboard import auth, charts, users
 from ctrack.exports.csvsafe import to_csv
+from ctrack.geo.report import served_regions
+from ctrack.geo.store import region_report
 from ctrack.privacy.http import log_recording_access
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
@@ -328,6 +330,24 @@ class Dashboard:
             **data,
         )
 
+    async def regions(self, request: web.Request, user: str) -> web.Response:
+        """Calls by the caller's region against the regions marketed to (ctrack/geo)."""
+        try:
+            period = self._period(request)
+        except PeriodError as exc:
+            return await self._error_page(request, user, str(exc))
+        rows = await self._db(lambda conn: region_report(conn, period.start_ts, period.end_ts))
+        return self._render(
+            "dashboard_regions.html",
+            user=user,
+            logout_csrf=await self._logout_token(request),
+            period=period,
+            query=_period_query(request),
+            tz=self.tz,
+            rows=rows,
+            served=served_regions(rows),
+        )
+
     async def _error_page(self, request: web.Request, user: str, message: str) -> web.Response:
         return self._render(
             "dashboard_error.html",
@@ -516,6 +536,7 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_get(f"{PREFIX}/", need(board.overview))
     app.router.add_get(f"{PREFIX}/calls", need(board.calls))
     app.router.add_get(f"{PREFIX}/calls/{{call_id}}/recording", need(board.recording))
+    app.router.add_get(f"{PREFIX}/regions", need(board.regions))
     app.router.add_get(PREFIX + "/reports/{name}.{fmt:csv|json}", need(board.download))
     app.router.add_get(f"{PREFIX}/static/dashboard.css", _stylesheet)
     app.on_response_prepare.append(_security_headers)

@@ -31,11 +31,12 @@ PARAM_KEYS = (
     "fbclid",
 )
 _PARAM_SET = frozenset(PARAM_KEYS)
-_FIELDS = frozenset(("site", "page_url", "referrer", "params", "ga_client_id", "visit_id"))
+_FIELDS = frozenset(("site", "page_url", "referrer", "params", "ga_client_id", "visit_id", "pool"))
 MAX_URL = 2048
 MAX_PARAM = 500
 MAX_SITE = 253
 MAX_CLIENT_ID = 100
+MAX_POOL = 100  # the catalog's limit on a pool name
 
 _SITE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -85,6 +86,7 @@ class LeaseRequest:
     touch: Touch
     ga_client_id: str | None = None
     visit_id: str | None = None
+    pool: str | None = None  # the page's data-ctrack-pool (dni/selection.py)
 
 
 def _text(data: dict, key: str, limit: int) -> str | None:
@@ -133,7 +135,9 @@ def parse_lease_request(data: Any) -> LeaseRequest:
     visit_id = _text(data, "visit_id", 64)
     if visit_id is not None and not _VISIT_ID.match(visit_id):
         raise BadRequest("visit_id: not a visit id")
-    return LeaseRequest(site, touch, _text(data, "ga_client_id", MAX_CLIENT_ID), visit_id)
+    return LeaseRequest(
+        site, touch, _text(data, "ga_client_id", MAX_CLIENT_ID), visit_id, _text(data, "pool", MAX_POOL)
+    )
 
 
 def touch_from_url(page_url: str | None, referrer: str | None) -> Touch:
@@ -333,6 +337,7 @@ class Visit:
     source: str
     channel: str
     ga_client_id: str | None = None
+    pool_region: str | None = None  # the region of the pool that served its latest page
 
     def expires_at(self, rules: SiteRules) -> float:
         """When the visitor's cookie, and with it this attribution, runs out."""
@@ -361,6 +366,7 @@ def revisit(visit: Visit, touch: Touch, ga_client_id: str | None, rules: SiteRul
         source,
         channel,
         ga_client_id or visit.ga_client_id,
+        visit.pool_region,
     )
 
 
@@ -385,9 +391,11 @@ def pick_visit(spans: Iterable[Grant], at: float, preferred: str | None = None) 
     return best.visit_id, len(visits) > 1
 
 
-def credit_call(record: CallRecord, visit: Visit, ambiguous: bool) -> None:
+def credit_call(record: CallRecord, visit: Visit, ambiguous: bool, pool_region: str | None = None) -> None:
     """Credit a call to the visit pick_visit chose: its source and channel, the keyword,
-    landing page, gclid and GA client id; flagged when other visits could claim it."""
+    landing page, gclid and GA client id, and the region of the pool whose number was dialed
+    (a visitor who saw Portland and Seattle pages held a number of each); flagged when other
+    visits could claim it."""
     record.visit_id = visit.id
     record.source = visit.source
     record.channel = visit.channel
@@ -396,6 +404,7 @@ def credit_call(record: CallRecord, visit: Visit, ambiguous: bool) -> None:
         "landing_page": visit.touch.landing_page,
         "gclid": visit.touch.gclid,
         "ga_client_id": visit.ga_client_id,
+        "pool_region": pool_region,
     }
     record.extra.update({k: v for k, v in extra.items() if v})
     if ambiguous:

@@ -18,13 +18,13 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from ctrack.catalog.store import load_catalog
 from ctrack.config import ConfigError
-from ctrack.core.model import NumberKind, NumberState
+from ctrack.core.model import NumberKind, NumberState, Pool
 from ctrack.core.phone import InvalidNumber, national_format, to_e164
 from ctrack.dni.attribution import (
     LeaseRequest,
@@ -38,6 +38,7 @@ from ctrack.dni.attribution import (
 from ctrack.dni.clients import Crawlers, speculative
 from ctrack.dni.pools import Grant, Leases
 from ctrack.dni.ratelimit import RateLimiter
+from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 VISIT_CACHE = 100_000
 DRAIN_SECONDS = 5.0
 ORIGIN_CACHE = 10_000
+UNKNOWN_POOLS_LOGGED = 1_000  # distinct (site, data-ctrack-pool) warnings before they stop
 
 
 class UnknownSite(Exception):
@@ -219,7 +221,8 @@ class LeaseService:
         self.leases_per_client = config.dni.leases_per_client
         self.crawlers = Crawlers(config.dni.crawlers)
         self.leases = Leases()
-        self.site_pools: dict[str, list[str]] = {}
+        self.site_pools: dict[str, list[Pool]] = {}
+        self._unknown_pools: set[tuple[str, str]] = set()  # warned once each
         self.visits = VisitCache()
         self.saver = WriteBehind(services.writer)
         self._catalog_at = -1.0
@@ -267,9 +270,9 @@ class LeaseService:
         self.leases.sync(
             {name: (pool, sorted(by_pool.get(name, ()))) for name, pool in catalog.pools.items()}, last_used
         )
-        site_pools: dict[str, list[str]] = {}
+        site_pools: dict[str, list[Pool]] = {}
         for name in sorted(catalog.pools):
-            site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(name)
+            site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(catalog.pools[name])
         self.site_pools = site_pools
         self._origins.clear()
 
@@ -330,13 +333,22 @@ class LeaseService:
     ) -> tuple[Visit, Grant]:
         """Lease (or renew) a number for the request's visit, and queue it for the store."""
         self._follow_catalog()
-        pools = self.site_pools.get(request.site)
-        if not pools:
+        site_pools = self.site_pools.get(request.site)
+        if not site_pools:
             raise UnknownSite(request.site)
         rules = self.rules(request.site)
         known = await self._visit(request.visit_id) if request.visit_id else None
         if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
             known = None
+        choice = choose_pools(
+            site_pools,
+            request.pool,
+            request.touch.landing_page,
+            (request.touch.utm_campaign, known.touch.utm_campaign if known else None),
+        )
+        if choice.unknown is not None:
+            self._warn_unknown_pool(request.site, choice.unknown)
+        pools = list(choice.pools)
         if known is None:
             visit = new_visit(
                 new_id or secrets.token_urlsafe(16), request.site, request.touch, request.ga_client_id, now
@@ -346,11 +358,13 @@ class LeaseService:
         previous = self.leases_of(visit.id, pools)
         result = self.leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
+        visit = replace(visit, pool_region=self.leases.pools[grant.pool].pool.region)
         self.visits.put(visit)
-        changed = known is None or (visit.touch, visit.source, visit.ga_client_id) != (
+        changed = known is None or (visit.touch, visit.source, visit.ga_client_id, visit.pool_region) != (
             known.touch,
             known.source,
             known.ga_client_id,
+            known.pool_region,
         )
         renewed = previous is not None and previous.started_at == grant.started_at
         if renewed and not changed and not result.ended:
@@ -358,6 +372,15 @@ class LeaseService:
         else:
             self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
         return visit, grant
+
+    def _warn_unknown_pool(self, site: str, name: str) -> None:
+        """A page's data-ctrack-pool names no pool of its site: said once, the page still
+        gets a default pool's number."""
+        key = (site, name)
+        if key in self._unknown_pools or len(self._unknown_pools) >= UNKNOWN_POOLS_LOGGED:
+            return
+        self._unknown_pools.add(key)
+        log.warning("DNI: %s has no pool %r (data-ctrack-pool); its pages use the default pool", site, name[:100])
 
     def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:
         for name in pool_names:

@@ -29,11 +29,12 @@ _VISIT_COLUMNS = (
     "channel",
     "number",
     "lease_expires_at",
+    "pool_region",
 )
 
 # Each statement carries many rows: executemany would release and re-take the GIL for every
 # row, and a busy event loop makes each re-take wait (a batch of thousands took seconds).
-ROWS_PER_STATEMENT = 500  # x 21 columns stays under SQLite's 32766 bound values
+ROWS_PER_STATEMENT = 500  # x 22 columns stays under SQLite's 32766 bound values
 
 
 @lru_cache(maxsize=64)
@@ -89,6 +90,7 @@ def _visit_values(visit: Visit, grant: Grant) -> tuple:
         visit.channel,
         grant.number,
         grant.expires_at,
+        visit.pool_region,
     )
 
 
@@ -140,6 +142,7 @@ def _visit_from_row(row: Any) -> Visit:
         row["source"] or "Direct",
         row["channel"] or "direct",
         row["ga_client_id"],
+        row["pool_region"],
     )
 
 
@@ -205,7 +208,7 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- calls -------------------------------------------------------------------------------
 
 _CANDIDATES = """
-SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at
+SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at, p.region
 FROM leases l JOIN pools p ON p.id = l.pool_id
 WHERE l.number = ? AND l.kind != 'fallback' AND l.started_at <= ? AND l.expires_at >= ?
 """
@@ -214,7 +217,7 @@ WHERE l.number = ? AND l.kind != 'fallback' AND l.started_at <= ? AND l.expires_
 def attribute_call(conn: sqlite3.Connection, record: CallRecord, grace_seconds: float) -> None:
     """Credit a call to a pool number to the visit that held the number when the call came in
     (or whose lease ended within the grace period): fill the record's visit, source, channel
-    and extra (keyword, landing page, gclid, GA client id); flag it when more than one visit
+    and extra (keyword, landing page, gclid, GA client id, the number's pool region); flag it when more than one visit
     could claim it. Calls to other numbers are left as they are."""
     if not record.tracking_number or record.started_at is None:
         return
@@ -228,7 +231,8 @@ def attribute_call(conn: sqlite3.Connection, record: CallRecord, grace_seconds: 
     visit = load_visit(conn, visit_id)
     if visit is None:
         return
-    credit_call(record, visit, ambiguous)
+    region = next((r[6] for r in sorted(rows, key=lambda r: r[4], reverse=True) if r[0] == visit_id), None)
+    credit_call(record, visit, ambiguous, region)
 
 
 # --- reads for reports and the CLI --------------------------------------------------------
@@ -251,7 +255,7 @@ def recent_visits(conn: sqlite3.Connection, limit: int = 20, site: str | None = 
     where, params = ("WHERE v.site = ?", [site]) if site else ("", [])
     rows = conn.execute(
         f"""
-        SELECT v.id, v.site, v.first_seen, v.last_seen, v.source, v.channel, v.number, v.lease_expires_at,
+        SELECT v.id, v.site, v.first_seen, v.last_seen, v.source, v.channel, v.number, v.pool_region, v.lease_expires_at,
                v.landing_page, v.utm_term AS keyword, v.gclid, v.ga_client_id,
                (SELECT count(*) FROM calls c WHERE c.visit_id = v.id) AS calls
         FROM visits v {where} ORDER BY v.last_seen DESC LIMIT ?""",

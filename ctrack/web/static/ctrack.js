@@ -1,6 +1,8 @@
 /* ctrack.js: shows each visitor a tracking number leased to their visit (ctrack DNI).
  * <script async src="https://ctrack.example.com/ctrack.js" data-site="example.com"></script>
  * data-consent: wait for ctrack.consent(), the "ctrack:consent" event or window.ctrackConsent.
+ * data-ctrack-pool="portland" on this tag, <html> or any element: lease from that pool
+ * (regional pools; otherwise the server picks by utm_campaign, path prefix, then the default).
  * Swaps text (also split across inline elements), tel: links, aria-label, title and alt, in
  * the page and its open shadow roots, now and as they change. Never touches [data-ctrack-noswap],
  * address/NAP blocks, microdata telephone/address, h-card/vcard or scripts (JSON-LD).
@@ -259,6 +261,9 @@
     var q = new URLSearchParams(location.search), params = {};
     KEYS.forEach(function (k) { var v = q.get(k); if (v && v.length <= 500) params[k] = v; });
     var body = { site: site, page_url: location.href.slice(0, 2048), params: params };
+    var chosen = d.querySelector('[data-ctrack-pool]');
+    var pool = chosen && chosen.getAttribute('data-ctrack-pool').trim();
+    if (pool && pool.length <= 100) body.pool = pool;
     if (d.referrer && d.referrer.length <= 2048) body.referrer = d.referrer;
     var ga = cookie('_ga').match(/^GA\d\.\d+\.(\d+\.\d+)$/);
     if (ga) body.ga_client_id = ga[1];
@@ -284,7 +289,10 @@
     hookShadows();
     var v = cached();
     if (v) use(v);                                   // later pages: the cached lease, no flicker
-    renew();
+    // A data-ctrack-pool further down the page is read once the page is parsed.
+    if (d.readyState === 'loading' && !d.querySelector('[data-ctrack-pool]')) {
+      d.addEventListener('DOMContentLoaded', renew);
+    } else renew();
     d.addEventListener('visibilitychange', function () {
       if (!d.hidden && (!lease || lease.lease_expires_at - now() < 60)) renew();
     });

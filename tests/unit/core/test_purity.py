@@ -21,6 +21,7 @@ PURE = sorted(
             "dni/pools.py",
             "dni/ratelimit.py",
             "dni/minify.py",
+            "dni/selection.py",
             "spend/rules.py",
             "dashboard/auth.py",
             "freeswitch/acl.py",
