@@ -64,7 +64,9 @@ async def serve_lease(db_path: Path) -> None:
     services = Services(replace(cfg, http=replace(cfg.http, listen=("127.0.0.1", 0))), db_path)
     services.catalog.refresh()
     await services.writer.start()
-    runner, site = await start_http(create_app(services), services, 1.0)  # as `ctrack serve` runs it: timeouts, connection bounds
+    runner, site = await start_http(
+        create_app(services), services, 1.0
+    )  # as `ctrack serve` runs it: timeouts, connection bounds
     await _serve_until_sigterm(runner, site.address[1])
     await services.writer.close()
 
