@@ -123,11 +123,28 @@ def base_tarball() -> Path:
         if not tarball.exists():
             with tempfile.TemporaryDirectory(dir=CACHE) as work:
                 target = Path(work) / "root"
-                run("debootstrap", "--variant=minbase", f"--include={','.join(CHROOT_PACKAGES)}", SUITE, target, mirror)
+                try:
+                    run(
+                        "debootstrap",
+                        "--variant=minbase",
+                        f"--include={','.join(CHROOT_PACKAGES)}",
+                        SUITE,
+                        target,
+                        mirror,
+                    )
+                finally:
+                    unmount_below(target)  # a failed debootstrap can leave /proc mounted in it
                 run("tar", "-C", target, "-cf", Path(work) / "root.tar", ".")
-                (Path(work) / "key.json").write_text(json.dumps(key))
                 os.replace(Path(work) / "root.tar", tarball)
+                tarball.with_suffix(".json").write_text(json.dumps(key, indent=1) + "\n")  # what it holds
     return tarball
+
+
+def unmount_below(path: Path) -> None:
+    """Unmount whatever is mounted under path (deepest first), so that it can be deleted."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{path}/")), reverse=True):
+        run("umount", "-l", mount, check=False)
 
 
 class Chroot:
@@ -177,7 +194,7 @@ def chroot(debs: tuple[Debs, Path]) -> Iterator[Chroot]:
     try:
         yield box
     finally:
-        run("umount", box.file("/proc"), check=False)
+        unmount_below(box.path)
         if not os.path.ismount(box.file("/proc")):
             shutil.rmtree(box.path)
 
