@@ -216,6 +216,9 @@ def test_builds_are_named_by_version(debs: tuple[Debs, Path]) -> None:
     assert re.fullmatch(rf"ctrack_{re.escape(NEW_VERSION)}_(amd64|all)\.deb", built.new.name), built.new
     assert re.fullmatch(rf"ctrack_{OLD_VERSION}_(amd64|all)\.deb", built.old.name), built.old
     run("dpkg", "--compare-versions", OLD_VERSION, "lt", NEW_VERSION)
+    # the venv's interpreter, exactly (its lib/python3.X would not outlive a new Python)
+    depends = run("dpkg-deb", "-f", built.new, "Depends").stdout
+    assert re.search(r"(^|, )python3\.\d+(,|$)", depends.strip()), depends
 
 
 def test_install_into_a_fresh_chroot(debs: tuple[Debs, Path], chroot: Chroot) -> None:
