@@ -17,6 +17,7 @@ APT_PACKAGES=(
   ca-certificates    # pip over HTTPS
   chromium           # browser tests (tests/browser): ctrack.js in real headless Chromium
   asterisk-core-sounds-en  # bench/transcription.py: 8 kHz prompts with their words (core-sounds-en.txt)
+  debhelper dh-virtualenv  # scripts/build-deb.sh: the .deb, ctrack in its own virtualenv (tests/package/test_deb.py)
 )
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})

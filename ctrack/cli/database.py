@@ -6,7 +6,7 @@ import click
 
 from ctrack.cli import cli
 from ctrack.cli.common import Context, pass_ctx
-from ctrack.store import db
+from ctrack.store import backup, db
 
 
 @cli.command()
@@ -35,3 +35,19 @@ def db_upgrade(ctx: Context) -> None:
         click.echo(f"applied migrations {', '.join(map(str, applied))}; schema v{db.schema_version(conn)}")
     else:
         click.echo(f"schema v{db.schema_version(conn)} is current")
+
+
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@pass_ctx
+def db_backup(ctx: Context, file: str, force: bool) -> None:
+    """Copy the database to FILE, safely while the daemon writes.
+
+    The copy holds what was committed when the backup started. Exit status 3: nothing to
+    back up (no database file yet, or a PostgreSQL database: use pg_dump).
+    """
+    location = click.get_current_context().find_root().params.get("db_path") or ctx.config.ctrack.database
+    source = location if backup.is_postgres(location or "") else ctx.database_path
+    made = backup.backup(source, file, force=force)
+    click.echo(f"backed up {source} to {made.path} (schema v{made.schema_version}, {made.size} bytes)")
