@@ -24,6 +24,10 @@ from urllib.parse import urlencode
 import aiohttp
 
 from ctrack import __version__
+from ctrack.alerts import store as alert_store
+from ctrack.alerts.rules import DELIVERY_KINDS as ALERT_DELIVERIES
+from ctrack.alerts.rules import EVENT_KINDS as ALERT_EVENTS
+from ctrack.alerts.service import AlertSender, AlertSettings
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
 from ctrack.services import Services
@@ -79,7 +83,7 @@ class OutboxSettings:
 _EVENTS = """
 SELECT o.id AS event_id, c.id, c.uniqueid, c.tracking_number, c.caller_number, c.caller_name, c.source,
        c.channel, c.disposition, c.started_at, c.ring_seconds, c.talk_seconds, c.first_time, c.qualified,
-       c.keyword, c.landing_page, c.gclid, c.visit_id, c.value,
+       c.keyword, c.landing_page, c.gclid, c.visit_id, c.value, c.lead_status,
        coalesce(c.ga_client_id, v.ga_client_id) AS client_id, o.created_at
 FROM outbox o JOIN calls c ON c.id = o.call_id LEFT JOIN visits v ON v.id = c.visit_id
 WHERE o.kind = 'qualified' AND o.sent_at IS NULL AND o.gave_up_at IS NULL
@@ -90,12 +94,14 @@ _ADD = """
 INSERT INTO outbox(kind, call_id, target, payload)
 SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND call_id = ? AND target = ?)
 """
+_SENT = ", ".join(f"'{k}'" for k in ("ga4", "webhook", *ALERT_DELIVERIES))  # the kinds delivered here
 _DUE = f"""
 SELECT id, kind, target, payload, attempts, created_at FROM outbox
-WHERE {ACTIVE} AND kind IN ('ga4', 'webhook') AND next_attempt <= ?
+WHERE {ACTIVE} AND kind IN ({_SENT}) AND next_attempt <= ?
 ORDER BY next_attempt, id LIMIT {BATCH}
 """
-_NEXT = f"SELECT min(next_attempt) FROM outbox WHERE {ACTIVE} AND kind IN ('qualified', 'ga4', 'webhook')"
+_NEXT = f"""SELECT min(next_attempt) FROM outbox WHERE {ACTIVE}
+AND kind IN ('qualified', {_SENT}, {", ".join(f"'{k}'" for k in ALERT_EVENTS)})"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,7 @@ class OutboxSender:
     def __init__(self, services: Services, clock: Callable[[], float] = time.time):
         self.services = services
         self.settings = OutboxSettings.from_config(services.config)
+        self.alerts = AlertSender(AlertSettings.from_config(services.config))
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self.sent = 0
@@ -135,6 +142,8 @@ class OutboxSender:
         now = self.clock()
         if await asyncio.to_thread(self._read, _NEW_EVENTS, ()):
             await self.services.writer.run(lambda conn: self._fan_out(conn, now))
+        if await asyncio.to_thread(self._read, alert_store.NEW_EVENTS, ()):
+            await self.services.writer.run(lambda conn: self.alerts.fan_out(conn, now))
         due = await asyncio.to_thread(self._read, _DUE, (now,))
         if not due:
             return 0
@@ -148,6 +157,9 @@ class OutboxSender:
         for call in events:
             if not call["qualified"]:
                 self._give_up(conn, call["event_id"], now, "the call is no longer qualified")
+                continue
+            if call["lead_status"] == "spam":
+                self._give_up(conn, call["event_id"], now, "the call is spam")
                 continue
             if now - call["created_at"] > s.give_up_after:
                 self._give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
@@ -180,6 +192,10 @@ class OutboxSender:
 
     async def _deliver(self, row: dict[str, Any], now: float) -> Outcome:
         s, row_id, body = self.settings, row["id"], row["payload"].encode()
+        if row["kind"] in ALERT_DELIVERIES:
+            if now - row["created_at"] > s.give_up_after:
+                return Outcome(row_id, False, "gave up after [outbox] give_up_hours of retries", give_up=True)
+            return Outcome(row_id, *await self.alerts.deliver(row, self._http()))
         if row["kind"] == "ga4":
             if row["target"] != s.ga4_measurement_id:
                 return Outcome(row_id, False, "GA4 measurement id no longer configured", give_up=True)
@@ -268,8 +284,8 @@ DELIVERY_COLUMNS = ("id", "kind", "call", "target", "state", "attempts", "next_a
 
 
 def list_deliveries(conn: sqlite3.Connection, include_sent: bool, limit: int) -> list[dict[str, Any]]:
-    """GA4 and webhook deliveries, newest first: retrying or given up (and sent, if asked)."""
-    where = "o.kind IN ('ga4', 'webhook')" + ("" if include_sent else " AND o.sent_at IS NULL")
+    """GA4, webhook and alert deliveries, newest first: retrying or given up (and sent, if asked)."""
+    where = f"o.kind IN ({_SENT})" + ("" if include_sent else " AND o.sent_at IS NULL")
     return [
         dict(r)
         for r in conn.execute(
