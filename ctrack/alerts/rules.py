@@ -143,13 +143,18 @@ def lead_message(call: Mapping[str, Any], tz: str, currency: str) -> Message:
     return Message(f"[ctrack] New lead: {_caller(call)} via {call.get('source') or 'untracked'}", "\n".join(lines))
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def summary_message(day: str, rows: Sequence[Mapping[str, Any]]) -> Message:
     """The day's calls, leads and missed calls, by source (spam apart)."""
     total = {k: sum(r[k] for r in rows) for k in ("calls", "leads", "missed", "spam")}
+    figures = f"{_count(total['calls'], 'call')}, {_count(total['leads'], 'lead')}, {total['missed']} missed"
     width = max([len("Source")] + [len(r["source"]) for r in rows])
     lines = [
-        f"Calls on {day}: {total['calls']} calls, {total['leads']} leads, {total['missed']} missed"
-        + (f" ({total['spam']} spam calls not counted)" if total["spam"] else "")
+        f"Calls on {day}: {figures}"
+        + (f" ({_count(total['spam'], 'spam call')} not counted)" if total["spam"] else "")
         + ".",
         "",
         f"{'Source'.ljust(width)}  {'Calls':>5}  {'Leads':>5}  {'Missed':>6}",
@@ -157,10 +162,7 @@ def summary_message(day: str, rows: Sequence[Mapping[str, Any]]) -> Message:
     lines += [f"{r['source'].ljust(width)}  {r['calls']:>5}  {r['leads']:>5}  {r['missed']:>6}" for r in rows]
     if not rows:
         lines.append("(no calls)")
-    return Message(
-        f"[ctrack] Daily summary {day}: {total['calls']} calls, {total['leads']} leads, {total['missed']} missed",
-        "\n".join(lines),
-    )
+    return Message(f"[ctrack] Daily summary {day}: {figures}", "\n".join(lines))
 
 
 def chat_body(message: Message) -> dict[str, str]:

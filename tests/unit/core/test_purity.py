@@ -30,6 +30,8 @@ PURE = sorted(
             "geo/report.py",
             "nap/extract.py",
             "transcription/rules.py",
+            "spam/rules.py",
+            "alerts/rules.py",
         )
     ]
 )

@@ -51,7 +51,12 @@ def marks(conn) -> dict[str, tuple]:
 def test_a_blocked_caller_is_logged_as_spam(conn):
     db.write(conn, lambda c: add_block(c, "+15035550830", "number", None))
     db.write(conn, lambda c: add_block(c, "+1900", "prefix", None))
-    save(conn, record("b1", T0, "+15035550830"), record("b2", T0, "+19005550100", talk=30), record("ok", T0, "+15035550831"))
+    save(
+        conn,
+        record("b1", T0, "+15035550830"),
+        record("b2", T0, "+19005550100", talk=30),
+        record("ok", T0, "+15035550831"),
+    )
     assert marks(conn) == {"b1": ("spam", "blocked"), "b2": ("spam", "blocked"), "ok": (None, None)}
 
 
