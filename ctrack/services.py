@@ -91,7 +91,11 @@ class Services:
             "ctrack_store_writes_total": ("counter", "Store write jobs committed", self.writer.jobs),
             "ctrack_store_backlog": ("gauge", "Writes waiting for the writer", self.writer.backlog),
             "ctrack_tracking_numbers": ("gauge", "Active tracking numbers", len(self.catalog.catalog.numbers)),
-            "ctrack_blocked_callers": ("gauge", "Numbers and prefixes on the block list", len(self.catalog.catalog.blocked)),
+            "ctrack_blocked_callers": (
+                "gauge",
+                "Numbers and prefixes on the block list",
+                len(self.catalog.catalog.blocked),
+            ),
         }
         base.update({name: fn() for name, fn in self._metrics.items()})
         return base
