@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ctrack.core import dialstring
@@ -188,9 +189,15 @@ def decide(
     )
 
 
+@lru_cache(maxsize=8192)
+def _caller_e164(caller: str | None, region: str) -> str | None:
+    """normalize_caller, cached: a repeat caller (a robocaller's burst above all) costs one parse."""
+    return normalize_caller(caller, region)
+
+
 def _treatment(blocked: BlockList, caller: str | None, settings: RouteSettings) -> str:
     """How the dialplan treats this caller: "" (ring) unless the block list holds them."""
-    if not blocked or blocked.match(normalize_caller(caller, settings.default_region)) is None:
+    if not blocked or blocked.match(_caller_e164(caller, settings.default_region)) is None:
         return ""
     treatment = settings.spam_treatment
     return treatment if treatment in (BUSY, HANGUP) else DIAL
