@@ -3,6 +3,8 @@ a self-signed certificate, login) and a real chat webhook on loopback."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ctrack import config as config_mod
@@ -238,3 +240,20 @@ def test_half_set_alerts_are_refused(tmp_path, alerts, reason):
     with pytest.raises(ConfigError) as err:
         AlertSettings.from_config(configure(tmp_path, alerts))
     assert str(err.value).startswith(reason)
+
+
+async def test_the_daemon_queues_yesterdays_summary_once_at_summary_time(tmp_path, smtp, monkeypatch):
+    from ctrack.alerts import service as alert_service
+
+    monkeypatch.setattr(alert_service, "SCHEDULE_SECONDS", 0.05)
+    clock = Clock(utc("2026-12-02 15:59:00"))  # 07:59 in Los Angeles: not yet
+    async with Site(tmp_path, smtp.ini() + "summary_time = 08:00\n", clock) as site:
+        stop = asyncio.Event()
+        task = asyncio.create_task(alert_service.run_daily_summary(site.services, stop, clock))
+        await asyncio.sleep(0.2)
+        assert site.rows() == []
+        clock.now = utc("2026-12-02 16:00:00")
+        await asyncio.sleep(0.3)  # several rounds of the schedule: still one summary
+        stop.set()
+        await task
+        assert [(r["kind"], r["target"]) for r in site.rows()] == [("alert_summary", "2026-12-01")]
