@@ -9,9 +9,10 @@ from ctrack import config as config_mod
 from ctrack.asterisk.dialplan import render_asterisk
 from ctrack.core import variables as v
 from ctrack.core.model import NumberKind, Source, TrackingNumber
-from ctrack.freeswitch.outbound import session_plan
+from ctrack.freeswitch.outbound import OutboundSettings, RouteRequest, serve_outbound, session_plan
 from ctrack.route.rules import Catalog, RouteSettings, decide
 from ctrack.spam.rules import BlockList
+from tests.support.freeswitch_peer import OutboundCall
 
 BLOCKED = BlockList.of([("+15035550830", "number"), ("+1900", "prefix")])
 CATALOG = Catalog(
@@ -78,3 +79,22 @@ def test_rendered_asterisk_dialplan_branches_on_the_treatment_only_when_routed()
     assert fallback < routed < busy
     assert " same => n(spambusy),Hangup(17)" in lines
     assert lines[lines.index(" same => n(spamhangup),Answer()") + 1] == " same => n,Hangup(16)"
+
+
+async def test_freeswitch_outbound_socket_sends_a_blocked_caller_busy():
+    """Against a peer that plays FreeSWITCH's `socket` application (caller 15035550123)."""
+    blocked = dataclasses.replace(CATALOG, blocked=BlockList.of([("+15035550123", "number")]))
+    fs = dataclasses.replace(SETTINGS, default_forward="sofia/gateway/trunk/1")
+
+    async def route(request: RouteRequest):
+        return decide(request.did, request.uniqueid, request.at, blocked, fs, caller=request.caller_number)
+
+    server = await serve_outbound(route, "127.0.0.1", 0, OutboundSettings())
+    call = OutboundCall()
+    try:
+        await call.run(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+    (set_vars, hangup) = call.executed()
+    assert set_vars[0] == "multiset" and f"{v.BLOCKED}=busy" in set_vars[1]
+    assert hangup == ("hangup", "USER_BUSY")
