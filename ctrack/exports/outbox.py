@@ -1,4 +1,5 @@
-"""The outbox sender: delivers each qualified call to GA4 and the webhooks, at least once.
+"""The outbox sender: delivers each qualified call to GA4 and the webhooks, and each alert by
+email and chat (their fan-out and sending live in ctrack/alerts/service.py), at least once.
 
 A trigger leaves a 'qualified' event in the outbox in the same transaction that saves a
 qualified call (migration 0003). The sender fans each event out into one row per target
