@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -19,10 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from ctrack.alerts.rules import Hours, parse_addresses, parse_hours, parse_time_of_day
 from ctrack.dni.attribution import normalize_site
 from ctrack.errors import CtrackError
 from ctrack.geo.regions import parse_region
 from ctrack.privacy.consent import DEFAULT_ALL_PARTY, MODES, parse_regions
+from ctrack.spam.rules import parse_treatment
 
 T = TypeVar("T")
 
@@ -554,6 +557,54 @@ class TranscriptionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpamSettings:
+    treatment: str = setting(
+        "busy", parse_treatment, "what a blocked caller gets: busy, hangup, or a dial string such as voicemail"
+    )
+    repeat_calls: int = setting(
+        "3", _non_negative_int, "a caller with more calls than this within repeat_minutes is spam; 0 = off"
+    )
+    repeat_minutes: int = setting("10", _positive_int, "the window of repeat_calls")
+    repeat_talk_seconds: int = setting("5", _positive_int, "only calls with less talk than this count as repeats")
+    anonymous_talk_seconds: int = setting(
+        "3", _non_negative_int, "a call without caller id and less talk than this is spam; 0 = off"
+    )
+
+
+def _optional_url(text: str) -> str:
+    return _url(text) if text.strip() else ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsSettings:
+    smtp_host: str = setting("", _str, "mail server for alert emails (local MTA or smarthost); empty = no email")
+    smtp_port: int = setting("25", _port, "its port (587 for submission with STARTTLS)")
+    smtp_starttls: bool = setting("no", _bool, "upgrade the connection with STARTTLS (the certificate is verified)")
+    smtp_ca_file: str = setting("", _str, "CA certificates to verify the server with; empty = the system's")
+    smtp_user: str = setting("", _str, "login user; empty = no login")
+    smtp_password: str = setting("", _str, "login password")
+    email_from: str = setting("ctrack@localhost", _str, "From: address of alert emails")
+    email_to: tuple[str, ...] = setting("", parse_addresses, "who gets alert emails, comma-separated")
+    chat_webhook_url: str = setting(
+        "", _optional_url, "Slack-compatible incoming webhook (JSON POST with text); empty = none"
+    )
+    missed_calls: bool = setting("yes", _bool, "alert on a missed or abandoned call from a first-time caller")
+    missed_hours: Hours = setting(
+        "mon-fri 09:00-17:00",
+        parse_hours,
+        "when missed-call alerts go out, in [ctrack] timezone, such as mon-fri 09:00-17:00, sat 10:00-13:00; "
+        "empty = at any time",
+    )
+    new_leads: bool = setting("yes", _bool, "alert when a call becomes a lead")
+    daily_summary: bool = setting("yes", _bool, "send a summary of the previous day (calls, leads, missed, by source)")
+    summary_time: time = setting("08:00", parse_time_of_day, "when the daily summary goes out, in [ctrack] timezone")
+    max_per_hour: int = setting(
+        "20", _non_negative_int, "most call alerts (missed, lead) per hour; more are dropped; 0 = no limit"
+    )
+    timeout_seconds: int = setting("15", _positive_int, "seconds an email or chat delivery may take before a retry")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting, typed and resolved once: code reads `config.business.ring_timeout`."""
 
@@ -576,6 +627,8 @@ class Config:
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
+    spam: SpamSettings = field(default_factory=SpamSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     path: Path | None = None
 
     @property
@@ -619,6 +672,8 @@ SECTIONS: dict[str, type] = {
     "webhooks": WebhooksSettings,
     "outbox": OutboxSettings,
     "transcription": TranscriptionSettings,
+    "spam": SpamSettings,
+    "alerts": AlertsSettings,
 }
 SCHEMA: dict[str, dict[str, Setting]] = {
     name: {f.name: f.metadata["setting"] for f in fields(cls)} for name, cls in SECTIONS.items()

@@ -85,10 +85,13 @@ class Daemon:
         self.lifecycle.spawn(services.catalog.keep_fresh(), "catalog")
         for start in self._components():
             await start()
+        from ctrack.alerts.service import AlertSettings, run_daily_summary
         from ctrack.exports.outbox import OutboxSettings, run_outbox
 
         OutboxSettings.from_config(self.config)  # a half-set [ga4] or [webhooks] stops the start here
+        AlertSettings.from_config(self.config)  # so does a half-set [alerts]
         self.lifecycle.spawn(run_outbox(self.services, self._stop), "outbox")
+        self.lifecycle.spawn(run_daily_summary(self.services, self._stop), "daily-summary")
         self.lifecycle.spawn(self._watchdog(), "watchdog")
         self.lifecycle.spawn(purge_daily(services.writer.run, Retention.from_config(self.config)), "retention")
         if self.config.transcription.enabled:  # faster-whisper is imported only in its worker processes

@@ -29,7 +29,7 @@ class CatalogCache:
 
     Routing reads memory only (it must answer in milliseconds); a background refresh
     notices CLI edits through the catalog's own version (bumped by triggers on sources,
-    pools and numbers), so the calls and leases written all day long never reload it.
+    pools, numbers and the block list), so the calls and leases written all day long never reload it.
     """
 
     def __init__(self, path: Path, interval: float = 1.0):
@@ -91,6 +91,11 @@ class Services:
             "ctrack_store_writes_total": ("counter", "Store write jobs committed", self.writer.jobs),
             "ctrack_store_backlog": ("gauge", "Writes waiting for the writer", self.writer.backlog),
             "ctrack_tracking_numbers": ("gauge", "Active tracking numbers", len(self.catalog.catalog.numbers)),
+            "ctrack_blocked_callers": (
+                "gauge",
+                "Numbers and prefixes on the block list",
+                len(self.catalog.catalog.blocked),
+            ),
         }
         base.update({name: fn() for name, fn in self._metrics.items()})
         return base

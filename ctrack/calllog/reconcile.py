@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from ctrack.calllog.asterisk_cdr import inbound_calls, parse_rows
 from ctrack.calllog.recordings import find_recording
-from ctrack.calllog.store import CallRules, known_uniqueids, save_call
+from ctrack.calllog.service import save_and_follow
+from ctrack.calllog.store import CallRules, known_uniqueids
 from ctrack.config import Config
 from ctrack.core.model import CallRecord
 from ctrack.route.rules import Catalog
@@ -71,7 +72,7 @@ def save_missing(records: list[CallRecord], rules: CallRules) -> Callable[[sqlit
 
     def job(conn: sqlite3.Connection) -> int:
         known = known_uniqueids(conn, [r.uniqueid for r in records])
-        return sum(save_call(conn, r, rules, origin="cdr") for r in records if r.uniqueid not in known)
+        return sum(save_and_follow(conn, r, rules, "cdr") for r in records if r.uniqueid not in known)
 
     return job
 

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 
+from ctrack.alerts import service as alerts
 from ctrack.calllog.recordings import usable_recording
-from ctrack.calllog.store import save_call
+from ctrack.calllog.store import CallRules, save_call
 from ctrack.core.model import CallRecord
 from ctrack.services import Services
+from ctrack.spam import service as spam
+
+log = logging.getLogger(__name__)
+
+
+def save_and_follow(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str) -> bool:
+    """Write job of every call-save path (live and CDR): save the call, then the steps that
+    follow a saved call, in order: spam, then alerts. A failing step is logged and undone,
+    never the call itself."""
+    if not save_call(conn, record, rules, origin=origin):
+        return False
+    call_id = conn.execute("SELECT id FROM calls WHERE uniqueid = ?", (record.uniqueid,)).fetchone()[0]
+    conn.execute("SAVEPOINT follow")
+    try:
+        spam.on_call_saved(conn, call_id, rules.spam)
+        alerts.on_call_saved(conn, call_id)
+    except Exception:
+        log.exception("call %s: the steps after saving failed; the call is kept", record.uniqueid)
+        conn.execute("ROLLBACK TO follow")
+    conn.execute("RELEASE follow")
+    return True
 
 
 def log_call(services: Services, record: CallRecord, origin: str, recording_dir: str) -> asyncio.Future[bool]:
@@ -19,4 +43,4 @@ def log_call(services: Services, record: CallRecord, origin: str, recording_dir:
         if source is not None:
             record.source, record.channel = source, channel
     rules = services.call_rules
-    return services.writer.submit(lambda conn: save_call(conn, record, rules, origin=origin))
+    return services.writer.submit(lambda conn: save_and_follow(conn, record, rules, origin))

@@ -8,7 +8,7 @@ CDR-recovered one. First-time/repeat and qualified are decided here, at write ti
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ctrack.config import Config
@@ -16,6 +16,7 @@ from ctrack.core.model import MISSED, CallRecord
 from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
 from ctrack.privacy.store import caller_hash
+from ctrack.spam.rules import SpamRules
 from ctrack.transcription.store import match_query
 
 CALL_COLUMNS = (
@@ -47,6 +48,7 @@ class CallRules:
     qualified_seconds: int = 60
     repeat_window_days: int = 90
     visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
+    spam: SpamRules = field(default_factory=SpamRules)  # judged right after the call is saved
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:
@@ -54,6 +56,7 @@ class CallRules:
             config.calls.qualified_seconds,
             config.calls.repeat_window_days,
             config.dni.grace_seconds,
+            SpamRules.from_config(config),
         )
 
 

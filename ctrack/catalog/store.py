@@ -6,6 +6,7 @@ runs in one transaction; a refusal raises a CatalogError and leaves the database
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from typing import Any, Literal
 from ctrack.core.model import CHANNELS, NumberKind, NumberState, Pool, Source, TrackingNumber
 from ctrack.errors import CtrackError
 from ctrack.route.rules import Catalog
+from ctrack.spam.rules import BlockList
+from ctrack.spam.store import load_block_list
+
+log = logging.getLogger(__name__)
 
 
 class CatalogError(CtrackError):
@@ -451,6 +456,11 @@ def load_catalog(conn: sqlite3.Connection) -> Catalog:
                 state=NumberState(r["state"]),
                 consent=r["consent"],
             )
+        try:
+            blocked = load_block_list(conn)
+        except sqlite3.Error as exc:  # everyone rings rather than no one: route without the list
+            log.error("block list unreadable (%s); routing every caller", exc)
+            blocked = BlockList()
     finally:
         conn.execute("COMMIT")
-    return Catalog(numbers=numbers, sources=sources, pools=pools)
+    return Catalog(numbers=numbers, sources=sources, pools=pools, blocked=blocked)

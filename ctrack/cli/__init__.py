@@ -50,6 +50,7 @@ from ctrack.cli import (  # noqa: E402,F401
     nap,
     privacy,
     reports,
+    spam,
     transcribe,
 )
 

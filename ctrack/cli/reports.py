@@ -377,7 +377,7 @@ def dashboard_remove(ctx: Context, user: str) -> None:
 
 @cli.group()
 def outbox() -> None:
-    """Conversions waiting to go out to GA4 and webhooks."""
+    """Conversions and alerts waiting to go out to GA4, webhooks, email and chat."""
 
 
 @outbox.command("list")

@@ -1,5 +1,6 @@
-"""The outbox sender: delivers each conversion to GA4 and the webhooks, and each change of a
-call's lead status, tags or value to the webhooks, at least once.
+"""The outbox sender: delivers each conversion to GA4 and the webhooks, each change of a
+call's lead status, tags or value to the webhooks, and each alert by email and chat (their
+fan-out and sending live in ctrack/alerts/service.py), at least once.
 
 A trigger leaves a 'qualified' event in the outbox in the same transaction that saves a
 qualified call or marks a call as a lead (migrations 0003, 0012); `store.call_updated`
@@ -28,6 +29,10 @@ from urllib.parse import urlencode
 import aiohttp
 
 from ctrack import __version__
+from ctrack.alerts import store as alert_store
+from ctrack.alerts.rules import DELIVERY_KINDS as ALERT_DELIVERIES
+from ctrack.alerts.rules import EVENT_KINDS as ALERT_EVENTS
+from ctrack.alerts.service import AlertSender, AlertSettings
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
 from ctrack.exports.store import CONVERSION, UPDATED, VALUE
@@ -97,12 +102,14 @@ _ADD = """
 INSERT INTO outbox(kind, call_id, target, payload)
 SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND call_id = ? AND target = ?)
 """
+_SENT = ", ".join(f"'{k}'" for k in ("ga4", "webhook", *ALERT_DELIVERIES))  # the kinds delivered here
 _DUE = f"""
 SELECT id, kind, target, payload, attempts, created_at FROM outbox
-WHERE {ACTIVE} AND kind IN ('ga4', 'webhook') AND next_attempt <= ?
+WHERE {ACTIVE} AND kind IN ({_SENT}) AND next_attempt <= ?
 ORDER BY next_attempt, id LIMIT {BATCH}
 """
-_NEXT = f"SELECT min(next_attempt) FROM outbox WHERE {ACTIVE} AND kind IN ('qualified', '{UPDATED}', 'ga4', 'webhook')"
+_NEXT = f"""SELECT min(next_attempt) FROM outbox WHERE {ACTIVE}
+AND kind IN ('qualified', '{UPDATED}', {_SENT}, {", ".join(f"'{k}'" for k in ALERT_EVENTS)})"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +124,7 @@ class OutboxSender:
     def __init__(self, services: Services, clock: Callable[[], float] = time.time):
         self.services = services
         self.settings = OutboxSettings.from_config(services.config)
+        self.alerts = AlertSender(AlertSettings.from_config(services.config))
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self.sent = 0
@@ -142,6 +150,8 @@ class OutboxSender:
         now = self.clock()
         if await asyncio.to_thread(self._read, _NEW_EVENTS, ()):
             await self.services.writer.run(lambda conn: self._fan_out(conn, now))
+        if await asyncio.to_thread(self._read, alert_store.NEW_EVENTS, ()):
+            await self.services.writer.run(lambda conn: self.alerts.fan_out(conn, now))
         due = await asyncio.to_thread(self._read, _DUE, (now,))
         if not due:
             return 0
@@ -200,6 +210,10 @@ class OutboxSender:
 
     async def _deliver(self, row: dict[str, Any], now: float) -> Outcome:
         s, row_id, body = self.settings, row["id"], row["payload"].encode()
+        if row["kind"] in ALERT_DELIVERIES:
+            if now - row["created_at"] > s.give_up_after:
+                return Outcome(row_id, False, "gave up after [outbox] give_up_hours of retries", give_up=True)
+            return Outcome(row_id, *await self.alerts.deliver(row, self._http()))
         if row["kind"] == "ga4":
             if row["target"] != s.ga4_measurement_id:
                 return Outcome(row_id, False, "GA4 measurement id no longer configured", give_up=True)
@@ -288,8 +302,8 @@ DELIVERY_COLUMNS = ("id", "kind", "call", "target", "state", "attempts", "next_a
 
 
 def list_deliveries(conn: sqlite3.Connection, include_sent: bool, limit: int) -> list[dict[str, Any]]:
-    """GA4 and webhook deliveries, newest first: retrying or given up (and sent, if asked)."""
-    where = "o.kind IN ('ga4', 'webhook')" + ("" if include_sent else " AND o.sent_at IS NULL")
+    """GA4, webhook and alert deliveries, newest first: retrying or given up (and sent, if asked)."""
+    where = f"o.kind IN ({_SENT})" + ("" if include_sent else " AND o.sent_at IS NULL")
     return [
         dict(r)
         for r in conn.execute(

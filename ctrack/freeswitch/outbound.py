@@ -27,6 +27,7 @@ from ctrack.core import variables as v
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.connection import EslClosed, EslConnection
 from ctrack.route.rules import RouteDecision
+from ctrack.spam.rules import BUSY, HANGUP
 
 if TYPE_CHECKING:
     from ctrack.config import Config
@@ -116,6 +117,12 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
         if "${" in variables.get(name, ""):
             raise RouteRefused(f"{name}={variables[name]!r} would be expanded by FreeSWITCH")
     steps.append(("multiset", esl.multiset_arg(variables)))
+    # A blocked caller ([spam] treatment): busy (486) or answered and hung up, never bridged;
+    # "dial" needs nothing here, as CTRACK_FORWARD already holds the treatment's dial string.
+    if decision.blocked == BUSY:
+        steps.append(("hangup", "USER_BUSY"))
+    elif decision.blocked == HANGUP:
+        steps += [("answer", ""), ("hangup", "NORMAL_CLEARING")]
     if decision.record:
         if decision.consent_prompt:
             steps.append(("playback", decision.consent_prompt))

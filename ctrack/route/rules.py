@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ctrack.core import dialstring
@@ -18,6 +19,7 @@ from ctrack.core import variables as v
 from ctrack.core.model import NumberState, Pool, Source, TrackingNumber
 from ctrack.core.phone import normalize_caller, normalize_did
 from ctrack.privacy.consent import ConsentRules, decide_consent
+from ctrack.spam.rules import BUSY, DIAL, HANGUP, BlockList
 
 if TYPE_CHECKING:
     from ctrack.config import Config
@@ -33,6 +35,7 @@ class RouteSettings:
     consent: ConsentRules = field(default_factory=ConsentRules)  # when the prompt plays (by region)
     default_region: str = "US"
     recording_format: str = "wav"
+    spam_treatment: str = BUSY  # a blocked caller: busy, hangup or a dial string
 
     @classmethod
     def from_config(cls, config: Config) -> RouteSettings:
@@ -45,6 +48,7 @@ class RouteSettings:
             consent=ConsentRules(config.recording.consent, config.business.region, config.recording.all_party_regions),
             default_region=config.ctrack.default_region,
             recording_format=config.recording.format,
+            spam_treatment=config.spam.treatment,
         )
 
 
@@ -55,6 +59,7 @@ class Catalog:
     numbers: Mapping[str, TrackingNumber] = field(default_factory=dict)
     sources: Mapping[str, Source] = field(default_factory=dict)
     pools: Mapping[str, Pool] = field(default_factory=dict)
+    blocked: BlockList = field(default_factory=BlockList)
 
     def source_of(self, number: str | None) -> tuple[str | None, str | None]:
         """(source, channel) of a static tracking number; (None, None) for others."""
@@ -80,6 +85,7 @@ class RouteDecision:
     consent_why: str
     whisper: str
     visit_id: str | None
+    blocked: str = ""  # "" (ring), or the blocked caller's treatment: busy, hangup, dial
 
     @property
     def recording_caller(self) -> str:
@@ -109,6 +115,7 @@ class RouteDecision:
             v.CONSENT_WHY: self.consent_why,
             v.WHISPER: self.whisper,
             v.VISIT_ID: self.visit_id or "",
+            v.BLOCKED: self.blocked,
             v.ROUTE_STATUS: "ok",
         }
 
@@ -155,23 +162,45 @@ def decide(
         channel = src.channel if src else None
     record = bool(tn and tn.record)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
-    prompt, why = _consent_prompt(record, tn, caller, settings)
     recording_file = _SAFE_FILE.sub("_", f"ctrack-{stamp}-{number or did}-{uniqueid}.{settings.recording_format}")
+    forward = forward_dial_string(tn.forward if tn else None, settings)
+    whisper = safe_sound(tn.whisper) if tn else ""
+    blocked = _treatment(catalog.blocked, caller, settings)
+    if blocked:
+        # No ringing, recording or whisper for a blocked caller: only the treatment.
+        record, whisper = False, ""
+        forward = forward_dial_string(settings.spam_treatment, settings) if blocked == DIAL else forward
+    prompt, why = _consent_prompt(record, tn, caller, settings)
     return RouteDecision(
         uniqueid=uniqueid,
         tracked=tn is not None,
         tracking_number=number if tn is not None else None,
         source=source,
         channel=channel,
-        forward=forward_dial_string(tn.forward if tn else None, settings),
+        forward=forward,
         ring_timeout=settings.ring_timeout,
         record=record,
         recording_file=recording_file,
         consent_prompt=prompt,
         consent_why=why,
-        whisper=safe_sound(tn.whisper) if tn else "",
+        whisper=whisper,
         visit_id=visit_id,
+        blocked=blocked,
     )
+
+
+@lru_cache(maxsize=8192)
+def _caller_e164(caller: str | None, region: str) -> str | None:
+    """normalize_caller, cached: a repeat caller (a robocaller's burst above all) costs one parse."""
+    return normalize_caller(caller, region)
+
+
+def _treatment(blocked: BlockList, caller: str | None, settings: RouteSettings) -> str:
+    """How the dialplan treats this caller: "" (ring) unless the block list holds them."""
+    if not blocked or blocked.match(_caller_e164(caller, settings.default_region)) is None:
+        return ""
+    treatment = settings.spam_treatment
+    return treatment if treatment in (BUSY, HANGUP) else DIAL
 
 
 def _consent_prompt(

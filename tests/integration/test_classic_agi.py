@@ -117,6 +117,21 @@ def test_recorded_number_gets_a_recording(classic):
     assert 2 <= wav_seconds(call["recording"]) <= call["talk_seconds"] + 1, call
 
 
+def test_blocked_caller_gets_busy_and_is_logged_as_spam(classic):
+    """The classic script reads the block list from the database on every call (callers 083x
+    are tests/integration/test_spam_alerts.py's range)."""
+    pbx = classic.pbx
+    classic.ctrack("block", "add", "+15035550836")
+    result = pbx.call(GOOGLE, caller="15035550836", talk=5)
+    assert result.status == 486, result
+    assert inbound_cdr(pbx, "15035550836")["userfield"] == "Google Ads"
+    call = logged(classic, "15035550836")
+    [row] = classic.call_rows("id = ?", (call["id"],))
+    assert (row["lead_status"], row["spam_reason"], row["recording"]) == ("spam", "blocked", None)
+    unblocked = pbx.call(RADIO, caller="15035550837", talk=2)
+    assert unblocked.answered, unblocked
+
+
 NAMES = [
     'Bob "The Builder" <666>',  # quotes (Asterisk keeps SIP's \" escapes) and a fake <number>
     "O'Neil; ${EXTEN}, |&(x) %0A\\n",  # dialplan and shell specials, a spelled-out newline

@@ -32,6 +32,8 @@ PURE = sorted(
             "nap/extract.py",
             "transcription/rules.py",
             "exports/conversions.py",
+            "spam/rules.py",
+            "alerts/rules.py",
         )
     ]
 )

@@ -1,0 +1,1 @@
+"""Alerts: email (SMTP) and a Slack-compatible chat webhook, sent through the durable outbox."""

@@ -1,0 +1,1 @@
+"""Spam: a block list the route applies, and heuristics that mark a call spam when it ends."""
