@@ -54,7 +54,7 @@ class CallRules:
     repeat_window_days: int = 90
     visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
     timezone: str = "UTC"  # of business hours in lead rules
-    hours: lead_rules.Hours = lead_rules.Hours()
+    hours: lead_rules.Hours = lead_rules.CLOSED
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:

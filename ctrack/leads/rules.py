@@ -51,6 +51,9 @@ class Hours:
         return any(start <= now < end for start, end in self.days[local.weekday()])
 
 
+CLOSED = Hours()
+
+
 def parse_hours(text: str) -> Hours:
     """'mon-fri 08:00-17:30, sat 09:00-12:00' → Hours; days not listed are closed."""
     days: list[list[tuple[time, time]]] = [[] for _ in range(7)]
@@ -83,7 +86,7 @@ class Settings:
 
     qualified_seconds: int = 60
     timezone: str = "UTC"
-    hours: Hours = Hours()
+    hours: Hours = CLOSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,9 @@ class _Parser:
                 break
             m = _TOKEN.match(self.text, i)
             if not m or m.end() == i:
-                raise self.error(f"unexpected {self.text[i:].strip()[:10]!r}", len(self.text) - len(self.text[i:].lstrip()))
+                raise self.error(
+                    f"unexpected {self.text[i:].strip()[:10]!r}", len(self.text) - len(self.text[i:].lstrip())
+                )
             kind = m.lastgroup or ""
             self.tokens.append((kind, m.group(kind), m.start(kind)))
             i = m.end()
@@ -262,9 +267,7 @@ class _Parser:
             self.pos += 1
             self.take("in")
             op = "not in"
-        elif op.lower() == "in":
-            self.pos += 1
-        elif op in ("=", "==", "!="):
+        elif op.lower() == "in" or op in ("=", "==", "!="):
             self.pos += 1
         else:
             raise self.error(f"{name} is compared with =, != or in (…), not {op or 'nothing'!r}")

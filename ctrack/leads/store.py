@@ -150,9 +150,7 @@ def history(conn: sqlite3.Connection, call_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT at, who, field, old, new FROM call_changes WHERE call_id = ? ORDER BY id", (call_id,)
     ).fetchall()
-    return [
-        {"at": r[0], "who": r[1], "field": r[2], "old": json.loads(r[3]), "new": json.loads(r[4])} for r in rows
-    ]
+    return [{"at": r[0], "who": r[1], "field": r[2], "old": json.loads(r[3]), "new": json.loads(r[4])} for r in rows]
 
 
 # --- rules -------------------------------------------------------------------------------
