@@ -18,16 +18,16 @@ _OFFSET = (
 
 # One aggregation for the roll-up and for reports the roll-up cannot answer (a tag filter).
 DAILY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
-       coalesce(c.source, '') AS src, coalesce(c.channel, '') AS chan, coalesce(c.lead_status, '') AS status,
-       count(*), sum(c.disposition IS 'answered'),
-       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)),
-       sum(c.disposition IS 'abandoned'), sum(c.first_time IS 1),
-       sum(coalesce(c.talk_seconds, 0)), sum(coalesce(c.value, 0))
-FROM calls c {{where}} GROUP BY day, src, chan, status"""
+       coalesce(c.source, '') AS source, coalesce(c.channel, '') AS channel,
+       coalesce(c.lead_status, '') AS lead_status, count(*) AS calls, sum(c.disposition IS 'answered') AS answered,
+       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed,
+       sum(c.disposition IS 'abandoned') AS abandoned, sum(c.first_time IS 1) AS first_time,
+       sum(coalesce(c.talk_seconds, 0)) AS talk_seconds, sum(coalesce(c.value, 0)) AS value
+FROM calls c {{where}} GROUP BY 1, 2, 3, 4"""
 HOURLY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
-       CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hr, coalesce(c.lead_status, '') AS status,
-       count(*), sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0))
-FROM calls c {{where}} GROUP BY day, hr, status"""
+       CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hour, coalesce(c.lead_status, '') AS lead_status,
+       count(*) AS calls, sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed
+FROM calls c {{where}} GROUP BY 1, 2, 3"""
 
 _REBUILD_DAILY = f"""
 INSERT INTO daily_rollup(day, source, channel, lead_status, calls, answered, missed, abandoned, first_time,

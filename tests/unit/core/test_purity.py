@@ -30,6 +30,7 @@ PURE = sorted(
             "geo/report.py",
             "nap/extract.py",
             "transcription/rules.py",
+            "leads/rules.py",
         )
     ]
 )
