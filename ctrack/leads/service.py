@@ -9,6 +9,7 @@ The jobs here run on the daemon's writer (`await writer.run(job)`) or the CLI's
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ctrack.leads.rules import (
 )
 from ctrack.transcription import store as transcripts
 
+log = logging.getLogger(__name__)
 Changes = dict[str, tuple[Any, Any]]
 RULES = "rules"  # who: a rule, as rule:ID in the audit trail
 
@@ -144,7 +146,11 @@ def run_rules(conn: sqlite3.Connection, call_id: int, settings: Settings, now: f
         raise UnknownCall(f"unknown call id {call_id}")
     if row[0] is not None:
         return {}
-    outcome = evaluate(store.rules(conn), store.facts(conn, call_id), settings)
+    try:
+        outcome = evaluate(store.rules(conn), store.facts(conn, call_id), settings)
+    except RuleError as exc:  # a stored rule this version cannot read: the call is still logged
+        log.warning("lead rules not applied to call %s: %s", call_id, exc)
+        return {}
     who = {name: f"rule:{rule_id}" for name, rule_id in outcome.set_by.items()}
     return apply_changes(conn, call_id, outcome_fields(outcome), who, time.time() if now is None else now, False)
 

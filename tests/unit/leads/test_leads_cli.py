@@ -212,3 +212,15 @@ def test_reports_count_leads_value_roi_leave_spam_out_and_filter(env):
     assert [(r["lead_status"], r["calls"]) for r in only_spam] == [("spam", 1)]
     heat = json.loads(run("report", "heatmap", *PERIOD, "--json", "--lead-status", "spam").output)
     assert sum(c["calls"] for c in heat) == 1
+
+
+def test_a_stored_rule_that_cannot_be_read_never_fails_a_call_save(env, caplog):
+    from ctrack.calllog.store import CallRules, save_call
+    from tests.support.report_data import call
+
+    run, conn, ids = env
+    conn.execute("UPDATE lead_rules SET condition = 'talk >= 1' WHERE id = 1")  # e.g. written by a newer ctrack
+    record = call("n1", "2024-03-11 16:00:00", "Radio", "+12125550077", "answered", 90)
+    assert db.write(conn, lambda c: save_call(c, record, CallRules())) is True
+    assert conn.execute("SELECT lead_status FROM calls WHERE uniqueid = 'n1'").fetchone()[0] is None
+    assert "lead rules not applied" in caplog.text and "unknown name 'talk'" in caplog.text
