@@ -84,7 +84,18 @@ def _percent(part: float, whole: float) -> str:
     return "–" if not whole else f"{100 * part / whole:.0f} %"
 
 
-_env.filters.update(money=_money, duration=_duration)
+def _shown(value: Any) -> str:
+    """A changed field's old or new value as a person reads it."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return _money(value)
+    return str(value)
+
+
+_env.filters.update(money=_money, duration=_duration, shown=_shown)
 _env.globals.update(percent=_percent, weekdays=WEEKDAYS)
 
 

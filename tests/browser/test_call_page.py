@@ -9,7 +9,7 @@ from functools import partial
 
 from ctrack.store import db
 from ctrack.transcription import store as transcripts
-from tests.browser.test_dashboard import dashboard, log_in, open_page, tone_wav  # noqa: F401 (fixture)
+from tests.browser.test_dashboard import SHOTS, dashboard, log_in, open_page, tone_wav  # noqa: F401 (fixture)
 
 SEGMENTS = [
     {"speaker": "business", "start": 0.0, "end": 3.0, "text": "Thanks for calling, how can we help?"},
@@ -51,6 +51,8 @@ async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, t
     await page.wait_for_function("document.getElementById('player').currentTime >= 14")
     await lines.nth(1).click()
     await page.wait_for_function("(p => p.currentTime >= 7.5 && p.currentTime < 14)(document.getElementById('player'))")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SHOTS / "dashboard-call.png", full_page=True)
     # playback is in the privacy audit, by the dashboard user
     played = conn.execute("SELECT action, actor FROM privacy_audit WHERE call_id = ?", (call_id,)).fetchall()
     assert ("play", "owner") in [tuple(r) for r in played]
@@ -95,7 +97,9 @@ async def test_marking_a_call_a_lead_with_a_value_changes_the_sources_report(bro
     assert await page.locator("#lead-status").text_content() == "lead"
     assert await page.locator("#tags").text_content() == "estimate, water heater"
     assert (await page.locator("#value").text_content()).startswith("250.00")
-    assert "dashboard:owner" in await page.locator("#changes").text_content()
+    changes = await page.locator("#changes tbody tr").all_text_contents()
+    assert any("dashboard:owner" in c and "estimate, water heater" in c for c in changes), changes
+    assert any("value" in c and "250.00" in c for c in changes), changes
 
     after = await source_row()
     assert int(after["leads"].replace(",", "")) == int(before["leads"].replace(",", "")) + 1
