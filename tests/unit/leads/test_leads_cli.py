@@ -224,3 +224,20 @@ def test_a_stored_rule_that_cannot_be_read_never_fails_a_call_save(env, caplog):
     assert db.write(conn, lambda c: save_call(c, record, CallRules())) is True
     assert conn.execute("SELECT lead_status FROM calls WHERE uniqueid = 'n1'").fetchone()[0] is None
     assert "lead rules not applied" in caplog.text and "unknown name 'talk'" in caplog.text
+
+
+def test_rules_run_on_the_cdr_backstop_and_again_when_the_live_record_replaces_it(env):
+    from ctrack.calllog.reconcile import save_missing
+    from ctrack.calllog.store import CallRules, save_call
+    from tests.support.report_data import call
+
+    run, conn, _ = env
+    run("rule", "add", "--when", 'source = "Radio" and answered', "--then", "tag radio")
+    rules = CallRules(qualified_seconds=60)
+    recovered = call("cdr1", "2024-03-11 16:00:00", "Radio", "+12125550078", "answered", 20)
+    assert db.write(conn, save_missing([recovered], rules)) == 1
+    row = conn.execute("SELECT id, lead_status FROM calls WHERE uniqueid = 'cdr1'").fetchone()
+    assert row[1] is None and leads.store.tags(conn, row[0]) == ["radio"]
+    live = call("cdr1", "2024-03-11 16:00:00", "Radio", "+12125550078", "answered", 200)
+    assert db.write(conn, lambda c: save_call(c, live, rules, origin="ami")) is True
+    assert conn.execute("SELECT lead_status FROM calls WHERE id = ?", (row[0],)).fetchone()[0] == "lead"
