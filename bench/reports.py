@@ -98,7 +98,7 @@ def build(path: Path, calls: int) -> None:
                     talk,
                     outcome,
                     first,
-                    int(outcome == "answered" and talk >= 60),
+                    "lead" if outcome == "answered" and talk >= 60 else None,
                 )
             )
     rows = rows[:calls]
@@ -108,7 +108,7 @@ def build(path: Path, calls: int) -> None:
     conn.executemany(
         """
         INSERT INTO calls(uniqueid, caller_number, source, channel, started_at, answered_at, ended_at,
-                          talk_seconds, disposition, first_time, qualified)
+                          talk_seconds, disposition, first_time, lead_status)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         rows,
     )

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from ctrack.alerts.rules import Hours, parse_addresses, parse_hours, parse_time_of_day
+from ctrack.alerts.rules import parse_addresses, parse_time_of_day
+from ctrack.core.hours import Hours, parse_hours
 from ctrack.dni.attribution import normalize_site
 from ctrack.errors import CtrackError
 from ctrack.geo.regions import parse_region
@@ -95,6 +96,10 @@ def _timezone(text: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r} (use a name such as America/New_York)") from None
     return name
+
+
+def _hours(text: str) -> Hours:
+    return parse_hours(text)
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -263,12 +268,17 @@ class BusinessSettings:
         _optional_region,
         "where the business is, for consent by region: a country (DE) or a US state (US-OR); empty = unknown (announces)",
     )
+    hours: Hours = setting(
+        "mon-fri 09:00-17:00",
+        _hours,
+        "opening hours in [ctrack] timezone, for lead rules' business_hours: DAY[-DAY] HH:MM-HH:MM, comma-separated",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CallsSettings:
     qualified_seconds: int = setting(
-        "60", _non_negative_int, "talk seconds from which a call counts as qualified (a lead)"
+        "60", _non_negative_int, "talk seconds the default lead rule asks of an answered call (see docs/leads.md)"
     )
     repeat_window_days: int = setting("90", _positive_int, "a caller seen within this many days is a repeat caller")
 

@@ -1,4 +1,4 @@
-"""What an alert says and when one is due, as pure rules: business hours, the rate limit, and
+"""What an alert says and when one is due, as pure rules: the rate limit, and
 the subject and text of each kind of alert. The sender (alerts/service.py) does the I/O."""
 
 from __future__ import annotations
@@ -16,40 +16,7 @@ MISSED, LEAD, SUMMARY = "alert_missed", "alert_lead", "alert_summary"  # outbox 
 EVENT_KINDS = (MISSED, LEAD, SUMMARY)
 EMAIL, CHAT = "email", "chat"  # outbox delivery kinds
 DELIVERY_KINDS = (EMAIL, CHAT)
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SPAN = re.compile(r"([a-z]{3})(?:-([a-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 _EMAIL = re.compile(r"[^@\s,<>]+@[^@\s,<>]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Hours:
-    """Opening hours per weekday (0 = Monday) as (start, end) minutes; empty = always open."""
-
-    spans: tuple[tuple[int, int, int], ...] = ()
-
-    def open_at(self, at: float, tz: str) -> bool:
-        if not self.spans:
-            return True
-        local = datetime.fromtimestamp(at, ZoneInfo(tz))
-        minute = local.hour * 60 + local.minute
-        return any(day == local.weekday() and start <= minute < end for day, start, end in self.spans)
-
-
-def parse_hours(text: str) -> Hours:
-    """'mon-fri 09:00-17:00, sat 10:00-14:00' (in [ctrack] timezone); empty = any time."""
-    spans: list[tuple[int, int, int]] = []
-    for item in (part.strip().lower() for part in text.split(",")):
-        if not item:
-            continue
-        m = _SPAN.fullmatch(item)
-        if not m or m.group(1) not in DAYS or (m.group(2) and m.group(2) not in DAYS):
-            raise ValueError(f"expected DAY[-DAY] HH:MM-HH:MM such as mon-fri 09:00-17:00 (got {item!r})")
-        first, last = DAYS.index(m.group(1)), DAYS.index(m.group(2) or m.group(1))
-        start, end = int(m.group(3)) * 60 + int(m.group(4)), int(m.group(5)) * 60 + int(m.group(6))
-        if last < first or not 0 <= start < end <= 24 * 60 or int(m.group(4)) > 59 or int(m.group(6)) > 59:
-            raise ValueError(f"{item!r}: days must run forwards and the hours within one day")
-        spans += [(day, start, end) for day in range(first, last + 1)]
-    return Hours(tuple(spans))
 
 
 def parse_time_of_day(text: str) -> time:

@@ -33,7 +33,6 @@ from ctrack.alerts.rules import (
     LEAD,
     MISSED,
     SUMMARY,
-    Hours,
     Message,
     chat_body,
     day_bounds,
@@ -44,6 +43,7 @@ from ctrack.alerts.rules import (
     within_limit,
 )
 from ctrack.config import Config, ConfigError
+from ctrack.core.hours import Hours
 
 if TYPE_CHECKING:
     from ctrack.services import Services
@@ -192,7 +192,7 @@ class AlertSender:
         if event["kind"] == MISSED:
             if not s.missed_calls:
                 return None, "[alerts] missed_calls = no"
-            if not s.missed_hours.open_at(call["started_at"], s.timezone):
+            if s.missed_hours.is_set and not s.missed_hours.open_at_time(call["started_at"], s.timezone):
                 return None, "outside [alerts] missed_hours"
             message = missed_message(call, s.timezone)
         else:

@@ -2,7 +2,8 @@
 
 AMI/ESL records are the rich ones; a record recovered from the CDR backstop only fills a
 gap. Saving the same uniqueid again is a no-op, except that a live record replaces a
-CDR-recovered one. First-time/repeat and qualified are decided here, at write time.
+CDR-recovered one. First-time/repeat is decided here, at write time; the lead rules
+(ctrack/leads) run on every save that changed the call.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from ctrack.config import Config
 from ctrack.core.model import MISSED, CallRecord
 from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
+from ctrack.leads import rules as lead_rules
+from ctrack.leads import service as leads
+from ctrack.leads.store import call_id_of, tags_of
 from ctrack.privacy.store import caller_hash
 from ctrack.spam.rules import SpamRules
 from ctrack.transcription.store import match_query
@@ -34,7 +38,9 @@ CALL_COLUMNS = (
     "talk_seconds",
     "disposition",
     "first_time",
-    "qualified",
+    "lead_status",
+    "value",
+    "note",
     "recording",
     "ended_by",
     "caller_anonymous",
@@ -49,6 +55,8 @@ class CallRules:
     repeat_window_days: int = 90
     visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
     spam: SpamRules = field(default_factory=SpamRules)  # judged right after the call is saved
+    timezone: str = "UTC"  # of business hours in lead rules
+    hours: lead_rules.Hours = lead_rules.CLOSED
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:
@@ -57,18 +65,24 @@ class CallRules:
             config.calls.repeat_window_days,
             config.dni.grace_seconds,
             SpamRules.from_config(config),
+            config.ctrack.timezone,
+            config.business.hours,
         )
+
+    @property
+    def leads(self) -> lead_rules.Settings:
+        return lead_rules.Settings(self.qualified_seconds, self.timezone, self.hours)
 
 
 _INSERT = """
 INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, source, channel,
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
-                  hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
+                  hangup_cause, first_time, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
                   caller_anonymous, consent_played, consent_reason, pool_region)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
-        :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
+        :hangup_cause, :first_time, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
         :caller_anonymous, :consent_played, :consent_reason, :pool_region)
 ON CONFLICT(uniqueid) DO UPDATE SET
@@ -77,7 +91,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     started_at = excluded.started_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
     ring_seconds = excluded.ring_seconds, talk_seconds = excluded.talk_seconds,
     disposition = excluded.disposition, hangup_cause = excluded.hangup_cause,
-    qualified = excluded.qualified, recording = excluded.recording, visit_id = excluded.visit_id,
+    recording = excluded.recording, visit_id = excluded.visit_id,
     keyword = excluded.keyword, landing_page = excluded.landing_page, gclid = excluded.gclid,
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
@@ -115,7 +129,6 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "disposition": str(record.disposition) if record.disposition else None,
         "hangup_cause": record.hangup_cause,
         "first_time": None if first_time is None else int(first_time),
-        "qualified": int(record.answered_at is not None and talk >= rules.qualified_seconds),
         "recording": record.recording,
         "visit_id": record.visit_id,
         "keyword": extra.get("keyword"),
@@ -151,6 +164,10 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
         conn.execute(
             _LATER_ARE_REPEATS, (record.caller_number, record.started_at, record.started_at + window, record.uniqueid)
         )
+    if changed:
+        call_id = call_id_of(conn, record.uniqueid)
+        if call_id is not None:
+            leads.run_rules(conn, call_id, rules.leads)
     return changed
 
 
@@ -175,13 +192,15 @@ LIST_COLUMNS = (
     "ring_seconds",
     "talk_seconds",
     "first_time",
-    "qualified",
+    "lead_status",
+    "value",
     "recording",
     "keyword",
     "landing_page",
     "caller_anonymous",
 )
 DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
+LEAD_STATUS_FILTERS = (*lead_rules.LEAD_STATUSES, "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +209,8 @@ class CallFilter:
     until: float | None = None  # started before
     source: str | None = None
     disposition: str | None = None  # answered | missed (the group) | abandoned
-    qualified: bool | None = None
+    lead_status: str | None = None  # lead | not_lead | spam | none (undecided)
+    tag: str | None = None
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
     words: str | None = None  # every one of these words is in the call's transcript
@@ -227,9 +247,19 @@ def find_calls(
         else:
             where.append("disposition = ?")
             params.append(filters.disposition)
-    if filters.qualified is not None:
-        where.append("qualified = ?")
-        params.append(int(filters.qualified))
+    if filters.lead_status:
+        if filters.lead_status not in LEAD_STATUS_FILTERS:
+            raise ValueError(
+                f"unknown lead status filter {filters.lead_status!r} (one of: {', '.join(LEAD_STATUS_FILTERS)})"
+            )
+        if filters.lead_status == "none":
+            where.append("lead_status IS NULL")
+        else:
+            where.append("lead_status = ?")
+            params.append(filters.lead_status)
+    if filters.tag:
+        where.append("id IN (SELECT call_id FROM call_tags WHERE tag = ?)")
+        params.append(filters.tag)
     if filters.first_time is not None:
         where.append("first_time = ?")
         params.append(int(filters.first_time))
@@ -247,14 +277,24 @@ def find_calls(
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
         params += [-1 if limit is None else int(limit), int(offset)]
-    return [_typed(dict(row)) for row in conn.execute(sql, params)]
+    rows = [_typed(dict(row)) for row in conn.execute(sql, params)]
+    if "id" in columns and ("lead_status" in columns):
+        tags = tags_of(conn, [r["id"] for r in rows])
+        for row in rows:
+            row["tags"] = tags.get(row["id"], [])
+    return rows
 
 
 def call_by_id(
     conn: sqlite3.Connection, call_id: int, columns: tuple[str, ...] = LIST_COLUMNS
 ) -> dict[str, Any] | None:
     row = conn.execute(f"SELECT {', '.join(columns)} FROM calls WHERE id = ?", (call_id,)).fetchone()
-    return None if row is None else _typed(dict(row))
+    if row is None:
+        return None
+    call = _typed(dict(row))
+    if "lead_status" in columns:
+        call["tags"] = tags_of(conn, [call_id]).get(call_id, [])
+    return call
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +302,6 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
         row["first_time"] = None if row["first_time"] is None else bool(row["first_time"])
     if row.get("consent_played") is not None:
         row["consent_played"] = bool(row["consent_played"])
-    if "qualified" in row:
-        row["qualified"] = bool(row["qualified"])
     if "caller_anonymous" in row:
         row["caller_anonymous"] = bool(row["caller_anonymous"])
     return row

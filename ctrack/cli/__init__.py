@@ -47,6 +47,7 @@ from ctrack.cli import (  # noqa: E402,F401
     dialplan,
     dni,
     doctor,
+    leads,
     nap,
     privacy,
     reports,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ctrack.calllog.store import CallFilter, CallRules, find_calls
+from ctrack.calllog.store import LEAD_STATUS_FILTERS, CallFilter, CallRules, find_calls
 from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, iso_local, json_option, parse_when, pass_ctx, print_rows
@@ -23,7 +23,8 @@ CALL_TABLE = (
     "ring_seconds",
     "talk_seconds",
     "first_time",
-    "qualified",
+    "lead_status",
+    "value",
     "recording",
 )
 
@@ -35,10 +36,19 @@ CALL_TABLE = (
 @click.option(
     "--search", "words", default=None, help='Only calls whose transcript has all these words ("water heater").'
 )
+@click.option("--lead-status", type=click.Choice(LEAD_STATUS_FILTERS), default=None, help="Only calls with it.")
+@click.option("--tag", default=None, help="Only calls with this tag.")
 @json_option
 @pass_ctx
 def calls(
-    ctx: Context, since: str | None, until: str | None, limit: int | None, words: str | None, as_json: bool
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    words: str | None,
+    lead_status: str | None,
+    tag: str | None,
+    as_json: bool,
 ) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
@@ -48,6 +58,8 @@ def calls(
             since=parse_when(since, tz) if since else None,
             until=parse_when(until, tz) if until else None,
             words=words,
+            lead_status=lead_status,
+            tag=tag,
         ),
         limit=limit,
     )

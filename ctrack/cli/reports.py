@@ -54,6 +54,21 @@ def _by_option(fn: Callable) -> Callable:
     )(fn)
 
 
+def _filter_options(fn: Callable) -> Callable:
+    fn = click.option("--tag", default=None, help="Only calls with this tag.")(fn)
+    return click.option(
+        "--lead-status",
+        "statuses",
+        multiple=True,
+        type=click.Choice(reports.STATUS_CHOICES),
+        help="Only calls with this lead status (repeatable; default: all but spam).",
+    )(fn)
+
+
+def _filters(statuses: tuple[str, ...], tag: str | None) -> reports.ReportFilter:
+    return reports.ReportFilter(statuses or reports.DEFAULT_STATUSES, tag.strip() if tag else None)
+
+
 def _period(ctx: Context, since: str | None, until: str | None) -> Period:
     tz = ctx.config.ctrack.timezone
     return period_from(since, until, tz, today_in(tz, time.time()), ctx.config.dashboard.default_days)
@@ -94,12 +109,22 @@ def report() -> None:
 @report.command("sources")
 @_period_options
 @_by_option
+@_filter_options
 @_format_options
 @pass_ctx
-def report_sources(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
-    """Calls, outcomes, leads, spend and cost per lead by source or channel."""
+def report_sources(
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    by: str,
+    statuses: tuple[str, ...],
+    tag: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Calls, outcomes, leads, value, spend, cost per lead and ROI by source or channel."""
     period = _period(ctx, since, until)
-    rows = reports.sources_report(_report_connection(ctx, period), period, by)
+    rows = reports.sources_report(_report_connection(ctx, period), period, by, _filters(statuses, tag))
     columns = reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS
 
     def table() -> None:
@@ -112,14 +137,43 @@ def report_sources(ctx: Context, since: str | None, until: str | None, by: str, 
     _output(rows, columns, as_json, as_csv, table)
 
 
-@report.command("heatmap")
+@report.command("leads")
 @_period_options
+@_filter_options
 @_format_options
 @pass_ctx
-def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
+def report_leads(
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    tag: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Calls, value and cost per call by lead status (the lead row's cost is the cost per lead)."""
+    period = _period(ctx, since, until)
+    rows = reports.status_report(_report_connection(ctx, period), period, _filters(statuses, tag))
+    _output(rows, reports.STATUS_COLUMNS, as_json, as_csv)
+
+
+@report.command("heatmap")
+@_period_options
+@_filter_options
+@_format_options
+@pass_ctx
+def report_heatmap(
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    tag: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """Calls and missed calls by weekday and hour (local time)."""
     period = _period(ctx, since, until)
-    cells = reports.heatmap(_report_connection(ctx, period), period)
+    cells = reports.heatmap(_report_connection(ctx, period), period, _filters(statuses, tag))
 
     def table() -> None:
         grid = {(c["weekday"], c["hour"]): c for c in cells}
@@ -138,12 +192,22 @@ def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: 
 @report.command("daily")
 @_period_options
 @_by_option
+@_filter_options
 @_format_options
 @pass_ctx
-def report_daily(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
-    """The trend: calls, outcomes, leads and spend per day and source (or channel)."""
+def report_daily(
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    by: str,
+    statuses: tuple[str, ...],
+    tag: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """The trend: calls, outcomes, leads, value and spend per day and source (or channel)."""
     period = _period(ctx, since, until)
-    rows = reports.daily_report(_report_connection(ctx, period), period, by)
+    rows = reports.daily_report(_report_connection(ctx, period), period, by, _filters(statuses, tag))
     _output(rows, ("day", by, *reports.DAILY_COUNTS), as_json, as_csv)
 
 

@@ -9,6 +9,7 @@ import click
 
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, parse_when, pass_ctx
+from ctrack.leads import service as leads
 from ctrack.store import db
 from ctrack.transcription import store
 from ctrack.transcription.rules import Policy, plain_text, skip_reason
@@ -43,6 +44,7 @@ def transcribe(ctx: Context, file: str | None, since: str | None, as_json: bool)
     conn = ctx.connect()
     db.write(conn, partial(store.enqueue_since, since=parse_when(since, ctx.config.ctrack.timezone)))
     policy = Policy(settings.answered_only, settings.min_talk_seconds)
+    lead_settings = leads.settings_from(ctx.config)
     model = None
     counts = {"done": 0, "failed": 0, "skipped": 0}
     for job in store.due_jobs(conn, limit=1_000_000):
@@ -58,6 +60,9 @@ def transcribe(ctx: Context, file: str | None, since: str | None, as_json: bool)
             db.write(conn, partial(store.fail, call_id=job.call_id, reason=str(exc)))
             counts["failed"] += 1
             continue
-        db.write(conn, partial(store.save, call_id=job.call_id, result=result.as_dict()))
+        db.write(
+            conn,
+            partial(leads.save_transcript, call_id=job.call_id, result=result.as_dict(), settings=lead_settings),
+        )
         counts["done"] += 1
     click.echo(", ".join(f"{n} {k}" for k, n in counts.items()))

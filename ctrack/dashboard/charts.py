@@ -21,7 +21,7 @@ COLORS = {
     "missed": "#dc2626",
     "abandoned": "#f59e0b",
     "other": "#94a3b8",
-    "qualified": "#7c3aed",
+    "leads": "#7c3aed",
 }
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
@@ -136,8 +136,8 @@ def heatmap(cells: Sequence[dict[str, Any]], metric: str = "calls") -> Markup:
     return _svg(width, height, f"{metric.capitalize()} by weekday and hour", body)
 
 
-def trend(days: Sequence[dict[str, Any]], series: Sequence[str] = ("calls", "answered", "qualified")) -> Markup:
-    """Daily lines (calls, answered, qualified) with a y axis and date ticks."""
+def trend(days: Sequence[dict[str, Any]], series: Sequence[str] = ("calls", "answered", "leads")) -> Markup:
+    """Daily lines (calls, answered, leads) with a y axis and date ticks."""
     if not days:
         return Markup('<p class="empty">No days in this period.</p>')
     left, right, top_pad, bottom = 48, 12, 12, 44

@@ -2,7 +2,8 @@
 
 Served by the daemon under /dashboard/, behind a login (users and scrypt hashes from
 `ctrack dashboard passwd`). Pages are server-rendered HTML with inline SVG charts and one
-local stylesheet; no JavaScript and nothing from a CDN. Database work runs in a thread so
+local stylesheet; the call page's one local script only seeks the player (no inline
+script, nothing from a CDN). Database work runs in a thread so
 the event loop keeps routing calls while a report is computed.
 """
 
@@ -19,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -30,9 +31,12 @@ from aiohttp import web
 from ctrack.calllog import store as calls
 from ctrack.core.period import WEEKDAYS, Period, PeriodError, local_datetime, period_from, today_in
 from ctrack.dashboard import auth, charts, users
+from ctrack.errors import CtrackError
 from ctrack.exports.csvsafe import to_csv
 from ctrack.geo.report import served_regions
 from ctrack.geo.store import region_report
+from ctrack.leads import service as leads
+from ctrack.leads.rules import LEAD_STATUSES, parse_amount
 from ctrack.privacy.http import log_recording_access
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rollup_timezone
@@ -52,7 +56,7 @@ PAGE_SIZE = 50
 DAILY_TABLE_MAX = 400  # longer per-day tables are offered as CSV: megabytes of HTML help nobody
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -82,7 +86,18 @@ def _percent(part: float, whole: float) -> str:
     return "–" if not whole else f"{100 * part / whole:.0f} %"
 
 
-_env.filters.update(money=_money, duration=_duration)
+def _shown(value: Any) -> str:
+    """A changed field's old or new value as a person reads it."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return _money(value)
+    return str(value)
+
+
+_env.filters.update(money=_money, duration=_duration, shown=_shown)
 _env.globals.update(percent=_percent, weekdays=WEEKDAYS)
 
 
@@ -257,18 +272,19 @@ class Dashboard:
             by = request.query.get("by", "source")
             if by not in reports.GROUPINGS:
                 raise PeriodError(f"cannot group by {by!r}")
-        except PeriodError as exc:
+            filters = _report_filter(request.query)
+        except (PeriodError, reports.ReportError) as exc:
             return await self._error_page(request, user, str(exc))
         await self._reports_ready()
         now = time.time()
 
         def load(conn: sqlite3.Connection) -> dict[str, Any]:
-            rows = reports.sources_report(conn, period, by)
-            daily = reports.daily_report(conn, period, by)
+            rows = reports.sources_report(conn, period, by, filters)
+            daily = reports.daily_report(conn, period, by, filters)
             return {
                 "rows": rows,
                 "total": reports.totals(rows),
-                "cells": reports.heatmap(conn, period),
+                "cells": reports.heatmap(conn, period, filters),
                 "daily": daily,
                 "days": reports.trend(daily, period),
                 "pools": reports.pool_utilization(conn, period, now, self.grace),
@@ -284,6 +300,10 @@ class Dashboard:
             query=_period_query(request),
             tz=self.tz,
             daily_table_max=DAILY_TABLE_MAX,
+            status_choices=reports.STATUS_CHOICES,
+            lead_status=request.query.get("lead_status", ""),
+            tag=filters.tag,
+            filter_hidden=[(k, v) for k, v in request.query.items() if k in ("since", "until", "days", "by")],
             **data,
             bars=charts.source_bars(data["rows"], by),
             heat_calls=charts.heatmap(data["cells"], "calls"),
@@ -327,6 +347,7 @@ class Dashboard:
             next_url=f"?{urlencode({**base, 'page': page + 1})}" if data["more"] else None,
             export_query=urlencode(base),
             dispositions=calls.DISPOSITION_FILTERS,
+            lead_statuses=calls.LEAD_STATUS_FILTERS,
             **data,
         )
 
@@ -347,6 +368,66 @@ class Dashboard:
             rows=rows,
             served=served_regions(rows),
         )
+
+    async def call_page(self, request: web.Request, user: str) -> web.Response:
+        saved = request.query.get("saved")
+        message = None if saved is None else ("Saved." if saved != "0" else "Nothing changed.")
+        return await self._call_page(request, user, self._call_id(request), message=message)
+
+    def _call_id(self, request: web.Request) -> int:
+        try:
+            return int(request.match_info["call_id"])
+        except ValueError:
+            raise web.HTTPNotFound(text="no such call") from None
+
+    async def _call_page(
+        self, request: web.Request, user: str, call_id: int, message: str | None = None, error: str | None = None
+    ) -> web.Response:
+        def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            try:
+                return leads.details(conn, call_id)
+            except leads.UnknownCall:
+                return None
+
+        call = await self._db(load)
+        if call is None:
+            raise web.HTTPNotFound(text="no such call")
+        call["local"] = local_datetime(call["started_at"], self.tz).strftime("%Y-%m-%d %H:%M:%S")
+        for change in call["changes"]:
+            change["local"] = local_datetime(change["at"], self.tz).strftime("%Y-%m-%d %H:%M:%S")
+        return self._render(
+            "dashboard_call.html",
+            status=400 if error else 200,
+            user=user,
+            logout_csrf=await self._logout_token(request),
+            mark_csrf=await self._logout_token(request),
+            query="",
+            call=call,
+            playable=self._recording_path(call["recording"]) is not None,
+            lead_statuses=LEAD_STATUSES,
+            currency=self.config.conversions.currency,
+            message=message,
+            error=error,
+        )
+
+    async def mark_call(self, request: web.Request, user: str) -> web.Response:
+        """The call page's form: lead status, tags, value, note, as the logged-in user."""
+        call_id = self._call_id(request)
+        form = await request.post()
+        origin = request.headers.get("Origin")
+        if not hmac.compare_digest(await self._logout_token(request), str(form.get("csrf", ""))) or (
+            origin and not _same_origin(origin, request)
+        ):
+            raise web.HTTPBadRequest(text="stale form; reload the page")
+        try:
+            mark = _mark_from(form, await self._db(lambda c: leads.store.tags(c, call_id)))
+            found = await self._write(partial(leads.mark, call_id=call_id, request=mark, who=f"dashboard:{user}"))
+        except leads.UnknownCall:
+            raise web.HTTPNotFound(text="no such call") from None
+        except CtrackError as exc:
+            return await self._call_page(request, user, call_id, error=str(exc))
+        response = _see_other(f"{PREFIX}/calls/{call_id}?saved={len(found)}")
+        return response
 
     async def _error_page(self, request: web.Request, user: str, message: str) -> web.Response:
         return self._render(
@@ -393,6 +474,7 @@ class Dashboard:
         period = self._period(request)  # a refusal is a 400 from the app's one translation
         by = request.query.get("by", "source")
         filters = _call_filter(request.query, period) if name == "calls" else calls.CallFilter()
+        report_filter = _report_filter(request.query)
         if name in ("sources", "daily") and by not in reports.GROUPINGS:
             raise PeriodError(f"cannot group by {by!r}")
         await self._reports_ready()
@@ -400,13 +482,13 @@ class Dashboard:
         def load(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
             if name == "sources":
                 return (
-                    reports.sources_report(conn, period, by),
+                    reports.sources_report(conn, period, by, report_filter),
                     reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS,
                 )
             if name == "heatmap":
-                return reports.heatmap(conn, period), reports.HEATMAP_COLUMNS
+                return reports.heatmap(conn, period, report_filter), reports.HEATMAP_COLUMNS
             if name == "daily":
-                return reports.daily_report(conn, period, by), ("day", by, *reports.DAILY_COUNTS)
+                return reports.daily_report(conn, period, by, report_filter), ("day", by, *reports.DAILY_COUNTS)
             return calls.find_calls(conn, filters, 100_000, 0, calls.LIST_COLUMNS), calls.LIST_COLUMNS
 
         rows, columns = await self._db(load)
@@ -431,16 +513,43 @@ def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
     disposition = q.get("disposition") or None
     if disposition and disposition not in calls.DISPOSITION_FILTERS:
         raise reports.ReportError(f"unknown disposition {disposition!r}")
+    lead_status = q.get("lead_status") or None
+    if lead_status and lead_status not in calls.LEAD_STATUS_FILTERS:
+        raise reports.ReportError(f"unknown lead status {lead_status!r}")
     return calls.CallFilter(
         since=period.start_ts,
         until=period.end_ts,
         source=q.get("source") or None,
         disposition=disposition,
-        qualified=flag("qualified"),
+        lead_status=lead_status,
+        tag=(q.get("tag") or "").strip()[:40] or None,
         first_time=flag("first_time"),
         search=(q.get("q") or "").strip()[:100] or None,
         words=(q.get("words") or "").strip()[:200] or None,
     )
+
+
+def _report_filter(q: Mapping[str, str]) -> reports.ReportFilter:
+    """?lead_status=S (one status; empty = all but spam) &tag=T."""
+    status = q.get("lead_status") or ""
+    tag = (q.get("tag") or "").strip()[:40] or None
+    return reports.ReportFilter((status,) if status else reports.DEFAULT_STATUSES, tag)
+
+
+def _mark_from(form: Mapping[str, Any], current_tags: list[str]) -> leads.Mark:
+    """The call page's form as a mark: the tags field is the whole list (added and removed)."""
+    status = str(form.get("lead_status", "")).strip() or None
+    wanted = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()]
+    keep = {t.casefold() for t in wanted}
+    value_text = str(form.get("value", "")).strip()
+    return leads.Mark(
+        lead_status=status,
+        add_tags=tuple(wanted),
+        remove_tags=tuple(t for t in current_tags if t.casefold() not in keep),
+        value=parse_amount(value_text) if value_text else None,
+        clear_value=not value_text,
+        note=str(form.get("note", "")),
+    ).checked()
 
 
 def login_throttle(services: Services, metric: str, what: str) -> auth.LoginThrottle:
@@ -520,6 +629,12 @@ async def _stylesheet(request: web.Request) -> web.FileResponse:
     )
 
 
+async def _call_script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(
+        STATIC / "call.js", headers={"Content-Type": "text/javascript", "Cache-Control": "max-age=3600"}
+    )
+
+
 async def _to_overview(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"{PREFIX}/")
 
@@ -535,8 +650,11 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_post(f"{PREFIX}/logout", board.logout)
     app.router.add_get(f"{PREFIX}/", need(board.overview))
     app.router.add_get(f"{PREFIX}/calls", need(board.calls))
+    app.router.add_get(f"{PREFIX}/calls/{{call_id}}", need(board.call_page))
+    app.router.add_post(f"{PREFIX}/calls/{{call_id}}", need(board.mark_call))
     app.router.add_get(f"{PREFIX}/calls/{{call_id}}/recording", need(board.recording))
     app.router.add_get(f"{PREFIX}/regions", need(board.regions))
     app.router.add_get(PREFIX + "/reports/{name}.{fmt:csv|json}", need(board.download))
     app.router.add_get(f"{PREFIX}/static/dashboard.css", _stylesheet)
+    app.router.add_get(f"{PREFIX}/static/call.js", _call_script)
     app.on_response_prepare.append(_security_headers)

@@ -50,16 +50,8 @@ def conversion_value(call: dict[str, Any], default: float) -> float:
 
 
 def tags_list(text: str | None) -> list[str]:
-    """calls.tags as a list: a JSON array, or (as typed) comma-separated."""
-    if not text:
-        return []
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, list):
-        return [str(tag) for tag in parsed]
-    return [tag.strip() for tag in text.split(",") if tag.strip()]
+    """The call's tags as the outbox query reads them (TAGS: a JSON array)."""
+    return [str(tag) for tag in json.loads(text)] if text else []
 
 
 def ga4_body(call: dict[str, Any], client_id: str, event_name: str, value: float, currency: str) -> dict[str, Any]:

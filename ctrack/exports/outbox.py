@@ -35,7 +35,7 @@ from ctrack.alerts.rules import EVENT_KINDS as ALERT_EVENTS
 from ctrack.alerts.service import AlertSender, AlertSettings
 from ctrack.config import Config, ConfigError
 from ctrack.exports import conversions as conv
-from ctrack.exports.store import CONVERSION, UPDATED, VALUE
+from ctrack.exports.store import CONVERSION, TAGS, UPDATED, VALUE
 from ctrack.services import Services
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ _EVENTS = f"""
 SELECT o.id AS event_id, o.kind AS event_kind, o.target AS event_target, o.payload AS event_payload,
        c.id, c.uniqueid, c.tracking_number, c.caller_number, c.caller_name, c.source,
        c.channel, c.disposition, c.started_at, c.ring_seconds, c.talk_seconds, c.first_time,
-       c.keyword, c.landing_page, c.gclid, c.visit_id, c.lead_status, c.tags, {VALUE} AS value,
+       c.keyword, c.landing_page, c.gclid, c.visit_id, c.lead_status, {TAGS} AS tags, {VALUE} AS value,
        {CONVERSION} AS conversion, coalesce(c.ga_client_id, v.ga_client_id) AS client_id, o.created_at
 FROM outbox o JOIN calls c ON c.id = o.call_id LEFT JOIN visits v ON v.id = c.visit_id
 WHERE o.kind IN {EVENT_KINDS} AND o.sent_at IS NULL AND o.gave_up_at IS NULL

@@ -16,24 +16,28 @@ _OFFSET = (
     "coalesce((SELECT offset_seconds FROM tz_offsets WHERE start_at <= c.started_at ORDER BY start_at DESC LIMIT 1), 0)"
 )
 
+# One aggregation for the roll-up and for reports the roll-up cannot answer (a tag filter).
+DAILY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+       coalesce(c.source, '') AS source, coalesce(c.channel, '') AS channel,
+       coalesce(c.lead_status, '') AS lead_status, count(*) AS calls, sum(c.disposition IS 'answered') AS answered,
+       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed,
+       sum(c.disposition IS 'abandoned') AS abandoned, sum(c.first_time IS 1) AS first_time,
+       sum(coalesce(c.talk_seconds, 0)) AS talk_seconds, sum(coalesce(c.value, 0)) AS value
+FROM calls c {{where}} GROUP BY 1, 2, 3, 4"""
+HOURLY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+       CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hour, coalesce(c.lead_status, '') AS lead_status,
+       count(*) AS calls, sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed
+FROM calls c {{where}} GROUP BY 1, 2, 3"""
+
 _REBUILD_DAILY = f"""
-INSERT INTO daily_rollup(day, source, channel, calls, answered, missed, abandoned, first_time,
-                         qualified, talk_seconds)
-SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
-       coalesce(c.source, '') AS src, coalesce(c.channel, '') AS chan,
-       count(*), sum(c.disposition IS 'answered'),
-       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)),
-       sum(c.disposition IS 'abandoned'), sum(c.first_time IS 1), sum(c.qualified IS 1),
-       sum(coalesce(c.talk_seconds, 0))
-FROM calls c GROUP BY day, src, chan
+INSERT INTO daily_rollup(day, source, channel, lead_status, calls, answered, missed, abandoned, first_time,
+                         talk_seconds, value)
+{DAILY_SELECT.format(where="")}
 """
 
 _REBUILD_HOURLY = f"""
-INSERT INTO hourly_rollup(day, hour, calls, missed)
-SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
-       CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hr,
-       count(*), sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0))
-FROM calls c GROUP BY day, hr
+INSERT INTO hourly_rollup(day, hour, lead_status, calls, missed)
+{HOURLY_SELECT.format(where="")}
 """
 
 

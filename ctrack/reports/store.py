@@ -1,20 +1,25 @@
 """Report queries shared by the CLI and the dashboard: a connection and a Period in, rows out.
 
-Counts come from the per-day roll-ups (migration 0003), which are bucketed in one time
-zone; every report first checks that zone is the period's (adapters call
-store.rollups.ensure_timezone beforehand). Definitions, used everywhere:
+Counts come from the per-day roll-ups (migrations 0003, 0010), which are bucketed in one
+time zone; every report first checks that zone is the period's (adapters call
+store.rollups.ensure_timezone beforehand). A tag filter is answered from the call log
+with the roll-up's own aggregation. Definitions, used everywhere:
 - answered: disposition answered; missed: the business did not pick up (missed, busy,
   failed, voicemail); abandoned: the caller hung up while it rang.
 - first-time: no call from that number within the repeat window before it.
-- qualified: answered and talked at least [calls] qualified_seconds (a lead).
+- leads: calls whose lead status is lead (set by the lead rules or a person; the default
+  rule is answered and talked at least [calls] qualified_seconds).
+- lead status none: nobody and no rule decided. Spam is left out unless asked for.
+- value: the sum of the calls' values; ROI: value over spend.
 - average talk time: talk seconds over answered calls.
-- cost per call / per qualified call: the period's spend over those counts.
+- cost per call / per lead: the period's spend over those counts.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ctrack.catalog.store import NotFound
@@ -22,20 +27,55 @@ from ctrack.core.period import DAY, Period, day_number, from_day_number, weekday
 from ctrack.dni.pools import GrantKind, pool_usage
 from ctrack.dni.store import pool_grants
 from ctrack.errors import CtrackError
-from ctrack.reports.rollups import rollup_timezone
+from ctrack.leads.rules import LEAD_STATUSES
+from ctrack.reports.rollups import DAILY_SELECT, HOURLY_SELECT, rollup_timezone
 
-COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "qualified")
-MEASURES = (*COUNTS, "talk_seconds", "avg_talk_seconds", "spend", "cost_per_call", "cost_per_qualified")
+COUNTS = ("calls", "answered", "missed", "abandoned", "first_time", "leads")
+MEASURES = (
+    *COUNTS,
+    "talk_seconds",
+    "avg_talk_seconds",
+    "value",
+    "spend",
+    "cost_per_call",
+    "cost_per_lead",
+    "roi",
+)
 SOURCE_COLUMNS = ("source", "channel", *MEASURES)
 CHANNEL_COLUMNS = ("channel", *MEASURES)
-DAILY_COUNTS = (*COUNTS, "spend")
+STATUS_COLUMNS = ("lead_status", "calls", "share", "value", "cost_per_call")
+DAILY_COUNTS = (*COUNTS, "value", "spend")
 HEATMAP_COLUMNS = ("weekday", "hour", "calls", "missed")
-_SUMMED = (*COUNTS, "talk_seconds")
+_SUMMED = (*COUNTS, "talk_seconds", "value")
 GROUPINGS = ("source", "channel")
+STATUS_CHOICES = (*LEAD_STATUSES, "none")  # none = undecided
+DEFAULT_STATUSES = ("lead", "not_lead", "none")  # spam is left out unless asked for
 
 
 class ReportError(CtrackError):
     """A report that cannot be produced as asked; str() is the one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """Which calls a report counts: by lead status (spam left out by default) and tag."""
+
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    tag: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.statuses if s not in STATUS_CHOICES]
+        if bad or not self.statuses:
+            raise ReportError(
+                f"unknown lead status {bad[0] if bad else ''!r} (one or more of: {', '.join(STATUS_CHOICES)})"
+            )
+
+    def keys(self) -> list[str]:
+        """The statuses as the roll-ups store them ('' = none)."""
+        return ["" if s == "none" else s for s in self.statuses]
+
+
+ALL = ReportFilter()
 
 
 def _check_zone(conn: sqlite3.Connection, period: Period) -> None:
@@ -52,17 +92,42 @@ def _check_grouping(by: str) -> None:
         raise ReportError(f"cannot group by {by!r} (one of: {', '.join(GROUPINGS)})")
 
 
+def _rows(table: str, period: Period, filters: ReportFilter) -> tuple[str, list[Any]]:
+    """FROM … WHERE … over the roll-up (or, with a tag filter, the same aggregation of the
+    tagged calls), limited to the period and the lead statuses."""
+    first, last = period.day_numbers()
+    keys = filters.keys()
+    params: list[Any] = []
+    if filters.tag is None:
+        source = table
+    else:
+        select = DAILY_SELECT if table == "daily_rollup" else HOURLY_SELECT
+        source = (
+            "("
+            + select.format(
+                where="WHERE c.started_at >= ? AND c.started_at < ? "
+                "AND c.id IN (SELECT call_id FROM call_tags WHERE tag = ?)"
+            )
+            + ")"
+        )
+        params += [period.start_ts, period.end_ts, filters.tag]
+    where = f"day BETWEEN ? AND ? AND lead_status IN ({', '.join('?' * len(keys))})"
+    return f"FROM {source} WHERE {where}", [*params, first, last, *keys]
+
+
 def _money(value: float | None) -> float | None:
     return None if value is None else round(value + 0.0, 2)
 
 
 def derive(row: dict[str, Any]) -> dict[str, Any]:
-    """Add the average talk time and the costs to a row of counts, talk seconds and spend."""
-    calls, answered, qualified, spend = row["calls"], row["answered"], row["qualified"], row["spend"]
+    """Add the average talk time, the costs and ROI to a row of counts, talk, value and spend."""
+    calls, answered, leads, spend = row["calls"], row["answered"], row["leads"], row["spend"]
     row["avg_talk_seconds"] = round(row["talk_seconds"] / answered, 1) if answered else None
     row["spend"] = _money(spend)
+    row["value"] = _money(row["value"])
     row["cost_per_call"] = _money(spend / calls) if calls and spend is not None else None
-    row["cost_per_qualified"] = _money(spend / qualified) if qualified and spend is not None else None
+    row["cost_per_lead"] = _money(spend / leads) if leads and spend is not None else None
+    row["roi"] = round(row["value"] / spend, 2) if spend else None
     return row
 
 
@@ -77,21 +142,22 @@ def _spend_by(conn: sqlite3.Connection, period: Period, by: str) -> dict[str, fl
     return {k: amount for k, amount in rows}
 
 
-def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
-    """One row per source (with its channel) or per channel: counts, talk, spend and costs.
+_SUMS = """sum(calls), sum(answered), sum(missed), sum(abandoned), sum(first_time),
+           sum(CASE WHEN lead_status = 'lead' THEN calls ELSE 0 END), sum(talk_seconds), sum(value)"""
+
+
+def sources_report(
+    conn: sqlite3.Connection, period: Period, by: str = "source", filters: ReportFilter = ALL
+) -> list[dict[str, Any]]:
+    """One row per source (with its channel) or per channel: counts, leads, value, spend,
+    costs and ROI.
 
     A source with spend but no calls in the period is listed too (its cost per call is
     unknown, not zero). Rows are ordered by calls, then spend, then name."""
     _check_grouping(by)
     _check_zone(conn, period)
-    first, last = period.day_numbers()
-    counted = conn.execute(
-        """
-        SELECT source, channel, sum(calls), sum(answered), sum(missed), sum(abandoned),
-               sum(first_time), sum(qualified), sum(talk_seconds)
-        FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY source, channel""",
-        (first, last),
-    ).fetchall()
+    rows_from, params = _rows("daily_rollup", period, filters)
+    counted = conn.execute(f"SELECT source, channel, {_SUMS} {rows_from} GROUP BY source, channel", params).fetchall()
     catalog_channel = dict(conn.execute("SELECT name, channel FROM sources").fetchall())
     groups: dict[str, dict[str, Any]] = {}
     seen_channels: dict[str, dict[str, int]] = {}
@@ -126,21 +192,49 @@ def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source")
 
 
 def totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The sum of sources-report rows; averages and costs are recomputed, not averaged."""
+    """The sum of sources-report rows; averages, costs and ROI are recomputed, not averaged."""
     rows = list(rows)
-    total: dict[str, Any] = {name: sum(r[name] for r in rows) for name in _SUMMED}
+    total: dict[str, Any] = {name: sum(r[name] or 0 for r in rows) for name in _SUMMED}
     spends = [r["spend"] for r in rows if r["spend"] is not None]
     total["spend"] = sum(spends) if spends else None
     return derive(total)
 
 
-def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
+def status_report(conn: sqlite3.Connection, period: Period, filters: ReportFilter = ALL) -> list[dict[str, Any]]:
+    """One row per lead status asked for: calls, their share, value, and the period's whole
+    spend over them (for the lead row: the cost per lead)."""
+    _check_zone(conn, period)
+    rows_from, params = _rows("daily_rollup", period, filters)
+    sums = {
+        status or "none": (calls, value)
+        for status, calls, value in conn.execute(
+            f"SELECT lead_status, sum(calls), sum(value) {rows_from} GROUP BY lead_status", params
+        )
+    }
+    spend = sum(_spend_by(conn, period, "source").values()) or None
+    total = sum(c for c, _ in sums.values())
+    rows = []
+    for status in filters.statuses:
+        calls, value = sums.get(status, (0, 0.0))
+        rows.append(
+            {
+                "lead_status": status,
+                "calls": calls,
+                "share": round(calls / total, 4) if total else None,
+                "value": _money(value),
+                "cost_per_call": _money(spend / calls) if calls and spend is not None else None,
+            }
+        )
+    return rows
+
+
+def heatmap(conn: sqlite3.Connection, period: Period, filters: ReportFilter = ALL) -> list[dict[str, Any]]:
     """Calls and missed calls for each local weekday (0 = Monday) × hour: all 168 cells."""
     _check_zone(conn, period)
-    first, last = period.day_numbers()
+    rows_from, params = _rows("hourly_rollup", period, filters)
     cells = {(d, h): [0, 0] for d in range(7) for h in range(24)}
     for day, hour, calls, missed in conn.execute(
-        "SELECT day, hour, calls, missed FROM hourly_rollup WHERE day BETWEEN ? AND ?", (first, last)
+        f"SELECT day, hour, sum(calls), sum(missed) {rows_from} GROUP BY day, hour", params
     ):
         cell = cells[(weekday_of(day), hour)]
         cell[0] += calls
@@ -148,7 +242,9 @@ def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
     return [{"weekday": d, "hour": h, "calls": c, "missed": m} for (d, h), (c, m) in sorted(cells.items())]
 
 
-def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
+def daily_report(
+    conn: sqlite3.Connection, period: Period, by: str = "source", filters: ReportFilter = ALL
+) -> list[dict[str, Any]]:
     """The trend: one row per local day and source (or channel) with calls or spend that day."""
     _check_grouping(by)
     _check_zone(conn, period)
@@ -156,12 +252,9 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
     column = "source" if by == "source" else "channel"
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     iso = {n: from_day_number(n).isoformat() for n in range(first, last + 1)}
-    for day, key, calls, answered, missed, abandoned, first_time, qualified in conn.execute(
-        f"""
-            SELECT day, {column}, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(first_time),
-                   sum(qualified)
-            FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY day, {column}""",
-        (first, last),
+    rows_from, params = _rows("daily_rollup", period, filters)
+    for day, key, calls, answered, missed, abandoned, first_time, leads, _talk, value in conn.execute(
+        f"SELECT day, {column}, {_SUMS} {rows_from} GROUP BY day, {column}", params
     ):
         if calls > 0:
             rows[(iso[day], key)] = {
@@ -172,17 +265,20 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
                 "missed": missed,
                 "abandoned": abandoned,
                 "first_time": first_time,
-                "qualified": qualified,
+                "leads": leads,
+                "value": _money(value),
                 "spend": None,
             }
     key_sql = "s.name" if by == "source" else "s.channel"
-    for iso, key, amount in conn.execute(
+    for iso_day, key, amount in conn.execute(
         f"""
             SELECT sp.day, {key_sql} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
             WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""",
         (period.first.isoformat(), period.last.isoformat()),
     ):
-        row = rows.setdefault((iso, key), {"day": iso, by: key or None, **dict.fromkeys(COUNTS, 0), "spend": None})
+        row = rows.setdefault(
+            (iso_day, key), {"day": iso_day, by: key or None, **dict.fromkeys(COUNTS, 0), "value": 0.0, "spend": None}
+        )
         row["spend"] = _money(amount)
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] or "\uffff"))]
 

@@ -72,8 +72,12 @@ def short_calls(conn: sqlite3.Connection, caller: str, since: float, until: floa
     ]
 
 
-def mark_spam(conn: sqlite3.Connection, call_ids: list[int], reason: str) -> int:
-    """Mark calls spam for `reason`; a call already decided (by a person or a rule) keeps its status."""
+def unmarked(conn: sqlite3.Connection, call_ids: list[int]) -> list[int]:
+    """The calls among call_ids that no person (or spam) has marked yet."""
     marks = ",".join("?" * len(call_ids))
-    sql = f"UPDATE calls SET lead_status = 'spam', spam_reason = ? WHERE id IN ({marks}) AND lead_status IS NULL"
-    return conn.execute(sql, (reason, *call_ids)).rowcount
+    sql = f"SELECT id FROM calls WHERE id IN ({marks}) AND marked_by IS NULL ORDER BY id"
+    return [row[0] for row in conn.execute(sql, call_ids)]
+
+
+def set_reason(conn: sqlite3.Connection, call_id: int, reason: str) -> None:
+    conn.execute("UPDATE calls SET spam_reason = ? WHERE id = ?", (reason, call_id))

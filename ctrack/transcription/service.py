@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from ctrack.config import TranscriptionSettings
+from ctrack.leads import service as leads
 from ctrack.services import Services
 from ctrack.transcription import engine, store
 from ctrack.transcription.rules import Policy, skip_reason
@@ -97,7 +98,9 @@ async def _one(services: Services, worker: Worker, job: store.Job) -> None:
         )
         return
     if ok:
-        await services.writer.run(partial(store.save, call_id=job.call_id, result=value))
+        await services.writer.run(
+            partial(leads.save_transcript, call_id=job.call_id, result=value, settings=services.call_rules.leads)
+        )
     else:
         log.info("call %s not transcribed: %s", job.call_id, value)
         await services.writer.run(partial(store.fail, call_id=job.call_id, reason=value))

@@ -50,6 +50,6 @@ async def test_a_visit_and_its_call(dni_site):
     assert (row["visit_id"], row["channel"], row["visit_ambiguous"]) == (visit_id, "paid_search", 0)
     assert (row["gclid"], row["keyword"]) == ("E2E-GCLID-42", "burst pipe")
     assert row["landing_page"].endswith("/landing.html?gclid=E2E-GCLID-42&utm_term=burst+pipe")
-    assert row["qualified"] == 1  # 6 s of talk, qualified_seconds = 5
+    assert row["lead_status"] == "lead"  # 6 s of talk, qualified_seconds = 5
     visits = site.ctrack("dni", "visits", "--json").stdout
     assert f'"id": "{visit_id}"' in visits and '"calls": 1' in visits

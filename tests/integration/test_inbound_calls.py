@@ -35,7 +35,7 @@ def test_answered_call_with_recording(site):
     assert call["disposition"] == "answered"
     assert abs(call["talk_seconds"] - result.sip_talk_seconds()) <= 1, call
     assert call["ring_seconds"] <= 3  # the consent prompt (1.4 s) plays first
-    assert call["qualified"] is True and call["first_time"] is True
+    assert call["lead_status"] == "lead" and call["first_time"] is True  # the default rule
     assert ts(call["started_at"]) <= ts(call["answered_at"]) <= ts(call["ended_at"])
     assert call["recording"], "recorded number without a recording"
     assert call["recording"].startswith(str(site.pbx.recordings_dir))
@@ -55,7 +55,10 @@ def test_answered_call_with_recording(site):
         "talk_seconds",
         "disposition",
         "first_time",
-        "qualified",
+        "lead_status",
+        "tags",
+        "value",
+        "note",
         "recording",
     }
 
@@ -83,7 +86,7 @@ def test_answered_call_without_recording_and_short_talk(site):
     assert site.metrics()["ctrack_ami_events_total"] - events_before < 60
     assert (call["source"], call["disposition"]) == ("Radio", "answered")
     assert call["recording"] is None
-    assert call["qualified"] is False  # 2 s < qualified_seconds = 5
+    assert call["lead_status"] is None  # 2 s < qualified_seconds = 5: no rule decided
     assert 1 <= call["talk_seconds"] <= 4
 
 

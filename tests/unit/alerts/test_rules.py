@@ -1,4 +1,4 @@
-"""The alert rules: business hours, the summary's schedule, the rate limit, what each alert says."""
+"""The alert rules: the summary's schedule, the rate limit, what each alert says."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from ctrack.alerts.rules import (
     lead_message,
     missed_message,
     parse_addresses,
-    parse_hours,
     parse_time_of_day,
     summary_day,
     summary_message,
@@ -24,24 +23,6 @@ TZ = "America/Los_Angeles"
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-def test_business_hours_per_weekday_in_the_local_zone():
-    hours = parse_hours("mon-fri 09:00-17:00, sat 10:00-13:30")
-    assert hours.open_at(at("2026-12-01 17:00"), TZ)  # Tue 09:00 PST
-    assert not hours.open_at(at("2026-12-01 16:59"), TZ)  # Tue 08:59
-    assert not hours.open_at(at("2026-12-02 01:00"), TZ)  # Tue 17:00: the end is not open
-    assert hours.open_at(at("2026-12-05 21:29"), TZ)  # Sat 13:29
-    assert not hours.open_at(at("2026-12-06 18:00"), TZ)  # Sun 10:00
-    assert parse_hours("").open_at(at("2026-12-06 18:00"), TZ)  # empty = always
-
-
-@pytest.mark.parametrize(
-    "text", ["mon-fri", "mon-fri 9-17", "fri-mon 09:00-17:00", "xyz 09:00-10:00", "mon 10:00-09:00"]
-)
-def test_bad_business_hours_are_refused(text):
-    with pytest.raises(ValueError):
-        parse_hours(text)
 
 
 def test_settings_parsers():

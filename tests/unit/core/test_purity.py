@@ -34,6 +34,7 @@ PURE = sorted(
             "exports/conversions.py",
             "spam/rules.py",
             "alerts/rules.py",
+            "leads/rules.py",
         )
     ]
 )

@@ -104,15 +104,17 @@ async def test_login_then_overview_shows_the_hand_computed_figures(board):
     cookie = resp.cookies["ctrack_session"]
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/dashboard"
     page = await (await client.get(f"/dashboard/?{PERIOD}")).text()
-    # report_data's period plus x1 (answered 75 s, qualified, first-time) and x2 (missed).
+    # report_data's period plus x1 (answered 75 s, a lead by the default rule, first-time) and x2 (missed).
     assert kpis(page) == {
         "calls": "9",
         "answered": "5",
         "missed": "3",
         "first": "7",
-        "qualified": "4",
+        "leads": "4",
         "spend": "135.50",
         "cpl": "33.88",
+        "value": "0.00",
+        "roi": "0.00",
     }  # 135.50 / 4 = 33.875
     assert "2024-03-09 – 2024-03-11 · America/New_York" in page
     assert page.count("<svg") == 4  # bars, two heatmaps, trend
@@ -228,22 +230,25 @@ async def test_call_filters_and_bad_input(board):
     await login(client)
     page = await (await client.get(f"/dashboard/calls?{PERIOD}&disposition=missed")).text()
     assert re.findall(r'class="caller-number">([^<]+)<', page) == ["+12125550098", "+12125550006", "+12125550002"]
-    page = await (await client.get(f"/dashboard/calls?{PERIOD}&source=Radio&qualified=yes")).text()
+    page = await (await client.get(f"/dashboard/calls?{PERIOD}&source=Radio&lead_status=lead")).text()
     assert re.findall(r'class="caller-number">([^<]+)<', page) == ["+12125550005"]
     resp = await client.get("/dashboard/calls?since=2024-02-31")
     assert resp.status == 400 and "--since &#39;2024-02-31&#39;: not a date" in await resp.text()
     assert (await client.get("/dashboard/?days=0")).status == 400
-    assert (await client.get("/dashboard/calls?qualified=maybe")).status == 400
+    assert (await client.get("/dashboard/calls?lead_status=maybe")).status == 400
 
 
 async def test_security_headers(board):
     client, _ = board
     resp = await client.get("/dashboard/login")
     csp = resp.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp and "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["X-Frame-Options"] == "DENY"
     css = await client.get("/dashboard/static/dashboard.css")
     assert css.status == 200 and css.content_type == "text/css"
+    js = await client.get("/dashboard/static/call.js")
+    assert js.status == 200 and js.content_type == "text/javascript" and "currentTime" in await js.text()
     assert (await client.get("/healthz")).headers.get("Content-Security-Policy") is None
 
 

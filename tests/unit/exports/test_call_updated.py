@@ -110,7 +110,8 @@ async def test_call_updated_is_a_signed_webhook_per_change(tmp_path, receiver):
         receiver.requests.clear()
 
         def mark_lead(c):
-            c.execute("UPDATE calls SET lead_status = 'lead', value = 300, tags = ? WHERE id = ?", ('["quote"]', v1))
+            c.execute("UPDATE calls SET lead_status = 'lead', value = 300 WHERE id = ?", (v1,))
+            c.execute("INSERT INTO call_tags(call_id, tag) VALUES (?, 'quote')", (v1,))
             return call_updated(
                 c,
                 v1,

@@ -94,7 +94,7 @@ def env(tmp_path):
         ("k2", "spam", None),
         ("k3", "not_lead", None),
         ("k4", "lead", 250),
-        ("a1", None, 199.99),
+        ("a1", "lead", 199.99),  # the default rule made it a lead
         ("a2", "spam", None),
     ):
         conn.execute("UPDATE calls SET lead_status = ?, value = ? WHERE uniqueid = ?", (status, value, uid))

@@ -186,7 +186,7 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
                     "first_time_caller": 1,
                     "value": 40.0,
                     "currency": "USD",
-                    "lead_status": "(none)",
+                    "lead_status": "lead",  # the default rule
                 },
             }
         ],
@@ -221,7 +221,7 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
         "gclid": "Cj0KCQjwExample1",
         "visit_id": None,
         "started_at": "2024-03-10T07:30:00Z",
-        "lead_status": None,
+        "lead_status": "lead",
         "tags": [],
         "value": 40.0,
         "currency": "USD",

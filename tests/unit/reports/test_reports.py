@@ -8,6 +8,7 @@ import json
 import random
 import sqlite3
 from datetime import date
+from functools import partial
 
 import pytest
 from click.testing import CliRunner
@@ -16,8 +17,10 @@ from ctrack.calllog.store import CallFilter, find_calls
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.period import Period, PeriodError, offset_segments, period_from
+from ctrack.leads import service as leads
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone, rebuild_statements, rollup_timezone
+from ctrack.store import db
 from tests.support.report_data import TZ, call, new_db, save_calls, seeded, utc
 
 PERIOD = Period(date(2024, 3, 9), date(2024, 3, 11), TZ)
@@ -45,12 +48,14 @@ def test_sources_report_by_source_matches_hand_computed_figures(conn):
             "missed": 1,
             "abandoned": 0,
             "first_time": 2,
-            "qualified": 2,
+            "leads": 2,
             "talk_seconds": 210,
             "avg_talk_seconds": 70.0,
+            "value": 0.0,
             "spend": 100.0,
             "cost_per_call": 25.0,
-            "cost_per_qualified": 50.0,
+            "cost_per_lead": 50.0,
+            "roi": 0.0,
         },
         # c4 abandoned at 23:59:59 EDT on 03-10, c5 answered 300 s at 00:00 EDT on 03-11.
         {
@@ -61,12 +66,14 @@ def test_sources_report_by_source_matches_hand_computed_figures(conn):
             "missed": 0,
             "abandoned": 1,
             "first_time": 2,
-            "qualified": 1,
+            "leads": 1,
             "talk_seconds": 300,
             "avg_talk_seconds": 300.0,
+            "value": 0.0,
             "spend": 25.5,
             "cost_per_call": 12.75,
-            "cost_per_qualified": 25.5,
+            "cost_per_lead": 25.5,
+            "roi": 0.0,
         },
         # c6: voicemail counts as missed.
         {
@@ -77,12 +84,14 @@ def test_sources_report_by_source_matches_hand_computed_figures(conn):
             "missed": 1,
             "abandoned": 0,
             "first_time": 1,
-            "qualified": 0,
+            "leads": 0,
             "talk_seconds": 0,
             "avg_talk_seconds": None,
+            "value": 0.0,
             "spend": None,
             "cost_per_call": None,
-            "cost_per_qualified": None,
+            "cost_per_lead": None,
+            "roi": None,
         },
         # spend without calls: the cost per call is unknown, not zero.
         {
@@ -93,12 +102,14 @@ def test_sources_report_by_source_matches_hand_computed_figures(conn):
             "missed": 0,
             "abandoned": 0,
             "first_time": 0,
-            "qualified": 0,
+            "leads": 0,
             "talk_seconds": 0,
             "avg_talk_seconds": None,
+            "value": 0.0,
             "spend": 10.0,
             "cost_per_call": None,
-            "cost_per_qualified": None,
+            "cost_per_lead": None,
+            "roi": 0.0,
         },
     ]
 
@@ -111,19 +122,21 @@ def test_totals_recompute_averages_and_costs(conn):
         "missed": 2,
         "abandoned": 1,
         "first_time": 5,
-        "qualified": 3,
+        "leads": 3,
         "talk_seconds": 510,
+        "value": 0.0,
         "spend": 135.5,
         "avg_talk_seconds": 127.5,
         "cost_per_call": 19.36,  # 135.50 / 7 = 19.357…
-        "cost_per_qualified": 45.17,
+        "cost_per_lead": 45.17,
+        "roi": 0.0,
     }  # 135.50 / 3 = 45.166…
 
 
 def test_sources_report_by_channel(conn):
     rows = {r["channel"]: r for r in reports.sources_report(conn, PERIOD, by="channel")}
     assert list(rows) == ["paid_search", "radio", None, "referral"]
-    assert (rows["paid_search"]["calls"], rows["paid_search"]["spend"], rows["paid_search"]["cost_per_qualified"]) == (
+    assert (rows["paid_search"]["calls"], rows["paid_search"]["spend"], rows["paid_search"]["cost_per_lead"]) == (
         4,
         100.0,
         50.0,
@@ -159,7 +172,7 @@ def test_daily_report_per_day_and_source(conn):
             r["missed"],
             r["abandoned"],
             r["first_time"],
-            r["qualified"],
+            r["leads"],
             r["spend"],
         )
         for r in rows
@@ -178,7 +191,7 @@ def test_daily_report_per_day_and_source(conn):
 def test_trend_fills_every_day_of_the_period(conn):
     wider = Period(date(2024, 3, 8), date(2024, 3, 12), TZ)
     days = reports.trend(reports.daily_report(conn, wider), wider)
-    assert [(d["day"], d["calls"], d["qualified"]) for d in days] == [
+    assert [(d["day"], d["calls"], d["leads"]) for d in days] == [
         ("2024-03-08", 1, 1),
         ("2024-03-09", 1, 1),
         ("2024-03-10", 3, 0),
@@ -254,8 +267,8 @@ def test_offset_segments_find_transitions_to_the_second():
 
 def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
     return (
-        conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
-        conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2").fetchall(),
+        conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3, 4").fetchall(),
+        conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
     )
 
 
@@ -292,8 +305,12 @@ def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tm
     gone = "(SELECT id FROM calls WHERE uniqueid IN ('u1', 'u2', 'u151'))"
     conn.execute(f"DELETE FROM outbox WHERE call_id IN {gone}")
     conn.execute(f"DELETE FROM calls WHERE id IN {gone}")
+    # people mark calls: a lead status and a value move them between roll-up rows
+    for call_id, status, value in conn.execute("SELECT id, 'spam', 12.5 FROM calls WHERE id % 7 = 0").fetchall():
+        db.write(conn, partial(leads.mark, call_id=call_id, request=leads.Mark(status, value=value), who="cli:t"))
     kept = _rollups(conn)
-    assert sum(r[3] for r in kept[0]) == 167
+    assert sum(r[4] for r in kept[0]) == 167
+    assert {r[3] for r in kept[0]} >= {"spam", "lead", ""} and sum(r[10] for r in kept[0]) > 0
     for sql, params in rebuild_statements(TZ):
         conn.execute(sql, params)
     assert _rollups(conn) == kept
@@ -322,7 +339,8 @@ def test_call_list_filters(conn):
     assert names(disposition="missed") == ["c6", "c2"]
     assert names(disposition="abandoned") == ["c4"]
     assert names(source="Radio") == ["c5", "c4"]
-    assert names(qualified=True) == ["c9", "c5", "c1"]
+    assert names(lead_status="lead") == ["c9", "c5", "c1"]
+    assert names(lead_status="none") == ["c6", "c4", "c3", "c2"]
     assert names(first_time=False) == ["c3"]
     assert names(search="5550001") == ["c3", "c1"]
     assert names(search="%") == []
@@ -352,7 +370,7 @@ def test_cli_sources_json_csv_and_table(run):
     result = run("report", "sources", *period, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [(r["source"], r["calls"], r["qualified"], r["cost_per_qualified"]) for r in rows] == [
+    assert [(r["source"], r["calls"], r["leads"], r["cost_per_lead"]) for r in rows] == [
         ("Google Ads", 4, 2, 50.0),
         ("Radio", 2, 1, 25.5),
         (None, 1, 0, None),
@@ -368,12 +386,14 @@ def test_cli_sources_json_csv_and_table(run):
         "missed": "1",
         "abandoned": "0",
         "first_time": "2",
-        "qualified": "2",
+        "leads": "2",
         "talk_seconds": "210",
         "avg_talk_seconds": "70.0",
+        "value": "0.0",
         "spend": "100.0",
         "cost_per_call": "25.0",
-        "cost_per_qualified": "50.0",
+        "cost_per_lead": "50.0",
+        "roi": "0.0",
     }
     table = run("report", "sources", *period).output.splitlines()
     assert table[0].split()[:3] == ["SOURCE", "CHANNEL", "CALLS"]
@@ -388,9 +408,11 @@ def test_cli_sources_json_csv_and_table(run):
         "3",
         "510",
         "127.50",
+        "0.00",
         "135.50",
         "19.36",
         "45.17",
+        "0.00",
     ]
 
 

@@ -10,6 +10,7 @@ from ctrack.calllog.reconcile import save_missing
 from ctrack.calllog.service import save_and_follow
 from ctrack.calllog.store import CallRules
 from ctrack.core.model import CallRecord, Disposition
+from ctrack.leads import service as leads
 from ctrack.spam.rules import SpamRules
 from ctrack.spam.store import add_block
 from ctrack.store import db
@@ -81,10 +82,18 @@ def test_anonymous_hang_ups_are_spam(conn):
 def test_a_decided_call_keeps_its_status(conn):
     db.write(conn, lambda c: add_block(c, "+15035550833", "number", None))
     save(conn, record("p1", T0, "+15035550834"), origin="cdr")
-    conn.execute("UPDATE calls SET lead_status = 'lead' WHERE uniqueid = 'p1'")  # a person marked it
+    call_id = conn.execute("SELECT id FROM calls WHERE uniqueid = 'p1'").fetchone()[0]
+    db.write(conn, lambda c: leads.mark(c, call_id, leads.Mark("lead"), who="cli:alice"))  # a person marked it
     conn.execute("UPDATE calls SET caller_number = '+15035550833' WHERE uniqueid = 'p1'")
     save(conn, record("p1", T0, "+15035550833"))  # the live record replaces the CDR one
     assert marks(conn)["p1"] == ("lead", None)
+
+
+def test_spam_wins_over_the_rules(conn):
+    db.write(conn, lambda c: add_block(c, "+15035550837", "number", None))
+    save(conn, record("r1", T0, "+15035550837", talk=95))  # the default rule would make it a lead
+    assert marks(conn)["r1"] == ("spam", "blocked")
+    assert conn.execute("SELECT who FROM call_changes ORDER BY id DESC LIMIT 1").fetchone()[0] == "spam:blocked"
 
 
 def test_cdr_recovered_calls_are_judged_too(conn):
