@@ -23,6 +23,10 @@ class AmiAuthError(Exception):
     """Asterisk refused the manager login."""
 
 
+class AmiActionError(Exception):
+    """Asterisk refused an action (e.g. the manager user lacks the privilege); str() says why."""
+
+
 class AmiClient:
     def __init__(
         self,
@@ -53,6 +57,8 @@ class AmiClient:
         self.last_error: str | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
+        # Event lists being collected, by ActionID: (items so far, resolved by the closing event)
+        self._lists: dict[str, tuple[list[AmiMessage], asyncio.Future[AmiMessage]]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
         self._booted: asyncio.Event | None = None
@@ -113,6 +119,33 @@ class AmiClient:
         finally:
             self._pending.pop(action_id, None)
 
+    async def action_list(self, name: str, fields: dict | None = None) -> list[AmiMessage]:
+        """Send a list action (CoreShowChannels, ...) and return its events, up to the one with
+        EventList: Complete. Asterisk writes them to this session alone, past any eventfilter."""
+        if self._writer is None:
+            raise ConnectionError("AMI is not connected")
+        action_id = f"ctrack-{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AmiMessage] = loop.create_future()
+        complete: asyncio.Future[AmiMessage] = loop.create_future()
+        self._pending[action_id] = future
+        items: list[AmiMessage] = []
+        self._lists[action_id] = (items, complete)
+        self._writer.write(encode_action(name, {**(fields or {}), "ActionID": action_id}))
+        try:
+            response = await asyncio.wait_for(future, self.timeout)
+            if response.get("Response") != "Success":
+                raise AmiActionError(f"{name}: {response.get('Message', 'refused')}")
+            await asyncio.wait_for(complete, self.timeout)
+            return items
+        finally:
+            self._pending.pop(action_id, None)
+            self._lists.pop(action_id, None)
+            if not complete.done():
+                complete.cancel()
+            elif not complete.cancelled():
+                complete.exception()  # a lost link while the response was awaited: raised above
+
     async def _session(self) -> None:
         reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
         parser = AmiParser()
@@ -155,6 +188,14 @@ class AmiClient:
 
     def _dispatch(self, message: AmiMessage) -> None:
         event = message.get("Event")
+        collecting = self._lists.get(message.get("ActionID", "")) if event is not None else None
+        if collecting is not None:
+            items, complete = collecting
+            if message.get("EventList") != "Complete":
+                items.append(message)
+            elif not complete.done():
+                complete.set_result(message)
+            return
         if event is not None:
             self.events += 1
             if event == "FullyBooted" and self._booted is not None:
@@ -169,7 +210,7 @@ class AmiClient:
             future.set_result(message)
 
     def _fail_pending(self) -> None:
-        for future in self._pending.values():
+        for future in [*self._pending.values(), *(complete for _, complete in self._lists.values())]:
             if not future.done():
                 future.set_exception(ConnectionError("AMI connection lost"))
         self._pending.clear()
