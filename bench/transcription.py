@@ -163,7 +163,9 @@ def route_latency(args: argparse.Namespace) -> None:
     import bench_route
 
     recordings = sorted((p for p, _ in prompts(400)), key=lambda p: -p.stat().st_size)[:20]
-    shapes = [(f"paced {r:g}/s", "paced", float(r)) for r in args.rates.split(",") if r] + [("burst", "burst", 0.0)]
+    shapes = [(f"paced {float(r):g}/s", "paced", float(r)) for r in args.rates.split(",") if r] + [
+        ("burst", "burst", 0.0)
+    ]
     results: dict[tuple[str, str], dict] = {}
     worker = BusyWorker(args.model, recordings)
     worker.start()
