@@ -231,17 +231,22 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
             encode_action("Login", {"Username": username, "Secret": secret, "Events": "system", "ActionID": "doctor"})
         )
         deadline = asyncio.get_running_loop().time() + timeout
-        logged_in = False
+        logged_in = listing = False
         while True:
             left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(reader.read(65536), left)
+            except TimeoutError:
                 return False, (
-                    f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
+                    f"AMI {where}: no answer to CoreShowChannels"
+                    if listing
+                    else f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
                     f"user's read= and not filtered out?)"
                     if logged_in
                     else f"AMI {where}: no answer to the login"
                 )
-            data = await asyncio.wait_for(reader.read(65536), left)
             if not data:
                 return False, f"AMI {where}: closed the connection (permit= does not allow this address?)"
             for message in parser.feed(data):
@@ -249,7 +254,17 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
                     if message["Response"] != "Success":
                         return False, f"AMI {where}: login refused for {username!r} ({message.get('Message', '')})"
                     logged_in = True
-                elif message.get("Event") == "FullyBooted" and logged_in:
+                elif message.get("Event") == "FullyBooted" and logged_in and not listing:
+                    # the one action the daemon sends: after a restart, which open calls are still up
+                    writer.write(encode_action("CoreShowChannels", {"ActionID": "doctor-channels"}))
+                    listing = True
+                elif message.get("ActionID") == "doctor-channels" and "Response" in message:
+                    if message["Response"] != "Success":
+                        return False, (
+                            f"AMI {where}: {username!r} may not list channels ({message.get('Message', '')}): "
+                            f"give it 'write = reporting' (`ctrack dialplan render --manager`), else calls "
+                            f"open across a ctrack restart are not checked with Asterisk"
+                        )
                     return True, f"AMI {where}: logged in as {username!r}, {parser.banner or 'Asterisk'}"
     except (TimeoutError, OSError) as exc:
         return False, f"AMI {where}: {exc}"

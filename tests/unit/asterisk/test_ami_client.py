@@ -11,6 +11,16 @@ from ctrack.asterisk.ami import AmiActionError, AmiClient, check
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 BOOTED = b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
 
+CHANNELS = (
+    b"Action: CoreShowChannels",
+    # all in one write, as Asterisk sends a short list: the response, the items, the end
+    b"Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.2\r\nLinkedid: 1.1\r\n\r\n"
+    b"Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 2\r\n\r\n",
+)
+DENIED = (b"Action: CoreShowChannels", b"Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n")
+
 
 class Peer:
     """Each connection runs the next script: a list of byte strings, or 'login' / 'close'."""
@@ -149,7 +159,9 @@ async def test_a_refused_login_is_reported_and_retried_slowly():
 @pytest.mark.parametrize(
     "script, secret, expect",
     [
-        (["login", BOOTED], "s3cret", (True, "logged in as 'ctrack'")),
+        (["login", BOOTED, CHANNELS], "s3cret", (True, "logged in as 'ctrack'")),
+        (["login", BOOTED, DENIED], "s3cret", (False, "may not list channels (Permission denied): give it")),
+        (["login", BOOTED], "s3cret", (False, "no answer to CoreShowChannels")),
         (["login"], "other", (False, "login refused for 'ctrack'")),
         (["close"], "s3cret", (False, "closed the connection")),
     ],
@@ -184,17 +196,6 @@ async def test_a_lost_session_reports_when_asterisk_was_last_heard():
     finally:
         await client.close()
         await asyncio.wait_for(task, 5)
-
-
-CHANNELS = (
-    b"Action: CoreShowChannels",
-    # all in one write, as Asterisk sends a short list: the response, the items, the end
-    b"Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
-    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n"
-    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.2\r\nLinkedid: 1.1\r\n\r\n"
-    b"Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 2\r\n\r\n",
-)
-DENIED = (b"Action: CoreShowChannels", b"Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n")
 
 
 async def test_a_list_action_returns_its_items_apart_from_the_call_events():
