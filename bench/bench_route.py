@@ -15,7 +15,7 @@ A request is what Asterisk's res_agi does for AGI(agi://...,${CTRACK_DID}): conn
 the 23-line agi_* block (a DID of the catalog as agi_arg_1, 5% unknown DIDs), answer each
 SET VARIABLE line with '200 result=1' as it arrives, until the server half-closes. Latency
 is connect -> that EOF, when Asterisk goes on with the dialplan. Every answer is checked
-(13 variables, CTRACK_ROUTE_STATUS "ok" last, the source of the static numbers) and the servers'
+(every route variable, CTRACK_ROUTE_STATUS "ok" last, the source of the static numbers) and the servers'
 own counters must show every session routed.
 
 Load shapes, `--clients` connections' worth of concurrency each:
@@ -49,7 +49,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ctrack.core.variables import ROUTE_VARIABLES  # the route sets each, one SET VARIABLE apiece
+
 ROOT = Path(__file__).resolve().parents[1]
+
 SCRIPT = ROOT / "agi_scripts" / "ctrack-route.agi"
 NUMBERS = 200
 STATIC = 150  # +1971555 0000..0149 static (10 sources), 0150..0199 in a DNI pool
@@ -223,7 +226,7 @@ def _check(req: _Req, route: bool) -> bool:
     lines = req.lines
     if not route:
         return lines == [b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"']
-    if len(lines) != 13 or lines[-1] != b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"':
+    if len(lines) != len(ROUTE_VARIABLES) or lines[-1] != b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"':
         return False
     src = expected_source(req.did) if req.did >= 0 else None
     return f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines

@@ -168,6 +168,7 @@ class Daemon:
         from ctrack.calllog.ami import AsteriskCallLog
 
         self.call_log = call_log = AsteriskCallLog(self.services)
+        await call_log.restore()  # before the first event: a call still up gets its real Hangup
         cfg = self.config
         ami = self.ami = AmiClient(
             cfg.ami.host,
@@ -185,6 +186,8 @@ class Daemon:
         self.services.add_metric("ctrack_ami_events_total", "counter", "AMI events received", lambda: ami.events)
         self.lifecycle.spawn(ami.run(), "ami")
         self.lifecycle.spawn(self._housekeeping(), "housekeeping")
+        self.lifecycle.spawn(call_log.keep_persisted(ami.ready.is_set), "open-calls")
+        self.lifecycle.on_stop(lambda: call_log.persist(connected=False))  # after ami.close
         self.lifecycle.on_stop(ami.close)
 
     async def _start_freeswitch(self) -> None:
@@ -200,8 +203,11 @@ class Daemon:
     # -- background work ----------------------------------------------------------------
 
     async def _after_ami_connect(self) -> None:
-        """After each (re)connect, calls that ended while AMI was down are in the CDR."""
+        """After each (re)connect, calls that ended while AMI was down are in the CDR; the
+        open calls Asterisk no longer lists ended unheard, and the CDR's row wins."""
         await self.reconcile(ended_before=time.time())
+        if self.call_log is not None and self.ami is not None:
+            await self.call_log.sweep(self.ami)
 
     async def reconcile(self, ended_before: float) -> None:
         settings = self.reconcile_settings

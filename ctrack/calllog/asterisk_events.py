@@ -33,6 +33,10 @@ before means a new process, and every call still open is closed then: ended when
 link to the old process was lost (connection_lost()), else at its last known event,
 answered or voicemail if it got that far, else failed; extra["ended_by"] = "pbx_restart".
 
+ctrack restart: the adapter persists each open inbound call (state(), for the Linkedids
+take_touched() names) and restore()s them at start; close_unlisted() then closes the ones
+Asterisk no longer lists, the same way, with extra["ended_by"] = "ctrack_offline".
+
 Expiry: a call whose inbound Hangup never arrives (AMI link lost, events filtered) is
 emitted by expire() once it is older than `max_call_seconds`, with ended_at=None,
 extra["expired"]="1" and the disposition its events support so far; calls beyond
@@ -163,6 +167,7 @@ class CallTracker:
         self._by_inbound: dict[str, _Call] = {}  # by the inbound leg's Uniqueid (CDR events)
         self._pbx_started: float | None = None  # start time of the Asterisk process we follow
         self._lost_at: float | None = None  # the AMI link to it was lost then
+        self._touched: set[str] = set()  # Linkedids of events handled since take_touched()
         # Hung up without event timestamps, waiting (until the deadline) for the Dial CDR that
         # carries Asterisk's own durations: inbound Uniqueid -> (call, hangup heard at, cause, deadline)
         self._awaiting_cdr: dict[str, tuple[_Call, float, str | None, float]] = {}
@@ -185,7 +190,13 @@ class CallTracker:
 
     def process(self, event: Event) -> tuple[CallRecord, ...]:
         handler = self._handlers.get(event.get("Event", ""))
-        records = _NONE if handler is None else handler(event)
+        if handler is None:
+            records = _NONE
+        else:
+            records = handler(event)
+            linkedid = event.get("Linkedid")
+            if linkedid:
+                self._touched.add(linkedid)
         if self._awaiting_cdr:
             records += self._cdr_overdue(self._clock())
         return records
@@ -206,6 +217,56 @@ class CallTracker:
         """The AMI link dropped at `at`: the end of its open calls, should the PBX come back new."""
         self._lost_at = at
 
+    # -- what outlives a ctrack restart (persisted by the adapter) ----------------------
+
+    def take_touched(self) -> set[str]:
+        """Linkedids whose events were handled since the last take (their state may differ)."""
+        touched, self._touched = self._touched, set()
+        return touched
+
+    def open_inbound(self) -> dict[str, str]:
+        """Linkedid -> inbound Uniqueid of every inbound call not yet emitted."""
+        calls = {lid: call.inbound for lid, call in self._calls.items() if call.inbound is not None}
+        calls.update((call.linkedid, uid) for uid, (call, _, _, _) in self._awaiting_cdr.items())
+        return calls
+
+    def state(self, linkedid: str) -> dict[str, Any] | None:
+        """All the tracker knows of an open inbound call, JSON-ready; restore() takes it back."""
+        call = self._calls.get(linkedid)
+        if call is None:
+            call = next((c for c, _, _, _ in self._awaiting_cdr.values() if c.linkedid == linkedid), None)
+        if call is None or call.inbound is None:
+            return None
+        return {name: getattr(call, name) for name in _Call.__slots__}
+
+    def restore(self, states: Iterable[Mapping[str, Any]]) -> None:
+        """Take back calls a previous ctrack process had open (oldest first, for expiry)."""
+        for state in sorted(states, key=lambda s: s["created"]):
+            call = _Call(state["linkedid"], state["created"])
+            for name in _Call.__slots__:
+                if name in state:
+                    value = state[name]
+                    setattr(call, name, tuple(value) if isinstance(value, list) else value)
+            if call.inbound is None or call.linkedid in self._calls:
+                continue
+            self._calls[call.linkedid] = call
+            self._by_inbound[call.inbound] = call
+
+    def close_unlisted(
+        self, listed: set[str], candidates: Mapping[str, str], seen: Mapping[str, float], ended_by: str
+    ) -> list[CallRecord]:
+        """Close the candidate calls (Linkedid -> inbound Uniqueid) still open whose inbound
+        channel Asterisk no longer lists: ended when last seen up (`seen`), else at their
+        last known event."""
+        records = []
+        for linkedid, uid in candidates.items():
+            call = self._calls.get(linkedid)
+            if call is None or call.inbound != uid or uid in listed:
+                continue
+            self._forget(call)
+            records.append(self._closed(call, seen.get(linkedid), ended_by))
+        return records
+
     # -- event handlers ---------------------------------------------------------------
 
     def _fullybooted(self, ev: Event) -> tuple[CallRecord, ...]:
@@ -224,17 +285,16 @@ class CallTracker:
         calls = list(self._calls.values())
         self._calls.clear()
         self._by_inbound.clear()
-        records = []
-        for call in calls:
-            if call.inbound is None:
-                continue
-            known = [t for t in (call.started_at, call.answered_at, call.voicemail_at) if t is not None]
-            ended_at = max([*known, lost_at] if lost_at is not None else known)
-            call.dialing = 0  # a ring cut by the crash: nobody hung up, the call failed
-            record = self._record(call, call.inbound, ended_at, None)
-            record.extra["ended_by"] = PBX_RESTART
-            records.append(record)
-        return tuple(records)
+        return tuple(self._closed(call, lost_at, PBX_RESTART) for call in calls if call.inbound is not None)
+
+    def _closed(self, call: _Call, last_up: float | None, ended_by: str) -> CallRecord:
+        """A call whose end nobody heard: ended at `last_up` or its last known event."""
+        assert call.inbound is not None
+        known = [t for t in (call.started_at, call.answered_at, call.voicemail_at, last_up) if t is not None]
+        call.dialing = 0  # a ring cut by the crash: nobody hung up, the call failed
+        record = self._record(call, call.inbound, max(known), None)
+        record.extra["ended_by"] = ended_by
+        return record
 
     def _newchannel(self, ev: Event) -> tuple[CallRecord, ...]:
         uid = ev.get("Uniqueid")

@@ -8,7 +8,7 @@ import sqlite3
 
 from ctrack.alerts import service as alerts
 from ctrack.calllog.recordings import usable_recording
-from ctrack.calllog.store import CallRules, save_call
+from ctrack.calllog.store import CallRules, known_uniqueids, save_call
 from ctrack.core.model import CallRecord
 from ctrack.services import Services
 from ctrack.spam import service as spam
@@ -34,8 +34,11 @@ def save_and_follow(conn: sqlite3.Connection, record: CallRecord, rules: CallRul
     return True
 
 
-def log_call(services: Services, record: CallRecord, origin: str, recording_dir: str) -> asyncio.Future[bool]:
-    """Queue one finished call; the future says whether it was new. The event loop never waits."""
+def log_call(
+    services: Services, record: CallRecord, origin: str, recording_dir: str, missing_only: bool = False
+) -> asyncio.Future[bool]:
+    """Queue one finished call; the future says whether it was new. The event loop never waits.
+    missing_only: a guess at a call nobody heard end, saved only if no row (the CDR's) has it."""
     record.recording = usable_recording(recording_dir, record.recording)
     if record.source is None and record.tracking_number:
         # The route was down or slow: the dialed number still tells the source.
@@ -43,4 +46,10 @@ def log_call(services: Services, record: CallRecord, origin: str, recording_dir:
         if source is not None:
             record.source, record.channel = source, channel
     rules = services.call_rules
-    return services.writer.submit(lambda conn: save_and_follow(conn, record, rules, origin))
+
+    def job(conn: sqlite3.Connection) -> bool:
+        if missing_only and known_uniqueids(conn, [record.uniqueid]):
+            return False
+        return save_and_follow(conn, record, rules, origin)
+
+    return services.writer.submit(job)

@@ -8,7 +8,9 @@ CDR-recovered one. First-time/repeat is decided here, at write time; the lead ru
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,3 +314,37 @@ def call_sources(conn: sqlite3.Connection) -> list[str]:
     names = {r[0] for r in conn.execute("SELECT name FROM sources")}
     names |= {r[0] for r in conn.execute("SELECT DISTINCT source FROM daily_rollup WHERE source != ''")}
     return sorted(names)
+
+
+# -- the calls the AMI listener has open (migration 0016), so a ctrack restart keeps them ------
+
+_UPSERT_OPEN = """
+INSERT INTO open_calls(linkedid, uniqueid, started_at, answered_at, last_event_at, seen_at, state)
+VALUES (:linkedid, :inbound, :started_at, :answered_at, :now, :now, :state)
+ON CONFLICT(linkedid) DO UPDATE SET
+    uniqueid = excluded.uniqueid, started_at = excluded.started_at, answered_at = excluded.answered_at,
+    last_event_at = excluded.last_event_at, seen_at = excluded.seen_at, state = excluded.state
+"""
+
+
+def save_open_calls(
+    states: list[dict[str, Any]], gone: list[str], now: float, seen: bool
+) -> Callable[[sqlite3.Connection], None]:
+    """Write job: store the open calls that changed (tracker states), drop the ones that are no
+    longer open (saved, expired or closed), and, if `seen`, mark every row known up `now`."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            _UPSERT_OPEN,
+            [{**s, "state": json.dumps(s, separators=(",", ":")), "now": now} for s in states],
+        )
+        conn.executemany("DELETE FROM open_calls WHERE linkedid = ?", [(lid,) for lid in gone])
+        if seen:
+            conn.execute("UPDATE open_calls SET seen_at = ? WHERE seen_at < ?", (now, now))
+
+    return job
+
+
+def load_open_calls(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], float]]:
+    """(tracker state, seen_at) of every call a previous daemon left open."""
+    return [(json.loads(state), seen_at) for state, seen_at in conn.execute("SELECT state, seen_at FROM open_calls")]

@@ -109,6 +109,9 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
         # record_session starts before the bridge: write audio from the answer on only, so a
         # missed or busy call records no ringing (switch_ivr_record_session, SMBF_ANSWER_REQ).
         variables["RECORD_ANSWER_REQ"] = "true"
+        # One stereo file: the caller on the left channel, the business line on the right,
+        # transcribed apart and labelled (ctrack.transcription.engine.transcribe_call).
+        variables["RECORD_STEREO"] = "true"
     if decision.whisper:
         # Played to the business line after it answers and before it hears the caller.
         variables["bridge_pre_execute_bleg_app"] = "playback"

@@ -76,10 +76,15 @@ def load_model(settings: TranscriptionSettings) -> Any:
 
 def transcribe_file(model: Any, settings: TranscriptionSettings, path: str, speaker: str = MIXED) -> Transcript:
     check_audio(path)
+    return _transcribe(model, settings, path, speaker, path)
+
+
+def _transcribe(model: Any, settings: TranscriptionSettings, audio: Any, speaker: str, path: str) -> Transcript:
+    """One direction (a file, or decoded samples) as labelled segments."""
     started = time.perf_counter()
     try:
         pieces, info = model.transcribe(
-            path,
+            audio,
             language=settings.language or None,
             beam_size=settings.beam_size,
             vad_filter=True,  # skips the other side's silence, so the timestamps are true
@@ -93,14 +98,37 @@ def transcribe_file(model: Any, settings: TranscriptionSettings, path: str, spea
     )
 
 
+def _stereo(path: str) -> bool:
+    """A two-channel WAV: FreeSWITCH's RECORD_STEREO file, the caller left, the business right."""
+    if not path.lower().endswith(".wav"):
+        return False
+    try:
+        with wave.open(path, "rb") as w:
+            return w.getnchannels() == 2
+    except (wave.Error, EOFError, OSError):
+        return False  # check_audio gives the reason
+
+
 def transcribe_call(model: Any, settings: TranscriptionSettings, recording: str) -> Transcript:
-    """Both directions apart when the PBX recorded them, merged into one labelled timeline;
-    else the mixed recording."""
+    """Both directions apart when the PBX recorded them (Asterisk: two files beside the
+    mixed one; FreeSWITCH: one stereo file), merged into one labelled timeline; else the
+    mixed recording."""
     caller, business = direction_path(recording, CALLER), direction_path(recording, BUSINESS)
-    if not (os.path.exists(caller) and os.path.exists(business)):
-        return transcribe_file(model, settings, recording)
-    a = transcribe_file(model, settings, caller, CALLER)
-    b = transcribe_file(model, settings, business, BUSINESS)
+    if os.path.exists(caller) and os.path.exists(business):
+        a = transcribe_file(model, settings, caller, CALLER)
+        b = transcribe_file(model, settings, business, BUSINESS)
+    else:
+        check_audio(recording)
+        if not _stereo(recording):
+            return transcribe_file(model, settings, recording)
+        from faster_whisper import decode_audio
+
+        try:
+            left, right = decode_audio(recording, split_stereo=True)
+        except Exception as exc:
+            raise AudioError(one_line(f"{recording}: cannot decode audio ({type(exc).__name__}: {exc})")) from None
+        a = _transcribe(model, settings, left, CALLER, recording)
+        b = _transcribe(model, settings, right, BUSINESS, recording)
     return Transcript(
         merge(a.segments, b.segments), a.language, max(a.duration, b.duration), a.seconds_taken + b.seconds_taken
     )
@@ -122,8 +150,12 @@ _model: Any = None
 _settings: TranscriptionSettings | None = None
 
 
+WORKER_NICE = 10  # the worker yields the CPU to the route and the call log whenever they need it
+
+
 def init_worker(settings: TranscriptionSettings) -> None:
     global _model, _settings
+    os.nice(WORKER_NICE)
     _settings = settings
     _model = load_model(settings)
 

@@ -3,6 +3,7 @@ times that arrive late, doctor on a running install."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -102,3 +103,68 @@ def test_doctor_passes_beside_its_running_daemon_and_fails_on_a_foreign_listener
         )
     assert out.returncode == 1, out.stdout
     assert f"FAIL  127.0.0.1:{port} is taken by another program" in out.stdout
+
+
+def _kill_ctrack_with_the_call_up(site, caller: str, talk: float):
+    """A call to Radio, answered and talking, when the ctrack daemon is SIGKILLed."""
+    handle = site.pbx.call_async(RADIO, caller=caller, name="Carl Crashed", talk=talk)
+    wait_until(lambda: len(up_calls(site.pbx)) >= 2, timeout=10, message="the call is up")
+    answered = time.time()
+    time.sleep(3)
+    site.stop(signal.SIGKILL)  # no drain, no flush: what ctrack knew is what it had written
+    killed = time.time()
+    assert site.call_rows("caller_number = ?", (f"+{caller}",)) == []
+    return handle, answered, killed
+
+
+def test_ctrack_and_then_asterisk_killed_mid_call_logs_the_call_once_when_ctrack_returns(site):
+    handle, answered, killed = _kill_ctrack_with_the_call_up(site, "15035550800", talk=30)
+    try:
+        site.pbx.kill()  # Asterisk dies too while ctrack is away: no Hangup, no CDR row
+        site.pbx.restart()
+        site.start()
+        [call] = site.wait_calls("+15035550800")
+    finally:
+        handle.result()  # SIPp's BYE meets the new Asterisk, which knows no such call
+    assert (call["source"], call["tracking_number"], call["caller_name"]) == ("Radio", "+15035550102", "Carl Crashed")
+    assert call["disposition"] == "answered" and call["ended_by"] == "ctrack_offline", call
+    # the end is the last moment the killed daemon knew the call up
+    assert answered - 1 <= ts(call["ended_at"]) <= killed + 1, call
+    assert 1 <= call["talk_seconds"] <= 5, call
+    assert site.pbx.call(RADIO, caller="15035550803", talk=1).answered  # the new process's calls: as usual
+    [after] = site.wait_calls("+15035550803")
+    assert after["ended_by"] is None and after["disposition"] == "answered"
+    assert not any(r["src"] == "15035550800" for r in site.pbx.cdr_rows())
+    assert ", 0 added" in site.ctrack("reconcile").stdout
+    [row] = site.call_rows("caller_number = ?", ("+15035550800",))
+    assert row["origin"] == "ami"
+    assert site.metrics()["ctrack_ami_calls_in_progress"] == 0
+
+
+def test_a_call_that_ends_while_ctrack_is_killed_is_logged_once_from_the_cdr(site):
+    handle, _, _ = _kill_ctrack_with_the_call_up(site, "15035550801", talk=5)
+    try:
+        assert handle.result().answered  # the call ends normally: Asterisk writes its CDR row
+    finally:
+        site.start()
+    [call] = site.wait_calls("+15035550801")
+    time.sleep(3)  # past the restart sweep: Asterisk no longer lists the call ctrack had open
+    [row] = site.call_rows("caller_number = ?", ("+15035550801",))
+    assert (row["origin"], row["ended_by"]) == ("cdr", None), row  # the CDR's truth, not replaced
+    assert 4 <= call["talk_seconds"] <= 7, call
+    assert site.metrics()["ctrack_ami_calls_in_progress"] == 0
+
+
+def test_a_call_up_across_a_ctrack_restart_gets_its_real_end(site):
+    handle, answered, _ = _kill_ctrack_with_the_call_up(site, "15035550802", talk=12)
+    site.start()  # back while the call is still up: Asterisk still lists it
+    result = handle.result()
+    ended = time.time()
+    [call] = site.wait_calls("+15035550802")
+    assert result.answered
+    [row] = site.call_rows("caller_number = ?", ("+15035550802",))
+    assert (row["origin"], row["ended_by"]) == ("ami", None), row  # its real Hangup, heard live
+    assert (call["source"], call["caller_name"], call["disposition"]) == ("Radio", "Carl Crashed", "answered")
+    assert abs(ts(call["ended_at"]) - ended) <= 2, call
+    assert 11 <= call["talk_seconds"] <= 14, call
+    assert abs(ts(call["answered_at"]) - answered) <= 2, call

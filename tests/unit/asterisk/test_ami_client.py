@@ -6,10 +6,20 @@ import time
 
 import pytest
 
-from ctrack.asterisk.ami import AmiClient, check
+from ctrack.asterisk.ami import AmiActionError, AmiClient, check
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 BOOTED = b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
+
+CHANNELS = (
+    b"Action: CoreShowChannels",
+    # all in one write, as Asterisk sends a short list: the response, the items, the end
+    b"Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n"
+    b"Event: CoreShowChannel\r\nActionID: {id}\r\nUniqueid: 1.2\r\nLinkedid: 1.1\r\n\r\n"
+    b"Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 2\r\n\r\n",
+)
+DENIED = (b"Action: CoreShowChannels", b"Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n")
 
 
 class Peer:
@@ -50,6 +60,14 @@ class Peer:
                 elif step == "close":
                     writer.close()
                     return
+                elif isinstance(step, tuple):  # (action expected, reply with {id} for its ActionID)
+                    action = await reader.readuntil(b"\r\n\r\n")
+                    self.actions.append(action)
+                    assert step[0] in action
+                    action_id = next(
+                        line.split(b": ", 1)[1] for line in action.split(b"\r\n") if line.startswith(b"ActionID")
+                    )
+                    writer.write(step[1].replace(b"{id}", action_id))
                 elif step == "hold":
                     await asyncio.sleep(30)
                 else:
@@ -141,7 +159,9 @@ async def test_a_refused_login_is_reported_and_retried_slowly():
 @pytest.mark.parametrize(
     "script, secret, expect",
     [
-        (["login", BOOTED], "s3cret", (True, "logged in as 'ctrack'")),
+        (["login", BOOTED, CHANNELS], "s3cret", (True, "logged in as 'ctrack'")),
+        (["login", BOOTED, DENIED], "s3cret", (False, "may not list channels (Permission denied): give it")),
+        (["login", BOOTED], "s3cret", (False, "no answer to CoreShowChannels")),
         (["login"], "other", (False, "login refused for 'ctrack'")),
         (["close"], "s3cret", (False, "closed the connection")),
     ],
@@ -173,6 +193,28 @@ async def test_a_lost_session_reports_when_asterisk_was_last_heard():
         await wait_for(lambda: any(e.get("Event") == "Newchannel" for e in seen))
         [at] = lost  # once, for the session that ended; the live one has not
         assert before <= at <= time.time()
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_a_list_action_returns_its_items_apart_from_the_call_events():
+    peer = Peer(["login", BOOTED, CHANNELS, EVENT, DENIED])
+    port = await peer.start()
+    seen = []
+    client = AmiClient("127.0.0.1", port, "ctrack", "s3cret", seen.append)
+    task = asyncio.create_task(client.run())
+    try:
+        await asyncio.wait_for(client.ready.wait(), 5)
+        channels = await client.action_list("CoreShowChannels")
+        assert [(c["Event"], c["Uniqueid"]) for c in channels] == [
+            ("CoreShowChannel", "1.1"),
+            ("CoreShowChannel", "1.2"),
+        ]
+        await wait_for(lambda: any(e.get("Event") == "Newchannel" for e in seen))
+        assert [e["Event"] for e in seen] == ["FullyBooted", "Newchannel"]  # the list is not call events
+        with pytest.raises(AmiActionError, match="CoreShowChannels: Permission denied"):
+            await client.action_list("CoreShowChannels")
     finally:
         await client.close()
         await asyncio.wait_for(task, 5)

@@ -67,7 +67,7 @@ def test_manager_user_filters_events_and_needs_a_secret():
     assert "[tracker]" in text and "secret = s3cret" in text
     assert "eventfilter = Event: Newchannel" in text and "eventfilter = Event: Hangup" in text
     assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME)" in text
-    assert "write =\n" in text  # listens only
+    assert "write = reporting\n" in text  # status lists (CoreShowChannels), nothing that acts
 
 
 def test_render_command_writes_a_file(tmp_path, monkeypatch):

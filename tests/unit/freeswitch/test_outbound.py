@@ -88,7 +88,7 @@ async def test_untracked_number_gets_defaults_and_is_handed_back(capture):
     assert values[v.ROUTE_STATUS] == "ok" and values[v.TRACKED] == "0"
     assert values[v.FORWARD] == "sofia/gateway/trunk/15035550100" and values[v.RING_TIMEOUT] == "25"
     assert values[v.UNIQUEID] == request.uniqueid
-    assert "RECORD_ANSWER_REQ" not in values
+    assert "RECORD_ANSWER_REQ" not in values and "RECORD_STEREO" not in values
 
 
 async def test_tracked_recorded_number_plays_consent_then_records():
@@ -108,6 +108,7 @@ async def test_tracked_recorded_number_plays_consent_then_records():
     assert values["bridge_pre_execute_bleg_data"] == "custom/google-lead.wav"
     assert values[v.RECORDING_FILE].startswith("/var/lib/freeswitch/recordings/ctrack-")
     assert values["RECORD_ANSWER_REQ"] == "true"  # no audio before the business line answers
+    assert values["RECORD_STEREO"] == "true"  # caller left, business right: transcribed apart
     assert consent == ("playback", "ivr/ivr-this_call_may_be_recorded.wav")
     assert record == ("record_session", values[v.RECORDING_FILE])
     assert call.lines()[-1] == "exit"

@@ -27,6 +27,40 @@ def test_a_call_is_two_labelled_directions_merged(model, settings, call_files):
     assert result.language == "en" and 9 < result.duration < 11
 
 
+def _stereo(path: Path, left: Path, right: Path) -> Path:
+    """A two-channel WAV as FreeSWITCH's RECORD_STEREO writes it (16-bit, 8 kHz)."""
+    import array
+
+    channels = []
+    for mono in (left, right):
+        with wave.open(str(mono), "rb") as w:
+            assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+            rate = w.getframerate()
+            channels.append(array.array("h", w.readframes(w.getnframes())))
+    n = max(map(len, channels))
+    frames = array.array("h", [0]) * (2 * n)
+    for i, samples in enumerate(channels):
+        frames[i : 2 * len(samples) : 2] = samples
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+    return path
+
+
+def test_a_freeswitch_stereo_recording_is_two_labelled_directions(model, settings, call_files):
+    """RECORD_STEREO: the caller on the left channel, the business line on the right."""
+    folder = call_files.parent
+    stereo = _stereo(folder / "fs-call.wav", folder / "call-caller.wav", folder / "call-business.wav")
+    result = engine.transcribe_call(model, settings, str(stereo))
+    business = " ".join(s.text for s in result.segments if s.speaker == "business").lower()
+    caller = " ".join(s.text for s in result.segments if s.speaker == "caller").lower()
+    assert "leave your message" in business and "weasels" in caller
+    assert "weasels" not in business and "leave your message" not in caller
+    assert result.segments[0].speaker == "business" and 9 < result.duration < 11
+
+
 def test_without_the_directions_the_mixed_file_is_transcribed(model, settings, call_files):
     (call_files.parent / "call-caller.wav").unlink()
     result = engine.transcribe_call(model, settings, str(call_files))
