@@ -20,6 +20,7 @@ RECORDING_CALLER = "CTRACK_RECORDING_CALLER"  # beside it: what the caller said 
 RECORDING_BUSINESS = "CTRACK_RECORDING_BUSINESS"  # beside it: what the business said (MixMonitor t())
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
 VISIT_ID = "CTRACK_VISIT_ID"  # DNI visit holding the number's lease, or ""
+GOTO = "CTRACK_GOTO"  # pass-through: "context,exten,priority" to continue in the admin's dialplan, or ""
 ROUTE_STATUS = "CTRACK_ROUTE_STATUS"  # "ok" once ctrack answered; the dialplan falls back otherwise
 
 # Set by the dialplan itself (the rendered template) for the AMI listener.
@@ -52,6 +53,7 @@ ROUTE_VARIABLES = (
     CONSENT_WHY,
     WHISPER,
     VISIT_ID,
+    GOTO,
     ROUTE_STATUS,
 )
 ALL = ROUTE_VARIABLES + (DEFAULT_FORWARD, DEFAULT_RING_TIMEOUT, AGI_URL, INBOUND, DID)

@@ -80,6 +80,7 @@ class RouteDecision:
     consent_why: str
     whisper: str
     visit_id: str | None
+    goto: str = ""  # pass-through: "context,exten,priority" instead of Dial(forward)
 
     @property
     def recording_caller(self) -> str:
@@ -109,6 +110,7 @@ class RouteDecision:
             v.CONSENT_WHY: self.consent_why,
             v.WHISPER: self.whisper,
             v.VISIT_ID: self.visit_id or "",
+            v.GOTO: self.goto,
             v.ROUTE_STATUS: "ok",
         }
 
@@ -118,9 +120,39 @@ _SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
 SOUND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 
 
+GOTO_PREFIX = "goto:"
+GOTO_RULE = "goto:CONTEXT[,EXTEN[,PRIORITY]] (letters, digits, _ - in the context; EXTEN as dialed by default)"
+_GOTO = re.compile(
+    r"goto:(?P<context>[A-Za-z0-9_-]+)(?:,(?P<exten>[+0-9A-Za-z*#_.-]+)(?:,(?P<priority>[0-9]+|[A-Za-z_][A-Za-z0-9_-]*))?)?\Z"
+)
+_DID_EXTEN = re.compile(r"[+0-9A-Za-z*#_.-]+\Z")
+
+
+def is_pass_through(forward: str | None) -> bool:
+    """A forward of the form goto:…: continue in the admin's own dialplan instead of a Dial."""
+    return forward is not None and forward.startswith(GOTO_PREFIX)
+
+
+def valid_pass_through(forward: str) -> bool:
+    """The one syntax check of a pass-through forward (the CLI refuses anything else)."""
+    return _GOTO.match(forward) is not None
+
+
+def pass_through_target(forward: str, did: str) -> str:
+    """Goto()'s arguments for a pass-through forward: the DID (as dialed) stays the extension
+    unless one is named, so the admin's inbound routes still match it; "" if malformed."""
+    m = _GOTO.match(forward)
+    if m is None:
+        return ""
+    exten = m["exten"] or (did if _DID_EXTEN.match(did) else "")
+    if not exten:
+        return ""
+    return f"{m['context']},{exten},{m['priority'] or 1}"
+
+
 def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     """A forward target as a dial string: dial strings pass through, numbers use the template."""
-    if not forward:
+    if not forward or is_pass_through(forward):
         return settings.default_forward
     dial = forward if "/" in forward else settings.dial_template.format(number=forward)
     return dial if dialstring.is_safe(dial) else settings.default_forward
@@ -171,6 +203,7 @@ def decide(
         consent_why=why,
         whisper=safe_sound(tn.whisper) if tn else "",
         visit_id=visit_id,
+        goto=pass_through_target(tn.forward, did) if tn and tn.forward and is_pass_through(tn.forward) else "",
     )
 
 
