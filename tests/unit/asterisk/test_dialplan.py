@@ -66,7 +66,8 @@ def test_manager_user_filters_events_and_needs_a_secret():
     text = render_manager(_config("[ami]\nsecret = s3cret\nusername = tracker\n"))
     assert "[tracker]" in text and "secret = s3cret" in text
     assert "eventfilter = Event: Newchannel" in text and "eventfilter = Event: Hangup" in text
-    assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME)" in text
+    assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME|VM_MESSAGEFILE)" in text
+    assert "eventfilter = Event: Newstate.*ChannelState: 6" in text
     assert "write =\n" in text  # listens only
 
 
