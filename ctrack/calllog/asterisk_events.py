@@ -485,6 +485,7 @@ class CallTracker:
                 answered_at is None
                 and not call.dial_status
                 and call.cdr[0] == "ANSWERED"
+                and call.pbx_answered_at is None  # else the CDR's answer is the PBX's own (IVR, Queue)
                 and ended_at is not None
                 and call.cdr[1].isdigit()
             ):
