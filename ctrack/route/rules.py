@@ -64,6 +64,13 @@ class Catalog:
         source = self.sources.get(tn.source)
         return tn.source, source.channel if source else None
 
+    def pass_through_numbers(self) -> frozenset[str]:
+        """Active numbers whose calls continue in the admin's dialplan (forward goto:…): their
+        CDR rows carry the admin's context, which the CDR backstop must accept too."""
+        return frozenset(
+            n.number for n in self.numbers.values() if n.state == NumberState.ACTIVE and is_pass_through(n.forward)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
