@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.integration.conftest import install_site
-from tests.pbx.harness import Agent, TestPBX, wait_until
+from tests.pbx.harness import Agent, TestPBX
 
 IVR, RING_GROUP, QUEUE, QUEUE_WAIT, VOICEMAIL, TRANSFER = (
     "15035550891",
@@ -97,7 +97,9 @@ AGENTS = ("rg1", "rg2", "qa1", "qa2", "tx1", "tx2")
 def phones(pbx: TestPBX):
     """The PBX's phones (SIPp UAS, one per PJSIP endpoint), queues and a mailbox."""
     agents = {name: pbx.agent(name) for name in AGENTS}
-    pbx.load_config("ctrack-pjsip.conf", "".join(a.pjsip_config("f1-agents") for a in agents.values()), "module reload res_pjsip.so")
+    pbx.load_config(
+        "ctrack-pjsip.conf", "".join(a.pjsip_config("f1-agents") for a in agents.values()), "module reload res_pjsip.so"
+    )
     pbx.load_config("queues.conf", QUEUES, "module load app_queue.so")
     pbx.load_config("voicemail.conf", VOICEMAIL_CONF, "module load app_voicemail.so")
     greeting = pbx.recordings_dir.parent / "voicemail" / "f1" / "100"
@@ -240,7 +242,9 @@ async def test_blind_transfer_after_answer_is_one_call_with_the_person_who_final
     agents = start(phones, tx1=1.0, tx2=1.0)
     handle = site.pbx.call_async(TRANSFER, "15035550921", "Tom Transfer", 10)
     answered = await ami.wait_for(
-        lambda e: e.get("Event") == "BridgeEnter" and e.get("Channel", "").startswith("PJSIP/tx1-"), since=mark, timeout=15
+        lambda e: e.get("Event") == "BridgeEnter" and e.get("Channel", "").startswith("PJSIP/tx1-"),
+        since=mark,
+        timeout=15,
     )
     await asyncio.sleep(2)
     reply = await ami.action("BlindTransfer", Channel=answered["Channel"], Exten="200", Context="f1-agents")

@@ -262,7 +262,10 @@ def _agent_scenario(answer_after: float | None) -> str:
         )
     else:
         answer = _AGENT_REPLY.format(
-            status="200 OK", tag=_TAG, method="INVITE", body="Content-Type: application/sdp\n      Content-Length: [len]\n" + _AGENT_SDP
+            status="200 OK",
+            tag=_TAG,
+            method="INVITE",
+            body="Content-Type: application/sdp\n      Content-Length: [len]\n" + _AGENT_SDP,
         ).replace("<send>", '<send retrans="500">')
         rest = (
             f'  <pause milliseconds="{int(answer_after * 1000)}"/>'
@@ -275,7 +278,11 @@ def _agent_scenario(answer_after: float | None) -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
         '<scenario name="ctrack-agent">\n  <recv request="INVITE"><action>'
-        '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action></recv>' + ringing + "\n" + rest + "\n</scenario>\n"
+        '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action></recv>'
+        + ringing
+        + "\n"
+        + rest
+        + "\n</scenario>\n"
     )
 
 

@@ -33,7 +33,11 @@ def test_sipp_answered_with_the_route_down():
     assert (call.ring_seconds, call.talk_seconds) == (0, 4)  # the CDR says billsec 4
     assert call.hangup_cause == 16
     assert call.recording == "/var/spool/asterisk/monitor/ct-15551230001-1795798665.12.wav"
-    assert call.extra == {"dial_status": "ANSWER", "cdr_disposition": "ANSWERED", "answered_by": "Local/s@business-line"}
+    assert call.extra == {
+        "dial_status": "ANSWER",
+        "cdr_disposition": "ANSWERED",
+        "answered_by": "Local/s@business-line",
+    }
 
 
 def heard_late(events, delay_from: str, delay: float):
