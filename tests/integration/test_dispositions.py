@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 
 import pytest
 
 from tests.integration.conftest import install_site
 from tests.pbx.harness import Agent, TestPBX
 
-IVR, RING_GROUP, QUEUE, QUEUE_WAIT, VOICEMAIL, TRANSFER = (
+IVR, RING_GROUP, QUEUE, QUEUE_WAIT, VOICEMAIL, TRANSFER, RECORDED, LOOP = (
     "15035550891",
     "15035550892",
     "15035550893",
     "15035550894",
     "15035550895",
     "15035550896",
+    "15035550897",
+    "15035550898",
 )
 
 # The admin's own inbound routing, as a FreePBX or hand-written dialplan has it.
@@ -54,6 +57,10 @@ exten => _X.,1,Dial(Local/s@business-noanswer,3)
 [f1-transfer]
 exten => _X.,1,Dial(PJSIP/tx1,15)
  same => n,Hangup()
+
+; a misconfigured target that sends the call back to ctrack
+[f1-loop]
+exten => _X.,1,Goto(ctrack-inbound,${EXTEN},1)
 
 [f1-agents]
 exten => 200,1,Dial(PJSIP/tx2,15)
@@ -126,6 +133,8 @@ def site(pbx, phones, tmp_path_factory):
         (TRANSFER, "goto:f1-transfer"),
     ):
         site.ctrack("number", "add", "+" + did, "--source", "Yelp", "--forward", target)
+    site.ctrack("number", "add", "+" + RECORDED, "--source", "Yelp", "--record", "--forward", "goto:f1-ringgroup")
+    site.ctrack("number", "add", "+" + LOOP, "--source", "Yelp", "--forward", "goto:f1-loop")
     pbx.load_dialplan(site.ctrack("dialplan", "render").stdout + ADMIN_DIALPLAN)
     site.start()
     yield site
@@ -143,6 +152,11 @@ def start(phones: dict[str, Agent], **behaviour: float | None) -> list[Agent]:
         started.append(agent.start())
     time.sleep(0.5)  # SIPp binds its port
     return started
+
+
+def wav_seconds(path: str) -> float:
+    with wave.open(path) as w:
+        return w.getnframes() / w.getframerate()
 
 
 def near(value: float, expected: float, slack: float = 1.5) -> bool:
@@ -260,3 +274,33 @@ async def test_blind_transfer_after_answer_is_one_call_with_the_person_who_final
     assert call["disposition"] == "answered", call
     assert near(call["ring_seconds"], 1) and near(call["talk_seconds"], result.sip_talk_seconds()), call
     assert call["answered_by"] == "PJSIP/tx2"
+
+
+async def test_pass_through_plays_the_consent_prompt_and_records_before_the_admin_routing(site, ami, phones):
+    mark = len(ami.events)
+    agents = start(phones, rg1=None, rg2=1.0)
+    result = await asyncio.to_thread(site.pbx.call, RECORDED, "15035550901", "Rex Recorded", 6)
+    assert [a.wait() for a in agents] == [0, 0]
+    assert result.answered, result
+    [call] = await asyncio.to_thread(site.wait_calls, "+15035550901")
+    apps = [
+        (e.get("Context"), e.get("Application"))
+        for e in ami.events[mark:]
+        if e.get("Event") == "Newexten" and e.get("Uniqueid") == call["uniqueid"]
+    ]
+    steps = [
+        ("ctrack-call", "Playback"),
+        ("ctrack-call", "MixMonitor"),
+        ("ctrack-call", "Goto"),
+        ("f1-ringgroup", "Dial"),
+    ]
+    assert [a for a in apps if a in steps] == steps  # prompt, recording, then the admin's ring group
+    assert (call["disposition"], call["source"], call["answered_by"]) == ("answered", "Yelp", "PJSIP/rg2")
+    assert call["recording"] and abs(wav_seconds(call["recording"]) - call["talk_seconds"]) <= 1.5, call
+
+
+def test_a_target_that_sends_the_call_back_to_ctrack_rings_the_business_line(site):
+    result = site.pbx.call(LOOP, "15035550902", "Lou Loop", 3)
+    assert result.answered, result  # Local/s@business-line answered, no endless Goto
+    [call] = site.wait_calls("+15035550902")
+    assert (call["disposition"], call["source"], call["answered_by"]) == ("answered", "Yelp", "Local/s@business-line")

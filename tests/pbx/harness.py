@@ -36,6 +36,14 @@ directory (astagidir), e.g. a wrapper setting PYTHONPATH and CTRACK_CONFIG.  Fil
 PBX must read go under `state_dir` (`pbx_path()` gives their path inside the chroot);
 `run_in_pbx()` runs a command in the chroot with Asterisk's environment.
 
+Phones behind the PBX.  `agent("qa1", answer_after=2)` is a SIPp UAS on free ports;
+`pjsip_config(context)` gives its endpoint + AOR for `load_config("ctrack-pjsip.conf", ...,
+"module reload res_pjsip.so")` (pjsip.conf #tryincludes it); `start()` takes one call
+(180, then 200 after answer_after s and wait for the BYE; None: ring until CANCEL),
+`wait()` gives SIPp's exit code.  `load_config("queues.conf", text, "module load
+app_queue.so")` installs any other config.  `press1_call_async()` is a caller that presses 1
+(RFC 2833) 2 s after the answer, for IVR menus.
+
 Nothing here skips: any failure raises `PBXError` with the reason.
 """
 

@@ -94,3 +94,22 @@ def test_context_names_come_from_the_one_definition():
     for context in (*variables.INBOUND_CONTEXTS, variables.WHISPER_CONTEXT):
         assert f"\n[{context}]\n" in text
     assert "{{" not in text and ",)" not in text  # no always-empty Dial options left
+
+
+def test_pass_through_continues_after_the_recording_and_falls_back_without_the_route():
+    text = render_asterisk(_config())
+    lines = text.splitlines()
+    at = {
+        name: next(i for i, line in enumerate(lines) if marker in line)
+        for name, marker in (
+            ("fallback", "Set(CTRACK_GOTO=)"),
+            ("routed", "n(routed)"),
+            ("record", "n(record),MixMonitor("),
+            ("check", '$["${CTRACK_GOTO}" != ""]?passthrough'),
+            ("goto", "n(passthrough),Goto(${CTRACK_GOTO})"),
+        )
+    }
+    # the route down: CTRACK_GOTO cleared before `routed`; recording starts before the Goto
+    assert at["fallback"] < at["routed"] < at["record"] < at["check"] < at["goto"]
+    assert 'exten => _[+0-9].,1,GotoIf($["${CTRACK_INBOUND}" = "1"]?again)' in text  # a target that loops back
+    assert "n(again),Set(CTRACK_GOTO=)" in text
