@@ -138,8 +138,8 @@ def inbound_calls(
     means the caller hung up first (abandoned). source_of maps a tracking number to
     (source, channel). pass_through: the tracking numbers (E.164) whose calls continue in the
     admin's dialplan, so that their rows carry the admin's context; a Queue row counts as a
-    Dial, a VoiceMail row makes it voicemail, and a call the PBX answered without reaching
-    anyone (an IVR) is pbx_answered.
+    Dial (unanswered: abandoned in the queue), a VoiceMail row makes it voicemail, and a call
+    the PBX answered without reaching anyone (an IVR) is pbx_answered.
     """
     calls: dict[str, list[CdrRow]] = {}
     for row in rows:
@@ -187,6 +187,8 @@ def inbound_calls(
             record.disposition = Disposition.VOICEMAIL
         elif not dial_rows and first.disposition == "ANSWERED":
             record.disposition = Disposition.PBX_ANSWERED
+        elif any(r.lastapp == "Queue" for r in dial_rows):
+            record.disposition = Disposition.ABANDONED  # left the queue before a member answered
         else:
             status = {r.disposition for r in dial_rows} or {first.disposition}
             if "BUSY" in status:
