@@ -485,7 +485,7 @@ class CallTracker:
                 answered_at is None
                 and not call.dial_status
                 and call.cdr[0] == "ANSWERED"
-                and call.pbx_answered_at is None  # else the CDR's answer is the PBX's own (IVR, Queue)
+                and call.queued_at is None  # a Queue answers the caller itself: no person in that
                 and ended_at is not None
                 and call.cdr[1].isdigit()
             ):
