@@ -15,7 +15,10 @@ from ctrack.errors import CtrackError
 
 # Events the AMI listener consumes; the manager snippet filters everything else out.
 AMI_EVENTS = ("FullyBooted", "Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "Cdr")
-VARIABLE_PREFIXES = ("CTRACK_", "MIXMONITOR_FILENAME")
+VARIABLE_PREFIXES = ("CTRACK_", "MIXMONITOR_FILENAME", "VM_MESSAGEFILE")
+# Of the noisier events, only these: a channel going Up (an IVR answering), and the
+# dialplan entering voicemail or a queue.
+AMI_REGEX_FILTERS = ("Event: Newstate.*ChannelState: 6", "Event: Newexten.*Application: (VoiceMail|Queue)")
 
 
 class RenderError(CtrackError):
@@ -88,5 +91,6 @@ def render_manager(config: Config, permit: str = "127.0.0.1/255.255.255.255") ->
             permit=permit,
             events=AMI_EVENTS,
             variable_prefixes=VARIABLE_PREFIXES,
+            regex_filters=AMI_REGEX_FILTERS,
         )
     )

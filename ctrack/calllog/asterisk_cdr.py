@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -125,24 +125,35 @@ def cdr_caller(clid: str, src: str) -> tuple[str | None, str | None]:
 
 
 def inbound_calls(
-    rows: Iterable[CdrRow], ring_timeout: int, region: str, source_of: Callable[[str], tuple[str | None, str | None]]
+    rows: Iterable[CdrRow],
+    ring_timeout: int,
+    region: str,
+    source_of: Callable[[str], tuple[str | None, str | None]],
+    pass_through: Collection[str] = (),
 ) -> list[CallRecord]:
     """One CallRecord per inbound call that went through ctrack's dialplan.
 
     A call's rows share the inbound channel's uniqueid as linkedid. The Dial row tells the
     truth about answer/busy/no answer; a no-answer that rang shorter than the ring timeout
     means the caller hung up first (abandoned). source_of maps a tracking number to
-    (source, channel).
+    (source, channel). pass_through: the tracking numbers (E.164) whose calls continue in the
+    admin's dialplan, so that their rows carry the admin's context; a Queue row counts as a
+    Dial (unanswered: abandoned in the queue), a VoiceMail row makes it voicemail, and a call
+    the PBX answered without reaching anyone (an IVR) is pbx_answered.
     """
     calls: dict[str, list[CdrRow]] = {}
     for row in rows:
-        if row.dcontext in variables.INBOUND_CONTEXTS and row.uniqueid == row.linkedid:
+        if row.uniqueid != row.linkedid:
+            continue
+        if row.dcontext in variables.INBOUND_CONTEXTS or (
+            pass_through and normalize_did(row.dst, region) in pass_through
+        ):
             calls.setdefault(row.uniqueid, []).append(row)
     records = []
     for uniqueid, group in calls.items():
         group.sort(key=lambda r: (r.start, r.line))
         first = group[0]
-        dial_rows = [r for r in group if r.lastapp == "Dial"]
+        dial_rows = [r for r in group if r.lastapp in ("Dial", "Queue")]
         answered = [
             r.answer
             for r in dial_rows
@@ -167,9 +178,17 @@ def inbound_calls(
         )
         if is_anonymous(first.src):
             record.extra["caller_anonymous"] = "1"
+        voicemail = [r for r in group if r.lastapp == "VoiceMail"]
         if answered:
             record.answered_at = min(answered)
             record.disposition = Disposition.ANSWERED
+        elif voicemail:
+            record.answered_at = voicemail[0].answer
+            record.disposition = Disposition.VOICEMAIL
+        elif not dial_rows and first.disposition == "ANSWERED":
+            record.disposition = Disposition.PBX_ANSWERED
+        elif any(r.lastapp == "Queue" for r in dial_rows):
+            record.disposition = Disposition.ABANDONED  # left the queue before a member answered
         else:
             status = {r.disposition for r in dial_rows} or {first.disposition}
             if "BUSY" in status:

@@ -11,16 +11,30 @@ call's first channel if that was created in one of `inbound_contexts`; so a call
 even when the route was down. A call without an inbound leg when its first channel hangs
 up is not ours (internal, outbound) and is forgotten.
 
-Disposition, decided when the inbound leg hangs up:
-  voicemail  the VoiceMail application ran in the call before (or without) an answer;
-             answered_at is then when voicemail picked up
-  answered   the inbound leg's Dial got ANSWER, or it was bridged with another channel
-  abandoned  the caller hung up while a Dial was ringing (DialEnd CANCEL), or hung up
-             (HangupRequest on the inbound leg) before any Dial
-  missed     last DialEnd NOANSWER            busy    last DialEnd BUSY
-  failed     CHANUNAVAIL / CONGESTION, or no Dial at all and the PBX ended the call;
-             without Dial events the Dial CDR's disposition, then the hangup cause
-             (17 busy, 18/19 missed) decide
+Disposition, decided when the inbound leg hangs up (docs/freepbx.md, "Dispositions"):
+  voicemail     the VoiceMail application ran in the call (on any of its channels, e.g. a
+                ring group's Local channel) before (or without) a person answered;
+                answered_at is then when voicemail picked up, talk_seconds 0, and
+                voicemail_seconds the time from then until the message was saved
+                (VM_MESSAGEFILE), greeting included; none when no message was left
+  answered      a person: the inbound leg's Dial (a phone, a ring group, a queue member)
+                got ANSWER, or it was bridged with another channel; answered_by is the
+                last one its Dial reached (after a blind transfer: the new person)
+  abandoned     the caller hung up while a Dial was ringing (DialEnd CANCEL), while
+                waiting in a Queue (queue_wait_seconds: how long), or (HangupRequest on
+                the inbound leg) before any Dial
+  missed        last DialEnd NOANSWER, or a Queue that timed out
+  busy          last DialEnd BUSY
+  pbx_answered  the PBX itself answered (an IVR, an announcement: Newstate Up on the
+                inbound leg) and nobody was rung before the call ended
+  failed        CHANUNAVAIL / CONGESTION, or no Dial at all and the PBX ended the call;
+                without Dial events the Dial CDR's disposition, then the hangup cause
+                (17 busy, 18/19 missed) decide
+Ring seconds run until a person (or voicemail) answered, else to the end; talk seconds
+are with a person only (CallRecord.talk_seconds).
+The inbound leg stays the caller's channel through Local channels, queue member
+channels and transfers (a blind transfer sends it to a new Dial; an attended one moves
+it into another bridge), so one call is one record whoever finally talked.
 Recording: MIXMONITOR_FILENAME (the first announced in the call), else CTRACK_RECORDING_FILE
 when CTRACK_RECORD=1. It is not checked here: MixMonitor closes the file after the hangup,
 so the adapter checks it later (ctrack.calllog.recordings.usable_recording) and drops a header-only WAV.
@@ -57,10 +71,11 @@ from ctrack.core.phone import normalize_caller, normalize_did
 from ctrack.privacy.consent import logged_consent
 
 MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+VM_MESSAGEFILE = "VM_MESSAGEFILE"  # VoiceMail sets it once the caller's message is saved
 
 Event = Mapping[str, Any]
 
-_WATCHED = frozenset(v.ALL) | {MIXMONITOR_FILENAME}
+_WATCHED = frozenset(v.ALL) | {MIXMONITOR_FILENAME, VM_MESSAGEFILE}
 _CLAIMS = frozenset(v.ALL) - {v.DEFAULT_FORWARD, v.DEFAULT_RING_TIMEOUT, v.AGI_URL}
 _DIAL_APPS = frozenset({"Dial", "Queue"})
 _NONE: tuple[CallRecord, ...] = ()
@@ -79,6 +94,8 @@ _BY_CDR = {
     "FAILED": Disposition.FAILED,
     "CONGESTION": Disposition.FAILED,
 }
+_UP = "6"  # AST_STATE_UP in Newstate's ChannelState
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?\Z")
 _BY_CAUSE = {"17": Disposition.BUSY, "18": Disposition.MISSED, "19": Disposition.MISSED}
 _C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(.?)", re.S)
@@ -91,6 +108,11 @@ def unescape(value: str) -> str:
     if "\\" not in value:
         return value
     return _ESCAPE.sub(lambda m: _C_ESCAPES.get(m[1], m[1] or "\\"), value)
+
+
+def endpoint_of(channel: str | None) -> str | None:
+    """PJSIP/qa2-0000001a -> PJSIP/qa2: who a channel reaches, without its instance suffix."""
+    return _CHANNEL_SUFFIX.sub("", channel) if channel else None
 
 
 def is_anonymous(caller_number: str | None) -> bool:
@@ -107,6 +129,7 @@ def display_name(name: str) -> str:
 class _Call:
     __slots__ = (
         "answered_at",
+        "answered_by",
         "bridge",
         "caller_hung_up",
         "caller_name",
@@ -119,9 +142,12 @@ class _Call:
         "exten",
         "inbound",
         "linkedid",
+        "pbx_answered_at",
+        "queued_at",
         "started_at",
         "vars",
         "voicemail_at",
+        "voicemail_saved_at",
     )
 
     def __init__(self, linkedid: str, created: float) -> None:
@@ -138,6 +164,10 @@ class _Call:
         self.dial_status = ""  # the inbound leg's last DialEnd status
         self.answered_at: float | None = None
         self.voicemail_at: float | None = None
+        self.voicemail_saved_at: float | None = None  # VM_MESSAGEFILE: a message was left
+        self.pbx_answered_at: float | None = None  # the inbound leg went Up (IVR, Queue, VoiceMail...)
+        self.queued_at: float | None = None  # the inbound leg entered Queue()
+        self.answered_by: str | None = None  # endpoint the inbound leg's last answered Dial reached
         self.bridge: str | None = None  # bridge the inbound leg is in
         self.caller_hung_up = False
         self.cdr: tuple[str, str, str] | None = None  # (Disposition, BillableSeconds, Duration) of the Dial CDR
@@ -178,6 +208,7 @@ class CallTracker:
             "DialEnd": self._dialend,
             "BridgeEnter": self._bridgeenter,
             "Newexten": self._newexten,
+            "Newstate": self._newstate,
             "HangupRequest": self._hanguprequest,
             "Hangup": self._hangup,
             "Cdr": self._cdr,
@@ -329,6 +360,10 @@ class CallTracker:
         if name == MIXMONITOR_FILENAME:
             call.vars.setdefault(name, value)
             return _NONE
+        if name == VM_MESSAGEFILE:
+            if call.voicemail_saved_at is None:
+                call.voicemail_saved_at = self._ts(ev)
+            return _NONE
         call.vars[name] = value
         if not call.claimed and name in _CLAIMS and (name != v.INBOUND or value == "1"):
             call.claimed = True
@@ -348,8 +383,10 @@ class CallTracker:
         if call is not None:
             call.dialing = max(0, call.dialing - 1)
             call.dial_status = ev.get("DialStatus") or ""
-            if call.dial_status == "ANSWER" and call.answered_at is None:
-                call.answered_at = self._ts(ev)
+            if call.dial_status == "ANSWER":
+                call.answered_by = endpoint_of(ev.get("DestChannel"))
+                if call.answered_at is None:
+                    call.answered_at = self._ts(ev)
         return _NONE
 
     def _bridgeenter(self, ev: Event) -> tuple[CallRecord, ...]:
@@ -368,11 +405,26 @@ class CallTracker:
 
     def _newexten(self, ev: Event) -> tuple[CallRecord, ...]:
         app = ev.get("Application")
-        if not app or app[0] not in "Vv" or app.lower() != "voicemail":
+        if not app or app[0] not in "VvQq":
             return _NONE
-        call = self._calls.get(ev.get("Linkedid", ""))
-        if call is not None and call.voicemail_at is None:
-            call.voicemail_at = self._ts(ev)
+        app = app.lower()
+        if app == "voicemail":
+            call = self._calls.get(ev.get("Linkedid", ""))
+            if call is not None and call.voicemail_at is None:
+                call.voicemail_at = self._ts(ev)
+        elif app == "queue":
+            call = self._inbound_call(ev)
+            if call is not None and call.queued_at is None:
+                call.queued_at = self._ts(ev)
+        return _NONE
+
+    def _newstate(self, ev: Event) -> tuple[CallRecord, ...]:
+        """The inbound leg went Up: answered by the PBX itself unless a Dial brought it a person."""
+        if ev.get("ChannelState") != _UP:
+            return _NONE
+        call = self._inbound_call(ev)
+        if call is not None and call.pbx_answered_at is None:
+            call.pbx_answered_at = self._ts(ev)
         return _NONE
 
     def _hanguprequest(self, ev: Event) -> tuple[CallRecord, ...]:
@@ -493,13 +545,23 @@ class CallTracker:
                 answered_at is None
                 and not call.dial_status
                 and call.cdr[0] == "ANSWERED"
+                and call.queued_at is None  # a Queue answers the caller itself: no person in that
                 and ended_at is not None
                 and call.cdr[1].isdigit()
             ):
                 answered_at = ended_at - int(call.cdr[1])  # Dial events missing: trust the CDR
         disposition = _disposition(call, answered_at, cause)
-        if disposition is Disposition.VOICEMAIL and answered_at is None:
-            answered_at = call.voicemail_at  # VoiceMail answered the inbound leg itself
+        if disposition is Disposition.VOICEMAIL:
+            if answered_at is None:
+                answered_at = call.voicemail_at  # VoiceMail answered the inbound leg itself
+            if call.voicemail_saved_at is not None and call.voicemail_at is not None:
+                extra["voicemail_seconds"] = str(max(0, round(call.voicemail_saved_at - call.voicemail_at)))
+        elif disposition is Disposition.ANSWERED and call.answered_by:
+            extra["answered_by"] = call.answered_by
+        if call.queued_at is not None:
+            waited_until = answered_at if answered_at is not None and answered_at >= call.queued_at else ended_at
+            if waited_until is not None:
+                extra["queue_wait_seconds"] = str(max(0, round(waited_until - call.queued_at)))
         recording = vars_.get(MIXMONITOR_FILENAME) or (
             vars_.get(v.RECORDING_FILE) if vars_.get(v.RECORD) == "1" else None
         )
@@ -530,8 +592,12 @@ def _disposition(call: _Call, answered_at: float | None, cause: str | None) -> D
         return Disposition.ANSWERED
     if call.dialing:
         return Disposition.ABANDONED
+    if call.queued_at is not None:  # left the queue unanswered: gave up, or the queue timed out
+        return Disposition.ABANDONED if call.caller_hung_up else Disposition.MISSED
     if call.dial_status:
         return _BY_DIAL_STATUS.get(call.dial_status, Disposition.FAILED)
+    if call.pbx_answered_at is not None:
+        return Disposition.PBX_ANSWERED
     if call.cdr is not None and call.cdr[0] in _BY_CDR:
         by_cdr = _BY_CDR[call.cdr[0]]
         return Disposition.ABANDONED if by_cdr is Disposition.MISSED and call.caller_hung_up else by_cdr

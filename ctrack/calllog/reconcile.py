@@ -56,7 +56,7 @@ def read_cdr(
     result.rows = len(rows)
     result.records = [
         r
-        for r in inbound_calls(rows, ring_timeout, region, catalog.source_of)
+        for r in inbound_calls(rows, ring_timeout, region, catalog.source_of, catalog.pass_through_numbers())
         if ended_before is None or (r.ended_at is not None and r.ended_at <= ended_before)
     ]
     result.calls = len(result.records)

@@ -48,6 +48,9 @@ CALL_COLUMNS = (
     "caller_anonymous",
     "consent_played",
     "consent_reason",
+    "queue_wait_seconds",
+    "voicemail_seconds",
+    "answered_by",
 )
 
 
@@ -81,12 +84,14 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
-                  caller_anonymous, consent_played, consent_reason, pool_region)
+                  caller_anonymous, consent_played, consent_reason,
+                  queue_wait_seconds, voicemail_seconds, answered_by, pool_region)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
-        :caller_anonymous, :consent_played, :consent_reason, :pool_region)
+        :caller_anonymous, :consent_played, :consent_reason,
+        :queue_wait_seconds, :voicemail_seconds, :answered_by, :pool_region)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -98,7 +103,9 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
     caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
-    consent_reason = excluded.consent_reason, pool_region = excluded.pool_region
+    consent_reason = excluded.consent_reason,
+    queue_wait_seconds = excluded.queue_wait_seconds, voicemail_seconds = excluded.voicemail_seconds,
+    answered_by = excluded.answered_by, pool_region = excluded.pool_region
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -144,7 +151,14 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
         "consent_reason": extra.get("consent_reason"),
         "pool_region": extra.get("pool_region"),
+        "queue_wait_seconds": _int(extra.get("queue_wait_seconds")),
+        "voicemail_seconds": _int(extra.get("voicemail_seconds")),
+        "answered_by": extra.get("answered_by"),
     }
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
 
 
 def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
@@ -201,7 +215,7 @@ LIST_COLUMNS = (
     "landing_page",
     "caller_anonymous",
 )
-DISPOSITION_FILTERS = ("answered", "missed", "abandoned")
+DISPOSITION_FILTERS = ("answered", "missed", "abandoned", "pbx_answered")
 LEAD_STATUS_FILTERS = (*lead_rules.LEAD_STATUSES, "none")
 
 

@@ -17,7 +17,7 @@ from ctrack.core.phone import InvalidNumber, to_e164
 from ctrack.dni.selection import parse_campaign, parse_path_prefix
 from ctrack.geo.regions import parse_region
 from ctrack.privacy.consent import ALWAYS, NEVER
-from ctrack.route.rules import safe_sound
+from ctrack.route.rules import GOTO_RULE, is_pass_through, safe_sound, valid_pass_through
 from ctrack.spend.rules import SpendError, parse_amount
 
 NUMBER_COLUMNS = (
@@ -43,10 +43,15 @@ def _e164(ctx: Context, text: str) -> str:
 
 
 def _forward(ctx: Context, text: str | None) -> str | None:
-    """A forward target: a dial string (contains '/') is kept, anything else must be a number."""
+    """A forward target: a dial string (contains '/') or a pass-through (goto:…) is kept,
+    anything else must be a number."""
     if text is None or text == "":
         return text
     text = text.strip()
+    if is_pass_through(text):
+        if not valid_pass_through(text):
+            raise cat.Invalid(f"forward {text!r}: {GOTO_RULE}")
+        return text
     if "/" in text:
         if not dialstring.is_safe(text):
             raise cat.Invalid(f"forward {text!r}: {dialstring.RULE}")
@@ -161,7 +166,12 @@ def number() -> None:
 @click.argument("number_text", metavar="NUMBER")
 @click.option("--source", "source_name", default=None, help="Static number: the source it tracks.")
 @click.option("--pool", "pool_name", default=None, help="DNI number: the pool it belongs to.")
-@click.option("--forward", default=None, help="Number or dial string to ring (default: the business line).")
+@click.option(
+    "--forward",
+    default=None,
+    help="Number or dial string to ring (default: the business line), or goto:CONTEXT[,EXTEN[,PRIORITY]] "
+    "to continue in your own dialplan.",
+)
 @click.option("--record/--no-record", default=False, help="Record calls to this number.")
 @click.option("--whisper", default=None, help="Sound played to whoever answers, e.g. custom/google-call.")
 @click.option("--vanity", default=None, help="Vanity label such as 1-800-PLUMBER.")

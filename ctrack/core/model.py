@@ -40,6 +40,7 @@ class Disposition(StrEnum):
     BUSY = "busy"
     FAILED = "failed"
     VOICEMAIL = "voicemail"
+    PBX_ANSWERED = "pbx_answered"  # an IVR or announcement answered; the caller left before reaching a person
 
 
 # Reports count these as missed: nobody answered, and the caller did not give up (abandoned).
@@ -109,6 +110,7 @@ class CallRecord:
 
     @property
     def talk_seconds(self) -> int:
-        if self.answered_at is None or self.ended_at is None:
+        """Seconds with a person: none for voicemail (answered_at is when it picked up)."""
+        if self.answered_at is None or self.ended_at is None or self.disposition is Disposition.VOICEMAIL:
             return 0
         return max(0, round(self.ended_at - self.answered_at))

@@ -21,6 +21,7 @@ RECORDING_BUSINESS = "CTRACK_RECORDING_BUSINESS"  # beside it: what the business
 WHISPER = "CTRACK_WHISPER"  # text/sound for the answering party, or ""
 VISIT_ID = "CTRACK_VISIT_ID"  # DNI visit holding the number's lease, or ""
 BLOCKED = "CTRACK_BLOCKED"  # a blocked caller's treatment: busy, hangup or dial (to CTRACK_FORWARD); "" rings
+GOTO = "CTRACK_GOTO"  # pass-through: "context,exten,priority" to continue in the admin's dialplan, or ""
 ROUTE_STATUS = "CTRACK_ROUTE_STATUS"  # "ok" once ctrack answered; the dialplan falls back otherwise
 
 # Set by the dialplan itself (the rendered template) for the AMI listener.
@@ -54,6 +55,7 @@ ROUTE_VARIABLES = (
     WHISPER,
     VISIT_ID,
     BLOCKED,
+    GOTO,
     ROUTE_STATUS,
 )
 ALL = ROUTE_VARIABLES + (DEFAULT_FORWARD, DEFAULT_RING_TIMEOUT, AGI_URL, INBOUND, DID)

@@ -69,6 +69,13 @@ class Catalog:
         source = self.sources.get(tn.source)
         return tn.source, source.channel if source else None
 
+    def pass_through_numbers(self) -> frozenset[str]:
+        """Active numbers whose calls continue in the admin's dialplan (forward goto:…): their
+        CDR rows carry the admin's context, which the CDR backstop must accept too."""
+        return frozenset(
+            n.number for n in self.numbers.values() if n.state == NumberState.ACTIVE and is_pass_through(n.forward)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
@@ -86,6 +93,7 @@ class RouteDecision:
     whisper: str
     visit_id: str | None
     blocked: str = ""  # "" (ring), or the blocked caller's treatment: busy, hangup, dial
+    goto: str = ""  # pass-through: "context,exten,priority" instead of Dial(forward)
 
     @property
     def recording_caller(self) -> str:
@@ -116,6 +124,7 @@ class RouteDecision:
             v.WHISPER: self.whisper,
             v.VISIT_ID: self.visit_id or "",
             v.BLOCKED: self.blocked,
+            v.GOTO: self.goto,
             v.ROUTE_STATUS: "ok",
         }
 
@@ -125,9 +134,39 @@ _SAFE_FILE = re.compile(r"[^0-9A-Za-z_.+-]")
 SOUND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 
 
+GOTO_PREFIX = "goto:"
+GOTO_RULE = "goto:CONTEXT[,EXTEN[,PRIORITY]] (letters, digits, _ - in the context; EXTEN as dialed by default)"
+_GOTO = re.compile(
+    r"goto:(?P<context>[A-Za-z0-9_-]+)(?:,(?P<exten>[+0-9A-Za-z*#_.-]+)(?:,(?P<priority>[0-9]+|[A-Za-z_][A-Za-z0-9_-]*))?)?\Z"
+)
+_DID_EXTEN = re.compile(r"[+0-9A-Za-z*#_.-]+\Z")
+
+
+def is_pass_through(forward: str | None) -> bool:
+    """A forward of the form goto:…: continue in the admin's own dialplan instead of a Dial."""
+    return forward is not None and forward.startswith(GOTO_PREFIX)
+
+
+def valid_pass_through(forward: str) -> bool:
+    """The one syntax check of a pass-through forward (the CLI refuses anything else)."""
+    return _GOTO.match(forward) is not None
+
+
+def pass_through_target(forward: str, did: str) -> str:
+    """Goto()'s arguments for a pass-through forward: the DID (as dialed) stays the extension
+    unless one is named, so the admin's inbound routes still match it; "" if malformed."""
+    m = _GOTO.match(forward)
+    if m is None:
+        return ""
+    exten = m["exten"] or (did if _DID_EXTEN.match(did) else "")
+    if not exten:
+        return ""
+    return f"{m['context']},{exten},{m['priority'] or 1}"
+
+
 def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     """A forward target as a dial string: dial strings pass through, numbers use the template."""
-    if not forward:
+    if not forward or is_pass_through(forward):
         return settings.default_forward
     dial = forward if "/" in forward else settings.dial_template.format(number=forward)
     return dial if dialstring.is_safe(dial) else settings.default_forward
@@ -166,9 +205,10 @@ def decide(
     forward = forward_dial_string(tn.forward if tn else None, settings)
     whisper = safe_sound(tn.whisper) if tn else ""
     blocked = _treatment(catalog.blocked, caller, settings)
+    goto = pass_through_target(tn.forward, did) if tn and tn.forward and is_pass_through(tn.forward) else ""
     if blocked:
         # No ringing, recording or whisper for a blocked caller: only the treatment.
-        record, whisper = False, ""
+        record, whisper, goto = False, "", ""
         forward = forward_dial_string(settings.spam_treatment, settings) if blocked == DIAL else forward
     prompt, why = _consent_prompt(record, tn, caller, settings)
     return RouteDecision(
@@ -186,6 +226,7 @@ def decide(
         whisper=whisper,
         visit_id=visit_id,
         blocked=blocked,
+        goto=goto,
     )
 
 

@@ -36,6 +36,14 @@ directory (astagidir), e.g. a wrapper setting PYTHONPATH and CTRACK_CONFIG.  Fil
 PBX must read go under `state_dir` (`pbx_path()` gives their path inside the chroot);
 `run_in_pbx()` runs a command in the chroot with Asterisk's environment.
 
+Phones behind the PBX.  `agent("qa1", answer_after=2)` is a SIPp UAS on free ports;
+`pjsip_config(context)` gives its endpoint + AOR for `load_config("ctrack-pjsip.conf", ...,
+"module reload res_pjsip.so")` (pjsip.conf #tryincludes it); `start()` takes one call
+(180, then 200 after answer_after s and wait for the BYE; None: ring until CANCEL),
+`wait()` gives SIPp's exit code.  `load_config("queues.conf", text, "module load
+app_queue.so")` installs any other config.  `press1_call_async()` is a caller that presses 1
+(RFC 2833) 2 s after the answer, for IVR menus.
+
 Nothing here skips: any failure raises `PBXError` with the reason.
 """
 
@@ -46,6 +54,8 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -221,6 +231,151 @@ class CallProcess(subprocess.Popen):
                     output=out,
                 )
             return self._result
+
+
+_AGENT_SDP = """
+      v=0
+      o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000"""
+_AGENT_REPLY = """
+  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]{tag}
+      [last_Call-ID:]
+      CSeq: [$cseq] {method}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      {body}
+    ]]>
+  </send>"""
+_TAG = ";tag=[pid]SIPpTag01[call_number]"
+
+
+def _agent_scenario(answer_after: float | None) -> str:
+    """A phone (SIPp UAS): 180, then 200 after `answer_after` s and wait for the PBX's BYE;
+    or (None) ring until the PBX sends CANCEL (200 to it, 487 to the INVITE)."""
+    ringing = _AGENT_REPLY.format(status="180 Ringing", tag=_TAG, method="INVITE", body="Content-Length: 0")
+    if answer_after is None:
+        rest = (
+            '  <recv request="CANCEL"/>'
+            + _AGENT_REPLY.format(status="200 OK", tag=_TAG, method="CANCEL", body="Content-Length: 0")
+            + _AGENT_REPLY.format(status="487 Request Terminated", tag=_TAG, method="INVITE", body="Content-Length: 0")
+            + '\n  <recv request="ACK"/>'
+        )
+    else:
+        answer = _AGENT_REPLY.format(
+            status="200 OK",
+            tag=_TAG,
+            method="INVITE",
+            body="Content-Type: application/sdp\n      Content-Length: [len]\n" + _AGENT_SDP,
+        ).replace("<send>", '<send retrans="500">')
+        rest = (
+            f'  <pause milliseconds="{int(answer_after * 1000)}"/>'
+            + answer
+            + '\n  <recv request="ACK"/>\n  <recv request="BYE"/>'
+            + _AGENT_REPLY.format(status="200 OK", tag="", method="BYE", body="Content-Length: 0").replace(
+                "CSeq: [$cseq] BYE", "[last_CSeq:]"
+            )
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+        '<scenario name="ctrack-agent">\n  <recv request="INVITE"><action>'
+        '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action></recv>'
+        + ringing
+        + "\n"
+        + rest
+        + "\n</scenario>\n"
+    )
+
+
+def _free_udp_ports(count: int) -> list[int]:
+    """`count` consecutive free UDP ports on 127.0.0.1 (for one SIPp: SIP, media, RTCP, control)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count >= 65535:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return list(range(base, base + count))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise PBXError("no block of free UDP ports")
+
+
+class Agent:
+    """A phone behind the PBX: SIPp as a UAS on its own free port, for a PJSIP endpoint
+    `name` whose AOR contact is `contact` (render `pjsip_config()` into ctrack-pjsip.conf).
+    One call per start(); `wait()` returns SIPp's exit code (0: the call went as scripted)."""
+
+    def __init__(self, pbx: TestPBX, name: str, answer_after: float | None) -> None:
+        self.pbx, self.name, self.answer_after = pbx, name, answer_after
+        self.sip_port, self.media_port, _, self.control_port = _free_udp_ports(4)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def contact(self) -> str:
+        return f"sip:{self.name}@127.0.0.1:{self.sip_port}"
+
+    def pjsip_config(self, context: str) -> str:
+        """The endpoint and AOR of this phone; calls it makes (REFER, BYE) run in `context`."""
+        return (
+            f"[{self.name}]\ntype = endpoint\ntransport = transport-udp\ncontext = {context}\n"
+            f"disallow = all\nallow = alaw,ulaw\naors = {self.name}\ndirect_media = no\n"
+            f"rtp_symmetric = yes\nmedia_address = 127.0.0.1\n\n"
+            f"[{self.name}]\ntype = aor\ncontact = {self.contact}\n\n"
+        )
+
+    def start(self, timeout: float = 60) -> Agent:
+        folder = self.pbx.state_dir / "agents"
+        folder.mkdir(parents=True, exist_ok=True)
+        scenario = folder / f"{self.name}-{self.sip_port}.xml"
+        scenario.write_text(_agent_scenario(self.answer_after))
+        self.message_log = folder / f"{self.name}-{self.sip_port}.msg.log"
+        args = ["sipp", "-sf", self.pbx.pbx_path(scenario), "-i", "127.0.0.1", "-p", str(self.sip_port)]
+        args += ["-mi", "127.0.0.1", "-mp", str(self.media_port), "-ci", "127.0.0.1", "-cp", str(self.control_port)]
+        args += ["-m", "1", "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin"]
+        args += ["-trace_msg", "-message_file", self.pbx.pbx_path(self.message_log)]
+        self.process = subprocess.Popen(
+            ["bash", str(self.pbx.script), "run", *args],
+            env=self.pbx._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # stop() ends SIPp too, not only the script around it
+        )
+        return self
+
+    def wait(self, timeout: float = 90) -> int:
+        assert self.process is not None, "agent not started"
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise PBXError(f"agent {self.name} did not end in time") from None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 class TestPBX:
@@ -402,6 +557,12 @@ class TestPBX:
                 raise PBXError(f"manager reload left out user(s) {missing}; Asterisk log:\n{self.log_tail(15)}")
         return out
 
+    def load_config(self, name: str, text: str, command: str | None = None) -> str:
+        """Install `text` as the instance's config file `name` (queues.conf, voicemail.conf,
+        ctrack-pjsip.conf, which pjsip.conf includes...) and run the CLI `command` that reads
+        it ('module load app_queue.so', 'module reload res_pjsip.so').  A start keeps only ctrack-*.conf."""
+        return self._run("config", name, "-", *([command] if command else []), input=text).stdout
+
     # --- calls ----------------------------------------------------------------------------
     def _acquire_slot(self) -> int:
         with self._slot_lock:
@@ -448,6 +609,18 @@ class TestPBX:
     ) -> CallResult:
         """Place one real SIP call (SIPp) to `did` and wait for its end."""
         return self.call_async(did, caller, name, talk).result(timeout)
+
+    def press1_call_async(
+        self, did: str, caller: str = "15035550123", name: str = "Test Caller", talk: float = 8
+    ) -> CallProcess:
+        """An answered call whose caller presses 1 (RFC 2833) 2 s after the answer, as in an
+        IVR menu, then talks until `talk` s after the answer (or the PBX hangs up)."""
+        return self._spawn("call-press1", did, caller, name, talk)
+
+    def agent(self, name: str, *, answer_after: float | None = 1.0) -> Agent:
+        """A SIPp phone for the PJSIP endpoint `name` (see Agent): it answers after
+        `answer_after` s and talks until the PBX hangs up, or (None) rings until cancelled."""
+        return Agent(self, name, answer_after)
 
     def cancel_call_async(
         self, did: str, caller: str = "15035550123", name: str = "Test Caller", ring_seconds: float = 2

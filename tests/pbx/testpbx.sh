@@ -14,6 +14,12 @@
 #         testpbx.sh manager FILE    # install FILE as ctrack-manager.conf, 'manager reload'
 #                                    # (FILE may be '-' for stdin, or --default)
 #         testpbx.sh call DID [CALLER] [NAME] [TALK_SECONDS]      # answered call (SIPp)
+#         testpbx.sh call-press1 DID [CALLER] [NAME] [TALK_SECONDS]  # answered call that
+#                                      # presses 1 (RFC 2833) 2 s after the answer: an IVR menu
+#         testpbx.sh config NAME.conf FILE|- [CLI-COMMAND]  # install a config file of the
+#                                      # instance, then run CLI-COMMAND: e.g. queues.conf +
+#                                      # 'module load app_queue.so', or ctrack-pjsip.conf (pjsip.conf
+#                                      # includes it) + 'module reload res_pjsip.so'; a start keeps only ctrack-*.conf
 #         testpbx.sh call-cancel DID [CALLER] [NAME] [RING_SECONDS]  # abandoned call: the
 #                                      # caller waits for 180/183, rings RING_SECONDS, sends CANCEL
 #         Both print KEY=VALUE lines: SIPP_RC, INVITE_STATUS (final SIP status of the
@@ -507,6 +513,9 @@ bind_rtp_to_media_address = yes
 type = identify
 endpoint = trunk
 match = 127.0.0.1
+
+; endpoints under test (SIPp agents, phones): 'testpbx.sh config ctrack-pjsip.conf FILE'
+#tryinclude ctrack-pjsip.conf
 EOF
 
   # No [globals] here on purpose: Asterisk reads only the FIRST [globals]
@@ -737,6 +746,14 @@ write_scenarios() {
 </scenario>
 EOF
 
+  # The same caller, who presses 1 (RFC 2833 telephone-event, SIPp's dtmf_2833_1.pcap)
+  # 2 s after the answer (an IVR menu), then plays its audio and talks as above.
+  sed -e 's|m=audio \[media_port\] RTP/AVP 8$|m=audio [media_port] RTP/AVP 8 101|' \
+      -e 's|a=rtpmap:8 PCMA/8000$|a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15|' \
+      -e 's|<nop><action><exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/></action></nop>|<pause milliseconds="2000"/>\n  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>\n  <pause milliseconds="1000"/>\n  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/></action></nop>|' \
+      -e 's|name="ctrack-uac"|name="ctrack-uac-press1"|' \
+      "$PBX_ROOT$SCEN_DIR/.uac.xml.in.$$" >"$PBX_ROOT$SCEN_DIR/.uac-press1.xml.in.$$"
+
   # Abandoned call: the caller waits for ringing (180 or 183), rings for
   # @RING_MS@ ms, then sends CANCEL; the PBX answers 200 (to the CANCEL) and
   # 487 (to the INVITE), which is ACKed.  The CANCEL reuses the INVITE's Via
@@ -823,6 +840,7 @@ EOF
   # atomic: instances share these templates, and a call may be reading one right now
   mv -f "$PBX_ROOT$SCEN_DIR/.uac.xml.in.$$" "$PBX_ROOT$SCEN_DIR/uac.xml.in"
   mv -f "$PBX_ROOT$SCEN_DIR/.uac-cancel.xml.in.$$" "$PBX_ROOT$SCEN_DIR/uac-cancel.xml.in"
+  mv -f "$PBX_ROOT$SCEN_DIR/.uac-press1.xml.in.$$" "$PBX_ROOT$SCEN_DIR/uac-press1.xml.in"
 }
 
 # --- calls -----------------------------------------------------------------------
@@ -893,6 +911,16 @@ do_call() {
   local ms; ms=$(awk -v s="$talk" 'BEGIN{printf "%d", s * 1000}')
   [ "$ms" -gt 0 ] || die "talk seconds must be more than 0 (SIPp reads a 0 timeout as none)"
   run_sipp uac.xml.in TALK_MS "$ms" "$did" "$num" "$name" "$(awk -v s="$talk" 'BEGIN{printf "%d", s + 60}')"
+}
+
+# call-press1 DID [CALLER_NUM] [CALLER_NAME] [MAX_TALK_SECONDS]: answered, presses 1 after 2 s
+do_call_press1() {
+  local did=${1:?DID} num=${2:-15035550123} name=${3-Test Caller} talk=${4:-30}
+  [[ "$talk" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "bad talk seconds '$talk'"
+  local ms; ms=$(awk -v s="$talk" 'BEGIN{printf "%d", s * 1000}')
+  [ "$ms" -gt 0 ] || die "talk seconds must be more than 0 (SIPp reads a 0 timeout as none)"
+  [ -f "$PBX_ROOT$SCEN_DIR/uac-press1.xml.in" ] || write_scenarios
+  run_sipp uac-press1.xml.in TALK_MS "$ms" "$did" "$num" "$name" "$(awk -v s="$talk" 'BEGIN{printf "%d", s + 60}')"
 }
 
 # call-cancel DID [CALLER_NUM] [CALLER_NAME] [RING_SECONDS]
@@ -1098,6 +1126,10 @@ main() {
     run)     shift; [ $# -gt 0 ] || die "usage: $0 run CMD [ARG...]"; [ -f "$STAMP" ] || die "no chroot at $PBX_ROOT (run setup)"
              in_root "$@" ;;
     call-cancel) shift; do_call_cancel "$@" ;;
+    call-press1) shift; do_call_press1 "$@" ;;
+    config)  [[ "${2:-}" =~ ^[a-z0-9_-]+\.conf$ ]] || die "usage: $0 config NAME.conf FILE|- [CLI-COMMAND]"
+             install_include "${3:?usage: $0 config NAME.conf FILE|- [CLI-COMMAND]}" "$2"
+             if [ -n "${4:-}" ] && pid_alive; then ast_rx "$4"; fi ;;
     env)     do_env ;;
     instances) do_instances ;;
     clean)   do_clean ;;

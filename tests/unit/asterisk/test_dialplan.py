@@ -66,7 +66,8 @@ def test_manager_user_filters_events_and_needs_a_secret():
     text = render_manager(_config("[ami]\nsecret = s3cret\nusername = tracker\n"))
     assert "[tracker]" in text and "secret = s3cret" in text
     assert "eventfilter = Event: Newchannel" in text and "eventfilter = Event: Hangup" in text
-    assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME)" in text
+    assert "eventfilter = Variable: (CTRACK_|MIXMONITOR_FILENAME|VM_MESSAGEFILE)" in text
+    assert "eventfilter = Event: Newstate.*ChannelState: 6" in text
     assert "write = reporting\n" in text  # status lists (CoreShowChannels), nothing that acts
 
 
@@ -93,3 +94,22 @@ def test_context_names_come_from_the_one_definition():
     for context in (*variables.INBOUND_CONTEXTS, variables.WHISPER_CONTEXT):
         assert f"\n[{context}]\n" in text
     assert "{{" not in text and ",)" not in text  # no always-empty Dial options left
+
+
+def test_pass_through_continues_after_the_recording_and_falls_back_without_the_route():
+    text = render_asterisk(_config())
+    lines = text.splitlines()
+    at = {
+        name: next(i for i, line in enumerate(lines) if marker in line)
+        for name, marker in (
+            ("fallback", "Set(CTRACK_GOTO=)"),
+            ("routed", "n(routed)"),
+            ("record", "n(record),MixMonitor("),
+            ("check", '$["${CTRACK_GOTO}" != ""]?passthrough'),
+            ("goto", "n(passthrough),Goto(${CTRACK_GOTO})"),
+        )
+    }
+    # the route down: CTRACK_GOTO cleared before `routed`; recording starts before the Goto
+    assert at["fallback"] < at["routed"] < at["record"] < at["check"] < at["goto"]
+    assert 'exten => _[+0-9].,1,GotoIf($["${CTRACK_INBOUND}" = "1"]?again)' in text  # a target that loops back
+    assert "n(again),Set(CTRACK_GOTO=)" in text

@@ -123,3 +123,36 @@ def withheld_again(record):
     from dataclasses import replace
 
     return replace(record, uniqueid="1796164137.11", started_at=record.started_at + 60, extra=dict(record.extra))
+
+
+# Master.csv rows of pass-through calls (forward goto:CONTEXT): the inbound row carries the
+# admin's context and the DID; an IVR-only call, a voicemail, a queue call, an untracked DID.
+PASS_THROUGH_ROWS = [
+    '"","15035550890","15035550891","f1-ivr","""Ivy"" <15035550890>","PJSIP/trunk-00000000","","WaitExten","6",'
+    '"2026-12-02 01:00:00","2026-12-02 01:00:00","2026-12-02 01:00:04",4,4,"ANSWERED","DOCUMENTATION","1796173970.0",'
+    '"Yelp"',
+    '"","15035550920","15035550895","f1-voicemail","""Val"" <15035550920>","PJSIP/trunk-00000001","","VoiceMail",'
+    '"100@f1,su","2026-12-02 01:01:00","2026-12-02 01:01:03","2026-12-02 01:01:10",10,7,"ANSWERED","DOCUMENTATION",'
+    '"1796174060.1","Yelp"',
+    '"","15035550910","15035550893","f1-queue","""Quinn"" <15035550910>","PJSIP/trunk-00000002","PJSIP/qa2-00000004",'
+    '"Queue","f1-sales,,,,30","2026-12-02 01:02:00","2026-12-02 01:02:02","2026-12-02 01:02:08",8,6,"ANSWERED",'
+    '"DOCUMENTATION","1796174120.2","Yelp"',
+    '"","15035550911","15035550894","f1-queue-wait","""Wade"" <15035550911>","PJSIP/trunk-00000004","","Queue",'
+    '"f1-wait,,,,30","2026-12-02 01:04:00","2026-12-02 01:04:00","2026-12-02 01:04:04",4,4,"ANSWERED","DOCUMENTATION",'
+    '"1796174240.4","Yelp"',
+    '"","15035550999","15035550897","from-pstn","""Other"" <15035550999>","PJSIP/trunk-00000003","","WaitExten","6",'
+    '"2026-12-02 01:03:00","2026-12-02 01:03:00","2026-12-02 01:03:04",4,4,"ANSWERED","DOCUMENTATION","1796174180.3",""',
+]
+
+
+def test_pass_through_calls_are_recovered_with_their_dispositions():
+    rows = parse_rows(PASS_THROUGH_ROWS, ZoneInfo("UTC"))
+    numbers = {"+15035550891", "+15035550893", "+15035550894", "+15035550895"}
+    calls = {c.caller_number: c for c in inbound_calls(rows, 4, "US", lambda n: ("Yelp", "referral"), numbers)}
+    assert sorted(calls) == ["+15035550890", "+15035550910", "+15035550911", "+15035550920"]  # not the untracked DID
+    assert (calls["+15035550911"].disposition, calls["+15035550911"].talk_seconds) == ("abandoned", 0)
+    assert (calls["+15035550890"].disposition, calls["+15035550890"].ring_seconds) == ("pbx_answered", 4)
+    assert calls["+15035550890"].talk_seconds == 0
+    assert (calls["+15035550920"].disposition, calls["+15035550920"].talk_seconds) == ("voicemail", 0)
+    assert calls["+15035550910"].disposition == "answered" and calls["+15035550910"].talk_seconds == 6
+    assert inbound_calls(rows, 4, "US", lambda n: (None, None)) == []  # without the numbers: not ctrack's contexts

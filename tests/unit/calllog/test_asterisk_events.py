@@ -33,7 +33,11 @@ def test_sipp_answered_with_the_route_down():
     assert (call.ring_seconds, call.talk_seconds) == (0, 4)  # the CDR says billsec 4
     assert call.hangup_cause == 16
     assert call.recording == "/var/spool/asterisk/monitor/ct-15551230001-1795798665.12.wav"
-    assert call.extra == {"dial_status": "ANSWER", "cdr_disposition": "ANSWERED"}
+    assert call.extra == {
+        "dial_status": "ANSWER",
+        "cdr_disposition": "ANSWERED",
+        "answered_by": "Local/s@business-line",
+    }
 
 
 def heard_late(events, delay_from: str, delay: float):
@@ -113,7 +117,7 @@ def test_originate_through_local_channels():
     [call], tracker = run(renamed(load("originate-answered")), inbound_contexts={"from-trunk"})
     assert len(tracker) == 0
     assert call.uniqueid == "1795798651.1"  # = agi_uniqueid = its CDR UniqueID
-    assert call.extra == {"linkedid": "1795798651.0", "dial_status": "ANSWER"}
+    assert call.extra == {"linkedid": "1795798651.0", "dial_status": "ANSWER", "answered_by": "Local/s@business-line"}
     assert (call.caller_number, call.caller_name) == ("+15035550111", "Alice Example")
     assert call.disposition is Disposition.ANSWERED
     assert call.source == "google-ads"
@@ -281,7 +285,7 @@ def test_voicemail_after_no_answer():
     record = call(*dial(1, "NOANSWER", end_at=20), ev("Newexten", 20.1, IN, Application="VoiceMail"), end=45)
     assert record.disposition is Disposition.VOICEMAIL
     assert record.answered_at == T0 + 20.1  # VoiceMail answered
-    assert (record.ring_seconds, record.talk_seconds) == (20, 25)
+    assert (record.ring_seconds, record.talk_seconds) == (20, 0)  # talk seconds are with a person only
 
 
 def test_voicemail_behind_a_local_channel():

@@ -231,7 +231,7 @@ def test_voicemail_answer_time_is_kept():
     )
     record = completed_call(dict(tracked, variable_last_app="voicemail", variable_answer_uepoch="1795799412000000"))
     assert record.disposition is Disposition.VOICEMAIL
-    assert record.answered_at == 1795799412.0 and record.talk_seconds == 2
+    assert record.answered_at == 1795799412.0 and record.talk_seconds == 0  # with a person only
     # voicemail answered the leg, so RECORD_ANSWER_REQ let record_session write the message
     recorded = dict(tracked, variable_last_app="voicemail", variable_answer_uepoch="1795799412000000")
     recorded["variable_" + v.RECORDING_FILE] = "/rec/vm.wav"

@@ -141,6 +141,8 @@ REFUSALS = [
     (("number", "add", "5035550199", "--source", "Radio"), "is a pool's fallback number"),
     (("number", "add", "5035550123", "--source", "Radio", "--forward", "PJSIP/a,b"), "may not contain"),
     (("number", "add", "5035550123", "--source", "Radio", "--forward", "nope"), "is not a phone number"),
+    (("number", "add", "5035550123", "--source", "Radio", "--forward", "goto:from pstn"), "goto:CONTEXT[,EXTEN"),
+    (("number", "add", "5035550123", "--source", "Radio", "--forward", "goto:a,${EXTEN},1"), "goto:CONTEXT[,EXTEN"),
     (("number", "add", "5035550123", "--source", "Radio", "--whisper", "hi there^x"), "must be a sound file name"),
     (("source", "add", "Radio", "--channel", "radio"), "source 'Radio' already exists"),
     (("source", "add", "TV", "--channel", "telepathy"), "Invalid value for '--channel'"),
@@ -229,3 +231,10 @@ def test_import_refuses_a_bad_header(run, tmp_path):
     csv_file.write_text("phone,source\n5035550140,Radio\n")
     result = run("number", "import", str(csv_file), ok=False)
     assert result.exit_code == 1 and "line 1: header must name 'number'" in result.stderr
+
+
+def test_pass_through_forward_is_kept_as_given(run):
+    run("number", "add", "+15035550123", "--source", "Radio", "--forward", "goto:from-pstn")
+    run("number", "add", "+15035550124", "--source", "Radio", "--forward", " goto:ivr-3,s,1 ")
+    forwards = {n["number"]: n["forward"] for n in json.loads(run("number", "list", "--json").stdout)}
+    assert forwards == {"+15035550123": "goto:from-pstn", "+15035550124": "goto:ivr-3,s,1"}

@@ -4,7 +4,7 @@ import pytest
 
 from ctrack.core import variables as v
 from ctrack.core.model import NumberKind, NumberState, Source, TrackingNumber
-from ctrack.route.rules import Catalog, RouteSettings, decide
+from ctrack.route.rules import Catalog, RouteSettings, decide, valid_pass_through
 
 CATALOG = Catalog(
     numbers={
@@ -79,3 +79,56 @@ def test_unsafe_forward_rings_the_default_line(forward):
     )
     d = decide("15035550106", "x.5", 0, catalog, SETTINGS)
     assert d.forward == "PJSIP/frontdesk" and d.whisper == "" and d.source == "Radio"
+
+
+PASS_THROUGH = Catalog(
+    numbers={
+        "+15035550111": TrackingNumber(
+            "+15035550111", NumberKind.STATIC, source="Google", record=True, forward="goto:from-pstn"
+        ),
+        "+15035550112": TrackingNumber("+15035550112", NumberKind.STATIC, source="Radio", forward="goto:inbound,s,2"),
+        "+15035550113": TrackingNumber("+15035550113", NumberKind.STATIC, source="Radio", forward="goto:ext-did,,1"),
+        "+15035550114": TrackingNumber("+15035550114", NumberKind.STATIC, source="Radio", forward="goto:ivr,s,menu"),
+    },
+    sources={"Google": Source("Google", "paid_search"), "Radio": Source("Radio", "radio")},
+)
+
+
+def test_pass_through_keeps_the_did_as_the_extension_and_the_other_settings():
+    d = decide("15035550111", "x.11", 0, PASS_THROUGH, SETTINGS, caller="+15035550123")
+    variables = d.variables()
+    assert variables[v.GOTO] == "from-pstn,15035550111,1"  # as dialed: the admin's inbound route matches it
+    assert (d.source, d.record, d.consent_prompt) == ("Google", True, "custom/recorded")
+    assert d.forward == "PJSIP/frontdesk"  # what the dialplan rings should the target send the call back
+    assert decide("+15035550111", "x.12", 0, PASS_THROUGH, SETTINGS).goto == "from-pstn,+15035550111,1"
+
+
+@pytest.mark.parametrize(
+    ("did", "goto"), [("15035550112", "inbound,s,2"), ("15035550114", "ivr,s,menu"), ("15035550113", "")]
+)
+def test_pass_through_with_extension_and_priority(did, goto):
+    """A named extension and priority (number or label) are kept; a malformed target rings the business."""
+    d = decide(did, "x.13", 0, PASS_THROUGH, SETTINGS)
+    assert d.goto == goto and d.forward == "PJSIP/frontdesk"
+
+
+def test_other_forwards_have_no_pass_through():
+    assert decide("15035550101", "x.14", 0, CATALOG, SETTINGS).variables()[v.GOTO] == ""
+    assert decide("15035550999", "x.15", 0, CATALOG, SETTINGS).goto == ""
+
+
+@pytest.mark.parametrize(
+    ("forward", "ok"),
+    [
+        ("goto:from-pstn", True),
+        ("goto:from-pstn,15035550101", True),
+        ("goto:inbound,s,1", True),
+        ("goto:", False),
+        ("goto:from pstn", False),
+        ("goto:a,b,c,d", False),
+        ("goto:a),b", False),
+        ("goto:a,${EXTEN}", False),
+    ],
+)
+def test_pass_through_syntax(forward, ok):
+    assert valid_pass_through(forward) is ok

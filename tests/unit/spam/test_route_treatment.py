@@ -51,6 +51,17 @@ def test_a_dial_string_treatment_sends_the_caller_there():
     )
 
 
+def test_a_blocked_caller_of_a_pass_through_number_gets_the_treatment_not_the_admins_routing():
+    passing = dataclasses.replace(
+        CATALOG,
+        numbers={"+15035550101": dataclasses.replace(CATALOG.numbers["+15035550101"], forward="goto:from-pstn")},
+    )
+    voicemail = dataclasses.replace(SETTINGS, spam_treatment="Local/spam@voicemail")
+    assert decide("+15035550101", "u.7", 0, passing, SETTINGS, caller="+15035550831").goto == "from-pstn,+15035550101,1"
+    d = decide("+15035550101", "u.8", 0, passing, voicemail, caller="+15035550830")
+    assert (d.blocked, d.goto, d.forward) == ("dial", "", "Local/spam@voicemail")
+
+
 def test_everyone_else_rings_as_before():
     for caller in ("+15035550831", None, "anonymous", "", "+1900"):
         d = decide("+15035550101", "u.5", 0, CATALOG, SETTINGS, caller=caller)
