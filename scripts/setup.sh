@@ -17,6 +17,7 @@ APT_PACKAGES=(
   ca-certificates    # pip over HTTPS
   chromium           # browser tests (tests/browser): ctrack.js in real headless Chromium
   asterisk-core-sounds-en  # bench/transcription.py: 8 kHz prompts with their words (core-sounds-en.txt)
+  postgresql         # tests/support/postgres.py: a throw-away PostgreSQL 15 cluster per test session
 )
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})

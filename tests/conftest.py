@@ -6,6 +6,7 @@ import pytest
 
 from tests.pbx.ami import AMIClient
 from tests.pbx.harness import TestPBX
+from tests.support.postgres import TestPostgres
 
 
 def pytest_collection_modifyitems(items):
@@ -21,6 +22,18 @@ def pbx():
 
     Never skipped: if it cannot start, the tests using it error with the reason."""
     server = TestPBX()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15 cluster, started once per session on a free loopback port, removed
+    at the end (tests/support/postgres.py). Never skipped: if it cannot start, its tests error."""
+    server = TestPostgres()
     server.start()
     try:
         yield server
