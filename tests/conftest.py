@@ -41,6 +41,15 @@ def postgres():
         server.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A new, empty database on each backend in turn: a SQLite file, then a PostgreSQL URL
+    (its own database in the session's cluster). Not yet migrated."""
+    if request.param == "sqlite":
+        return tmp_path / "ctrack.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture
 def pbx_dialplan(pbx):
     """load(text): install a dialplan under test for one test; the default comes back after."""

@@ -16,15 +16,17 @@ _OFFSET = (
     "coalesce((SELECT offset_seconds FROM tz_offsets WHERE start_at <= c.started_at ORDER BY start_at DESC LIMIT 1), 0)"
 )
 
+# CASE rather than SQLite's sum(boolean): the same text runs on PostgreSQL (store/dialect.py).
+_MISSED = "CASE WHEN c.disposition IN ('missed', 'busy', 'failed', 'voicemail') THEN 1 ELSE 0 END"
+
 _REBUILD_DAILY = f"""
 INSERT INTO daily_rollup(day, source, channel, calls, answered, missed, abandoned, first_time,
                          qualified, talk_seconds)
 SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
        coalesce(c.source, '') AS src, coalesce(c.channel, '') AS chan,
-       count(*), sum(c.disposition IS 'answered'),
-       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)),
-       sum(c.disposition IS 'abandoned'), sum(c.first_time IS 1), sum(c.qualified IS 1),
-       sum(coalesce(c.talk_seconds, 0))
+       count(*), sum(CASE WHEN c.disposition = 'answered' THEN 1 ELSE 0 END), sum({_MISSED}),
+       sum(CASE WHEN c.disposition = 'abandoned' THEN 1 ELSE 0 END), sum(CASE WHEN c.first_time = 1 THEN 1 ELSE 0 END),
+       sum(CASE WHEN c.qualified = 1 THEN 1 ELSE 0 END), sum(coalesce(c.talk_seconds, 0))
 FROM calls c GROUP BY day, src, chan
 """
 
@@ -32,7 +34,7 @@ _REBUILD_HOURLY = f"""
 INSERT INTO hourly_rollup(day, hour, calls, missed)
 SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
        CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hr,
-       count(*), sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0))
+       count(*), sum({_MISSED})
 FROM calls c GROUP BY day, hr
 """
 

@@ -31,8 +31,8 @@ class WriterClosed(RuntimeError):
 
 
 class Writer:
-    def __init__(self, path: str | Path, max_batch: int = 500):
-        self.path = Path(path)
+    def __init__(self, path: db.Target, max_batch: int = 500):
+        self.path = path if db.is_url(path) else Path(path)
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None

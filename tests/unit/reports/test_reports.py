@@ -24,8 +24,8 @@ PERIOD = Period(date(2024, 3, 9), date(2024, 3, 11), TZ)
 
 
 @pytest.fixture
-def conn(tmp_path):
-    conn = seeded(tmp_path / "r.db")
+def conn(database):
+    conn = seeded(database)
     ensure_timezone(conn, TZ)
     yield conn
     conn.close()
@@ -187,10 +187,10 @@ def test_trend_fills_every_day_of_the_period(conn):
     ]
 
 
-def test_fall_back_hour_and_25_hour_day(tmp_path):
-    conn = new_db(tmp_path / "f.db")
+def test_fall_back_hour_and_25_hour_day(database):
+    conn = new_db(database)
     save_calls(
-        tmp_path / "f.db",
+        database,
         [
             call("a", "2024-11-03 05:30:00", "X", "+12125550100", "answered", 10),  # 01:30 EDT
             call("b", "2024-11-03 06:30:00", "X", "+12125550101", "missed"),  # 01:30 EST, the hour again
@@ -207,10 +207,10 @@ def test_fall_back_hour_and_25_hour_day(tmp_path):
     assert [(r["day"], r["calls"]) for r in reports.daily_report(conn, day)] == [("2024-11-03", 4)]
 
 
-def test_half_hour_zone(tmp_path):
-    conn = new_db(tmp_path / "k.db")
+def test_half_hour_zone(database):
+    conn = new_db(database)
     save_calls(
-        tmp_path / "k.db",
+        database,
         [
             call("a", "2024-01-01 18:29:59", "X", "+912255500001", "answered", 5),  # 23:59:59 IST
             call("b", "2024-01-01 18:30:00", "X", "+912255500002", "answered", 5),  # 00:00 IST on 01-02
@@ -259,10 +259,10 @@ def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
     )
 
 
-def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tmp_path):
+def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(database):
     """CDR rows replaced by live ones with another source or outcome, late CDR calls that
     turn later calls into repeats, deletes: the trigger-kept roll-ups equal a full rebuild."""
-    path = tmp_path / "p.db"
+    path = database
     conn = new_db(path)
     ensure_timezone(conn, TZ)
     rnd = random.Random(7)
