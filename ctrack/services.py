@@ -11,7 +11,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ctrack.calllog.store import CallRules
@@ -32,7 +31,7 @@ class CatalogCache:
     pools and numbers), so the calls and leases written all day long never reload it.
     """
 
-    def __init__(self, path: Path, interval: float = 1.0):
+    def __init__(self, path: db.Target, interval: float = 1.0):
         self.path = path
         self.interval = interval
         self.catalog = Catalog()
@@ -67,9 +66,9 @@ class CatalogCache:
 
 
 class Services:
-    def __init__(self, config: Config, db_path: Path):
+    def __init__(self, config: Config, db_path: db.Target):
         self.config = config
-        self.db_path = Path(db_path)
+        self.db_path = db.target(db_path)
         self.writer = Writer(self.db_path)
         self.catalog = CatalogCache(self.db_path)
         self.route_settings = RouteSettings.from_config(config)

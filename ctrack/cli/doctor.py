@@ -102,7 +102,7 @@ def doctor(ctx: Context) -> None:
     try:
         conn = db.connect(ctx.database_path)
         db.ensure_current(conn)
-        checks.append((True, f"database {ctx.database_path} is at schema v{db.schema_version(conn)}"))
+        checks.append((True, f"database {db.describe(ctx.database_path)} is at schema v{db.schema_version(conn)}"))
     except db.DatabaseError as exc:
         checks.append((False, str(exc)))
     if config.pbx.type == "asterisk":

@@ -58,6 +58,11 @@ def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(URL_SCHEMES)
 
 
+def target(text: str | Path) -> Target:
+    """A configured database as connect() takes it: the URL as written, or a file path."""
+    return text if is_url(text) else Path(text)
+
+
 def is_postgresql(conn: object) -> bool:
     return getattr(conn, "backend", None) == "postgresql"
 

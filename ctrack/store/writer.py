@@ -15,7 +15,6 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ctrack.store import db
@@ -32,7 +31,7 @@ class WriterClosed(RuntimeError):
 
 class Writer:
     def __init__(self, path: db.Target, max_batch: int = 500):
-        self.path = path if db.is_url(path) else Path(path)
+        self.path = db.target(path)
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
