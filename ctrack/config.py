@@ -235,6 +235,9 @@ class CtrackSettings:
         "SQLite database file, or postgresql://user@host:port/db for several sites on one PostgreSQL "
         "(docs/multisite.md); empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db",
     )
+    site: str = setting(
+        "", _str, "this daemon's PBX site when several share one database: stamped on each call; empty = one site"
+    )
     default_region: str = setting("US", _region, "country assumed for numbers typed without +country code")
     timezone: str = setting("UTC", _timezone, "time zone of reports and exports")
     log_level: str = setting("info", _choice("debug", "info", "warning", "error"), "daemon log level")

@@ -47,6 +47,7 @@ class CallRules:
     qualified_seconds: int = 60
     repeat_window_days: int = 90
     visit_grace_seconds: int = 600  # a pool-number call still belongs to a lease this recently ended
+    site: str = ""  # [ctrack] site: the PBX site this daemon records calls for
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:
@@ -54,6 +55,7 @@ class CallRules:
             config.calls.qualified_seconds,
             config.calls.repeat_window_days,
             config.dni.grace_seconds,
+            config.ctrack.site,
         )
 
 
@@ -62,12 +64,12 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, qualified, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
-                  caller_anonymous, consent_played, consent_reason)
+                  caller_anonymous, consent_played, consent_reason, site)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :qualified, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
-        :caller_anonymous, :consent_played, :consent_reason)
+        :caller_anonymous, :consent_played, :consent_reason, :site)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -79,7 +81,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
     caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
-    consent_reason = excluded.consent_reason
+    consent_reason = excluded.consent_reason, site = excluded.site
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -125,6 +127,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "caller_anonymous": int(extra.get("caller_anonymous") == "1"),
         "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
         "consent_reason": extra.get("consent_reason"),
+        "site": rules.site,
     }
 
 
@@ -190,6 +193,7 @@ class CallFilter:
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
     words: str | None = None  # every one of these words is in the call's transcript
+    site: str | None = None  # recorded by this site ([ctrack] site); None = every site
 
 
 def find_calls(
@@ -212,6 +216,9 @@ def find_calls(
     if filters.source:
         where.append("source = ?")
         params.append(filters.source)
+    if filters.site is not None:
+        where.append("site = ?")
+        params.append(filters.site)
     if filters.disposition:
         if filters.disposition not in DISPOSITION_FILTERS:
             raise ValueError(

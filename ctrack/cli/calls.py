@@ -35,10 +35,17 @@ CALL_TABLE = (
 @click.option(
     "--search", "words", default=None, help='Only calls whose transcript has all these words ("water heater").'
 )
+@click.option("--site", default=None, help="Only the calls of this site ([ctrack] site); default: every site.")
 @json_option
 @pass_ctx
 def calls(
-    ctx: Context, since: str | None, until: str | None, limit: int | None, words: str | None, as_json: bool
+    ctx: Context,
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    words: str | None,
+    site: str | None,
+    as_json: bool,
 ) -> None:
     """List calls, newest first."""
     tz = ctx.config.ctrack.timezone
@@ -48,6 +55,7 @@ def calls(
             since=parse_when(since, tz) if since else None,
             until=parse_when(until, tz) if until else None,
             words=words,
+            site=site,
         ),
         limit=limit,
     )

@@ -43,6 +43,12 @@ def _format_options(fn: Callable) -> Callable:
     return json_option(fn)
 
 
+def _site_option(fn: Callable) -> Callable:
+    return click.option(
+        "--site", default=None, help="Only the calls of this site ([ctrack] site); default: all sites together."
+    )(fn)
+
+
 def _by_option(fn: Callable) -> Callable:
     return click.option(
         "--by",
@@ -93,12 +99,15 @@ def report() -> None:
 @report.command("sources")
 @_period_options
 @_by_option
+@_site_option
 @_format_options
 @pass_ctx
-def report_sources(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+def report_sources(
+    ctx: Context, since: str | None, until: str | None, by: str, site: str | None, as_json: bool, as_csv: bool
+) -> None:
     """Calls, outcomes, leads, spend and cost per lead by source or channel."""
     period = _period(ctx, since, until)
-    rows = reports.sources_report(_report_connection(ctx, period), period, by)
+    rows = reports.sources_report(_report_connection(ctx, period), period, by, site)
     columns = reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS
 
     def table() -> None:
@@ -113,12 +122,15 @@ def report_sources(ctx: Context, since: str | None, until: str | None, by: str, 
 
 @report.command("heatmap")
 @_period_options
+@_site_option
 @_format_options
 @pass_ctx
-def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
+def report_heatmap(
+    ctx: Context, since: str | None, until: str | None, site: str | None, as_json: bool, as_csv: bool
+) -> None:
     """Calls and missed calls by weekday and hour (local time)."""
     period = _period(ctx, since, until)
-    cells = reports.heatmap(_report_connection(ctx, period), period)
+    cells = reports.heatmap(_report_connection(ctx, period), period, site)
 
     def table() -> None:
         grid = {(c["weekday"], c["hour"]): c for c in cells}
@@ -137,12 +149,15 @@ def report_heatmap(ctx: Context, since: str | None, until: str | None, as_json: 
 @report.command("daily")
 @_period_options
 @_by_option
+@_site_option
 @_format_options
 @pass_ctx
-def report_daily(ctx: Context, since: str | None, until: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+def report_daily(
+    ctx: Context, since: str | None, until: str | None, by: str, site: str | None, as_json: bool, as_csv: bool
+) -> None:
     """The trend: calls, outcomes, leads and spend per day and source (or channel)."""
     period = _period(ctx, since, until)
-    rows = reports.daily_report(_report_connection(ctx, period), period, by)
+    rows = reports.daily_report(_report_connection(ctx, period), period, by, site)
     _output(rows, ("day", by, *reports.DAILY_COUNTS), as_json, as_csv)
 
 

@@ -260,13 +260,15 @@ class Dashboard:
         await self._reports_ready()
         now = time.time()
 
+        site = request.query.get("site") or None  # [ctrack] site; all sites together by default
+
         def load(conn: sqlite3.Connection) -> dict[str, Any]:
-            rows = reports.sources_report(conn, period, by)
-            daily = reports.daily_report(conn, period, by)
+            rows = reports.sources_report(conn, period, by, site)
+            daily = reports.daily_report(conn, period, by, site)
             return {
                 "rows": rows,
                 "total": reports.totals(rows),
-                "cells": reports.heatmap(conn, period),
+                "cells": reports.heatmap(conn, period, site),
                 "daily": daily,
                 "days": reports.trend(daily, period),
                 "pools": reports.pool_utilization(conn, period, now, self.grace),
@@ -373,6 +375,7 @@ class Dashboard:
         period = self._period(request)  # a refusal is a 400 from the app's one translation
         by = request.query.get("by", "source")
         filters = _call_filter(request.query, period) if name == "calls" else calls.CallFilter()
+        site = request.query.get("site") or None
         if name in ("sources", "daily") and by not in reports.GROUPINGS:
             raise PeriodError(f"cannot group by {by!r}")
         await self._reports_ready()
@@ -380,13 +383,13 @@ class Dashboard:
         def load(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
             if name == "sources":
                 return (
-                    reports.sources_report(conn, period, by),
+                    reports.sources_report(conn, period, by, site),
                     reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS,
                 )
             if name == "heatmap":
-                return reports.heatmap(conn, period), reports.HEATMAP_COLUMNS
+                return reports.heatmap(conn, period, site), reports.HEATMAP_COLUMNS
             if name == "daily":
-                return reports.daily_report(conn, period, by), ("day", by, *reports.DAILY_COUNTS)
+                return reports.daily_report(conn, period, by, site), ("day", by, *reports.DAILY_COUNTS)
             return calls.find_calls(conn, filters, 100_000, 0, calls.LIST_COLUMNS), calls.LIST_COLUMNS
 
         rows, columns = await self._db(load)
@@ -420,6 +423,7 @@ def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
         first_time=flag("first_time"),
         search=(q.get("q") or "").strip()[:100] or None,
         words=(q.get("words") or "").strip()[:200] or None,
+        site=q.get("site") or None,
     )
 
 

@@ -20,22 +20,22 @@ _OFFSET = (
 _MISSED = "CASE WHEN c.disposition IN ('missed', 'busy', 'failed', 'voicemail') THEN 1 ELSE 0 END"
 
 _REBUILD_DAILY = f"""
-INSERT INTO daily_rollup(day, source, channel, calls, answered, missed, abandoned, first_time,
+INSERT INTO daily_rollup(day, site, source, channel, calls, answered, missed, abandoned, first_time,
                          qualified, talk_seconds)
-SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day, c.site AS at_site,
        coalesce(c.source, '') AS src, coalesce(c.channel, '') AS chan,
        count(*), sum(CASE WHEN c.disposition = 'answered' THEN 1 ELSE 0 END), sum({_MISSED}),
        sum(CASE WHEN c.disposition = 'abandoned' THEN 1 ELSE 0 END), sum(CASE WHEN c.first_time = 1 THEN 1 ELSE 0 END),
        sum(CASE WHEN c.qualified = 1 THEN 1 ELSE 0 END), sum(coalesce(c.talk_seconds, 0))
-FROM calls c GROUP BY day, src, chan
+FROM calls c GROUP BY day, at_site, src, chan
 """
 
 _REBUILD_HOURLY = f"""
-INSERT INTO hourly_rollup(day, hour, calls, missed)
-SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+INSERT INTO hourly_rollup(day, site, hour, calls, missed)
+SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day, c.site AS at_site,
        CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hr,
        count(*), sum({_MISSED})
-FROM calls c GROUP BY day, hr
+FROM calls c GROUP BY day, at_site, hr
 """
 
 

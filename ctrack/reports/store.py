@@ -77,20 +77,31 @@ def _spend_by(conn: sqlite3.Connection, period: Period, by: str) -> dict[str, fl
     return {k: amount for k, amount in rows}
 
 
-def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
+def _days(period: Period, site: str | None) -> tuple[str, list[Any]]:
+    """The roll-up rows of the period, of one site ([ctrack] site) or, by default, of all."""
+    first, last = period.day_numbers()
+    if site is None:
+        return "day BETWEEN ? AND ?", [first, last]
+    return "day BETWEEN ? AND ? AND site = ?", [first, last, site]
+
+
+def sources_report(
+    conn: sqlite3.Connection, period: Period, by: str = "source", site: str | None = None
+) -> list[dict[str, Any]]:
     """One row per source (with its channel) or per channel: counts, talk, spend and costs.
 
     A source with spend but no calls in the period is listed too (its cost per call is
-    unknown, not zero). Rows are ordered by calls, then spend, then name."""
+    unknown, not zero). Rows are ordered by calls, then spend, then name. Spend is not kept
+    per site, so a one-site report shows none."""
     _check_grouping(by)
     _check_zone(conn, period)
-    first, last = period.day_numbers()
+    where, params = _days(period, site)
     counted = conn.execute(
-        """
+        f"""
         SELECT source, channel, sum(calls), sum(answered), sum(missed), sum(abandoned),
                sum(first_time), sum(qualified), sum(talk_seconds)
-        FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY source, channel""",
-        (first, last),
+        FROM daily_rollup WHERE {where} GROUP BY source, channel""",
+        params,
     ).fetchall()
     catalog_channel = dict(conn.execute("SELECT name, channel FROM sources").fetchall())
     groups: dict[str, dict[str, Any]] = {}
@@ -103,7 +114,7 @@ def sources_report(conn: sqlite3.Connection, period: Period, by: str = "source")
         for name, value in zip(_SUMMED, sums):
             row[name] += value
         seen_channels.setdefault(key, {})[channel] = sums[0]
-    spend = _spend_by(conn, period, by)
+    spend = _spend_by(conn, period, by) if site is None else {}
     for key in spend:
         groups.setdefault(key, dict.fromkeys(_SUMMED, 0))
     rows = []
@@ -134,13 +145,13 @@ def totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return derive(total)
 
 
-def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
+def heatmap(conn: sqlite3.Connection, period: Period, site: str | None = None) -> list[dict[str, Any]]:
     """Calls and missed calls for each local weekday (0 = Monday) × hour: all 168 cells."""
     _check_zone(conn, period)
-    first, last = period.day_numbers()
+    where, params = _days(period, site)
     cells = {(d, h): [0, 0] for d in range(7) for h in range(24)}
     for day, hour, calls, missed in conn.execute(
-        "SELECT day, hour, calls, missed FROM hourly_rollup WHERE day BETWEEN ? AND ?", (first, last)
+        f"SELECT day, hour, calls, missed FROM hourly_rollup WHERE {where}", params
     ):
         cell = cells[(weekday_of(day), hour)]
         cell[0] += calls
@@ -148,11 +159,15 @@ def heatmap(conn: sqlite3.Connection, period: Period) -> list[dict[str, Any]]:
     return [{"weekday": d, "hour": h, "calls": c, "missed": m} for (d, h), (c, m) in sorted(cells.items())]
 
 
-def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -> list[dict[str, Any]]:
-    """The trend: one row per local day and source (or channel) with calls or spend that day."""
+def daily_report(
+    conn: sqlite3.Connection, period: Period, by: str = "source", site: str | None = None
+) -> list[dict[str, Any]]:
+    """The trend: one row per local day and source (or channel) with calls or spend that day
+    (spend only for all sites together)."""
     _check_grouping(by)
     _check_zone(conn, period)
     first, last = period.day_numbers()
+    where, params = _days(period, site)
     column = "source" if by == "source" else "channel"
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     iso = {n: from_day_number(n).isoformat() for n in range(first, last + 1)}
@@ -160,8 +175,8 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
         f"""
             SELECT day, {column}, sum(calls), sum(answered), sum(missed), sum(abandoned), sum(first_time),
                    sum(qualified)
-            FROM daily_rollup WHERE day BETWEEN ? AND ? GROUP BY day, {column}""",
-        (first, last),
+            FROM daily_rollup WHERE {where} GROUP BY day, {column}""",
+        params,
     ):
         if calls > 0:
             rows[(iso[day], key)] = {
@@ -176,12 +191,13 @@ def daily_report(conn: sqlite3.Connection, period: Period, by: str = "source") -
                 "spend": None,
             }
     key_sql = "s.name" if by == "source" else "s.channel"
-    for iso, key, amount in conn.execute(
+    spend = conn.execute(
         f"""
             SELECT sp.day, {key_sql} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
             WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""",
         (period.first.isoformat(), period.last.isoformat()),
-    ):
+    )
+    for iso, key, amount in spend if site is None else ():
         row = rows.setdefault((iso, key), {"day": iso, by: key or None, **dict.fromkeys(COUNTS, 0), "spend": None})
         row["spend"] = _money(amount)
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] or "\uffff"))]

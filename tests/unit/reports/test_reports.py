@@ -254,8 +254,11 @@ def test_offset_segments_find_transitions_to_the_second():
 
 def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
     return (
-        conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
-        conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2").fetchall(),
+        [
+            dict(r)
+            for r in conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY day, site, source, channel")
+        ],
+        [dict(r) for r in conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY day, site, hour")],
     )
 
 
@@ -293,7 +296,7 @@ def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(da
     conn.execute(f"DELETE FROM outbox WHERE call_id IN {gone}")
     conn.execute(f"DELETE FROM calls WHERE id IN {gone}")
     kept = _rollups(conn)
-    assert sum(r[3] for r in kept[0]) == 167
+    assert sum(r["calls"] for r in kept[0]) == 167
     for sql, params in rebuild_statements(TZ):
         conn.execute(sql, params)
     assert _rollups(conn) == kept

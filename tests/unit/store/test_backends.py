@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -180,6 +181,11 @@ def test_cli_init_and_upgrade_name_the_database_without_its_password(postgres):
     assert "is current" in CliRunner().invoke(cli, ["--db", url, "db", "upgrade"]).output
 
 
+def rows(conn, table):
+    """The table's rows, by column name (the column order may differ between backends)."""
+    return sorted(sorted(dict(r).items()) for r in conn.execute(f"SELECT * FROM {table}"))
+
+
 def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_non_empty_target(tmp_path, postgres):
     source = tmp_path / "site.db"
     make_db(source, numbers=["+15035550877"])
@@ -190,12 +196,61 @@ def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_non_empty_target(tmp_pa
     src, dst = db.connect(source), db.connect(target)
     for table in ("calls", "numbers", "pools", "daily_rollup", "hourly_rollup", "outbox", "transcript_jobs",
                   "privacy_key", "catalog_version"):  # fmt: skip
-        assert [tuple(r) for r in dst.execute(f"SELECT * FROM {table} ORDER BY 1, 2")] == [
-            tuple(r) for r in src.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
-        ], table
+        assert rows(dst, table) == rows(src, table), table
     assert catalog.load_catalog(dst) == catalog.load_catalog(src)
     catalog.add_source(dst, "After", "radio")  # the identity continues after the copied ids
     again = CliRunner().invoke(cli, ["--db", str(source), "db", "copy", "--to", target])
     assert again.exit_code != 0
     assert "already holds data" in again.stderr
     assert dst.execute("SELECT count(*) FROM calls").fetchone()[0] == 1
+
+
+def test_calls_carry_their_site_and_reports_show_one_site_or_all(database, conn):
+    from datetime import date
+
+    from ctrack.core.period import Period
+    from ctrack.reports import store as reports
+    from ctrack.reports.rollups import ensure_timezone
+
+    start = datetime(2026, 3, 2, 15, tzinfo=UTC).timestamp()  # a Monday, 15:00 UTC
+    east, west = CallRules(site="east"), CallRules(site="west")
+    save_calls(database, [record("e1", start), record("e2", start + 60, caller_number="+15035550878")], east)
+    save_calls(database, [record("w1", start + 3600, source="Radio", channel="radio")], west)
+    db.write(conn, lambda c: ensure_timezone(c, "UTC"))
+    period = Period(date(2026, 3, 2), date(2026, 3, 2), "UTC")
+    every = {r["source"]: r["calls"] for r in reports.sources_report(conn, period)}
+    assert every == {"Google Ads": 2, "Radio": 1}
+    assert {r["source"]: r["calls"] for r in reports.sources_report(conn, period, site="west")} == {"Radio": 1}
+    busy = {(c["hour"], c["calls"]) for c in reports.heatmap(conn, period, site="east") if c["calls"]}
+    assert busy == {(15, 2)}
+    assert [r["calls"] for r in reports.daily_report(conn, period, site="nowhere")] == []
+    assert [r["uniqueid"] for r in find_calls(conn, CallFilter(site="east"))] == ["e2", "e1"]
+    # a call moved to another site moves in the roll-ups; a rebuild agrees
+    conn.execute("UPDATE calls SET site = 'west' WHERE uniqueid = 'e2'")
+    assert {r["source"]: r["calls"] for r in reports.sources_report(conn, period, site="west")} == {
+        "Radio": 1,
+        "Google Ads": 1,
+    }
+    kept = [r for r in rows(conn, "daily_rollup") if dict(r)["calls"]]
+    db.write(conn, lambda c: ensure_timezone(c, "Europe/Paris"))
+    db.write(conn, lambda c: ensure_timezone(c, "UTC"))
+    assert [r for r in rows(conn, "daily_rollup") if dict(r)["calls"]] == kept
+
+
+def test_upgrading_to_sites_keeps_the_old_calls_and_their_roll_ups(tmp_path):
+    path = tmp_path / "old.db"
+    conn = db.connect(path, create=True)
+    for version, _, sql in db.migrations():
+        if version < 14:
+            for statement in db._statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO calls(uniqueid, source, channel, started_at, disposition) VALUES (?, ?, ?, ?, ?)",
+        ("old", "Google Ads", "paid_search", time.time(), "missed"),
+    )
+    before = [tuple(r) for r in conn.execute("SELECT day, source, channel, calls FROM daily_rollup")]
+    assert db.upgrade(conn)[0] == 14
+    after = [tuple(r) for r in conn.execute("SELECT day, source, channel, calls FROM daily_rollup")]
+    assert after == before and conn.execute("SELECT site FROM calls").fetchone()[0] == ""
+    assert conn.execute("SELECT DISTINCT site FROM daily_rollup").fetchall()[0][0] == ""
