@@ -235,6 +235,12 @@ class CtrackSettings:
         "SQLite database file, or postgresql://user@host:port/db for several sites on one PostgreSQL "
         "(docs/multisite.md); empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db",
     )
+    spool: str = setting(
+        "",
+        _str,
+        "with PostgreSQL: the local file that keeps call records while it is unreachable; "
+        "empty = /var/lib/ctrack/spool.db if that folder exists, else ./ctrack-spool.db",
+    )
     site: str = setting(
         "", _str, "this daemon's PBX site when several share one database: stamped on each call; empty = one site"
     )
@@ -584,6 +590,13 @@ class Config:
             return db.target(self.ctrack.database)
         var_lib = Path("/var/lib/ctrack")
         return var_lib / "ctrack.db" if var_lib.is_dir() else Path("ctrack.db")
+
+    @property
+    def spool_path(self) -> Path:
+        if self.ctrack.spool:
+            return Path(self.ctrack.spool)
+        var_lib = Path("/var/lib/ctrack")
+        return var_lib / "spool.db" if var_lib.is_dir() else Path("ctrack-spool.db")
 
     @property
     def recording_directory(self) -> str:

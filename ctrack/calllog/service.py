@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from dataclasses import asdict
+from typing import Any
 
 from ctrack.calllog.recordings import usable_recording
-from ctrack.calllog.store import save_call
-from ctrack.core.model import CallRecord
+from ctrack.calllog.store import CallRules, save_call
+from ctrack.core.model import CallRecord, Disposition
 from ctrack.services import Services
 
 
@@ -19,4 +22,15 @@ def log_call(services: Services, record: CallRecord, origin: str, recording_dir:
         if source is not None:
             record.source, record.channel = source, channel
     rules = services.call_rules
-    return services.writer.submit(lambda conn: save_call(conn, record, rules, origin=origin))
+    durable = None
+    if services.writer.spool is not None:  # PostgreSQL: kept in the local spool while it is away
+        durable = (f"{__name__}:replay_call", {"record": asdict(record), "rules": asdict(rules), "origin": origin})
+    return services.writer.submit(lambda conn: save_call(conn, record, rules, origin=origin), durable)
+
+
+def replay_call(conn: sqlite3.Connection, payload: dict[str, Any]) -> bool:
+    """A spooled call saved once the database is back (store/spool.py): the same save_call,
+    which keeps one row per uniqueid however often it is replayed."""
+    fields = dict(payload["record"])
+    fields["disposition"] = Disposition(fields["disposition"]) if fields["disposition"] else None
+    return save_call(conn, CallRecord(**fields), CallRules(**payload["rules"]), origin=payload["origin"])

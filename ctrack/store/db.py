@@ -63,6 +63,12 @@ def target(text: str | Path) -> Target:
     return text if is_url(text) else Path(text)
 
 
+def is_broken(conn: object) -> bool:
+    """The connection to a PostgreSQL server was lost (a SQLite file's never is)."""
+    raw = getattr(conn, "raw", None)
+    return raw is not None and bool(raw.closed or raw.broken)
+
+
 def is_postgresql(conn: object) -> bool:
     return getattr(conn, "backend", None) == "postgresql"
 

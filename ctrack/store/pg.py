@@ -129,7 +129,10 @@ class Connection:
         self.raw.adapters.register_dumper(bool, _BoolAsInt)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
-        cursor = self.raw.cursor()
+        try:
+            cursor = self.raw.cursor()
+        except psycopg.Error as exc:  # the connection was lost
+            raise _sqlite_error(exc) from None
         try:
             cursor.execute(to_postgres(sql), params)
         except psycopg.Error as exc:
@@ -138,7 +141,10 @@ class Connection:
         return Cursor(cursor)
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
-        cursor = self.raw.cursor()
+        try:
+            cursor = self.raw.cursor()
+        except psycopg.Error as exc:
+            raise _sqlite_error(exc) from None
         try:
             cursor.executemany(to_postgres(sql), seq)
         except psycopg.Error as exc:
