@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.pbx.ami import AMIClient
@@ -41,7 +43,13 @@ def postgres():
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# CTRACK_TEST_DB=sqlite or =postgresql runs the `database` tests on that backend alone.
+BACKENDS = [b for b in ("sqlite", "postgresql") if os.environ.get("CTRACK_TEST_DB", b) == b]
+if not BACKENDS:
+    raise pytest.UsageError(f"CTRACK_TEST_DB={os.environ['CTRACK_TEST_DB']!r}: use sqlite or postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
 def database(request, tmp_path):
     """A new, empty database on each backend in turn: a SQLite file, then a PostgreSQL URL
     (its own database in the session's cluster). Not yet migrated."""
