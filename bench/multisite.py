@@ -184,7 +184,7 @@ def bench_reports(pg: TestPostgres, calls: int, runs: int = 5) -> list[tuple]:
                ? + i * (730.0 * 86400 / ?), NULL, ? + i * (730.0 * 86400 / ?) + 60, (i % 300),
                (ARRAY['answered', 'answered', 'answered', 'missed', 'abandoned'])[1 + i % 5],
                (i % 3 = 0)::int, (i % 300 >= 60)::int, 'site' || (i % 10)
-        FROM generate_series(1, ?) AS i""",
+        FROM generate_series(1::bigint, ?) AS i""",
         (start, calls, start, calls, calls),
     )
     conn.execute("ANALYZE")

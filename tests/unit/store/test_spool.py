@@ -89,3 +89,23 @@ async def test_calls_recorded_while_postgresql_is_away_arrive_once_when_it_is_ba
     assert {r[1] for r in rows} == {"east"}
     assert conn.execute("SELECT sum(calls) FROM daily_rollup").fetchone()[0] == 26
     assert depth(spool_file) == 0
+
+
+def test_doctor_shows_the_spool_depth(postgres, tmp_path):
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+    from ctrack.store.spool import Spool
+
+    url = postgres.new_database()
+    spool = Spool(tmp_path / "spool.db")
+    spool.open()
+    spool.append([("ctrack.calllog.service:replay_call", {}), ("ctrack.calllog.service:replay_call", {})])
+    spool.close()
+    ini = tmp_path / "ctrack.ini"
+    ini.write_text(f"[ctrack]\nspool = {tmp_path / 'spool.db'}\n[ami]\nenabled = no\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(ini), "--db", url, "init"]).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(ini), "--db", url, "doctor"])
+    assert f"FAIL  spool {tmp_path / 'spool.db'}: 2 writes waiting for PostgreSQL to come back" in result.output
+    assert result.exit_code != 0
