@@ -151,7 +151,7 @@ def heatmap(conn: sqlite3.Connection, period: Period, site: str | None = None) -
     where, params = _days(period, site)
     cells = {(d, h): [0, 0] for d in range(7) for h in range(24)}
     for day, hour, calls, missed in conn.execute(
-        f"SELECT day, hour, calls, missed FROM hourly_rollup WHERE {where}", params
+        f"SELECT day, hour, sum(calls), sum(missed) FROM hourly_rollup WHERE {where} GROUP BY day, hour", params
     ):
         cell = cells[(weekday_of(day), hour)]
         cell[0] += calls

@@ -154,7 +154,7 @@ def test_a_failed_job_rolls_back_only_itself(database, conn):
     assert [s["name"] for s in catalog.list_sources(conn)] == ["Radio"]
 
 
-async def test_the_dni_http_side_leases_and_keeps_leases_across_a_restart(database):
+async def test_the_dni_http_side_leases_and_keeps_leases_across_a_restart(database, tmp_path):
     make_db(database, numbers=["+15035550875", "+15035550876"])
     body = {"site": "example.test", "page_url": "https://example.test/?gclid=G", "params": {"gclid": "G"}}
     headers = {"Origin": "https://example.test"}
@@ -163,9 +163,10 @@ async def test_the_dni_http_side_leases_and_keeps_leases_across_a_restart(databa
         async with http.post(f"{base}/dni/v1/lease", data=json.dumps(body), headers=headers) as r:
             return await r.json()
 
-    async with serve(database) as (base, _, _), aiohttp.ClientSession() as http:
+    ini = f"[ctrack]\nspool = {tmp_path / 'spool.db'}\n"
+    async with serve(database, ini) as (base, _, _), aiohttp.ClientSession() as http:
         first = await lease(http, base, body)
-    async with serve(database) as (base, _, _), aiohttp.ClientSession() as http:
+    async with serve(database, ini) as (base, _, _), aiohttp.ClientSession() as http:
         renewed = await lease(http, base, {**body, "visit_id": first["visit_id"]})
         other = await lease(http, base, body)
     assert renewed["number"] == first["number"] in ("+15035550875", "+15035550876")
