@@ -3,6 +3,10 @@
 -- deployment, and every call before this version), and the report roll-ups are kept per
 -- site, so reports show one site or, summed, all of them (the default).
 --
+-- The roll-up triggers are re-created here from 0003's rules with the site added (and the
+-- PL/pgSQL rollup_call in 0014_sites.pg.sql): a migration that changes what they count
+-- must change both forms.
+--
 -- A call's uniqueid stays unique across the database: Asterisk makes it so across PBXs when
 -- each sets its own systemname in asterisk.conf (docs/multisite.md).
 
