@@ -59,6 +59,7 @@ class CallRules:
     spam: SpamRules = field(default_factory=SpamRules)  # judged right after the call is saved
     timezone: str = "UTC"  # of business hours in lead rules
     hours: lead_rules.Hours = lead_rules.CLOSED
+    site: str = ""  # [ctrack] site: the PBX site this daemon records calls for
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:
@@ -69,6 +70,7 @@ class CallRules:
             SpamRules.from_config(config),
             config.ctrack.timezone,
             config.business.hours,
+            config.ctrack.site,
         )
 
     @property
@@ -81,12 +83,12 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   started_at, answered_at, ended_at, ring_seconds, talk_seconds, disposition,
                   hangup_cause, first_time, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
-                  caller_anonymous, consent_played, consent_reason, pool_region)
+                  caller_anonymous, consent_played, consent_reason, pool_region, site)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
-        :caller_anonymous, :consent_played, :consent_reason, :pool_region)
+        :caller_anonymous, :consent_played, :consent_reason, :pool_region, :site)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -98,7 +100,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     ga_client_id = excluded.ga_client_id, visit_ambiguous = excluded.visit_ambiguous,
     origin = excluded.origin, ended_by = excluded.ended_by,
     caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
-    consent_reason = excluded.consent_reason, pool_region = excluded.pool_region
+    consent_reason = excluded.consent_reason, pool_region = excluded.pool_region, site = excluded.site
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -144,6 +146,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "consent_played": int(extra["consent_played"]) if "consent_played" in extra else None,
         "consent_reason": extra.get("consent_reason"),
         "pool_region": extra.get("pool_region"),
+        "site": rules.site,
     }
 
 
@@ -216,6 +219,7 @@ class CallFilter:
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
     words: str | None = None  # every one of these words is in the call's transcript
+    site: str | None = None  # recorded by this site ([ctrack] site); None = every site
 
 
 def find_calls(
@@ -238,6 +242,9 @@ def find_calls(
     if filters.source:
         where.append("source = ?")
         params.append(filters.source)
+    if filters.site is not None:
+        where.append("site = ?")
+        params.append(filters.site)
     if filters.disposition:
         if filters.disposition not in DISPOSITION_FILTERS:
             raise ValueError(
