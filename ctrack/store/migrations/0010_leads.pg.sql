@@ -14,6 +14,12 @@ CREATE TABLE call_tags (
     PRIMARY KEY (call_id, tag)
 );
 CREATE INDEX call_tags_tag ON call_tags(tag, call_id);
+-- SQLite's json_group_array(x) as the conversions' queries use it: a JSON array, as text.
+CREATE FUNCTION json_group_array_text(items text[]) RETURNS text LANGUAGE sql IMMUTABLE AS
+    $$ SELECT array_to_json(items)::text $$;
+CREATE AGGREGATE json_group_array(text) (
+    SFUNC = array_append, STYPE = text[], FINALFUNC = json_group_array_text, INITCOND = '{}'
+);
 ALTER TABLE calls DROP COLUMN tags;
 
 CREATE TABLE call_changes (

@@ -264,3 +264,34 @@ def test_upgrading_to_sites_keeps_the_old_calls_and_their_roll_ups(tmp_path):
     after = [tuple(r) for r in conn.execute("SELECT day, source, channel, calls FROM daily_rollup")]
     assert after == before and conn.execute("SELECT site FROM calls").fetchone()[0] == ""
     assert conn.execute("SELECT DISTINCT site FROM daily_rollup").fetchall()[0][0] == ""
+
+
+def test_leads_tags_rules_spam_and_conversion_events_on_both_backends(database, conn):
+    from ctrack.alerts import store as alerts
+    from ctrack.exports import outbox
+    from ctrack.leads import service as leads
+    from ctrack.leads import store as lead_store
+    from ctrack.spam import store as spam
+
+    now = time.time()
+    save_calls(database, [record("t1", now - 600)])  # answered, 90 s: the default rule makes it a lead
+    call_id = conn.execute("SELECT id FROM calls WHERE uniqueid = 't1'").fetchone()[0]
+    mark = leads.Mark(add_tags=("Plumbing", "urgent"), value=125.0)
+    db.write(conn, lambda c: leads.mark(c, call_id, mark, who="cli:t"))
+    again = leads.Mark(add_tags=("PLUMBING",))  # the same tag in other letters: kept once
+    db.write(conn, lambda c: leads.mark(c, call_id, again, who="cli:t"))
+    assert lead_store.tags(conn, call_id) == ["Plumbing", "urgent"]
+    assert [r["uniqueid"] for r in find_calls(conn, CallFilter(tag="plumbing"))] == ["t1"]
+    events = [dict(r) for r in conn.execute(outbox._EVENTS) if r["event_kind"] == "qualified"]
+    assert [(json.loads(e["tags"]), e["value"], bool(e["conversion"])) for e in events] == [
+        (["Plumbing", "urgent"], 125.0, True)
+    ]
+    rule_id = db.write(conn, lambda c: lead_store.insert_rule(c, "missed", "not_lead", "cli:t", 1))
+    rules = [(r["id"], r["position"], r["condition"]) for r in lead_store.rule_rows(conn)]
+    assert rules == [(rule_id, 1, "missed"), (1, 2, "answered and talk_seconds >= qualified_seconds")]
+    assert alerts.summary_rows(conn, now - 3600, now) == [
+        {"source": "Google Ads", "calls": 1, "leads": 1, "missed": 0, "spam": 0}
+    ]
+    db.write(conn, lambda c: spam.add_block(c, "+1900", "prefix", None))
+    assert spam.blocking_entry(conn, "+19005550100") == "+1900"
+    assert spam.blocking_entry(conn, CALLER) is None

@@ -11,6 +11,7 @@ import pytest
 from ctrack import config
 from ctrack.calllog.service import log_call
 from ctrack.catalog import store as catalog
+from ctrack.core.hours import parse_hours
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.services import Services
 from ctrack.store import db
@@ -56,7 +57,16 @@ async def test_calls_recorded_while_postgresql_is_away_arrive_once_when_it_is_ba
     catalog.add_number(conn, catalog.NumberSpec("+15035550880", source="Radio"))
     conn.close()
     spool_file = tmp_path / "spool.db"
-    cfg = config.build({"ctrack.database": url, "ctrack.spool": str(spool_file), "ctrack.site": "east"})
+    # business hours and spam rules travel in the spool with each call (CallRules as JSON)
+    cfg = config.build(
+        {
+            "ctrack.database": url,
+            "ctrack.spool": str(spool_file),
+            "ctrack.site": "east",
+            "business.hours": parse_hours("mon-sun 00:00-24:00"),
+            "spam.repeat_calls": 50,
+        }
+    )
     services = Services(cfg, cfg.database_path)
     services.catalog.refresh()
     await services.writer.start()
