@@ -18,7 +18,7 @@ from typing import Any, cast
 from ctrack.store import db
 
 # Tables every migrated database starts with rows in; their rows are the source's after a copy.
-SEEDED = frozenset({"catalog_version", "privacy_key", "report_timezone", "tz_offsets"})
+SEEDED = frozenset({"catalog_version", "lead_rules", "privacy_key", "report_timezone", "tz_offsets"})
 BATCH = 5000
 _WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
 

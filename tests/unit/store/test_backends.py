@@ -197,7 +197,7 @@ def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_non_empty_target(tmp_pa
     assert copied.exit_code == 0, copied.output + copied.stderr
     src, dst = db.connect(source), db.connect(target)
     for table in ("calls", "numbers", "pools", "daily_rollup", "hourly_rollup", "outbox", "transcript_jobs",
-                  "privacy_key", "catalog_version"):  # fmt: skip
+                  "privacy_key", "catalog_version", "lead_rules"):  # fmt: skip
         assert rows(dst, table) == rows(src, table), table
     assert catalog.load_catalog(dst) == catalog.load_catalog(src)
     catalog.add_source(dst, "After", "radio")  # the identity continues after the copied ids
@@ -205,6 +205,11 @@ def test_db_copy_moves_a_sqlite_deployment_and_refuses_a_non_empty_target(tmp_pa
     assert again.exit_code != 0
     assert "already holds data" in again.stderr
     assert dst.execute("SELECT count(*) FROM calls").fetchone()[0] == 1
+    # a target already migrated (`ctrack db upgrade`, its default lead rule in place) is empty
+    migrated = postgres.new_database()
+    assert CliRunner().invoke(cli, ["--db", migrated, "db", "upgrade"]).exit_code == 0
+    moved = CliRunner().invoke(cli, ["--db", str(source), "db", "copy", "--to", migrated])
+    assert moved.exit_code == 0, moved.output + moved.stderr
 
 
 def test_calls_carry_their_site_and_reports_show_one_site_or_all(database, conn):
