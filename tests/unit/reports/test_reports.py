@@ -373,6 +373,20 @@ def run(tmp_path):
     return run
 
 
+def test_cli_site_filter_combines_with_lead_status(run, tmp_path):
+    period = ["--since", "2024-03-09", "--until", "2024-03-11"]
+    conn = db.connect(tmp_path / "r.db")
+    conn.execute("UPDATE calls SET site = 'east' WHERE source = 'Google Ads'")
+    conn.close()
+    leads_east = run("report", "sources", *period, "--site", "east", "--lead-status", "lead", "--json")
+    assert leads_east.exit_code == 0, leads_east.output
+    assert [(r["source"], r["calls"], r["leads"], r["spend"]) for r in json.loads(leads_east.output)] == [
+        ("Google Ads", 2, 2, None)  # spend is not kept per site
+    ]
+    unnamed = json.loads(run("report", "leads", *period, "--site", "", "--json").output)  # calls of site ''
+    assert {r["lead_status"]: r["calls"] for r in unnamed} == {"lead": 1, "not_lead": 0, "none": 2}
+
+
 def test_cli_sources_json_csv_and_table(run):
     period = ["--since", "2024-03-09", "--until", "2024-03-11"]
     result = run("report", "sources", *period, "--json")
