@@ -27,6 +27,7 @@ from ctrack.errors import CtrackError
 from ctrack.geo.regions import parse_region
 from ctrack.privacy.consent import DEFAULT_ALL_PARTY, MODES, parse_regions
 from ctrack.spam.rules import parse_treatment
+from ctrack.store import db
 
 T = TypeVar("T")
 
@@ -237,7 +238,19 @@ def setting(default: str, parse: Callable[[str], T], doc: str) -> T:
 @dataclass(frozen=True, slots=True)
 class CtrackSettings:
     database: str = setting(
-        "", _str, "SQLite database file; empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db"
+        "",
+        _str,
+        "SQLite database file, or postgresql://user@host:port/db for several sites on one PostgreSQL "
+        "(docs/multisite.md); empty = /var/lib/ctrack/ctrack.db if that folder exists, else ./ctrack.db",
+    )
+    spool: str = setting(
+        "",
+        _str,
+        "with PostgreSQL: the local file that keeps call records while it is unreachable; "
+        "empty = /var/lib/ctrack/spool.db if that folder exists, else ./ctrack-spool.db",
+    )
+    site: str = setting(
+        "", _str, "this daemon's PBX site when several share one database: stamped on each call; empty = one site"
     )
     default_region: str = setting("US", _region, "country assumed for numbers typed without +country code")
     timezone: str = setting("UTC", _timezone, "time zone of reports and exports")
@@ -642,11 +655,19 @@ class Config:
     path: Path | None = None
 
     @property
-    def database_path(self) -> Path:
+    def database_path(self) -> str | Path:
+        """The SQLite file, or a postgresql:// URL as written (ctrack.store.db.target)."""
         if self.ctrack.database:
-            return Path(self.ctrack.database)
+            return db.target(self.ctrack.database)
         var_lib = Path("/var/lib/ctrack")
         return var_lib / "ctrack.db" if var_lib.is_dir() else Path("ctrack.db")
+
+    @property
+    def spool_path(self) -> Path:
+        if self.ctrack.spool:
+            return Path(self.ctrack.spool)
+        var_lib = Path("/var/lib/ctrack")
+        return var_lib / "spool.db" if var_lib.is_dir() else Path("ctrack-spool.db")
 
     @property
     def recording_directory(self) -> str:

@@ -15,7 +15,6 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctrack.calllog.reconcile import ReconcileSettings, save_missing
@@ -55,7 +54,7 @@ def sd_notify(message: str) -> None:
 
 
 class Daemon:
-    def __init__(self, config: Config, db_path: Path):
+    def __init__(self, config: Config, db_path: db.Target):
         self.config = config
         self.services = Services(config, db_path)
         self._stop = asyncio.Event()
@@ -260,13 +259,13 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def serve_forever(config: Config, db_path: Path) -> int:
+def serve_forever(config: Config, db_path: db.Target) -> int:
     """Run the daemon until SIGTERM/SIGINT; the exit status."""
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(run(config, db_path))
 
 
-async def run(config: Config, db_path: Path) -> int:
+async def run(config: Config, db_path: db.Target) -> int:
     daemon = Daemon(config, db_path)
     try:
         await daemon.start()

@@ -11,7 +11,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ctrack.calllog.store import CallRules
@@ -19,6 +18,7 @@ from ctrack.catalog.store import load_catalog
 from ctrack.config import Config
 from ctrack.route.rules import Catalog, RouteSettings
 from ctrack.store import db
+from ctrack.store.spool import Spool
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class CatalogCache:
     pools, numbers and the block list), so the calls and leases written all day long never reload it.
     """
 
-    def __init__(self, path: Path, interval: float = 1.0):
+    def __init__(self, path: db.Target, interval: float = 1.0):
         self.path = path
         self.interval = interval
         self.catalog = Catalog()
@@ -44,10 +44,16 @@ class CatalogCache:
         """Reload if the database changed since the last load; True when reloaded."""
         if self._conn is None:
             self._conn = db.connect(self.path, any_thread=True)  # refreshed in a worker thread
-        version = self._conn.execute("SELECT version FROM catalog_version WHERE id = 1").fetchone()[0]
-        if version == self._version:
-            return False
-        self.catalog = load_catalog(self._conn)
+        try:
+            version = self._conn.execute("SELECT version FROM catalog_version WHERE id = 1").fetchone()[0]
+            if version == self._version:
+                return False
+            catalog = load_catalog(self._conn)
+        except sqlite3.Error:
+            if db.is_broken(self._conn):  # PostgreSQL away: routing keeps this snapshot, reconnect next time
+                self.close()
+            raise
+        self.catalog = catalog
         self._version = version
         self.loaded_at = time.time()
         return True
@@ -67,10 +73,11 @@ class CatalogCache:
 
 
 class Services:
-    def __init__(self, config: Config, db_path: Path):
+    def __init__(self, config: Config, db_path: db.Target):
         self.config = config
-        self.db_path = Path(db_path)
-        self.writer = Writer(self.db_path)
+        self.db_path = db.target(db_path)
+        spool = Spool(config.spool_path) if db.is_url(self.db_path) else None
+        self.writer = Writer(self.db_path, spool=spool)
         self.catalog = CatalogCache(self.db_path)
         self.route_settings = RouteSettings.from_config(config)
         self.call_rules = CallRules.from_config(config)
@@ -90,6 +97,11 @@ class Services:
             "ctrack_store_write_batches_total": ("counter", "Store transactions committed", self.writer.batches),
             "ctrack_store_writes_total": ("counter", "Store write jobs committed", self.writer.jobs),
             "ctrack_store_backlog": ("gauge", "Writes waiting for the writer", self.writer.backlog),
+            "ctrack_store_spool_depth": (
+                "gauge",
+                "Writes kept in the local spool until PostgreSQL is back",
+                self.writer.spooled,
+            ),
             "ctrack_tracking_numbers": ("gauge", "Active tracking numbers", len(self.catalog.catalog.numbers)),
             "ctrack_blocked_callers": (
                 "gauge",

@@ -18,6 +18,7 @@ APT_PACKAGES=(
   chromium           # browser tests (tests/browser): ctrack.js in real headless Chromium
   asterisk-core-sounds-en  # bench/transcription.py: 8 kHz prompts with their words (core-sounds-en.txt)
   debhelper dh-virtualenv  # scripts/build-deb.sh: the .deb, ctrack in its own virtualenv (tests/package/test_deb.py)
+  postgresql         # tests/support/postgres.py: a throw-away PostgreSQL 15 cluster per test session
 )
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.pbx.ami import AMIClient
 from tests.pbx.harness import TestPBX
+from tests.support.postgres import TestPostgres
 
 
 def pytest_collection_modifyitems(items):
@@ -26,6 +29,33 @@ def pbx():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15 cluster, started once per session on a free loopback port, removed
+    at the end (tests/support/postgres.py). Never skipped: if it cannot start, its tests error."""
+    server = TestPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# CTRACK_TEST_DB=sqlite or =postgresql runs the `database` tests on that backend alone.
+BACKENDS = [b for b in ("sqlite", "postgresql") if os.environ.get("CTRACK_TEST_DB", b) == b]
+if not BACKENDS:
+    raise pytest.UsageError(f"CTRACK_TEST_DB={os.environ['CTRACK_TEST_DB']!r}: use sqlite or postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path):
+    """A new, empty database on each backend in turn: a SQLite file, then a PostgreSQL URL
+    (its own database in the session's cluster). Not yet migrated."""
+    if request.param == "sqlite":
+        return tmp_path / "ctrack.db"
+    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

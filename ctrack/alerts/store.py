@@ -78,10 +78,11 @@ def summary_rows(conn: sqlite3.Connection, since: float, until: float) -> list[d
     marks = ", ".join("?" * len(_MISSED_OR_ABANDONED))
     sql = f"""
         SELECT coalesce(source, 'untracked') AS source,
-               sum(coalesce(lead_status, '') != 'spam') AS calls,
-               sum(lead_status IS 'lead') AS leads,
-               sum(coalesce(lead_status, '') != 'spam' AND disposition IN ({marks})) AS missed,
-               sum(lead_status IS 'spam') AS spam
+               sum(CASE WHEN coalesce(lead_status, '') != 'spam' THEN 1 ELSE 0 END) AS calls,
+               sum(CASE WHEN lead_status = 'lead' THEN 1 ELSE 0 END) AS leads,
+               sum(CASE WHEN coalesce(lead_status, '') != 'spam' AND disposition IN ({marks}) THEN 1 ELSE 0 END)
+                   AS missed,
+               sum(CASE WHEN lead_status = 'spam' THEN 1 ELSE 0 END) AS spam
         FROM calls WHERE started_at >= ? AND started_at < ?
         GROUP BY 1 ORDER BY calls DESC, source"""
     return [dict(r) for r in conn.execute(sql, (*_MISSED_OR_ABANDONED, since, until))]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from dataclasses import asdict, replace
+from datetime import time
+from typing import Any
 
 from ctrack.alerts import service as alerts
 from ctrack.calllog.recordings import usable_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
-from ctrack.core.model import CallRecord
+from ctrack.core.hours import Hours
+from ctrack.core.model import CallRecord, Disposition
 from ctrack.services import Services
 from ctrack.spam import service as spam
+from ctrack.spam.rules import SpamRules
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,45 @@ def log_call(
     rules = services.call_rules
 
     def job(conn: sqlite3.Connection) -> bool:
-        if missing_only and known_uniqueids(conn, [record.uniqueid]):
-            return False
-        return save_and_follow(conn, record, rules, origin)
+        return _save(conn, record, rules, origin, missing_only)
 
-    return services.writer.submit(job)
+    durable = None
+    if services.writer.spool is not None:  # PostgreSQL: kept in the local spool while it is away
+        payload = {
+            "record": asdict(record),
+            "rules": _rules_json(rules),
+            "origin": origin,
+            "missing_only": missing_only,
+        }
+        durable = (f"{__name__}:replay_call", payload)
+    return services.writer.submit(job, durable)
+
+
+def _save(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str, missing_only: bool) -> bool:
+    if missing_only and known_uniqueids(conn, [record.uniqueid]):
+        return False
+    return save_and_follow(conn, record, rules, origin)
+
+
+def _rules_json(rules: CallRules) -> dict[str, Any]:
+    """CallRules as JSON for the spool: business hours as [[open, close], …] ISO times per weekday."""
+    fields = asdict(rules)
+    fields["hours"] = [[[a.isoformat(), b.isoformat()] for a, b in day] for day in rules.hours.days]
+    return fields
+
+
+def _rules_from_json(fields: dict[str, Any]) -> CallRules:
+    hours = Hours(
+        tuple(tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in day) for day in fields["hours"])
+    )
+    rules = CallRules(**{k: v for k, v in fields.items() if k not in ("spam", "hours")})
+    return replace(rules, spam=SpamRules(**fields["spam"]), hours=hours)
+
+
+def replay_call(conn: sqlite3.Connection, payload: dict[str, Any]) -> bool:
+    """A spooled call saved once the database is back (store/spool.py): the same save path as
+    live, which keeps one row per uniqueid however often it is replayed."""
+    fields = dict(payload["record"])
+    fields["disposition"] = Disposition(fields["disposition"]) if fields["disposition"] else None
+    rules = _rules_from_json(payload["rules"])
+    return _save(conn, CallRecord(**fields), rules, payload["origin"], payload.get("missing_only", False))

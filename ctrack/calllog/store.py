@@ -62,6 +62,7 @@ class CallRules:
     spam: SpamRules = field(default_factory=SpamRules)  # judged right after the call is saved
     timezone: str = "UTC"  # of business hours in lead rules
     hours: lead_rules.Hours = lead_rules.CLOSED
+    site: str = ""  # [ctrack] site: the PBX site this daemon records calls for
 
     @classmethod
     def from_config(cls, config: Config) -> CallRules:
@@ -72,6 +73,7 @@ class CallRules:
             SpamRules.from_config(config),
             config.ctrack.timezone,
             config.business.hours,
+            config.ctrack.site,
         )
 
     @property
@@ -85,13 +87,13 @@ INSERT INTO calls(uniqueid, pbx, tracking_number, caller_number, caller_name, so
                   hangup_cause, first_time, recording, visit_id, keyword, landing_page,
                   gclid, ga_client_id, visit_ambiguous, origin, ended_by,
                   caller_anonymous, consent_played, consent_reason,
-                  queue_wait_seconds, voicemail_seconds, answered_by, pool_region)
+                  queue_wait_seconds, voicemail_seconds, answered_by, pool_region, site)
 VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source, :channel,
         :started_at, :answered_at, :ended_at, :ring_seconds, :talk_seconds, :disposition,
         :hangup_cause, :first_time, :recording, :visit_id, :keyword, :landing_page,
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
         :caller_anonymous, :consent_played, :consent_reason,
-        :queue_wait_seconds, :voicemail_seconds, :answered_by, :pool_region)
+        :queue_wait_seconds, :voicemail_seconds, :answered_by, :pool_region, :site)
 ON CONFLICT(uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
@@ -105,7 +107,7 @@ ON CONFLICT(uniqueid) DO UPDATE SET
     caller_anonymous = excluded.caller_anonymous, consent_played = excluded.consent_played,
     consent_reason = excluded.consent_reason,
     queue_wait_seconds = excluded.queue_wait_seconds, voicemail_seconds = excluded.voicemail_seconds,
-    answered_by = excluded.answered_by, pool_region = excluded.pool_region
+    answered_by = excluded.answered_by, pool_region = excluded.pool_region, site = excluded.site
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 """
 
@@ -154,6 +156,7 @@ def _params(record: CallRecord, rules: CallRules, origin: str, first_time: bool 
         "queue_wait_seconds": _int(extra.get("queue_wait_seconds")),
         "voicemail_seconds": _int(extra.get("voicemail_seconds")),
         "answered_by": extra.get("answered_by"),
+        "site": rules.site,
     }
 
 
@@ -230,6 +233,7 @@ class CallFilter:
     first_time: bool | None = None
     search: str | None = None  # part of the caller's number or name
     words: str | None = None  # every one of these words is in the call's transcript
+    site: str | None = None  # recorded by this site ([ctrack] site); None = every site
 
 
 def find_calls(
@@ -252,6 +256,9 @@ def find_calls(
     if filters.source:
         where.append("source = ?")
         params.append(filters.source)
+    if filters.site is not None:
+        where.append("site = ?")
+        params.append(filters.site)
     if filters.disposition:
         if filters.disposition not in DISPOSITION_FILTERS:
             raise ValueError(

@@ -38,6 +38,7 @@ CALL_TABLE = (
 )
 @click.option("--lead-status", type=click.Choice(LEAD_STATUS_FILTERS), default=None, help="Only calls with it.")
 @click.option("--tag", default=None, help="Only calls with this tag.")
+@click.option("--site", default=None, help="Only the calls of this site ([ctrack] site); default: every site.")
 @json_option
 @pass_ctx
 def calls(
@@ -48,6 +49,7 @@ def calls(
     words: str | None,
     lead_status: str | None,
     tag: str | None,
+    site: str | None,
     as_json: bool,
 ) -> None:
     """List calls, newest first."""
@@ -60,6 +62,7 @@ def calls(
             words=words,
             lead_status=lead_status,
             tag=tag,
+            site=site,
         ),
         limit=limit,
     )

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -32,8 +31,8 @@ class Context:
         return self._config
 
     @property
-    def database_path(self) -> Path:
-        return Path(self._db_path) if self._db_path else self.config.database_path
+    def database_path(self) -> db.Target:
+        return db.target(self._db_path) if self._db_path else self.config.database_path
 
     def connect(self, *, create: bool = False, upgrade: bool = False) -> sqlite3.Connection:
         """The database, checked to be at the current schema version (or upgraded)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ctrack.cli import cli
@@ -14,10 +16,10 @@ from ctrack.store import backup, db
 def init(ctx: Context) -> None:
     """Create the database and its folders, or bring them up to date (safe to repeat)."""
     path = ctx.database_path
-    existed = path.exists()
+    existed = db.is_url(path) or Path(path).exists()
     conn = ctx.connect(create=True, upgrade=True)
     verb = "up to date" if existed else "created"
-    click.echo(f"database {path} {verb} (schema v{db.schema_version(conn)})")
+    click.echo(f"database {db.describe(path)} {verb} (schema v{db.schema_version(conn)})")
 
 
 @cli.group("db")
@@ -51,3 +53,22 @@ def db_backup(ctx: Context, file: str, force: bool) -> None:
     source = location if backup.is_postgres(location or "") else ctx.database_path
     made = backup.backup(source, file, force=force)
     click.echo(f"backed up {source} to {made.path} (schema v{made.schema_version}, {made.size} bytes)")
+
+
+@db_group.command("copy")
+@click.option("--to", "to", required=True, metavar="URL", help="the empty PostgreSQL database, postgresql://…")
+@pass_ctx
+def db_copy(ctx: Context, to: str) -> None:
+    """Copy this SQLite database, whole, into an empty PostgreSQL database (refuses a
+    non-empty one); then point [ctrack] database at it."""
+    from ctrack.store.copy import copy
+
+    if not db.is_url(to):
+        raise db.DatabaseError(f"--to {to!r}: not a postgresql:// URL")
+    source = db.connect(ctx.database_path)
+    target = db.connect(to)
+    try:
+        written = copy(source, target, lambda table, rows: click.echo(f"{table}: {rows} rows"))
+    finally:
+        target.close()
+    click.echo(f"copied {written} rows from {db.describe(ctx.database_path)} to {db.describe(to)}")

@@ -102,9 +102,16 @@ def doctor(ctx: Context) -> None:
     try:
         conn = db.connect(ctx.database_path)
         db.ensure_current(conn)
-        checks.append((True, f"database {ctx.database_path} is at schema v{db.schema_version(conn)}"))
+        checks.append((True, f"database {db.describe(ctx.database_path)} is at schema v{db.schema_version(conn)}"))
     except db.DatabaseError as exc:
         checks.append((False, str(exc)))
+    if db.is_url(ctx.database_path):
+        from ctrack.store.spool import depth
+
+        waiting = depth(config.spool_path)
+        checks.append(
+            (not waiting, f"spool {config.spool_path}: {waiting or 0} writes waiting for PostgreSQL to come back")
+        )
     if config.pbx.type == "asterisk":
         from ctrack.asterisk.ami import check as ami_check
 

@@ -55,6 +55,9 @@ def _by_option(fn: Callable) -> Callable:
 
 
 def _filter_options(fn: Callable) -> Callable:
+    fn = click.option(
+        "--site", default=None, help="Only the calls of this site ([ctrack] site); default: all sites together."
+    )(fn)
     fn = click.option("--tag", default=None, help="Only calls with this tag.")(fn)
     return click.option(
         "--lead-status",
@@ -65,8 +68,8 @@ def _filter_options(fn: Callable) -> Callable:
     )(fn)
 
 
-def _filters(statuses: tuple[str, ...], tag: str | None) -> reports.ReportFilter:
-    return reports.ReportFilter(statuses or reports.DEFAULT_STATUSES, tag.strip() if tag else None)
+def _filters(statuses: tuple[str, ...], tag: str | None, site: str | None) -> reports.ReportFilter:
+    return reports.ReportFilter(statuses or reports.DEFAULT_STATUSES, tag.strip() if tag else None, site)
 
 
 def _period(ctx: Context, since: str | None, until: str | None) -> Period:
@@ -119,12 +122,13 @@ def report_sources(
     by: str,
     statuses: tuple[str, ...],
     tag: str | None,
+    site: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """Calls, outcomes, leads, value, spend, cost per lead and ROI by source or channel."""
     period = _period(ctx, since, until)
-    rows = reports.sources_report(_report_connection(ctx, period), period, by, _filters(statuses, tag))
+    rows = reports.sources_report(_report_connection(ctx, period), period, by, _filters(statuses, tag, site))
     columns = reports.SOURCE_COLUMNS if by == "source" else reports.CHANNEL_COLUMNS
 
     def table() -> None:
@@ -148,12 +152,13 @@ def report_leads(
     until: str | None,
     statuses: tuple[str, ...],
     tag: str | None,
+    site: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """Calls, value and cost per call by lead status (the lead row's cost is the cost per lead)."""
     period = _period(ctx, since, until)
-    rows = reports.status_report(_report_connection(ctx, period), period, _filters(statuses, tag))
+    rows = reports.status_report(_report_connection(ctx, period), period, _filters(statuses, tag, site))
     _output(rows, reports.STATUS_COLUMNS, as_json, as_csv)
 
 
@@ -168,12 +173,13 @@ def report_heatmap(
     until: str | None,
     statuses: tuple[str, ...],
     tag: str | None,
+    site: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """Calls and missed calls by weekday and hour (local time)."""
     period = _period(ctx, since, until)
-    cells = reports.heatmap(_report_connection(ctx, period), period, _filters(statuses, tag))
+    cells = reports.heatmap(_report_connection(ctx, period), period, _filters(statuses, tag, site))
 
     def table() -> None:
         grid = {(c["weekday"], c["hour"]): c for c in cells}
@@ -202,12 +208,13 @@ def report_daily(
     by: str,
     statuses: tuple[str, ...],
     tag: str | None,
+    site: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """The trend: calls, outcomes, leads, value and spend per day and source (or channel)."""
     period = _period(ctx, since, until)
-    rows = reports.daily_report(_report_connection(ctx, period), period, by, _filters(statuses, tag))
+    rows = reports.daily_report(_report_connection(ctx, period), period, by, _filters(statuses, tag, site))
     _output(rows, ("day", by, *reports.DAILY_COUNTS), as_json, as_csv)
 
 

@@ -526,14 +526,16 @@ def _call_filter(q: Mapping[str, str], period: Period) -> calls.CallFilter:
         first_time=flag("first_time"),
         search=(q.get("q") or "").strip()[:100] or None,
         words=(q.get("words") or "").strip()[:200] or None,
+        site=q.get("site") or None,
     )
 
 
 def _report_filter(q: Mapping[str, str]) -> reports.ReportFilter:
-    """?lead_status=S (one status; empty = all but spam) &tag=T."""
+    """?lead_status=S (one status; empty = all but spam) &tag=T &site=NAME ([ctrack] site;
+    empty = all sites together)."""
     status = q.get("lead_status") or ""
     tag = (q.get("tag") or "").strip()[:40] or None
-    return reports.ReportFilter((status,) if status else reports.DEFAULT_STATUSES, tag)
+    return reports.ReportFilter((status,) if status else reports.DEFAULT_STATUSES, tag, q.get("site") or None)
 
 
 def _mark_from(form: Mapping[str, Any], current_tags: list[str]) -> leads.Mark:

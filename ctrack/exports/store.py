@@ -17,13 +17,13 @@ from ctrack.exports.conversions import UPDATE_FIELDS, encode
 
 # A conversion: a call marked as a lead, by a person or a rule (the default rule: talked at
 # least [calls] qualified_seconds). Spam, not_lead and undecided calls are not.
-CONVERSION = "c.lead_status IS 'lead'"
+CONVERSION = "c.lead_status IS NOT DISTINCT FROM 'lead'"  # the same on SQLite and PostgreSQL
 
 # Its value before [conversions] value: the call's own, else its source's default.
 VALUE = "coalesce(c.value, (SELECT s.value FROM sources s WHERE s.name = c.source))"
 
 # The call's tags (table call_tags, ctrack/leads) as one JSON array, in name order.
-TAGS = "(SELECT json_group_array(tag) FROM (SELECT tag FROM call_tags t WHERE t.call_id = c.id ORDER BY tag))"
+TAGS = "(SELECT json_group_array(tag) FROM (SELECT tag FROM call_tags t WHERE t.call_id = c.id ORDER BY tag) AS ts)"
 
 UPDATED = "updated"  # outbox kind of a call.updated event, fanned out to the webhooks
 

@@ -128,7 +128,9 @@ def tags_of(conn: sqlite3.Connection, call_ids: list[int]) -> dict[int, list[str
 def write_field(conn: sqlite3.Connection, call_id: int, name: str, value: Any) -> None:
     if name == "tags":
         conn.execute("DELETE FROM call_tags WHERE call_id = ?", (call_id,))
-        conn.executemany("INSERT OR IGNORE INTO call_tags(call_id, tag) VALUES (?, ?)", [(call_id, t) for t in value])
+        conn.executemany(
+            "INSERT INTO call_tags(call_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING", [(call_id, t) for t in value]
+        )
     elif name in ("lead_status", "value", "note"):
         conn.execute(f"UPDATE calls SET {name} = ? WHERE id = ?", (value, call_id))
     else:
@@ -177,10 +179,10 @@ def insert_rule(conn: sqlite3.Connection, condition: str, actions: str, who: str
     _renumber(conn)
     conn.execute("UPDATE lead_rules SET position = position + 1 WHERE position >= ?", (at,))
     cur = conn.execute(
-        "INSERT INTO lead_rules(position, condition, actions, created_by) VALUES (?, ?, ?, ?)",
+        "INSERT INTO lead_rules(position, condition, actions, created_by) VALUES (?, ?, ?, ?) RETURNING id",
         (at, condition, actions, who),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
 def delete_rule(conn: sqlite3.Connection, rule_id: int) -> bool:

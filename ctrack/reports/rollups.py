@@ -1,6 +1,6 @@
 """The report roll-ups' time zone: rebuild them when the configured zone is not theirs.
 
-Triggers (migration 0003) keep daily_rollup and hourly_rollup exact on every call write,
+Triggers (migrations 0003, 0010, 0014) keep daily_rollup and hourly_rollup exact on every call write,
 bucketing by the offsets in tz_offsets. Those offsets belong to one zone; reports ask for
 the configured zone, and if it differs the offsets and roll-ups are rewritten here in one
 transaction (seconds on a million calls; it happens once per zone change).
@@ -17,26 +17,30 @@ _OFFSET = (
 )
 
 # One aggregation for the roll-up and for reports the roll-up cannot answer (a tag filter).
-DAILY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+# CASE rather than SQLite's sum(boolean) and IS: the same text runs on PostgreSQL
+# (store/dialect.py); GROUP BY positions, as PostgreSQL would group by a like-named column.
+_MISSED = "CASE WHEN c.disposition IN ('missed', 'busy', 'failed', 'voicemail') THEN 1 ELSE 0 END"
+DAILY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day, c.site AS site,
        coalesce(c.source, '') AS source, coalesce(c.channel, '') AS channel,
-       coalesce(c.lead_status, '') AS lead_status, count(*) AS calls, sum(c.disposition IS 'answered') AS answered,
-       sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed,
-       sum(c.disposition IS 'abandoned') AS abandoned, sum(c.first_time IS 1) AS first_time,
+       coalesce(c.lead_status, '') AS lead_status, count(*) AS calls,
+       sum(CASE WHEN c.disposition = 'answered' THEN 1 ELSE 0 END) AS answered, sum({_MISSED}) AS missed,
+       sum(CASE WHEN c.disposition = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
+       sum(CASE WHEN c.first_time = 1 THEN 1 ELSE 0 END) AS first_time,
        sum(coalesce(c.talk_seconds, 0)) AS talk_seconds, sum(coalesce(c.value, 0)) AS value
-FROM calls c {{where}} GROUP BY 1, 2, 3, 4"""
-HOURLY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day,
+FROM calls c {{where}} GROUP BY 1, 2, 3, 4, 5"""
+HOURLY_SELECT = f"""SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day, c.site AS site,
        CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hour, coalesce(c.lead_status, '') AS lead_status,
-       count(*) AS calls, sum(coalesce(c.disposition IN ('missed', 'busy', 'failed', 'voicemail'), 0)) AS missed
-FROM calls c {{where}} GROUP BY 1, 2, 3"""
+       count(*) AS calls, sum({_MISSED}) AS missed
+FROM calls c {{where}} GROUP BY 1, 2, 3, 4"""
 
 _REBUILD_DAILY = f"""
-INSERT INTO daily_rollup(day, source, channel, lead_status, calls, answered, missed, abandoned, first_time,
+INSERT INTO daily_rollup(day, site, source, channel, lead_status, calls, answered, missed, abandoned, first_time,
                          talk_seconds, value)
 {DAILY_SELECT.format(where="")}
 """
 
 _REBUILD_HOURLY = f"""
-INSERT INTO hourly_rollup(day, hour, lead_status, calls, missed)
+INSERT INTO hourly_rollup(day, site, hour, lead_status, calls, missed)
 {HOURLY_SELECT.format(where="")}
 """
 

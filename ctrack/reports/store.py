@@ -58,10 +58,12 @@ class ReportError(CtrackError):
 
 @dataclass(frozen=True, slots=True)
 class ReportFilter:
-    """Which calls a report counts: by lead status (spam left out by default) and tag."""
+    """Which calls a report counts: by lead status (spam left out by default), tag and site
+    ([ctrack] site; None = all sites together)."""
 
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     tag: str | None = None
+    site: str | None = None
 
     def __post_init__(self) -> None:
         bad = [s for s in self.statuses if s not in STATUS_CHOICES]
@@ -94,7 +96,7 @@ def _check_grouping(by: str) -> None:
 
 def _rows(table: str, period: Period, filters: ReportFilter) -> tuple[str, list[Any]]:
     """FROM … WHERE … over the roll-up (or, with a tag filter, the same aggregation of the
-    tagged calls), limited to the period and the lead statuses."""
+    tagged calls), limited to the period, the lead statuses and the site."""
     first, last = period.day_numbers()
     keys = filters.keys()
     params: list[Any] = []
@@ -112,7 +114,11 @@ def _rows(table: str, period: Period, filters: ReportFilter) -> tuple[str, list[
         )
         params += [period.start_ts, period.end_ts, filters.tag]
     where = f"day BETWEEN ? AND ? AND lead_status IN ({', '.join('?' * len(keys))})"
-    return f"FROM {source} WHERE {where}", [*params, first, last, *keys]
+    params += [first, last, *keys]
+    if filters.site is not None:
+        where += " AND site = ?"
+        params.append(filters.site)
+    return f"FROM {source} WHERE {where}", params
 
 
 def _money(value: float | None) -> float | None:
@@ -131,7 +137,10 @@ def derive(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _spend_by(conn: sqlite3.Connection, period: Period, by: str) -> dict[str, float]:
+def _spend_by(conn: sqlite3.Connection, period: Period, by: str, filters: ReportFilter = ALL) -> dict[str, float]:
+    """Spend per source or channel; none for one site, as spend is not kept per site."""
+    if filters.site is not None:
+        return {}
     key = "s.name" if by == "source" else "s.channel"
     rows = conn.execute(
         f"""
@@ -153,7 +162,8 @@ def sources_report(
     costs and ROI.
 
     A source with spend but no calls in the period is listed too (its cost per call is
-    unknown, not zero). Rows are ordered by calls, then spend, then name."""
+    unknown, not zero). Rows are ordered by calls, then spend, then name. Spend is not kept
+    per site, so a one-site report shows none."""
     _check_grouping(by)
     _check_zone(conn, period)
     rows_from, params = _rows("daily_rollup", period, filters)
@@ -169,7 +179,7 @@ def sources_report(
         for name, value in zip(_SUMMED, sums):
             row[name] += value
         seen_channels.setdefault(key, {})[channel] = sums[0]
-    spend = _spend_by(conn, period, by)
+    spend = _spend_by(conn, period, by, filters)
     for key in spend:
         groups.setdefault(key, dict.fromkeys(_SUMMED, 0))
     rows = []
@@ -211,7 +221,7 @@ def status_report(conn: sqlite3.Connection, period: Period, filters: ReportFilte
             f"SELECT lead_status, sum(calls), sum(value) {rows_from} GROUP BY lead_status", params
         )
     }
-    spend = sum(_spend_by(conn, period, "source").values()) or None
+    spend = sum(_spend_by(conn, period, "source", filters).values()) or None
     total = sum(c for c, _ in sums.values())
     rows = []
     for status in filters.statuses:
@@ -245,7 +255,8 @@ def heatmap(conn: sqlite3.Connection, period: Period, filters: ReportFilter = AL
 def daily_report(
     conn: sqlite3.Connection, period: Period, by: str = "source", filters: ReportFilter = ALL
 ) -> list[dict[str, Any]]:
-    """The trend: one row per local day and source (or channel) with calls or spend that day."""
+    """The trend: one row per local day and source (or channel) with calls or spend that day
+    (spend only for all sites together)."""
     _check_grouping(by)
     _check_zone(conn, period)
     first, last = period.day_numbers()
@@ -270,12 +281,13 @@ def daily_report(
                 "spend": None,
             }
     key_sql = "s.name" if by == "source" else "s.channel"
-    for iso_day, key, amount in conn.execute(
+    spend = conn.execute(
         f"""
             SELECT sp.day, {key_sql} AS k, sum(sp.amount) FROM spend sp JOIN sources s ON s.id = sp.source_id
             WHERE sp.day BETWEEN ? AND ? GROUP BY sp.day, k""",
         (period.first.isoformat(), period.last.isoformat()),
-    ):
+    )
+    for iso_day, key, amount in spend if filters.site is None else ():
         row = rows.setdefault(
             (iso_day, key), {"day": iso_day, by: key or None, **dict.fromkeys(COUNTS, 0), "value": 0.0, "spend": None}
         )

@@ -1,4 +1,11 @@
-"""Opening the database and upgrading its schema with numbered migrations."""
+"""Opening the database and upgrading its schema with numbered migrations.
+
+The database is a SQLite file (the embedded default) or a PostgreSQL server named by a
+postgresql:// URL ([ctrack] database); `connect` opens either, and PostgreSQL comes as
+store/pg.Connection, which job functions use exactly as a sqlite3.Connection. A migration
+NNNN_name.sql carries its PostgreSQL form beside it as NNNN_name.pg.sql: one numbered
+history, one schema version per database (PRAGMA user_version / table schema_version).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,15 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ctrack.errors import CtrackError
 
 T = TypeVar("T")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_PG_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.pg\.sql$")
+Target = str | Path  # a SQLite file, or a postgresql:// URL
+URL_SCHEMES = ("postgresql://", "postgres://")
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
@@ -34,6 +44,42 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def pg_migrations() -> dict[int, tuple[str, str]]:
+    """version -> (file name, SQL) of the PostgreSQL variants."""
+    found = {}
+    for entry in resources.files("ctrack.store.migrations").iterdir():
+        if m := _PG_MIGRATION.match(entry.name):
+            found[int(m.group(1))] = (entry.name, entry.read_text(encoding="utf-8"))
+    return found
+
+
+def is_url(target: object) -> bool:
+    """A postgresql:// URL rather than a SQLite file (psycopg is needed only then)."""
+    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+
+
+def target(text: str | Path) -> Target:
+    """A configured database as connect() takes it: the URL as written, or a file path."""
+    return text if is_url(text) else Path(text)
+
+
+def is_broken(conn: object) -> bool:
+    """The connection to a PostgreSQL server was lost (a SQLite file's never is)."""
+    raw = getattr(conn, "raw", None)
+    return raw is not None and bool(raw.closed or raw.broken)
+
+
+def is_postgresql(conn: object) -> bool:
+    return getattr(conn, "backend", None) == "postgresql"
+
+
+def describe(target: Target) -> str:
+    """The database as shown to the admin: the file, or the URL without its password."""
+    if not is_url(target):
+        return str(target)
+    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", str(target))
+
+
 def latest_version() -> int:
     return migrations()[-1][0]
 
@@ -44,13 +90,23 @@ def apply_pragmas(conn: sqlite3.Connection) -> None:
 
 
 def connect(
-    path: str | Path, *, create: bool = False, any_thread: bool = False, read_only: bool = False
+    path: Target, *, create: bool = False, any_thread: bool = False, read_only: bool = False
 ) -> sqlite3.Connection:
-    """A plain sqlite3 connection for short-lived processes (CLI, classic AGI).
+    """A plain sqlite3 connection for short-lived processes (CLI, classic AGI), or for a
+    postgresql:// URL the PostgreSQL connection that stands in for one (store/pg.py).
 
     any_thread: the connection is handed between threads (never used by two at once).
     read_only: for a process that may not write (Asterisk's user running the AGI script).
     """
+    if is_url(path):
+        try:
+            from ctrack.store import pg
+        except ImportError:
+            raise DatabaseError("a postgresql:// database needs psycopg: pip install 'ctrack[postgresql]'") from None
+        try:
+            return cast(sqlite3.Connection, pg.Connection(str(path)))
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{describe(path)}: cannot connect ({exc})") from None
     path = Path(path)
     if not create and not path.exists():
         raise DatabaseError(f"{path}: no database here (run `ctrack init`)")
@@ -104,11 +160,17 @@ def write(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]) -> T
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
+    if is_postgresql(conn):
+        if not conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 def upgrade(conn: sqlite3.Connection) -> list[int]:
     """Apply pending migrations, each in its own transaction; return the versions applied."""
+    if is_postgresql(conn):
+        return _upgrade_postgresql(conn)
     current = schema_version(conn)
     if current > latest_version():
         raise DatabaseError(
@@ -127,6 +189,39 @@ def upgrade(conn: sqlite3.Connection) -> list[int]:
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
             raise DatabaseError(f"migration {name} failed: {exc}") from None
+        applied.append(version)
+    return applied
+
+
+def _upgrade_postgresql(conn: sqlite3.Connection) -> list[int]:
+    """The same history from the .pg.sql variants; an advisory lock keeps two daemons
+    starting at once from applying a migration twice."""
+    variants = pg_migrations()
+    applied = []
+    for version, name, _ in migrations():
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(7366238)")  # 'ctrack' schema lock
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY)")
+            current = schema_version(conn)
+            if current > latest_version():
+                raise DatabaseError(
+                    f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
+                )
+            if version <= current:
+                conn.execute("COMMIT")
+                continue
+            if version not in variants:
+                raise DatabaseError(f"migration {name} has no PostgreSQL variant ({name[:-4]}.pg.sql)")
+            conn.script(variants[version][1])  # type: ignore[attr-defined]
+            conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise DatabaseError(f"migration {variants.get(version, (name,))[0]} failed: {exc}") from None
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         applied.append(version)
     return applied
 

@@ -5,6 +5,11 @@ A job is `def job(conn: sqlite3.Connection) -> T`, the same function the CLI run
 queued back to back inside one transaction (a burst of events costs one commit) with a
 savepoint per job (a failing job rolls back only itself), then resolves every future of the
 batch with one wake-up of the loop. Readers on their own connections never see half a batch.
+
+On PostgreSQL a writer may have a spool (store/spool.py): while the center is unreachable,
+jobs submitted with a Durable are kept there (their futures resolve with None) and the
+others fail at once with WriterUnavailable; the thread reconnects every RETRY_SECONDS and
+replays the spool, in order, before any newer write.
 """
 
 from __future__ import annotations
@@ -15,25 +20,32 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ctrack.store import db
+from ctrack.store.spool import Durable, Spool, replay_function
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
-_Item = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]
+_Item = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], Durable | None]
+_Outcomes = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+RETRY_SECONDS = 1.0
 
 
 class WriterClosed(RuntimeError):
     """The writer was closed; nothing more can be written."""
 
 
+class WriterUnavailable(db.DatabaseError):
+    """The database is unreachable and the write could not be spooled."""
+
+
 class Writer:
-    def __init__(self, path: str | Path, max_batch: int = 500):
-        self.path = Path(path)
+    def __init__(self, path: db.Target, max_batch: int = 500, spool: Spool | None = None):
+        self.path = db.target(path)
         self.max_batch = max_batch
+        self.spool = spool
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,12 +62,13 @@ class Writer:
         self._thread.start()
         await opened
 
-    def submit(self, job: Job[T]) -> asyncio.Future[T]:
-        """Queue a job; the returned future resolves once its batch is committed."""
+    def submit(self, job: Job[T], durable: Durable | None = None) -> asyncio.Future[T]:
+        """Queue a job; the returned future resolves once its batch is committed (or, for a
+        job with a Durable while the database is away, once it is in the spool: None)."""
         if self._closing or self._thread is None or self._loop is None:
             raise WriterClosed("the store writer is not running")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((job, future))
+        self._queue.put((job, future, durable))
         return future
 
     async def run(self, job: Job[T]) -> T:
@@ -78,6 +91,11 @@ class Writer:
     def backlog(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def spooled(self) -> int:
+        """Writes waiting in the spool for the database to come back."""
+        return self.spool.count if self.spool is not None else 0
+
     # -- the writer thread ----------------------------------------------------------------
 
     def _resolve(self, outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
@@ -92,7 +110,10 @@ class Writer:
     def _run(self, opened: asyncio.Future[None]) -> None:
         loop = self._loop
         assert loop is not None and self._stopped is not None
+        conn: sqlite3.Connection | None
         try:
+            if self.spool is not None:
+                self.spool.open()
             conn = db.connect(self.path)
         except BaseException as exc:
             loop.call_soon_threadsafe(opened.set_exception, exc)
@@ -101,7 +122,12 @@ class Writer:
         try:
             stop = False
             while not stop:
-                item = self._queue.get()
+                waiting = self.spool is not None and (conn is None or self.spool.count > 0)
+                try:
+                    item = self._queue.get(timeout=RETRY_SECONDS if waiting else None)
+                except queue.Empty:
+                    conn = self._replay(conn)
+                    continue
                 batch: list[_Item] = []
                 while item is not None:
                     batch.append(item)
@@ -113,12 +139,87 @@ class Writer:
                         break
                 if item is None:
                     stop = True
+                if self.spool is not None:
+                    conn = self._replay(conn)
                 if batch:
-                    outcomes = self._commit_batch(conn, batch)
+                    if conn is None or self.spooled:
+                        outcomes = self._spool_batch(batch)
+                    else:
+                        outcomes = self._commit_batch(conn, batch)
+                        if self.spool is not None and db.is_broken(conn):
+                            self._drop(conn)
+                            conn = None
+                            outcomes = self._spool_batch(batch, outcomes)
                     loop.call_soon_threadsafe(self._resolve, outcomes)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
+            if self.spool is not None:
+                self.spool.close()
             loop.call_soon_threadsafe(self._stopped.set_result, None)
+
+    # -- the spool (PostgreSQL away) ------------------------------------------------------
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        log.warning("the database is unreachable; durable writes go to the spool %s", self.spool and self.spool.path)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
+    def _spool_batch(self, batch: list[_Item], outcomes: _Outcomes | None = None) -> _Outcomes:
+        """Durable jobs into the spool (resolved with None); the rest fail as unavailable,
+        or keep the outcome their attempt had."""
+        assert self.spool is not None
+        before = {id(future): (result, error) for future, result, error in outcomes or []}
+        self.spool.append([durable for _, _, durable in batch if durable is not None])
+        unavailable = WriterUnavailable(f"{db.describe(self.path)}: unreachable; the write was not saved")
+        result: _Outcomes = []
+        for _, future, durable in batch:
+            if durable is not None:
+                result.append((future, None, None))
+            else:
+                result.append((future, *before.get(id(future), (None, unavailable))))
+        return result
+
+    def _replay(self, conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        """Reconnect if needed and replay the spool, oldest first; the connection, or None
+        while the database stays away."""
+        assert self.spool is not None
+        if conn is None:
+            try:
+                conn = db.connect(self.path)
+            except db.DatabaseError:
+                return None
+            log.warning("the database is back; replaying %d spooled writes", self.spool.count)
+        while self.spool.count:
+            entries = self.spool.head(self.max_batch)
+            try:
+                conn.execute("BEGIN")
+                for _, name, payload in entries:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        replay_function(name)(conn, payload)
+                        conn.execute("RELEASE job")
+                    except Exception:
+                        if db.is_broken(conn):
+                            raise
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                        log.exception("spooled write %s could not be replayed; dropped", name)
+                conn.execute("COMMIT")
+            except Exception:
+                if db.is_broken(conn):
+                    self._drop(conn)
+                    return None
+                log.exception("replaying the spool failed; trying again in %s s", RETRY_SECONDS)
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                return conn
+            self.spool.remove_through(entries[-1][0])
+        return conn
 
     def _commit_batch(
         self, conn: sqlite3.Connection, batch: list[_Item]
@@ -126,7 +227,7 @@ class Writer:
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job, future in batch:
+            for job, future, _ in batch:
                 conn.execute("SAVEPOINT job")
                 try:
                     result = job(conn)
@@ -144,7 +245,7 @@ class Writer:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            outcomes = [(future, None, exc) for _, future in batch]
+            outcomes = [(future, None, exc) for _, future, _ in batch]
         self.batches += 1
         self.jobs += len(batch)
         return outcomes

@@ -85,13 +85,25 @@ def test_missed_first_time_caller_alerts_by_mail_and_chat_but_spam_does_not(site
     result = site.pbx.call(NOANSWER, caller="15035550841", name="Pat Prospect", talk=2)
     assert not result.answered, result
     site.wait_calls("+15035550841")
-    wait_until(lambda: smtp.messages and chat.posts, timeout=20, message="the missed-call alert")
-    [mail] = smtp.messages  # the blocked callers' busy calls above were first-time calls too: no alert
+
+    def about_pat(items, text):
+        return [item for item in items if "Pat Prospect" in text(item)]
+
+    wait_until(
+        lambda: about_pat(smtp.messages, lambda m: m["Subject"]) and about_pat(chat.posts, lambda p: p["text"]),
+        timeout=20,
+        message="the missed-call alert",
+    )
+    # (the session PBX's Master.csv holds other tests' missed calls, which the CDR backstop
+    # may bring in as missed first-time calls with alerts of their own)
+    [mail] = about_pat(smtp.messages, lambda m: m["Subject"])
+    # the blocked callers' busy calls above were first-time calls too: no alert
+    assert not [m for m in smtp.messages if "555-0849" in m["Subject"] or "555-0832" in m["Subject"]]
     assert mail["Subject"] == "[ctrack] Missed call from a new caller: Pat Prospect ((503) 555-0841) via Billboard"
     body = mail.get_content()
     assert "A first-time caller was not answered" in body and "Tracking number: +15035550103" in body
-    assert smtp.sessions == [(True, "alerts@example.com")]
-    [post] = chat.posts
+    assert smtp.sessions and set(smtp.sessions) == {(True, "alerts@example.com")}
+    [post] = about_pat(chat.posts, lambda p: p["text"])
     assert post["text"].startswith("*[ctrack] Missed call from a new caller: Pat Prospect")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ctrack.calllog.store import CallRules, save_call
 from ctrack.catalog import store as catalog
@@ -88,7 +87,7 @@ SPEND = [
 ]
 
 
-def new_db(path: Path) -> sqlite3.Connection:
+def new_db(path: db.Target) -> sqlite3.Connection:
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     return conn
@@ -108,7 +107,7 @@ def add_spend(conn: sqlite3.Connection) -> None:
         )
 
 
-async def asave_calls(path: Path, records, rules: CallRules = CallRules(), origin: str = "ami") -> list[bool]:
+async def asave_calls(path: db.Target, records, rules: CallRules = CallRules(), origin: str = "ami") -> list[bool]:
     """Save records through the store writer and save_call, as the daemon does."""
     writer = Writer(path)
     await writer.start()
@@ -118,11 +117,11 @@ async def asave_calls(path: Path, records, rules: CallRules = CallRules(), origi
         await writer.close()
 
 
-def save_calls(path: Path, records, rules: CallRules = CallRules(), origin: str = "ami") -> list[bool]:
+def save_calls(path: db.Target, records, rules: CallRules = CallRules(), origin: str = "ami") -> list[bool]:
     return asyncio.run(asave_calls(path, records, rules, origin))
 
 
-def seeded(path: Path) -> sqlite3.Connection:
+def seeded(path: db.Target) -> sqlite3.Connection:
     conn = new_db(path)
     add_sources(conn)
     add_spend(conn)
@@ -130,7 +129,7 @@ def seeded(path: Path) -> sqlite3.Connection:
     return conn
 
 
-async def aseeded(path: Path) -> sqlite3.Connection:
+async def aseeded(path: db.Target) -> sqlite3.Connection:
     conn = new_db(path)
     add_sources(conn)
     add_spend(conn)

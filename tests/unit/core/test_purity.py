@@ -27,6 +27,7 @@ PURE = sorted(
             "freeswitch/acl.py",
             "geo/regions.py",
             "privacy/consent.py",
+            "store/dialect.py",
             "privacy/retention.py",
             "geo/report.py",
             "nap/extract.py",

@@ -210,6 +210,20 @@ async def test_downloads_are_formula_safe(board):
     assert (await client.get("/dashboard/reports/secrets.csv")).status == 404
 
 
+async def test_downloads_and_overview_filter_by_site_and_lead_status(board):
+    client, conn = board
+    await login(client)
+    conn.execute("UPDATE calls SET site = 'east' WHERE source = 'Google Ads'")
+    east = await (await client.get(f"/dashboard/reports/sources.json?{PERIOD}&site=east&lead_status=lead")).json()
+    assert [(r["source"], r["calls"], r["leads"], r["spend"]) for r in east] == [("Google Ads", 2, 2, None)]
+    every = await (await client.get(f"/dashboard/reports/sources.json?{PERIOD}&site=")).json()
+    assert sum(r["calls"] for r in every) == 9
+    heat = await (await client.get(f"/dashboard/reports/heatmap.json?{PERIOD}&site=east")).json()
+    assert sum(c["calls"] for c in heat) == 4
+    overview = await client.get(f"/dashboard/?{PERIOD}&site=nowhere")
+    assert overview.status == 200 and "Google Ads" not in await overview.text()
+
+
 async def test_recordings_play_and_stay_inside_their_folder(board):
     client, conn = board
     await login(client)

@@ -27,8 +27,8 @@ PERIOD = Period(date(2024, 3, 9), date(2024, 3, 11), TZ)
 
 
 @pytest.fixture
-def conn(tmp_path):
-    conn = seeded(tmp_path / "r.db")
+def conn(database):
+    conn = seeded(database)
     ensure_timezone(conn, TZ)
     yield conn
     conn.close()
@@ -200,10 +200,10 @@ def test_trend_fills_every_day_of_the_period(conn):
     ]
 
 
-def test_fall_back_hour_and_25_hour_day(tmp_path):
-    conn = new_db(tmp_path / "f.db")
+def test_fall_back_hour_and_25_hour_day(database):
+    conn = new_db(database)
     save_calls(
-        tmp_path / "f.db",
+        database,
         [
             call("a", "2024-11-03 05:30:00", "X", "+12125550100", "answered", 10),  # 01:30 EDT
             call("b", "2024-11-03 06:30:00", "X", "+12125550101", "missed"),  # 01:30 EST, the hour again
@@ -220,10 +220,10 @@ def test_fall_back_hour_and_25_hour_day(tmp_path):
     assert [(r["day"], r["calls"]) for r in reports.daily_report(conn, day)] == [("2024-11-03", 4)]
 
 
-def test_half_hour_zone(tmp_path):
-    conn = new_db(tmp_path / "k.db")
+def test_half_hour_zone(database):
+    conn = new_db(database)
     save_calls(
-        tmp_path / "k.db",
+        database,
         [
             call("a", "2024-01-01 18:29:59", "X", "+912255500001", "answered", 5),  # 23:59:59 IST
             call("b", "2024-01-01 18:30:00", "X", "+912255500002", "answered", 5),  # 00:00 IST on 01-02
@@ -267,15 +267,23 @@ def test_offset_segments_find_transitions_to_the_second():
 
 def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
     return (
-        conn.execute("SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY 1, 2, 3, 4").fetchall(),
-        conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY 1, 2, 3").fetchall(),
+        [
+            dict(r)
+            for r in conn.execute(
+                "SELECT * FROM daily_rollup WHERE calls != 0 ORDER BY day, site, source, channel, lead_status"
+            )
+        ],
+        [
+            dict(r)
+            for r in conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY day, site, hour, lead_status")
+        ],
     )
 
 
-def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tmp_path):
+def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(database):
     """CDR rows replaced by live ones with another source or outcome, late CDR calls that
     turn later calls into repeats, deletes: the trigger-kept roll-ups equal a full rebuild."""
-    path = tmp_path / "p.db"
+    path = database
     conn = new_db(path)
     ensure_timezone(conn, TZ)
     rnd = random.Random(7)
@@ -309,8 +317,8 @@ def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(tm
     for call_id, status, value in conn.execute("SELECT id, 'spam', 12.5 FROM calls WHERE id % 7 = 0").fetchall():
         db.write(conn, partial(leads.mark, call_id=call_id, request=leads.Mark(status, value=value), who="cli:t"))
     kept = _rollups(conn)
-    assert sum(r[4] for r in kept[0]) == 167
-    assert {r[3] for r in kept[0]} >= {"spam", "lead", ""} and sum(r[10] for r in kept[0]) > 0
+    assert sum(r["calls"] for r in kept[0]) == 167
+    assert {r["lead_status"] for r in kept[0]} >= {"spam", "lead", ""} and sum(r["value"] for r in kept[0]) > 0
     for sql, params in rebuild_statements(TZ):
         conn.execute(sql, params)
     assert _rollups(conn) == kept
@@ -363,6 +371,20 @@ def run(tmp_path):
         return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "r.db"), *args])
 
     return run
+
+
+def test_cli_site_filter_combines_with_lead_status(run, tmp_path):
+    period = ["--since", "2024-03-09", "--until", "2024-03-11"]
+    conn = db.connect(tmp_path / "r.db")
+    conn.execute("UPDATE calls SET site = 'east' WHERE source = 'Google Ads'")
+    conn.close()
+    leads_east = run("report", "sources", *period, "--site", "east", "--lead-status", "lead", "--json")
+    assert leads_east.exit_code == 0, leads_east.output
+    assert [(r["source"], r["calls"], r["leads"], r["spend"]) for r in json.loads(leads_east.output)] == [
+        ("Google Ads", 2, 2, None)  # spend is not kept per site
+    ]
+    unnamed = json.loads(run("report", "leads", *period, "--site", "", "--json").output)  # calls of site ''
+    assert {r["lead_status"]: r["calls"] for r in unnamed} == {"lead": 1, "not_lead": 0, "none": 2}
 
 
 def test_cli_sources_json_csv_and_table(run):

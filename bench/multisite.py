@@ -1,0 +1,286 @@
+"""Several sites on one PostgreSQL (issue 15): ingest, DNI lease writes, reports, drivers.
+
+    .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000]
+
+Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) and measures:
+  ingest     the call log's own write job (calllog.store.save_call: visit attribution,
+             repeat-caller check, the upsert, the roll-up triggers) through the store Writer,
+             --sites daemons at once, each with its own [ctrack] site and Writer, into one
+             PostgreSQL; against one Writer into SQLite (WAL) with the same calls, this run.
+             (The AMI parsing before it is the same code on both: bench/bench_ami_ingest.py.)
+  dni        DNI visit + lease saves (dni.store.save_visits, one new visit and grant each)
+             from 2 Writers (2 nodes) on one PostgreSQL: saves/s and per-batch latency.
+  reports    sources report and heatmap on --report-calls calls in PostgreSQL (inserted with
+             the PL/pgSQL roll-up triggers firing), 30 days and 2 years.
+  drivers    psycopg 3 (the driver ctrack uses, sync in the writer thread) against asyncpg:
+             a 500-row multi-VALUES insert and a one-row primary-key read, per second.
+Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.postgres import TestPostgres  # noqa: E402
+
+TZ = "America/New_York"
+
+
+def _records(site: int, calls: int, start: float) -> list:
+    from ctrack.core.model import CallRecord, Disposition
+
+    rnd = random.Random(site)
+    out = []
+    for i in range(calls):
+        at = start + i * 7 + rnd.random()
+        answered = rnd.random() < 0.75
+        out.append(
+            CallRecord(
+                f"site{site}-{i}",
+                tracking_number=f"+1971555{i % 200:04d}",
+                caller_number=f"+1503555{rnd.randrange(3000):04d}",
+                source="google-ads",
+                channel="paid_search",
+                started_at=at,
+                answered_at=at + 6 if answered else None,
+                ended_at=at + 6 + rnd.randrange(200),
+                disposition=Disposition.ANSWERED if answered else Disposition.MISSED,
+            )
+        )
+    return out
+
+
+def _prepare(target) -> None:
+    from ctrack.catalog import store as catalog
+    from ctrack.store import db
+
+    conn = db.connect(target, create=True)
+    db.upgrade(conn)
+    catalog.add_source(conn, "google-ads", "paid_search")
+    catalog.import_numbers(conn, [(i, catalog.NumberSpec(f"+1971555{i:04d}", source="google-ads")) for i in range(200)])
+    conn.close()
+
+
+async def _ingest(target, per_site: list[list], rules: list) -> float:
+    """Every site's calls through its own Writer at once; seconds until all are committed."""
+    from ctrack.calllog.store import save_call
+    from ctrack.store.writer import Writer
+
+    writers = [Writer(target) for _ in per_site]
+    for w in writers:
+        await w.start()
+    t0 = time.perf_counter()
+
+    async def site(writer, records, rule) -> None:
+        await asyncio.gather(*(writer.run(lambda c, r=r: save_call(c, r, rule)) for r in records))
+
+    await asyncio.gather(*(site(w, recs, rule) for w, recs, rule in zip(writers, per_site, rules)))
+    seconds = time.perf_counter() - t0
+    for w in writers:
+        await w.close()
+    return seconds
+
+
+def bench_ingest(pg: TestPostgres, calls: int, sites: int, tmp: Path) -> list[tuple]:
+    from ctrack.calllog.store import CallRules
+    from ctrack.store import db
+
+    start = time.time() - 86400
+    lite = tmp / "one-site.db"
+    _prepare(lite)
+    one = [_records(0, calls, start)]
+    sqlite_s = asyncio.run(_ingest(lite, one, [CallRules()]))
+    url = pg.new_database()
+    _prepare(url)
+    each = calls // sites
+    per_site = [_records(s, each, start) for s in range(sites)]
+    pg_s = asyncio.run(_ingest(url, per_site, [CallRules(site=f"site{s}") for s in range(sites)]))
+    conn = db.connect(url)
+    stored = conn.execute("SELECT count(*), count(DISTINCT site) FROM calls").fetchone()
+    conn.close()
+    assert tuple(stored) == (each * sites, sites), stored
+    return [
+        ("ingest, 1 site, SQLite", calls / sqlite_s, f"{calls} calls in {sqlite_s:.2f} s"),
+        (
+            f"ingest, {sites} sites, PostgreSQL",
+            each * sites / pg_s,
+            f"{each * sites} calls in {pg_s:.2f} s; {100 * (each * sites / pg_s) / (calls / sqlite_s):.0f}% of SQLite",
+        ),
+    ]
+
+
+def bench_dni(pg: TestPostgres, visits: int) -> list[tuple]:
+    from ctrack.catalog import store as catalog
+    from ctrack.dni.attribution import Touch, Visit
+    from ctrack.dni.pools import Grant, GrantKind
+    from ctrack.dni.store import save_visits
+    from ctrack.store import db
+    from ctrack.store.writer import Writer
+
+    url = pg.new_database()
+    conn = db.connect(url)
+    db.upgrade(conn)
+    catalog.add_pool(conn, "web", "example.test")
+    conn.close()
+    now = time.time()
+
+    async def run() -> tuple[float, list[float]]:
+        nodes = [Writer(url), Writer(url)]
+        for w in nodes:
+            await w.start()
+        latencies: list[float] = []
+
+        async def one(node: Writer, i: int) -> None:
+            visit = Visit(f"v{i}", "example.test", now, now, Touch(landing_page="/"), "Direct", "direct")
+            grant = Grant(f"v{i}", "web", f"+1503555{i % 9000:04d}", GrantKind.LEASE, now + i * 1e-3, now + 1800)
+            t = time.perf_counter()
+            await node.run(lambda c: save_visits(c, [(visit, grant, True)], [(grant, True)]))
+            latencies.append(time.perf_counter() - t)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(nodes[i % 2], i) for i in range(visits)))
+        seconds = time.perf_counter() - t0
+        for w in nodes:
+            await w.close()
+        return seconds, latencies
+
+    seconds, latencies = asyncio.run(run())
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    return [("DNI saves, 2 nodes, PostgreSQL", visits / seconds, f"{visits} visits; p99 commit wait {p99:.0f} ms")]
+
+
+def bench_reports(pg: TestPostgres, calls: int, runs: int = 5) -> list[tuple]:
+    from ctrack.core.period import Period
+    from ctrack.reports import store as reports
+    from ctrack.reports.rollups import ensure_timezone
+    from ctrack.store import db
+
+    url = pg.new_database()
+    conn = db.connect(url)
+    db.upgrade(conn)
+    db.write(conn, lambda c: ensure_timezone(c, TZ))
+    first = date(2023, 1, 1)
+    start = 1672549200.0  # 2023-01-01 00:00 EST
+    t0 = time.perf_counter()
+    conn.execute(
+        """
+        INSERT INTO calls(uniqueid, caller_number, source, channel, started_at, answered_at, ended_at,
+                          talk_seconds, disposition, first_time, lead_status, site)
+        SELECT 'r' || i, '+1212' || lpad((i * 7919 % 250000)::text, 7, '0'),
+               (ARRAY['Google Ads', 'Yelp', 'Radio', 'Google Business Profile'])[1 + i % 4],
+               (ARRAY['paid_search', 'referral', 'radio', 'gbp'])[1 + i % 4],
+               ? + i * (730.0 * 86400 / ?), NULL, ? + i * (730.0 * 86400 / ?) + 60, (i % 300),
+               (ARRAY['answered', 'answered', 'answered', 'missed', 'abandoned'])[1 + i % 5],
+               (i % 3 = 0)::int, CASE WHEN i % 300 >= 60 THEN 'lead' END, 'site' || (i % 10)
+        FROM generate_series(1::bigint, ?) AS i""",
+        (start, calls, start, calls, calls),
+    )
+    conn.execute("ANALYZE")
+    built = time.perf_counter() - t0
+    last = first + timedelta(days=729)
+    rows: list[tuple] = [("reports: insert with triggers", calls / built, f"{calls:,} calls in {built:.0f} s")]
+    for label, period in (("2 years", Period(first, last, TZ)), ("30 days", Period(last - timedelta(29), last, TZ))):
+        for name, fn in (
+            ("sources report", lambda p=period: reports.sources_report(conn, p)),
+            ("heatmap", lambda p=period: reports.heatmap(conn, p)),
+            (
+                "sources report, 1 site",
+                lambda p=period: reports.sources_report(conn, p, filters=reports.ReportFilter(site="site3")),
+            ),
+        ):
+            fn()
+            samples = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn()
+                samples.append((time.perf_counter() - t) * 1000)
+            rows.append(
+                (f"{name}, {label}", None, f"median {statistics.median(samples):.1f} ms, max {max(samples):.1f} ms")
+            )
+    conn.close()
+    return rows
+
+
+def bench_drivers(pg: TestPostgres, rounds: int = 40) -> list[tuple]:
+    import asyncpg
+    import psycopg
+
+    url = pg.new_database()
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE TABLE t (id bigint PRIMARY KEY, a text, b double precision)")
+    batch = 500
+    rows = [(i, f"row {i}", i * 0.5) for i in range(rounds * batch)]
+    out = []
+    with psycopg.connect(url, autocommit=True) as c:
+        t = time.perf_counter()
+        for r in range(rounds):
+            chunk = rows[r * batch : (r + 1) * batch]
+            marks = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            c.execute(f"INSERT INTO t VALUES {marks}", [v for row in chunk for v in row])
+        ins = rounds * batch / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(2000):
+            c.execute("SELECT a FROM t WHERE id = %s", (i,)).fetchone()
+        reads = 2000 / (time.perf_counter() - t)
+        c.execute("TRUNCATE t")
+    out += [("driver psycopg 3: rows inserted", ins, "500-row statements"), ("driver psycopg 3: PK reads", reads, "")]
+
+    async def with_asyncpg() -> tuple[float, float]:
+        c = await asyncpg.connect(url)
+        t = time.perf_counter()
+        for r in range(rounds):
+            chunk = rows[r * batch : (r + 1) * batch]
+            marks = ", ".join(f"(${3 * k + 1}, ${3 * k + 2}, ${3 * k + 3})" for k in range(len(chunk)))
+            await c.execute(f"INSERT INTO t VALUES {marks}", *[v for row in chunk for v in row])
+        ins = rounds * batch / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(2000):
+            await c.fetchrow("SELECT a FROM t WHERE id = $1", i)
+        reads = 2000 / (time.perf_counter() - t)
+        await c.close()
+        return ins, reads
+
+    ins, reads = asyncio.run(with_asyncpg())
+    out += [("driver asyncpg: rows inserted", ins, "500-row statements"), ("driver asyncpg: PK reads", reads, "")]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=6000, help="calls ingested (split over the sites)")
+    parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--visits", type=int, default=4000)
+    parser.add_argument("--report-calls", type=int, default=500_000)
+    args = parser.parse_args()
+    pg = TestPostgres()
+    pg.start()
+    load = os.getloadavg()[0]
+    try:
+        with tempfile.TemporaryDirectory(prefix="ctrack-bench-multisite-") as tmp:
+            rows = bench_ingest(pg, args.calls, args.sites, Path(tmp))
+        rows += bench_dni(pg, args.visits)
+        rows += bench_drivers(pg)
+        rows += bench_reports(pg, args.report_calls)
+    finally:
+        pg.stop()
+    print(f"\nmultisite on PostgreSQL 15 (throw-away cluster, fsync off), {os.cpu_count()} CPUs, load {load:.2f}\n")
+    print(f"| {'measure':<40} | {'per second':>10} | notes")
+    print(f"|{'-' * 42}|{'-' * 12}|------")
+    for name, rate, note in rows:
+        print(f"| {name:<40} | {'-' if rate is None else f'{rate:,.0f}':>10} | {note}")
+
+
+if __name__ == "__main__":
+    main()

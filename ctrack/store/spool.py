@@ -1,0 +1,89 @@
+"""The local durable spool: writes that must not be lost while PostgreSQL is unreachable.
+
+A daemon on PostgreSQL keeps a small SQLite file beside it ([ctrack] spool). A job submitted
+with a `Durable` — the dotted name of a replay function and a JSON payload that is enough to
+redo the job — goes there when its batch cannot reach the center; once the center answers
+again, the writer thread replays the spool in order, oldest first, before anything newer.
+Replay functions must be idempotent (a call is saved once per uniqueid, whatever the count
+of replays), so a write that did commit just before the link dropped does no harm replayed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# (module:function, payload): the function is called as fn(conn, payload) inside a transaction.
+Durable = tuple[str, dict[str, Any]]
+
+
+def replay_function(name: str) -> Callable[[sqlite3.Connection, dict[str, Any]], Any]:
+    module, _, attr = name.partition(":")
+    fn: Callable[[sqlite3.Connection, dict[str, Any]], Any] = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+class Spool:
+    """The spool file; used from the writer thread only (depth() may be read from anywhere)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self.count = 0
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # a spooled call survives a power cut
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY, at REAL NOT NULL, "
+            "fn TEXT NOT NULL, payload TEXT NOT NULL)"
+        )
+        self._conn = conn
+        self.count = conn.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def append(self, items: list[Durable]) -> None:
+        assert self._conn is not None
+        now = time.time()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT INTO spool(at, fn, payload) VALUES (?, ?, ?)",
+                [(now, fn, json.dumps(payload)) for fn, payload in items],
+            )
+        self.count += len(items)
+
+    def head(self, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT seq, fn, payload FROM spool ORDER BY seq LIMIT ?", (limit,))
+        return [(seq, fn, json.loads(payload)) for seq, fn, payload in rows]
+
+    def remove_through(self, seq: int) -> None:
+        assert self._conn is not None
+        self._conn.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
+        self.count = self._conn.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+
+def depth(path: str | Path) -> int | None:
+    """Entries waiting in a spool file (for `ctrack doctor`); None when there is no spool."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM spool").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
