@@ -10,6 +10,12 @@ mod_cdr_csv row into a record, so calls missed while the listener was away mean 
 'Answered' means the business line picked up (the leg was bridged), not that the inbound
 leg was answered: record_session and a consent prompt pre-answer it with early media.
 Only an answered call lists a recording (see _answered_audio).
+
+A pass-through number (CTRACK_GOTO set) leaves ctrack's extension by `transfer`: the leg keeps
+its UUID and every variable, and whatever the admin's dialplan does next (an IVR answering, a
+bridge to a ring group or a queue member) lands on the same leg, so it still makes one record.
+Bridged there is answered, as anywhere; answered by the PBX but never bridged (an IVR or an
+announcement, the caller left before reaching a person) is pbx_answered, as on Asterisk.
 """
 
 from __future__ import annotations
@@ -50,8 +56,13 @@ def classify(
     cause: str | None,
     last_app: str | None,
     caller_hung_up: bool,
+    pbx_answered: bool = False,
 ) -> Disposition:
-    """The disposition of a finished inbound leg from what FreeSWITCH recorded about it."""
+    """The disposition of a finished inbound leg from what FreeSWITCH recorded about it.
+
+    pbx_answered: the leg passed through to the admin's dialplan and was answered there
+    (answer_uepoch); only the ring and dial outcomes above it come first, as on Asterisk.
+    """
     if last_app == "voicemail" and not bridged:
         return Disposition.VOICEMAIL
     if bridged or dialstatus == "SUCCESS":
@@ -59,6 +70,8 @@ def classify(
     for code in (dialstatus, originate, cause):
         if code in _OUTCOMES:
             return _OUTCOMES[code]
+    if pbx_answered:
+        return Disposition.PBX_ANSWERED
     if not dialstatus and not originate and caller_hung_up:
         return Disposition.ABANDONED  # the caller hung up before the business line was rung
     return Disposition.FAILED
@@ -111,6 +124,9 @@ def completed_call(
         cause=cause,
         last_app=_text(event, "variable_last_app"),
         caller_hung_up=who.startswith("recv_") if who else cause == "NORMAL_CLEARING",
+        # Only after a pass-through: on ctrack's own route the prompt and record_session only
+        # pre-answer, so answer_uepoch comes from the bridge (or a blocked caller's treatment).
+        pbx_answered=answered is not None and bool(event.get("variable_" + v.GOTO)),
     )
     answered_at = None
     if disposition is Disposition.ANSWERED:

@@ -6,6 +6,8 @@ When the decision says record it plays the consent prompt and, once it has finis
 starts `record_session` (each step waits for its own completion, bounded in time).
 Then it says `exit`, and the rendered dialplan (which set `socket_resume=true` and default
 CTRACK_FORWARD / CTRACK_RING_TIMEOUT before the socket) goes on to bridge ${CTRACK_FORWARD}.
+A pass-through number (forward goto:…) instead ends with `transfer EXTEN XML CONTEXT` into
+the admin's own dialplan, after the same prompt and recording (see transfer_target).
 
 So the dialplan, not ctrack, rings the phone: if ctrack is down FreeSWITCH cannot connect and
 carries on; if ctrack is slow, fails or sees garbage, it hangs up the socket and the dialplan
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 from ctrack.core import variables as v
 from ctrack.freeswitch import esl_protocol as esl
 from ctrack.freeswitch.connection import EslClosed, EslConnection
-from ctrack.route.rules import RouteDecision
+from ctrack.route.rules import RouteDecision, goto_parts
 from ctrack.spam.rules import BUSY, HANGUP
 
 if TYPE_CHECKING:
@@ -99,6 +101,16 @@ def request_from_channel(data: dict[str, str], at: float) -> RouteRequest:
     )
 
 
+def transfer_target(goto: str) -> str:
+    """`transfer`'s argument for a pass-through goto: EXTEN XML CONTEXT.
+
+    FreeSWITCH has no priorities (an extension's actions run from the first), so a PRIORITY
+    in goto:CONTEXT,EXTEN,PRIORITY has no meaning here and is left out.
+    """
+    context, exten, _priority = goto_parts(goto)
+    return f"{exten} XML {context}"
+
+
 def session_plan(decision: RouteDecision, recording_directory: str) -> list[tuple[str, str]]:
     """The applications to run on the channel, in order, as (name, argument)."""
     variables = decision.variables()
@@ -112,7 +124,7 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
         # One stereo file: the caller on the left channel, the business line on the right,
         # transcribed apart and labelled (ctrack.transcription.engine.transcribe_call).
         variables["RECORD_STEREO"] = "true"
-    if decision.whisper:
+    if decision.whisper and not decision.goto:
         # Played to the business line after it answers and before it hears the caller.
         variables["bridge_pre_execute_bleg_app"] = "playback"
         variables["bridge_pre_execute_bleg_data"] = decision.whisper
@@ -130,6 +142,12 @@ def session_plan(decision: RouteDecision, recording_directory: str) -> list[tupl
         if decision.consent_prompt:
             steps.append(("playback", decision.consent_prompt))
         steps.append(("record_session", variables[v.RECORDING_FILE]))
+    if decision.goto:
+        # socket_resume off first: with it on, the socket application puts the channel back
+        # into ctrack's extension when it ends (CS_EXECUTE), undoing the transfer's CS_ROUTING,
+        # and the business line would ring. Set only now, so a failure before this point
+        # still hands the call back to the dialplan.
+        steps += [("set", "socket_resume=false"), ("transfer", transfer_target(decision.goto))]
     return steps
 
 
@@ -196,6 +214,9 @@ class OutboundSession:
         call back so the dialplan rings the phone.
         """
         for app, arg in plan:
+            if app == "transfer":
+                await self._transfer(arg)
+                return
             if not await self._run(app, arg):
                 log.warning(
                     "%s: %s still running after %g s; handing the call back without the steps after it",
@@ -224,6 +245,22 @@ class OutboundSession:
         if self.hung_up:
             raise EslClosed("the caller hung up")
         return True
+
+    async def _transfer(self, target: str) -> None:
+        """The last step of a pass-through: the call leaves the socket for the admin's dialplan.
+
+        FreeSWITCH may end the socket application as soon as the channel is routed anew, so a
+        connection closed after the transfer was queued is success. A transfer FreeSWITCH
+        refuses turns socket_resume back on, so the dialplan rings the business line.
+        """
+        try:
+            await self._run("transfer", target)
+        except esl.EslProtocolError:
+            await self._run("set", "socket_resume=true")
+            raise
+        except EslClosed:
+            if self.hung_up:
+                raise
 
     def _note(self, frame: esl.Frame) -> None:
         """Remember what events say: an application finished, the caller hung up."""

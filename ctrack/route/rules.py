@@ -164,6 +164,13 @@ def pass_through_target(forward: str, did: str) -> str:
     return f"{m['context']},{exten},{m['priority'] or 1}"
 
 
+def goto_parts(goto: str) -> tuple[str, str, str]:
+    """(context, exten, priority) of a decision's goto (pass_through_target's value), for a PBX
+    that names the target its own way (FreeSWITCH: `transfer EXTEN XML CONTEXT`)."""
+    context, exten, priority = goto.split(",")
+    return context, exten, priority
+
+
 def forward_dial_string(forward: str | None, settings: RouteSettings) -> str:
     """A forward target as a dial string: dial strings pass through, numbers use the template."""
     if not forward or is_pass_through(forward):

@@ -289,12 +289,26 @@ class OutboundCall:
     CHANNEL_HANGUP, then the captured disconnect notice, and close: without `linger`
     FreeSWITCH does not wait). `park_first` sends the captured CHANNEL_PARK before the first
     reply, as in the abandoned capture.
+
+    Where the call goes after the socket (`after_socket`), as socket_function decides once
+    the park loop ends: with socket_resume true it sets CS_EXECUTE, so the rest of ctrack's
+    extension runs (the bridge to the business line), even after a `transfer` had set
+    CS_ROUTING; with socket_resume false a transferred channel is routed anew into the
+    transfer's target. `socket_resume` starts true, as the rendered dialplan sets it, and
+    follows `set` / `multiset`. `transfer` completes at once (switch_ivr_session_transfer only
+    swaps the caller profile and sets the state); `close_on_transfer` then ends the
+    connection from FreeSWITCH's side, the other thing FreeSWITCH may do once the channel
+    leaves the park loop. `refuse` answers '-ERR' to an execute of that application.
     """
 
     capture: str = OUTBOUND[0]
     hangup_on: str | None = None
     park_first: bool = True
     playback_seconds: float = 2.0
+    close_on_transfer: bool = False
+    refuse: str | None = None
+    socket_resume: bool = True
+    transferred_to: str | None = None
     commands: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     closed_by_ctrack: bool = False
@@ -334,6 +348,10 @@ class OutboundCall:
                     elif line == "sendmsg" and headers.get("call-command") == "execute":
                         app = headers["execute-app-name"]
                         arg = body.decode() if body else headers.get("execute-app-arg", "")
+                        if app == self.refuse:
+                            writer.write(reply("-ERR invalid application"))
+                            await writer.drain()
+                            continue
                         writer.write(ok)
                         lock = headers.get("event-lock", "").lower() == "true"
                         self._queue.append((app, arg, headers.get("event-uuid", ""), lock))
@@ -381,9 +399,31 @@ class OutboundCall:
                 while self._queue and not lock:  # switch_ivr_parse_all_events
                     await self._run_app(*self._queue.pop(0))
         else:
+            self._note_variables(app, arg)
             await asyncio.sleep(0)
         run.ended = loop.time()
         self._send(edit_event(self._complete, Application=app, Application_Data=arg, Application_UUID=uid))
+        if app == "transfer":
+            self.transferred_to = arg
+            if self.close_on_transfer:
+                self._reset = True
+                self._writer.close()
+
+    def _note_variables(self, app: str, arg: str) -> None:
+        """Follow socket_resume through `set` and `multiset` (^^<delim>name=value...)."""
+        pairs = [arg] if app == "set" else arg[3:].split(arg[2]) if app == "multiset" and arg.startswith("^^") else []
+        for pair in pairs:
+            name, _, value = pair.partition("=")
+            if name == "socket_resume":
+                self.socket_resume = value.lower() in ("true", "yes", "on", "1")
+
+    def after_socket(self) -> str | None:
+        """Where the channel goes once the socket application returns (see the class doc)."""
+        if self._hung_up:
+            return None
+        if self.socket_resume:
+            return "ctrack extension"
+        return f"transfer {self.transferred_to}" if self.transferred_to else None
 
     def _send(self, data: bytes) -> None:
         if not self._writer.is_closing():

@@ -69,8 +69,17 @@ def test_rendered_dialplan_sets_defaults_before_asking_ctrack():
 )
 def test_only_tracking_numbers_match(dialed, matches):
     root = ET.fromstring(render_dialplan(fs_config(), NUMBERS))
-    pattern = root.find(".//condition").get("expression")
+    pattern = root.find(".//condition[@field='destination_number']").get("expression")
     assert bool(re.match(pattern, dialed)) is matches
+
+
+def test_a_call_ctrack_has_seen_passes_the_extension_by():
+    """A pass-through back into this context (CTRACK_DID already set when the transfer hunts
+    it again) must reach the admin's extensions, not ctrack's socket a second time."""
+    first = ET.fromstring(render_dialplan(fs_config(), NUMBERS)).find(".//condition")
+    assert (first.get("field"), first.get("expression")) == ("${%s}" % v.DID, "^$")
+    assert not first.findall("action")  # a guard only; the actions follow the DID match
+    assert not re.match(first.get("expression"), "15035550142") and re.match(first.get("expression"), "")
 
 
 def test_values_are_xml_escaped():
