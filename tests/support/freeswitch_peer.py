@@ -296,9 +296,10 @@ class OutboundCall:
     CS_ROUTING; with socket_resume false a transferred channel is routed anew into the
     transfer's target. `socket_resume` starts true, as the rendered dialplan sets it, and
     follows `set` / `multiset`. `transfer` completes at once (switch_ivr_session_transfer only
-    swaps the caller profile and sets the state); `close_on_transfer` then ends the
-    connection from FreeSWITCH's side, the other thing FreeSWITCH may do once the channel
-    leaves the park loop. `refuse` answers '-ERR' to an execute of that application.
+    swaps the caller profile and sets the state); `close_on_transfer` instead ends the
+    connection from FreeSWITCH's side before its CHANNEL_EXECUTE_COMPLETE is sent, the worst
+    FreeSWITCH may do once the channel leaves the park loop (listener_run flushes the
+    events still queued). `refuse` answers '-ERR' to an execute of that application.
     """
 
     capture: str = OUTBOUND[0]
@@ -335,7 +336,7 @@ class OutboundCall:
                     try:
                         command = await read_command(reader)
                     except asyncio.IncompleteReadError:
-                        self.closed_by_ctrack = True
+                        self.closed_by_ctrack = not self._reset  # not our own close_on_transfer
                         return
                     self.commands.append(command)
                     line, headers, body = command
@@ -402,12 +403,13 @@ class OutboundCall:
             self._note_variables(app, arg)
             await asyncio.sleep(0)
         run.ended = loop.time()
-        self._send(edit_event(self._complete, Application=app, Application_Data=arg, Application_UUID=uid))
         if app == "transfer":
             self.transferred_to = arg
-            if self.close_on_transfer:
+            if self.close_on_transfer:  # listener_run's flush_listener drops the queued events
                 self._reset = True
                 self._writer.close()
+                return
+        self._send(edit_event(self._complete, Application=app, Application_Data=arg, Application_UUID=uid))
 
     def _note_variables(self, app: str, arg: str) -> None:
         """Follow socket_resume through `set` and `multiset` (^^<delim>name=value...)."""

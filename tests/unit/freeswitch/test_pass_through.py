@@ -112,7 +112,7 @@ async def test_an_explicit_exten_and_an_unrecorded_number():
 async def test_freeswitch_closing_the_socket_after_the_transfer_is_success(caplog):
     caplog.set_level(logging.INFO, logger="ctrack.freeswitch.outbound")
     call = await call_through(OutboundCall(playback_seconds=0.1, close_on_transfer=True), router())
-    assert call.after_socket() == "transfer 15035550142 XML ivr-menu"
+    assert call.after_socket() == "transfer 15035550142 XML ivr-menu" and not call.closed_by_ctrack
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
