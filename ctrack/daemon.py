@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from ctrack.privacy.service import purge_daily
 from ctrack.route.rules import VisitLookup
 from ctrack.services import Services
 from ctrack.store import db
+from ctrack.store.writer import WriterUnavailable
 from ctrack.web.app import create_app, start_http
 
 if TYPE_CHECKING:
@@ -74,12 +76,21 @@ class Daemon:
 
     async def start(self) -> None:
         services = self.services
-        conn = db.connect(services.db_path, create=True)
         try:
-            db.upgrade(conn)
-        finally:
-            conn.close()
-        services.catalog.refresh()
+            conn = db.connect(services.db_path, create=True)
+            try:
+                db.upgrade(conn)
+            finally:
+                conn.close()
+            services.catalog.refresh()
+        except (db.DatabaseError, sqlite3.Error) as exc:
+            if not db.is_url(services.db_path):
+                raise
+            # The center is down: the phone still rings, from the catalog's saved copy, and
+            # call records wait in the spool; the writer and the refresh reconnect by themselves.
+            log.error("%s: starting without the center; call records go to the spool", exc)
+            services.catalog.restore()
+            self._dni_without_center()
         await services.writer.start()
         self.lifecycle.spawn(services.catalog.keep_fresh(), "catalog")
         for start in self._components():
@@ -103,6 +114,17 @@ class Daemon:
         gc.freeze()
         sd_notify("READY=1")
         log.info("ctrack serving: %s", ", ".join(f"{k} {h}:{p}" for k, (h, p) in self.addresses.items()))
+
+    def _dni_without_center(self) -> None:
+        """DNI restores its leases from the database as the HTTP side starts; with the center
+        down it starts from the saved catalog with no lease (pages lease again as they ask)."""
+        dni = self.app[DNI]
+
+        async def start_without_center() -> None:
+            dni.sync(self.services.catalog.catalog)
+            log.warning("DNI: the center is down; %d pools, no lease restored", len(dni.leases.pools))
+
+        dni.start = start_without_center  # type: ignore[method-assign]
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -167,7 +189,10 @@ class Daemon:
         from ctrack.calllog.ami import AsteriskCallLog
 
         self.call_log = call_log = AsteriskCallLog(self.services)
-        await call_log.restore()  # before the first event: a call still up gets its real Hangup
+        try:
+            await call_log.restore()  # before the first event: a call still up gets its real Hangup
+        except WriterUnavailable as exc:  # the center is down: the CDR backstop covers those calls
+            log.warning("calls left open by the last run not restored: %s", exc)
         cfg = self.config
         ami = self.ami = AmiClient(
             cfg.ami.host,

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pickle
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ctrack.calllog.store import CallRules
@@ -18,7 +21,7 @@ from ctrack.catalog.store import load_catalog
 from ctrack.config import Config
 from ctrack.route.rules import Catalog, RouteSettings
 from ctrack.store import db
-from ctrack.store.spool import Spool
+from ctrack.store.spool import Spool, catalog_copy_path
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -30,15 +33,19 @@ class CatalogCache:
     Routing reads memory only (it must answer in milliseconds); a background refresh
     notices CLI edits through the catalog's own version (bumped by triggers on sources,
     pools, numbers and the block list), so the calls and leases written all day long never reload it.
+    With `saved` (PostgreSQL), each load is also written to that local file, so a daemon that
+    starts while the center is down routes from its last good copy (`restore`).
     """
 
-    def __init__(self, path: db.Target, interval: float = 1.0):
+    def __init__(self, path: db.Target, interval: float = 1.0, saved: Path | None = None):
         self.path = path
         self.interval = interval
+        self.saved = saved
         self.catalog = Catalog()
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self.loaded_at = 0.0
+        self._failing = False
 
     def refresh(self) -> bool:
         """Reload if the database changed since the last load; True when reloaded."""
@@ -56,6 +63,49 @@ class CatalogCache:
         self.catalog = catalog
         self._version = version
         self.loaded_at = time.time()
+        if self.saved is not None:
+            self._save(catalog)
+        return True
+
+    def _save(self, catalog: Catalog) -> None:
+        """Write the copy whole or not at all (a crash mid-write keeps the previous one)."""
+        assert self.saved is not None
+        try:
+            self.saved.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.saved.with_name(self.saved.name + ".new")
+            with partial.open("wb") as f:
+                pickle.dump(catalog, f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, self.saved)
+        except OSError as exc:
+            log.error(
+                "cannot save the catalog's copy to %s (%s); a restart without the center routes to the fallback",
+                self.saved,
+                exc,
+            )
+
+    def restore(self) -> bool:
+        """Route from the saved copy (the center is down at start); False when there is none,
+        and the route answers every call with the fallback (the business line)."""
+        if self.saved is None or not self.saved.is_file():
+            log.error("no saved catalog copy (%s): every call rings the fallback until the center is back", self.saved)
+            return False
+        try:
+            with self.saved.open("rb") as f:
+                catalog = pickle.load(f)  # the daemon's own file, written by _save
+            if not isinstance(catalog, Catalog):
+                raise TypeError(type(catalog).__name__)
+        except Exception as exc:
+            log.error("the saved catalog copy %s is unreadable (%s): every call rings the fallback", self.saved, exc)
+            return False
+        self.catalog = catalog
+        self.loaded_at = self.saved.stat().st_mtime
+        log.warning(
+            "routing from the catalog copy saved %s (%d numbers) until the center is back",
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.loaded_at)),
+            len(catalog.numbers),
+        )
         return True
 
     async def keep_fresh(self) -> None:
@@ -63,8 +113,14 @@ class CatalogCache:
             await asyncio.sleep(self.interval)
             try:
                 await asyncio.to_thread(self.refresh)
-            except Exception:
-                log.exception("catalog refresh failed; routing keeps the last snapshot")
+            except Exception as exc:
+                if not self._failing:  # once per outage, not every second
+                    log.warning("catalog refresh failed (%s); routing keeps the last snapshot", exc)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.info("catalog refresh works again")
+                self._failing = False
 
     def close(self) -> None:
         if self._conn is not None:
@@ -76,9 +132,10 @@ class Services:
     def __init__(self, config: Config, db_path: db.Target):
         self.config = config
         self.db_path = db.target(db_path)
-        spool = Spool(config.spool_path) if db.is_url(self.db_path) else None
+        center = db.is_url(self.db_path)
+        spool = Spool(config.spool_path) if center else None
         self.writer = Writer(self.db_path, spool=spool)
-        self.catalog = CatalogCache(self.db_path)
+        self.catalog = CatalogCache(self.db_path, saved=catalog_copy_path(config.spool_path) if center else None)
         self.route_settings = RouteSettings.from_config(config)
         self.call_rules = CallRules.from_config(config)
         self.started_at = time.time()

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -104,14 +105,24 @@ def doctor(ctx: Context) -> None:
         db.ensure_current(conn)
         checks.append((True, f"database {db.describe(ctx.database_path)} is at schema v{db.schema_version(conn)}"))
     except db.DatabaseError as exc:
-        checks.append((False, str(exc)))
+        if db.is_url(ctx.database_path):
+            reason = " ".join(str(exc).split())  # libpq's reason spans lines
+            checks.append((False, f"the center is down: {reason}; daemons route from their catalog copies"))
+        else:
+            checks.append((False, str(exc)))
     if db.is_url(ctx.database_path):
-        from ctrack.store.spool import depth
+        from ctrack.store.spool import catalog_copy_path, depth
 
         waiting = depth(config.spool_path)
         checks.append(
             (not waiting, f"spool {config.spool_path}: {waiting or 0} writes waiting for PostgreSQL to come back")
         )
+        copy = catalog_copy_path(config.spool_path)
+        if copy.is_file():
+            saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(copy.stat().st_mtime))
+            checks.append((True, f"catalog copy {copy} saved {saved}: routing while the center is down"))
+        else:
+            checks.append((True, f"no catalog copy {copy} yet: a daemon started without the center rings the fallback"))
     if config.pbx.type == "asterisk":
         from ctrack.asterisk.ami import check as ami_check
 

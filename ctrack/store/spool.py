@@ -75,6 +75,13 @@ class Spool:
         self.count = self._conn.execute("SELECT count(*) FROM spool").fetchone()[0]
 
 
+def catalog_copy_path(spool: str | Path) -> Path:
+    """Where the route catalog's last good copy is kept, beside the spool: a daemon that
+    starts while the center is down routes from it."""
+    spool = Path(spool)
+    return spool.with_name(spool.stem + "-catalog.pickle")
+
+
 def depth(path: str | Path) -> int | None:
     """Entries waiting in a spool file (for `ctrack doctor`); None when there is no spool."""
     path = Path(path)

@@ -114,7 +114,13 @@ class Writer:
         try:
             if self.spool is not None:
                 self.spool.open()
-            conn = db.connect(self.path)
+            try:
+                conn = db.connect(self.path)
+            except db.DatabaseError as exc:
+                if self.spool is None:
+                    raise
+                log.warning("%s; durable writes go to the spool %s until it answers", exc, self.spool.path)
+                conn = None  # started while the center is down: _replay connects once it is back
         except BaseException as exc:
             loop.call_soon_threadsafe(opened.set_exception, exc)
             return

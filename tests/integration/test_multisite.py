@@ -1,22 +1,27 @@
-"""A PBX site on PostgreSQL end to end: real SIP calls through a `ctrack serve` whose
-database is a PostgreSQL URL and whose [ctrack] site is set; PostgreSQL stopped while calls
-go on: every call rings and is attributed from the in-memory catalog, and every record
-arrives once, from the spool, when it is back."""
+"""Two PBX sites on one PostgreSQL end to end: two real Asterisk instances, each with its own
+`ctrack serve` ([ctrack] site = east / west) writing to one PostgreSQL URL. Then PostgreSQL is
+stopped for 30 s while calls go on, and east's daemon is restarted in the middle of it: every
+call rings and is attributed (the catalog's saved copy), and every record arrives once, from
+the spools, when PostgreSQL is back."""
 
 from __future__ import annotations
+
+import os
+import time
 
 import pytest
 
 from ctrack.store import db
 from tests.integration.conftest import Site, free_port
-from tests.pbx.harness import wait_until
+from tests.pbx.harness import TestPBX, wait_until
 from tests.support.postgres import TestPostgres
 
 GOOGLE, RADIO = "15035550101", "15035550102"
+OUTAGE_SECONDS = 30
 
 
 class PgSite(Site):
-    """A Site whose database is PostgreSQL and which names its site."""
+    """A Site whose database is a PostgreSQL URL and which names its site."""
 
     url = ""
 
@@ -34,53 +39,98 @@ class PgSite(Site):
 def center():
     server = TestPostgres()  # its own: this module stops it
     server.start()
+    PgSite.url = server.new_database()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def east(pbx, center, tmp_path_factory):
-    root = tmp_path_factory.mktemp("east")
-    PgSite.url = center.new_database()
+def west_pbx():
+    pbx = TestPBX(instance=f"pytest-{os.getpid()}-west")
+    pbx.start()
+    yield pbx
+    pbx.stop()
+
+
+def pg_site(pbx: TestPBX, name: str, root) -> PgSite:
     site = PgSite(pbx, root, free_port())
     text = site.config_path.read_text()
-    site.config_path.write_text(text.replace("[ctrack]\n", f"[ctrack]\nsite = east\nspool = {root / 'spool.db'}\n", 1))
-    site.ctrack("init")
-    site.ctrack("source", "add", "Google Ads", "--channel", "paid_search")
-    site.ctrack("source", "add", "Radio", "--channel", "radio")
-    site.ctrack("number", "add", "+" + GOOGLE, "--source", "Google Ads")
-    site.ctrack("number", "add", "+" + RADIO, "--source", "Radio")
-    pbx.load_dialplan(site.ctrack("dialplan", "render", "--agi", "fastagi").stdout)
-    pbx.load_manager(site.ctrack("dialplan", "render", "--manager").stdout)
-    site.start()
-    yield site
-    code = site.stop()
-    assert code == 0, f"ctrack serve exited {code}:\n{site.log_tail()}"
-    pbx.load_dialplan(None)
-    pbx.load_manager(None)
+    site.config_path.write_text(
+        text.replace("[ctrack]\n", f"[ctrack]\nsite = {name}\nspool = {root / 'spool.db'}\n", 1)
+    )
+    return site
 
 
-def test_calls_land_in_postgresql_with_their_site_and_none_is_lost_while_it_is_away(east, center):
-    assert east.pbx.call(GOOGLE, caller="15035550871", name="Pat Postgres", talk=2).answered
-    [first] = east.wait_calls("+15035550871")
-    assert (first["source"], first["disposition"]) == ("Google Ads", "answered")
-    assert east.call_rows("caller_number = ?", ("+15035550871",))[0]["site"] == "east"
+@pytest.fixture(scope="module")
+def sites(pbx, west_pbx, center, tmp_path_factory):
+    east = pg_site(pbx, "east", tmp_path_factory.mktemp("east"))
+    west = pg_site(west_pbx, "west", tmp_path_factory.mktemp("west"))
+    east.ctrack("init")  # one schema, one catalog for both sites
+    east.ctrack("source", "add", "Google Ads", "--channel", "paid_search")
+    east.ctrack("source", "add", "Radio", "--channel", "radio")
+    east.ctrack("number", "add", "+" + GOOGLE, "--source", "Google Ads")
+    east.ctrack("number", "add", "+" + RADIO, "--source", "Radio")
+    for site in (east, west):
+        site.pbx.load_dialplan(site.ctrack("dialplan", "render", "--agi", "fastagi").stdout)
+        site.pbx.load_manager(site.ctrack("dialplan", "render", "--manager").stdout)
+        site.start()
+    yield east, west
+    for site in (east, west):
+        code = site.stop()
+        assert code == 0, f"ctrack serve exited {code}:\n{site.log_tail()}"
+        site.pbx.load_dialplan(None)
+        site.pbx.load_manager(None)
 
+
+def spool_depth(site: Site) -> float | None:
+    return (site.metrics() or {}).get("ctrack_store_spool_depth")
+
+
+def test_calls_from_two_sites_land_in_one_database_with_their_sites(sites):
+    east, west = sites
+    assert east.pbx.call(GOOGLE, caller="15035550931", name="Erin East", talk=1).answered
+    assert west.pbx.call(RADIO, caller="15035550941", name="Wes West", talk=1).answered
+    east.wait_calls("+15035550931")
+    east.wait_calls("+15035550941")
+    [from_east] = east.call_rows("caller_number = ?", ("+15035550931",))
+    [from_west] = east.call_rows("caller_number = ?", ("+15035550941",))
+    assert (from_east["source"], from_east["site"]) == ("Google Ads", "east")
+    assert (from_west["source"], from_west["site"]) == ("Radio", "west")
+
+
+def test_postgresql_away_for_30_s_with_a_daemon_restart_loses_no_call(sites, center):
+    east, west = sites
+    callers = {
+        "+15035550951": ("east", "Radio"),
+        "+15035550942": ("west", "Google Ads"),
+        "+15035550952": ("east", "Google Ads"),  # through the restarted daemon
+        "+15035550943": ("west", "Radio"),
+        "+15035550944": ("west", None),  # no saved copy either: the fallback rings, unattributed
+    }
     center.stop_server()
+    stopped = time.monotonic()
     try:
-        away = [
-            east.pbx.call(RADIO, caller="15035550872", name="Olive Outage", talk=2),
-            east.pbx.call(GOOGLE, caller="15035550873", name="Otto Outage", talk=2),
-        ]
-        assert all(r.answered for r in away), away  # the phone rings with the center away
-        wait_until(lambda: (east.metrics() or {}).get("ctrack_store_spool_depth") == 2.0, timeout=20)
+        assert east.pbx.call(RADIO, caller="15035550951", name="Olive Outage", talk=1).answered
+        assert west.pbx.call(GOOGLE, caller="15035550942", name="Otto Outage", talk=1).answered
+        wait_until(lambda: spool_depth(east) == 1.0 and spool_depth(west) == 1.0, timeout=20)
+        assert east.stop() == 0
+        east.start()  # with PostgreSQL still away: from the catalog's saved copy
+        doctor = east.ctrack("doctor", check=False)
+        assert "FAIL  the center is down: " in doctor.stdout, doctor.stdout
+        assert "FAIL  spool " in doctor.stdout and ": 1 writes waiting" in doctor.stdout, doctor.stdout
+        assert east.pbx.call(GOOGLE, caller="15035550952", name="Rita Restart", talk=1).answered
+        assert west.pbx.call(RADIO, caller="15035550943", name="Otis Outage", talk=1).answered
+        wait_until(lambda: spool_depth(east) == 2.0 and spool_depth(west) == 2.0, timeout=20)
+        assert "unreachable" in east.log_path.read_text()
+        assert west.stop() == 0
+        (west.root / "spool-catalog.pickle").unlink()
+        west.start()
+        assert west.pbx.call(RADIO, caller="15035550944", name="Fay Fallback", talk=1).answered
+        wait_until(lambda: spool_depth(west) == 3.0, timeout=20)
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
     finally:
         center.start_server()
-    wait_until(lambda: (east.metrics() or {}).get("ctrack_store_spool_depth") == 0.0, timeout=30)
-    rows = east.call_rows("caller_number IN (?, ?, ?)", ("+15035550871", "+15035550872", "+15035550873"))
-    assert [(r["caller_number"], r["source"], r["site"]) for r in rows] == [
-        ("+15035550871", "Google Ads", "east"),
-        ("+15035550872", "Radio", "east"),
-        ("+15035550873", "Google Ads", "east"),
-    ]
-    assert len({r["uniqueid"] for r in rows}) == 3
+    wait_until(lambda: spool_depth(east) == 0.0 and spool_depth(west) == 0.0, timeout=30)
+    rows = east.call_rows(f"caller_number IN ({', '.join('?' * len(callers))})", tuple(callers))
+    assert sorted((r["caller_number"], (r["site"], r["source"])) for r in rows) == sorted(callers.items())
+    assert len({r["uniqueid"] for r in rows}) == len(callers)  # 0 duplicates

@@ -13,6 +13,7 @@ from ctrack.calllog.service import log_call
 from ctrack.catalog import store as catalog
 from ctrack.core.hours import parse_hours
 from ctrack.core.model import CallRecord, Disposition
+from ctrack.route.rules import decide, forward_dial_string
 from ctrack.services import Services
 from ctrack.store import db
 from ctrack.store.spool import depth
@@ -119,3 +120,28 @@ def test_doctor_shows_the_spool_depth(postgres, tmp_path):
     result = runner.invoke(cli, ["--config", str(ini), "--db", url, "doctor"])
     assert f"FAIL  spool {tmp_path / 'spool.db'}: 2 writes waiting for PostgreSQL to come back" in result.output
     assert result.exit_code != 0
+
+
+def test_a_restart_while_postgresql_is_away_routes_from_the_saved_catalog(outage_pg, tmp_path):
+    url = outage_pg.new_database()
+    conn = db.connect(url)
+    db.upgrade(conn)
+    catalog.add_source(conn, "Radio", "radio")
+    catalog.add_number(conn, catalog.NumberSpec("+15035550950", source="Radio"))
+    conn.close()
+    cfg = config.build({"ctrack.database": url, "ctrack.spool": str(tmp_path / "spool.db")})
+    first = Services(cfg, cfg.database_path)
+    first.catalog.refresh()  # loaded from the center: saved beside the spool
+    first.catalog.close()
+    outage_pg.stop_server()
+    restarted = Services(cfg, cfg.database_path)
+    with pytest.raises(db.DatabaseError, match="cannot connect"):
+        restarted.catalog.refresh()
+    assert restarted.catalog.restore() is True
+    assert restarted.catalog.catalog.source_of("+15035550950") == ("Radio", "radio")
+    # no copy and no center: nothing is tracked, so the route rings the fallback
+    (tmp_path / "spool-catalog.pickle").unlink()
+    bare = Services(cfg, cfg.database_path)
+    assert bare.catalog.restore() is False
+    decision = decide("+15035550950", "x.1", time.time(), bare.catalog.catalog, bare.route_settings)
+    assert not decision.tracked and decision.forward == forward_dial_string(None, bare.route_settings)
