@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -36,10 +37,17 @@ from ctrack.dni.attribution import (
     revisit,
 )
 from ctrack.dni.clients import Crawlers, speculative
-from ctrack.dni.pools import Grant, Leases
+from ctrack.dni.pools import Grant, Leases, PoolLeases
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
-from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
+from ctrack.dni.store import (
+    SavedLeases,
+    load_pool_leases,
+    load_saved_leases,
+    load_visit,
+    lock_site,
+    save_visits,
+)
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
@@ -228,6 +236,11 @@ class LeaseService:
         self._catalog_at = -1.0
         self._reader: sqlite3.Connection | None = None
         self._origins: dict[tuple[str, str | None], bool] = {}  # origin_allowed's answers
+        # On PostgreSQL every lease is granted in the database (several nodes share it).
+        self.shared = db.is_url(services.db_path)
+        self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
+        self._shared_conn: sqlite3.Connection | None = None
+        self._shared_lock = asyncio.Lock()
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -267,9 +280,8 @@ class LeaseService:
         for tn in catalog.numbers.values():
             if tn.kind == NumberKind.POOL and tn.pool and tn.state == NumberState.ACTIVE:
                 by_pool.setdefault(tn.pool, []).append(tn.number)
-        self.leases.sync(
-            {name: (pool, sorted(by_pool.get(name, ()))) for name, pool in catalog.pools.items()}, last_used
-        )
+        self.pool_numbers = {name: sorted(by_pool.get(name, ())) for name in catalog.pools}
+        self.leases.sync({name: (pool, self.pool_numbers[name]) for name, pool in catalog.pools.items()}, last_used)
         site_pools: dict[str, list[Pool]] = {}
         for name in sorted(catalog.pools):
             site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(catalog.pools[name])
@@ -309,6 +321,7 @@ class LeaseService:
 
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
+        self._close_shared()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -336,8 +349,30 @@ class LeaseService:
         site_pools = self.site_pools.get(request.site)
         if not site_pools:
             raise UnknownSite(request.site)
-        rules = self.rules(request.site)
+        if self.shared:
+            return await self._lease_shared(request, site_pools, now, client, new_id)
         known = await self._visit(request.visit_id) if request.visit_id else None
+        step = self._step(self.leases, request, site_pools, known, now, client, new_id)
+        self.visits.put(step.visit)
+        if step.renewal:
+            self.saver.renew(step.visit, step.grant)
+        else:
+            self.saver.save(step.visit, step.grant, step.changed, step.grants)
+        return step.visit, step.grant
+
+    def _step(
+        self,
+        leases: Leases,
+        request: LeaseRequest,
+        site_pools: list[Pool],
+        known: Visit | None,
+        now: float,
+        client: str | None,
+        new_id: str | None,
+    ) -> _Step:
+        """The visit and its grant by the lease rules (dni/pools.py), from whichever leases
+        hold the truth: this node's memory (SQLite) or the database's, just read (PostgreSQL)."""
+        rules = self.rules(request.site)
         if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
             known = None
         choice = choose_pools(
@@ -355,11 +390,10 @@ class LeaseService:
             )
         else:
             visit = revisit(known, request.touch, request.ga_client_id, rules, now)
-        previous = self.leases_of(visit.id, pools)
-        result = self.leases.lease(visit.id, pools, now, client, self.leases_per_client)
+        previous = leases_of(leases, visit.id, pools)
+        result = leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
-        visit = replace(visit, pool_region=self.leases.pools[grant.pool].pool.region)
-        self.visits.put(visit)
+        visit = replace(visit, pool_region=leases.pools[grant.pool].pool.region)
         changed = known is None or (visit.touch, visit.source, visit.ga_client_id, visit.pool_region) != (
             known.touch,
             known.source,
@@ -367,11 +401,69 @@ class LeaseService:
             known.pool_region,
         )
         renewed = previous is not None and previous.started_at == grant.started_at
-        if renewed and not changed and not result.ended:
-            self.saver.renew(visit, grant)
-        else:
-            self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
-        return visit, grant
+        return _Step(
+            visit,
+            grant,
+            changed,
+            renewed and not changed and not result.ended,
+            [(g, True) for g in result.ended] + [(grant, not renewed)],
+        )
+
+    # --- leasing through the database (PostgreSQL, several nodes) -------------------------
+
+    async def _lease_shared(
+        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
+    ) -> tuple[Visit, Grant]:
+        """Lease in one database transaction under the site's lock: read the site's leases,
+        apply the same rules, commit the grant before answering. Any node may answer any
+        request (a heartbeat renews on whichever node gets it); none hands out a number
+        another node leased. The database away: 503, and the page keeps its published number."""
+        async with self._shared_lock:
+            try:
+                step, leases = await asyncio.to_thread(
+                    self._lease_in_database, request, site_pools, now, client, new_id
+                )
+            except (sqlite3.Error, db.DatabaseError) as exc:
+                self._close_shared()
+                self.saver.failures += 1
+                log.warning("DNI: leasing through the database failed: %s", exc)
+                raise StoreUnavailable(str(exc)) from None
+        for name, fresh in leases.pools.items():  # this node's view, for /metrics and the route
+            old = self.leases.pools.get(name)
+            if old is not None:
+                _carry_counters(old, fresh)
+                self.leases.pools[name] = fresh
+        self.visits.put(step.visit)
+        return step.visit, step.grant
+
+    def _lease_in_database(
+        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
+    ) -> tuple[_Step, Leases]:
+        if self._shared_conn is None:
+            self._shared_conn = db.connect(self.services.db_path, any_thread=True)
+        conn = self._shared_conn
+        conn.execute("BEGIN")
+        try:
+            lock_site(conn, request.site)
+            known = load_visit(conn, request.visit_id) if request.visit_id else None
+            leases = Leases()
+            for pool in site_pools:
+                numbers = self.pool_numbers.get(pool.name, [])
+                leases.pools[pool.name] = load_pool_leases(conn, pool, numbers, now, self.grace)
+            step = self._step(leases, request, site_pools, known, now, client, new_id)
+            save_visits(conn, [(step.visit, step.grant, True)], step.grants)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return step, leases
+
+    def _close_shared(self) -> None:
+        if self._shared_conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._shared_conn.close()
+            self._shared_conn = None
 
     def _warn_unknown_pool(self, site: str, name: str) -> None:
         """A page's data-ctrack-pool names no pool of its site: said once, the page still
@@ -383,11 +475,7 @@ class LeaseService:
         log.warning("DNI: %s has no pool %r (data-ctrack-pool); its pages use the default pool", site, name[:100])
 
     def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:
-        for name in pool_names:
-            grant = self.leases.pools[name].grant_of(visit_id)
-            if grant is not None:
-                return grant
-        return None
+        return leases_of(self.leases, visit_id, pool_names)
 
     def visit_for(self, number: str, at: float) -> str | None:
         """The route's hook: the visit holding a pool number's lease when a call comes in."""
@@ -445,6 +533,35 @@ class LeaseService:
             ),
         ):
             services.add_metric(name, kind, text, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One lease request's outcome: what to answer and what to save."""
+
+    visit: Visit
+    grant: Grant
+    changed: bool  # the visit row itself changed (new, or new touch/source/region)
+    renewal: bool  # only the expiry moved
+    grants: list[tuple[Grant, bool]]  # grants started, renewed or ended; True = new
+
+
+def leases_of(leases: Leases, visit_id: str, pool_names: list[str]) -> Grant | None:
+    for name in pool_names:
+        grant = leases.pools[name].grant_of(visit_id)
+        if grant is not None:
+            return grant
+    return None
+
+
+def _carry_counters(old: PoolLeases, fresh: PoolLeases) -> None:
+    """A pool rebuilt from the database keeps this node's running counters."""
+    fresh.leases_total += old.leases_total
+    fresh.renewals_total += old.renewals_total
+    fresh.overflow_total += old.overflow_total
+    fresh.overflow_requests_total += old.overflow_requests_total
+    fresh.capped_total += old.capped_total
+    fresh.peak_visits = max(fresh.peak_visits, old.peak_visits)
 
 
 def amp_visit_id(site: str, client_id: str) -> str:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ctrack.core.model import CallRecord
+from ctrack.core.model import CallRecord, Pool
 from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
-from ctrack.dni.pools import Grant, GrantKind
+from ctrack.dni.pools import Grant, GrantKind, PoolLeases
 
 _VISIT_COLUMNS = (
     "id",
@@ -203,6 +203,43 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
     finally:
         conn.execute("COMMIT")
     return saved
+
+
+# --- leases shared by several nodes (PostgreSQL) -------------------------------------------
+
+
+def lock_site(conn: sqlite3.Connection, site: str) -> None:
+    """Hold the site's lease lock until the transaction ends (PostgreSQL): the nodes that
+    lease for one site take turns, so each reads every grant the others committed."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
+
+
+_POOL_GRANTS = """
+SELECT visit_id, number, kind, started_at, expires_at FROM leases
+WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? ORDER BY expires_at
+"""
+
+_LAST_USED = """
+SELECT n.number, (SELECT max(l.expires_at) FROM leases l WHERE l.number = n.number AND l.kind != 'fallback')
+FROM unnest(CAST(? AS text[])) AS n(number)
+"""
+
+
+def load_pool_leases(
+    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], now: float, grace: float
+) -> PoolLeases:
+    """The pool's leases as the database holds them at `now`, ready for the pure lease rules:
+    running grants (least recently renewed first, as in memory), those ended within `grace`,
+    and each number's last use for the free list's order."""
+    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (list(numbers),)) if r[1] is not None}
+    leases = PoolLeases(pool, numbers, last_used)
+    for r in conn.execute(_POOL_GRANTS, (pool.name, now - grace)).fetchall():
+        grant = Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4])
+        if grant.expires_at > now:
+            leases.restore(grant)
+        elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
+            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
+    return leases
 
 
 # --- calls -------------------------------------------------------------------------------
