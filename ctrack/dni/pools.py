@@ -145,11 +145,12 @@ class PoolLeases:
         self.expire(now)
         return list(dict.fromkeys(self._by_client.get(client, {}).values()))
 
-    def restore(self, grant: Grant) -> None:
-        """Put back a grant read from the database (daemon start)."""
+    def restore(self, grant: Grant, client: str | None = None) -> None:
+        """Put back a grant read from the database (daemon start; every lease on PostgreSQL),
+        counted against `client` when the database knows whose it is."""
         if grant.number is not None and grant.kind != GrantKind.FALLBACK:
             self._free.pop(grant.number, None)
-        self._hold(grant)
+        self._hold(grant, client)
         self.peak_visits = max(self.peak_visits, len(self._grants))
 
     def note_released(self, number: str, visit_id: str, ended_at: float) -> None:

@@ -42,11 +42,13 @@ from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
     SavedLeases,
+    client_hash,
     load_pool_leases,
     load_saved_leases,
     load_visit,
     lock_site,
     save_visits,
+    set_lease_client,
 )
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
@@ -445,6 +447,7 @@ class LeaseService:
         conn.execute("BEGIN")
         try:
             lock_site(conn, request.site)
+            client = client_hash(conn, client) if client is not None else None
             known = load_visit(conn, request.visit_id) if request.visit_id else None
             leases = Leases()
             for pool in site_pools:
@@ -452,6 +455,7 @@ class LeaseService:
                 leases.pools[pool.name] = load_pool_leases(conn, pool, numbers, now, self.grace)
             step = self._step(leases, request, site_pools, known, now, client, new_id)
             save_visits(conn, [(step.visit, step.grant, True)], step.grants)
+            set_lease_client(conn, step.grant, client)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -6,6 +6,8 @@ and `ctrack dni visits` read on their own connections.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -214,8 +216,24 @@ def lock_site(conn: sqlite3.Connection, site: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
 
 
+def client_hash(conn: sqlite3.Connection, client: str) -> str:
+    """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
+    the database's privacy key, so every node computes the same value and none stores the address."""
+    key = conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0]
+    return hmac.new(bytes(key), b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None) -> None:
+    """Count the grant against the client that asked for it last (the lease cap)."""
+    conn.execute(
+        "UPDATE leases SET client = ? WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) "
+        "AND started_at = ? AND client IS DISTINCT FROM ?",
+        (client, grant.visit_id, grant.pool, grant.started_at, client),
+    ).close()
+
+
 _POOL_GRANTS = """
-SELECT visit_id, number, kind, started_at, expires_at FROM leases
+SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
 WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? ORDER BY expires_at
 """
 
@@ -236,7 +254,7 @@ def load_pool_leases(
     for r in conn.execute(_POOL_GRANTS, (pool.name, now - grace)).fetchall():
         grant = Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4])
         if grant.expires_at > now:
-            leases.restore(grant)
+            leases.restore(grant, r[5])
         elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
             leases.note_released(grant.number, grant.visit_id, grant.expires_at)
     return leases

@@ -28,7 +28,7 @@ SITE = "example.test"
 class Node:
     """One `ctrack serve --only http` process on a loopback port."""
 
-    def __init__(self, root: Path, url: str):
+    def __init__(self, root: Path, url: str, cap: int):
         self.port = free_port()
         self.config = root / "ctrack.ini"
         self.log = root / "daemon.log"
@@ -36,7 +36,7 @@ class Node:
             f"[ctrack]\ndatabase = {url}\nspool = {root / 'spool.db'}\n"
             f"[business]\npublished_number = {PUBLISHED}\n"
             f"[http]\nlisten = 127.0.0.1:{self.port}\n"
-            "[dni]\nrate_per_minute = 0\nleases_per_client = 0\n"
+            f"[dni]\nrate_per_minute = 0\nleases_per_client = {cap}\n"
             # Nothing listens here: a node that started its PBX side would log AMI failures.
             f"[fastagi]\nlisten = 127.0.0.1:{free_port()}\n[ami]\nport = {free_port()}\n"
         )
@@ -67,14 +67,16 @@ class Node:
 
 
 @pytest.fixture
-def nodes(postgres, tmp_path):
+def nodes(request, postgres, tmp_path):
+    """Two nodes on one new database; `cap` ([dni] leases_per_client) by indirect parameter."""
+    cap = getattr(request, "param", 0)
     url = postgres.new_database()
     make_db(url, site=SITE, numbers=POOL, lease_seconds=120)
     started: list[Node] = []
     try:
         for name in ("a", "b"):
             (tmp_path / name).mkdir()
-            started.append(Node(tmp_path / name, url))
+            started.append(Node(tmp_path / name, url, cap))
         yield url, started
     finally:
         codes = [node.stop() for node in started]
@@ -129,3 +131,18 @@ def test_two_http_nodes_never_lease_one_number_twice_and_renew_each_others_lease
     by_visit = {v: n for n, v, _ in live}
     assert all(by_visit[r["visit_id"]] == r["number"] for _, r in leased)
     assert all(e > before[v] + 1 for _, v, e in live), "a heartbeat on the other node did not renew the lease"
+
+
+@pytest.mark.parametrize("nodes", [2], indirect=True)
+def test_the_lease_cap_counts_a_clients_leases_from_both_nodes(nodes):
+    """Every request comes from 127.0.0.1: with leases_per_client = 2 its visits hold two
+    numbers between them, whichever node each visit asked."""
+    _, (a, b) = nodes
+
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            return [await lease(http, (a, b)[i % 2]) for i in range(6)]
+
+    answers = asyncio.run(scenario())
+    assert all(r["number"] in POOL for r in answers)
+    assert len({r["number"] for r in answers}) == 2

@@ -1,0 +1,11 @@
+-- ctrack schema, version 17: which client a lease counts against, so the lease cap
+-- ([dni] leases_per_client) holds across several DNI web nodes on one PostgreSQL.
+--
+-- On PostgreSQL each lease is granted in the database (ctrack/dni/service.py): the node
+-- reads the site's running leases, applies the pool rules (ctrack/dni/pools.py) and commits
+-- the grant. The cap counts a client's numbered leases, so the node that did not grant a
+-- lease must know whose it is. leases.client is the client's keyed hash (the privacy key's
+-- HMAC, as caller numbers are kept; never the address itself) of the client that asked for
+-- the lease last. NULL: a lease granted before this version, a fallback, or a lease granted
+-- on SQLite, whose one process keeps the clients in memory.
+ALTER TABLE leases ADD COLUMN client TEXT;
