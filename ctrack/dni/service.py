@@ -42,11 +42,12 @@ from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
     SavedLeases,
-    client_hash,
+    hashed_client,
     load_pool_leases,
     load_saved_leases,
     load_visit,
     lock_site,
+    privacy_key,
     save_visits,
     set_lease_client,
 )
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 VISIT_CACHE = 100_000
 DRAIN_SECONDS = 5.0
 ORIGIN_CACHE = 10_000
+RECONNECT_SECONDS = 2.0  # PostgreSQL away: how often the lease path tries it again
 UNKNOWN_POOLS_LOGGED = 1_000  # distinct (site, data-ctrack-pool) warnings before they stop
 
 
@@ -243,6 +245,8 @@ class LeaseService:
         self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
         self._shared_conn: sqlite3.Connection | None = None
         self._shared_lock = asyncio.Lock()
+        self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
+        self._client_key: bytes | None = None  # the privacy key, for leases.client
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -323,6 +327,8 @@ class LeaseService:
 
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
+        if self._away is not None:
+            self._away.cancel()
         self._close_shared()
         if self._reader is not None:
             self._reader.close()
@@ -333,11 +339,14 @@ class LeaseService:
     async def _visit(self, visit_id: str) -> Visit | None:
         visit = self.visits.get(visit_id)
         if visit is None:
-            if self._reader is None:
-                self._reader = db.connect(self.services.db_path, any_thread=True)
             try:
+                if self._reader is None:
+                    self._reader = db.connect(self.services.db_path, any_thread=True)
                 visit = await asyncio.to_thread(load_visit, self._reader, visit_id)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, db.DatabaseError) as exc:
+                if self._reader is not None and db.is_broken(self._reader):  # PostgreSQL away: reconnect next time
+                    self._reader.close()
+                    self._reader = None
                 raise StoreUnavailable(str(exc)) from None
             if visit is not None:
                 self.visits.put(visit)
@@ -351,8 +360,12 @@ class LeaseService:
         site_pools = self.site_pools.get(request.site)
         if not site_pools:
             raise UnknownSite(request.site)
-        if self.shared:
-            return await self._lease_shared(request, site_pools, now, client, new_id)
+        if self.shared and self._away is None:
+            answer = await self._lease_shared(request, site_pools, now, client, new_id)
+            if answer is not None:
+                return answer
+        if self.shared and client is not None and self._client_key is not None:
+            client = hashed_client(self._client_key, client)  # the cap keeps counting as the database does
         known = await self._visit(request.visit_id) if request.visit_id else None
         step = self._step(self.leases, request, site_pools, known, now, client, new_id)
         self.visits.put(step.visit)
@@ -415,28 +428,57 @@ class LeaseService:
 
     async def _lease_shared(
         self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
-    ) -> tuple[Visit, Grant]:
+    ) -> tuple[Visit, Grant] | None:
         """Lease in one database transaction under the site's lock: read the site's leases,
         apply the same rules, commit the grant before answering. Any node may answer any
         request (a heartbeat renews on whichever node gets it); none hands out a number
-        another node leased. The database away: 503, and the page keeps its published number."""
+        another node leased. None: the database is unreachable (the caller leases from memory)."""
         async with self._shared_lock:
+            if self._away is not None:  # another request found it away meanwhile
+                return None
             try:
                 step, leases = await asyncio.to_thread(
                     self._lease_in_database, request, site_pools, now, client, new_id
                 )
             except (sqlite3.Error, db.DatabaseError) as exc:
-                self._close_shared()
                 self.saver.failures += 1
-                log.warning("DNI: leasing through the database failed: %s", exc)
-                raise StoreUnavailable(str(exc)) from None
-        for name, fresh in leases.pools.items():  # this node's view, for /metrics and the route
+                if self._shared_conn is not None and not db.is_broken(self._shared_conn):
+                    log.warning("DNI: leasing through the database failed: %s", exc)
+                    raise StoreUnavailable(str(exc)) from None
+                self._close_shared()
+                log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
+                self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
+                return None
+        for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
             old = self.leases.pools.get(name)
             if old is not None:
                 _carry_counters(old, fresh)
                 self.leases.pools[name] = fresh
         self.visits.put(step.visit)
         return step.visit, step.grant
+
+    async def _reconnect(self) -> None:
+        """While the database is away, try it every RECONNECT_SECONDS in the background (no
+        request waits for a connect); then lease through it again."""
+        while True:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            try:
+                conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
+            except db.DatabaseError:
+                continue
+            async with self._shared_lock:
+                self._shared_conn = conn
+                self._away = None
+            log.info("DNI: the database is back; leasing through it again")
+            return
+
+    def _client(self, conn: sqlite3.Connection, client: str | None) -> str | None:
+        """The client as leases.client keeps it (its keyed hash); the key is read once."""
+        if client is None:
+            return None
+        if self._client_key is None:
+            self._client_key = privacy_key(conn)
+        return hashed_client(self._client_key, client)
 
     def _lease_in_database(
         self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
@@ -447,7 +489,7 @@ class LeaseService:
         conn.execute("BEGIN")
         try:
             lock_site(conn, request.site)
-            client = client_hash(conn, client) if client is not None else None
+            client = self._client(conn, client)
             known = load_visit(conn, request.visit_id) if request.visit_id else None
             leases = Leases()
             for pool in site_pools:

@@ -216,11 +216,14 @@ def lock_site(conn: sqlite3.Connection, site: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
 
 
-def client_hash(conn: sqlite3.Connection, client: str) -> str:
+def privacy_key(conn: sqlite3.Connection) -> bytes:
+    return bytes(conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0])
+
+
+def hashed_client(key: bytes, client: str) -> str:
     """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
     the database's privacy key, so every node computes the same value and none stores the address."""
-    key = conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0]
-    return hmac.new(bytes(key), b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None) -> None:

@@ -19,6 +19,7 @@ from ctrack.store import db
 from tests.integration.conftest import CTRACK, free_port
 from tests.pbx.harness import wait_until
 from tests.support.dni_env import FALLBACK, PUBLISHED, make_db
+from tests.support.postgres import TestPostgres
 
 POOL = [f"+1503555{n:04d}" for n in range(911, 919)]  # 8 numbers
 VISITS = 40
@@ -146,3 +147,51 @@ def test_the_lease_cap_counts_a_clients_leases_from_both_nodes(nodes):
     answers = asyncio.run(scenario())
     assert all(r["number"] in POOL for r in answers)
     assert len({r["number"] for r in answers}) == 2
+
+
+@pytest.fixture
+def center():
+    server = TestPostgres()  # its own: this test stops it
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_node_leases_from_memory_while_postgresql_is_away_and_saves_it_when_back(center, tmp_path):
+    url = center.new_database()
+    make_db(url, site=SITE, numbers=POOL, lease_seconds=120)
+    node = Node(tmp_path, url, 0)
+    try:
+
+        async def scenario():
+            async with aiohttp.ClientSession() as http:
+                first = await lease(http, node)
+                center.stop_server()
+                try:
+                    renewed = await lease(http, node, first["visit_id"])
+                    during = await lease(http, node)
+                finally:
+                    center.start_server()
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: during["visit_id"] in {v for _, v, _ in live_leases(url)},
+                    timeout=20,
+                    message="the lease granted during the outage was never saved",
+                )
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: "leasing through it again" in node.log.read_text(),
+                    timeout=20,
+                    message="the node never leased through the database again",
+                )
+                after = await lease(http, node)
+                return first, renewed, during, after
+
+        first, renewed, during, after = asyncio.run(scenario())
+    finally:
+        code = node.stop()
+    assert code == 0, node.log.read_text()[-3000:]
+    assert renewed["number"] == first["number"] in POOL
+    assert during["number"] in POOL and during["number"] != first["number"]
+    assert after["number"] in POOL and after["number"] not in (first["number"], during["number"])
+    assert sorted(v for _, v, _ in live_leases(url)) == sorted(r["visit_id"] for r in (first, during, after))
