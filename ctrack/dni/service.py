@@ -494,7 +494,7 @@ class LeaseService:
             leases = Leases()
             for pool in site_pools:
                 numbers = self.pool_numbers.get(pool.name, [])
-                leases.pools[pool.name] = load_pool_leases(conn, pool, numbers, now, self.grace)
+                leases.pools[pool.name] = load_pool_leases(conn, pool, numbers, request.visit_id, now, self.grace)
             step = self._step(leases, request, site_pools, known, now, client, new_id)
             save_visits(conn, [(step.visit, step.grant, True)], step.grants)
             set_lease_client(conn, step.grant, client)

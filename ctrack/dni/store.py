@@ -235,9 +235,11 @@ def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None)
     ).close()
 
 
+# Other visits' fallback grants hold no number: they change nothing this visit can be given.
 _POOL_GRANTS = """
 SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
-WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? ORDER BY expires_at
+WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND (kind != 'fallback' OR visit_id = ?)
+ORDER BY expires_at
 """
 
 _LAST_USED = """
@@ -247,17 +249,21 @@ FROM unnest(CAST(? AS text[])) AS n(number)
 
 
 def load_pool_leases(
-    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], now: float, grace: float
+    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], visit_id: str | None, now: float, grace: float
 ) -> PoolLeases:
     """The pool's leases as the database holds them at `now`, ready for the pure lease rules:
-    running grants (least recently renewed first, as in memory), those ended within `grace`,
-    and each number's last use for the free list's order."""
-    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (list(numbers),)) if r[1] is not None}
+    the running numbered grants (least recently renewed first, as in memory) and `visit_id`'s
+    own, those ended within `grace`, and the last use of each number free now (the free
+    list's order)."""
+    rows = conn.execute(_POOL_GRANTS, (pool.name, now - grace, visit_id)).fetchall()
+    grants = [(Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5]) for r in rows]
+    held = {g.number for g, _ in grants if g.expires_at > now and g.kind != GrantKind.FALLBACK}
+    free = [n for n in numbers if n not in held]
+    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (free,)) if r[1] is not None} if free else {}
     leases = PoolLeases(pool, numbers, last_used)
-    for r in conn.execute(_POOL_GRANTS, (pool.name, now - grace)).fetchall():
-        grant = Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4])
+    for grant, client in grants:
         if grant.expires_at > now:
-            leases.restore(grant, r[5])
+            leases.restore(grant, client)
         elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
             leases.note_released(grant.number, grant.visit_id, grant.expires_at)
     return leases
