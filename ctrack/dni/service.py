@@ -42,11 +42,14 @@ from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
     SavedLeases,
+    apply_changes,
+    apply_visit_grants,
     hashed_client,
     load_pool_leases,
     load_saved_leases,
     load_visit,
     lock_site,
+    pool_version,
     privacy_key,
     save_visits,
     set_lease_client,
@@ -124,6 +127,11 @@ class WriteBehind:
         self._renewal_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task | None = None
         self.failures = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or being saved."""
+        return self._task is None and not self._visits and not self._grants and not self._renewals
 
     @property
     def backlog(self) -> int:
@@ -247,6 +255,7 @@ class LeaseService:
         self._shared_lock = asyncio.Lock()
         self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
         self._client_key: bytes | None = None  # the privacy key, for leases.client
+        self._versions: dict[str, tuple[PoolLeases, int]] = {}  # pool -> (its copy, the version it is at)
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -356,14 +365,12 @@ class LeaseService:
         self, request: LeaseRequest, now: float, client: str | None = None, new_id: str | None = None
     ) -> tuple[Visit, Grant]:
         """Lease (or renew) a number for the request's visit, and queue it for the store."""
-        self._follow_catalog()
-        site_pools = self.site_pools.get(request.site)
-        if not site_pools:
-            raise UnknownSite(request.site)
         if self.shared and self._away is None:
-            answer = await self._lease_shared(request, site_pools, now, client, new_id)
+            answer = await self._lease_shared(request, now, client, new_id)
             if answer is not None:
                 return answer
+        self._follow_catalog()
+        site_pools = self._pools_of(request.site)
         if self.shared and client is not None and self._client_key is not None:
             client = hashed_client(self._client_key, client)  # the cap keeps counting as the database does
         known = await self._visit(request.visit_id) if request.visit_id else None
@@ -426,8 +433,14 @@ class LeaseService:
 
     # --- leasing through the database (PostgreSQL, several nodes) -------------------------
 
+    def _pools_of(self, site: str) -> list[Pool]:
+        site_pools = self.site_pools.get(site)
+        if not site_pools:
+            raise UnknownSite(site)
+        return site_pools
+
     async def _lease_shared(
-        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
+        self, request: LeaseRequest, now: float, client: str | None, new_id: str | None
     ) -> tuple[Visit, Grant] | None:
         """Lease in one database transaction under the site's lock: read the site's leases,
         apply the same rules, commit the grant before answering. Any node may answer any
@@ -436,6 +449,8 @@ class LeaseService:
         async with self._shared_lock:
             if self._away is not None:  # another request found it away meanwhile
                 return None
+            self._follow_catalog()  # here: no lease transaction is using the pools now
+            site_pools = self._pools_of(request.site)
             try:
                 step, leases = await asyncio.to_thread(
                     self._lease_in_database, request, site_pools, now, client, new_id
@@ -450,9 +465,7 @@ class LeaseService:
                 self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
                 return None
         for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
-            old = self.leases.pools.get(name)
-            if old is not None:
-                _carry_counters(old, fresh)
+            if name in self.leases.pools:
                 self.leases.pools[name] = fresh
         self.visits.put(step.visit)
         return step.visit, step.grant
@@ -466,7 +479,14 @@ class LeaseService:
                 conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
             except db.DatabaseError:
                 continue
+            # What this node leased from memory meanwhile reaches the database first, so the
+            # pools read whole again next include it.
+            for _ in range(int(DRAIN_SECONDS / 0.1)):
+                if self.saver.idle:
+                    break
+                await asyncio.sleep(0.1)
             async with self._shared_lock:
+                self._versions.clear()
                 self._shared_conn = conn
                 self._away = None
             log.info("DNI: the database is back; leasing through it again")
@@ -493,17 +513,35 @@ class LeaseService:
             known = load_visit(conn, request.visit_id) if request.visit_id else None
             leases = Leases()
             for pool in site_pools:
-                numbers = self.pool_numbers.get(pool.name, [])
-                leases.pools[pool.name] = load_pool_leases(conn, pool, numbers, request.visit_id, now, self.grace)
+                leases.pools[pool.name] = self._pool_now(conn, pool, request.visit_id, now)
             step = self._step(leases, request, site_pools, known, now, client, new_id)
             save_visits(conn, [(step.visit, step.grant, True)], step.grants)
             set_lease_client(conn, step.grant, client)
             conn.execute("COMMIT")
         except BaseException:
+            self._versions.clear()  # the pools in memory may hold what was rolled back
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
         return step, leases
+
+    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, visit_id: str | None, now: float) -> PoolLeases:
+        """The pool as the database holds it: this node's copy brought up to date with the
+        rows written since it last looked (a few per request), or read whole the first time
+        (and after an outage or a failed transaction)."""
+        current = self.leases.pools.get(pool.name)
+        seen = self._versions.get(pool.name)
+        if current is not None and seen is not None and seen[0] is current:
+            self._versions[pool.name] = (current, apply_changes(conn, current, seen[1]))
+            if visit_id is not None and current.grant_of(visit_id) is None:
+                apply_visit_grants(conn, current, visit_id, now)
+            return current
+        version = pool_version(conn, pool.name)  # first: the rows read next are at least as new
+        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), visit_id, now, self.grace)
+        if current is not None:
+            _carry_counters(current, fresh)
+        self._versions[pool.name] = (fresh, version)
+        return fresh
 
     def _close_shared(self) -> None:
         if self._shared_conn is not None:

@@ -248,6 +248,45 @@ FROM unnest(CAST(? AS text[])) AS n(number)
 """
 
 
+_VERSION = "SELECT version FROM lease_versions WHERE pool_id = (SELECT id FROM pools WHERE name = ?)"
+
+# One statement, one snapshot: the pool's version and every row written after `version`.
+_CHANGED = """
+SELECT v.version, l.visit_id, l.number, l.kind, l.started_at, l.expires_at, l.client
+FROM lease_versions v LEFT JOIN leases l ON l.pool_id = v.pool_id AND l.version > ?
+WHERE v.pool_id = (SELECT id FROM pools WHERE name = ?) ORDER BY l.version
+"""
+
+
+def pool_version(conn: sqlite3.Connection, pool: str) -> int:
+    """The pool's lease version (PostgreSQL); 0 before its first lease."""
+    row = conn.execute(_VERSION, (pool,)).fetchone()
+    return row[0] if row is not None else 0
+
+
+def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) -> int:
+    """Bring `leases` (as the database held it at `version`) up to date with the rows written
+    since, by any node; the version it is at now."""
+    rows = conn.execute(_CHANGED, (version, leases.pool.name)).fetchall()
+    for r in rows:
+        version = max(version, r[0])
+        if r[1] is not None:
+            leases.apply(Grant(r[1], leases.pool.name, r[2], GrantKind(r[3]), r[4], r[5]), r[6])
+    return version
+
+
+_VISIT_GRANTS = """
+SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
+WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ?
+"""
+
+
+def apply_visit_grants(conn: sqlite3.Connection, leases: PoolLeases, visit_id: str, now: float) -> None:
+    """Add the visit's running grants (a fallback a copy of the pool may lack: see _POOL_GRANTS)."""
+    for r in conn.execute(_VISIT_GRANTS, (visit_id, leases.pool.name, now)).fetchall():
+        leases.apply(Grant(r[0], leases.pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5])
+
+
 def load_pool_leases(
     conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], visit_id: str | None, now: float, grace: float
 ) -> PoolLeases:
