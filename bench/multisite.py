@@ -1,6 +1,7 @@
 """Several sites on one PostgreSQL (issue 15): ingest, DNI lease writes, reports, drivers.
 
     .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000]
+        [--node-visits 2000] [--pool 200] [--concurrency 32] [--parts ingest,dni,nodes,drivers,reports]
 
 Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) and measures:
   ingest     the call log's own write job (calllog.store.save_call: visit attribution,
@@ -10,6 +11,10 @@ Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) a
              (The AMI parsing before it is the same code on both: bench/bench_ami_ingest.py.)
   dni        DNI visit + lease saves (dni.store.save_visits, one new visit and grant each)
              from 2 Writers (2 nodes) on one PostgreSQL: saves/s and per-batch latency.
+  nodes      DNI leases through 2 real `ctrack serve --only http` processes on one PostgreSQL:
+             --node-visits new visits (--concurrency in flight, alternating nodes) on a pool
+             of --pool numbers, then one heartbeat each on the other node; leases/s, p99
+             per request, and double leases (one number held by two live visits) in the end.
   reports    sources report and heatmap on --report-calls calls in PostgreSQL (inserted with
              the PL/pgSQL roll-up triggers firing), 30 days and 2 years.
   drivers    psycopg 3 (the driver ctrack uses, sync in the writer thread) against asyncpg:
@@ -36,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.postgres import TestPostgres  # noqa: E402
 
 TZ = "America/New_York"
+PARTS = ("ingest", "dni", "nodes", "drivers", "reports")
 
 
 def _records(site: int, calls: int, start: float) -> list:
@@ -161,6 +167,99 @@ def bench_dni(pg: TestPostgres, visits: int) -> list[tuple]:
     return [("DNI saves, 2 nodes, PostgreSQL", visits / seconds, f"{visits} visits; p99 commit wait {p99:.0f} ms")]
 
 
+def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, tmp: Path) -> list[tuple]:
+    import subprocess
+    import urllib.request
+
+    import aiohttp
+
+    from ctrack.store import db
+    from tests.integration.conftest import CTRACK, free_port
+    from tests.pbx.harness import wait_until
+    from tests.support.dni_env import FALLBACK, make_db
+
+    url = pg.new_database()
+    numbers = [f"+1503{n:07d}" for n in range(5551000, 5551000 + pool)]
+    make_db(url, numbers=numbers, lease_seconds=1800)
+    nodes: list[tuple[subprocess.Popen, int]] = []
+    for name in ("a", "b"):
+        port = free_port()
+        folder = tmp / name
+        folder.mkdir()
+        (folder / "ctrack.ini").write_text(
+            f"[ctrack]\ndatabase = {url}\nspool = {folder / 'spool.db'}\nlog_level = warning\n"
+            f"[http]\nlisten = 127.0.0.1:{port}\n[dni]\nrate_per_minute = 0\nleases_per_client = 0\n"
+        )
+        with (folder / "log").open("w") as log:
+            proc = subprocess.Popen(
+                [*CTRACK, "--config", str(folder / "ctrack.ini"), "serve", "--only", "http"], stdout=log, stderr=log
+            )
+        nodes.append((proc, port))
+
+    def up(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    try:
+        for _, port in nodes:
+            wait_until(lambda port=port: up(port), timeout=30, message="a DNI node did not come up")
+        bases = [f"http://127.0.0.1:{port}/dni/v1/lease" for _, port in nodes]
+        headers = {"Origin": "https://example.test", "Content-Type": "application/json"}
+
+        async def run() -> tuple[float, list[float], list[dict], int]:
+            gate = asyncio.Semaphore(concurrency)
+            latencies: list[float] = []
+            async with aiohttp.ClientSession() as http:
+
+                async def one(i: int, visit_id: str | None = None) -> dict:
+                    body = {"site": "example.test", "page_url": "https://example.test/"}
+                    if visit_id:
+                        body["visit_id"] = visit_id
+                    async with gate:
+                        t = time.perf_counter()
+                        async with http.post(bases[i % 2], json=body, headers=headers) as resp:
+                            answer = await resp.json()
+                        latencies.append(time.perf_counter() - t)
+                    return answer
+
+                t0 = time.perf_counter()
+                first = await asyncio.gather(*(one(i) for i in range(visits)))
+                renewed = await asyncio.gather(*(one(i + 1, r["visit_id"]) for i, r in enumerate(first)))
+                seconds = time.perf_counter() - t0
+            kept = sum(a["number"] == b["number"] for a, b in zip(first, renewed, strict=True))
+            return seconds, latencies, first, kept
+
+        seconds, latencies, first, kept = asyncio.run(run())
+        conn = db.connect(url)
+        try:
+            doubles = conn.execute(
+                "SELECT count(*) FROM (SELECT number FROM leases WHERE kind = 'lease' AND expires_at > ? "
+                "GROUP BY number HAVING count(DISTINCT visit_id) > 1) AS d",
+                (time.time(),),
+            ).fetchone()[0]
+        finally:
+            conn.close()
+    finally:
+        for proc, _ in nodes:
+            proc.terminate()
+            proc.wait(timeout=30)
+    leased = sum(r["number"] in numbers for r in first)
+    fallback = sum(r["number"] == FALLBACK for r in first)
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    return [
+        (
+            "DNI leases, 2 nodes --only http, PostgreSQL",
+            2 * visits / seconds,
+            f"{visits} visits + {visits} heartbeats on the other node, {concurrency} in flight, pool {pool}: "
+            f"{leased} leased, {fallback} fallback, {kept} kept their number; p50 "
+            f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99:.1f} ms; double leases {doubles}",
+        )
+    ]
+
+
 def bench_reports(pg: TestPostgres, calls: int, runs: int = 5) -> list[tuple]:
     from ctrack.core.period import Period
     from ctrack.reports import store as reports
@@ -263,16 +362,30 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--visits", type=int, default=4000)
     parser.add_argument("--report-calls", type=int, default=500_000)
+    parser.add_argument("--node-visits", type=int, default=2000, help="visits leased through the 2 DNI nodes")
+    parser.add_argument("--pool", type=int, default=200, help="numbers in the DNI nodes' pool")
+    parser.add_argument("--concurrency", type=int, default=32, help="lease requests in flight to the DNI nodes")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which to run, of {','.join(PARTS)}")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts: unknown {', '.join(sorted(parts - set(PARTS)))}")
     pg = TestPostgres()
     pg.start()
     load = os.getloadavg()[0]
     try:
+        rows: list[tuple] = []
         with tempfile.TemporaryDirectory(prefix="ctrack-bench-multisite-") as tmp:
-            rows = bench_ingest(pg, args.calls, args.sites, Path(tmp))
-        rows += bench_dni(pg, args.visits)
-        rows += bench_drivers(pg)
-        rows += bench_reports(pg, args.report_calls)
+            if "ingest" in parts:
+                rows += bench_ingest(pg, args.calls, args.sites, Path(tmp))
+            if "nodes" in parts:
+                rows += bench_dni_nodes(pg, args.node_visits, args.pool, args.concurrency, Path(tmp))
+        if "dni" in parts:
+            rows += bench_dni(pg, args.visits)
+        if "drivers" in parts:
+            rows += bench_drivers(pg)
+        if "reports" in parts:
+            rows += bench_reports(pg, args.report_calls)
     finally:
         pg.stop()
     print(f"\nmultisite on PostgreSQL 15 (throw-away cluster, fsync off), {os.cpu_count()} CPUs, load {load:.2f}\n")

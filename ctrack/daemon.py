@@ -1,7 +1,8 @@
 """`ctrack serve`: one asyncio process with a clear lifecycle.
 
 start: upgrade the schema, load the catalog, open the writer, then listen (FastAGI, HTTP)
-and connect (AMI). serve: until SIGTERM/SIGINT. stop: stop accepting, let in-flight
+and connect (AMI). `serve --only http` starts the HTTP side alone (a DNI/dashboard
+web node beside others on one PostgreSQL). serve: until SIGTERM/SIGINT. stop: stop accepting, let in-flight
 routes finish (bounded), close AMI, flush every queued write, exit 0.
 """
 
@@ -56,8 +57,9 @@ def sd_notify(message: str) -> None:
 
 
 class Daemon:
-    def __init__(self, config: Config, db_path: db.Target):
+    def __init__(self, config: Config, db_path: db.Target, http_only: bool = False):
         self.config = config
+        self.http_only = http_only  # `serve --only http`: a web node, no PBX side
         self.services = Services(config, db_path)
         self._stop = asyncio.Event()
         self.lifecycle = Lifecycle()
@@ -104,7 +106,10 @@ class Daemon:
         self.lifecycle.spawn(run_daily_summary(self.services, self._stop), "daily-summary")
         self.lifecycle.spawn(self._watchdog(), "watchdog")
         self.lifecycle.spawn(purge_daily(services.writer.run, Retention.from_config(self.config)), "retention")
-        if self.config.transcription.enabled:  # faster-whisper is imported only in its worker processes
+        # A web node has no recordings of its own: the PBX sites' daemons transcribe.
+        if (
+            self.config.transcription.enabled and not self.http_only
+        ):  # faster-whisper is imported only in its worker processes
             from ctrack.transcription.service import run_transcription
 
             self.lifecycle.spawn(run_transcription(self.services, self._stop), "transcription")
@@ -144,6 +149,8 @@ class Daemon:
 
     def _components(self) -> list[Callable[[], Awaitable[None]]]:
         starts: list[Callable[[], Awaitable[None]]] = [self._start_http]
+        if self.http_only:
+            return starts
         if self.config.pbx.type == "asterisk":
             starts.insert(0, self._start_fastagi)
             if self.config.ami.enabled:
@@ -284,14 +291,14 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def serve_forever(config: Config, db_path: db.Target) -> int:
+def serve_forever(config: Config, db_path: db.Target, http_only: bool = False) -> int:
     """Run the daemon until SIGTERM/SIGINT; the exit status."""
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        return runner.run(run(config, db_path))
+        return runner.run(run(config, db_path, http_only))
 
 
-async def run(config: Config, db_path: db.Target) -> int:
-    daemon = Daemon(config, db_path)
+async def run(config: Config, db_path: db.Target, http_only: bool = False) -> int:
+    daemon = Daemon(config, db_path, http_only)
     try:
         await daemon.start()
     except BaseException:

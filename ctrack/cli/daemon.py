@@ -5,14 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 
+import click
+
 from ctrack.cli import cli
 from ctrack.cli.common import Context, fail, pass_ctx
 
 
 @cli.command()
+@click.option(
+    "--only",
+    type=click.Choice(["http"]),
+    default=None,
+    help="Run only the HTTP side (DNI, dashboard, exports): a web node beside others on one PostgreSQL.",
+)
 @pass_ctx
-def serve(ctx: Context) -> None:
-    """Run FastAGI, the AMI call log and the HTTP side until SIGTERM."""
+def serve(ctx: Context, only: str | None) -> None:
+    """Run FastAGI, the AMI (or ESL) call log and the HTTP side until SIGTERM."""
     from ctrack.daemon import serve_forever
 
     config = ctx.config
@@ -22,7 +30,7 @@ def serve(ctx: Context) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        code = serve_forever(config, ctx.database_path)
+        code = serve_forever(config, ctx.database_path, http_only=only == "http")
     except OSError as exc:
         fail(f"cannot start: {exc.strerror or exc}")
     sys.exit(code)

@@ -145,12 +145,24 @@ class PoolLeases:
         self.expire(now)
         return list(dict.fromkeys(self._by_client.get(client, {}).values()))
 
-    def restore(self, grant: Grant) -> None:
-        """Put back a grant read from the database (daemon start)."""
+    def restore(self, grant: Grant, client: str | None = None) -> None:
+        """Put back a grant read from the database (daemon start; every lease on PostgreSQL),
+        counted against `client` when the database knows whose it is."""
         if grant.number is not None and grant.kind != GrantKind.FALLBACK:
             self._free.pop(grant.number, None)
-        self._hold(grant)
+        self._hold(grant, client)
         self.peak_visits = max(self.peak_visits, len(self._grants))
+
+    def apply(self, grant: Grant, client: str | None = None) -> None:
+        """Take a grant as the database holds it now (another node may have written it): it
+        replaces the visit's grant unless that one started later (an older grant, ended)."""
+        old = self._grants.get(grant.visit_id)
+        if old is not None:
+            if old.started_at > grant.started_at:
+                return
+            del self._grants[grant.visit_id]
+            self._unhold(old)
+        self.restore(grant, client)
 
     def note_released(self, number: str, visit_id: str, ended_at: float) -> None:
         """Remember (on daemon start) a lease that ended recently, for visit_for's grace."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -36,10 +37,23 @@ from ctrack.dni.attribution import (
     revisit,
 )
 from ctrack.dni.clients import Crawlers, speculative
-from ctrack.dni.pools import Grant, Leases
+from ctrack.dni.pools import Grant, Leases, PoolLeases
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
-from ctrack.dni.store import SavedLeases, load_saved_leases, load_visit, save_visits
+from ctrack.dni.store import (
+    SavedLeases,
+    apply_changes,
+    apply_visit_grants,
+    hashed_client,
+    load_pool_leases,
+    load_saved_leases,
+    load_visit,
+    lock_site,
+    pool_version,
+    privacy_key,
+    save_visits,
+    set_lease_client,
+)
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
@@ -50,6 +64,7 @@ log = logging.getLogger(__name__)
 VISIT_CACHE = 100_000
 DRAIN_SECONDS = 5.0
 ORIGIN_CACHE = 10_000
+RECONNECT_SECONDS = 2.0  # PostgreSQL away: how often the lease path tries it again
 UNKNOWN_POOLS_LOGGED = 1_000  # distinct (site, data-ctrack-pool) warnings before they stop
 
 
@@ -112,6 +127,11 @@ class WriteBehind:
         self._renewal_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task | None = None
         self.failures = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or being saved."""
+        return self._task is None and not self._visits and not self._grants and not self._renewals
 
     @property
     def backlog(self) -> int:
@@ -228,6 +248,14 @@ class LeaseService:
         self._catalog_at = -1.0
         self._reader: sqlite3.Connection | None = None
         self._origins: dict[tuple[str, str | None], bool] = {}  # origin_allowed's answers
+        # On PostgreSQL every lease is granted in the database (several nodes share it).
+        self.shared = db.is_url(services.db_path)
+        self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
+        self._shared_conn: sqlite3.Connection | None = None
+        self._shared_lock = asyncio.Lock()
+        self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
+        self._client_key: bytes | None = None  # the privacy key, for leases.client
+        self._versions: dict[str, tuple[PoolLeases, int]] = {}  # pool -> (its copy, the version it is at)
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -267,9 +295,8 @@ class LeaseService:
         for tn in catalog.numbers.values():
             if tn.kind == NumberKind.POOL and tn.pool and tn.state == NumberState.ACTIVE:
                 by_pool.setdefault(tn.pool, []).append(tn.number)
-        self.leases.sync(
-            {name: (pool, sorted(by_pool.get(name, ()))) for name, pool in catalog.pools.items()}, last_used
-        )
+        self.pool_numbers = {name: sorted(by_pool.get(name, ())) for name in catalog.pools}
+        self.leases.sync({name: (pool, self.pool_numbers[name]) for name, pool in catalog.pools.items()}, last_used)
         site_pools: dict[str, list[Pool]] = {}
         for name in sorted(catalog.pools):
             site_pools.setdefault(normalize_site(catalog.pools[name].site), []).append(catalog.pools[name])
@@ -309,6 +336,9 @@ class LeaseService:
 
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
+        if self._away is not None:
+            self._away.cancel()
+        self._close_shared()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -318,11 +348,14 @@ class LeaseService:
     async def _visit(self, visit_id: str) -> Visit | None:
         visit = self.visits.get(visit_id)
         if visit is None:
-            if self._reader is None:
-                self._reader = db.connect(self.services.db_path, any_thread=True)
             try:
+                if self._reader is None:
+                    self._reader = db.connect(self.services.db_path, any_thread=True)
                 visit = await asyncio.to_thread(load_visit, self._reader, visit_id)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, db.DatabaseError) as exc:
+                if self._reader is not None and db.is_broken(self._reader):  # PostgreSQL away: reconnect next time
+                    self._reader.close()
+                    self._reader = None
                 raise StoreUnavailable(str(exc)) from None
             if visit is not None:
                 self.visits.put(visit)
@@ -332,12 +365,36 @@ class LeaseService:
         self, request: LeaseRequest, now: float, client: str | None = None, new_id: str | None = None
     ) -> tuple[Visit, Grant]:
         """Lease (or renew) a number for the request's visit, and queue it for the store."""
+        if self.shared and self._away is None:
+            answer = await self._lease_shared(request, now, client, new_id)
+            if answer is not None:
+                return answer
         self._follow_catalog()
-        site_pools = self.site_pools.get(request.site)
-        if not site_pools:
-            raise UnknownSite(request.site)
-        rules = self.rules(request.site)
+        site_pools = self._pools_of(request.site)
+        if self.shared and client is not None and self._client_key is not None:
+            client = hashed_client(self._client_key, client)  # the cap keeps counting as the database does
         known = await self._visit(request.visit_id) if request.visit_id else None
+        step = self._step(self.leases, request, site_pools, known, now, client, new_id)
+        self.visits.put(step.visit)
+        if step.renewal:
+            self.saver.renew(step.visit, step.grant)
+        else:
+            self.saver.save(step.visit, step.grant, step.changed, step.grants)
+        return step.visit, step.grant
+
+    def _step(
+        self,
+        leases: Leases,
+        request: LeaseRequest,
+        site_pools: list[Pool],
+        known: Visit | None,
+        now: float,
+        client: str | None,
+        new_id: str | None,
+    ) -> _Step:
+        """The visit and its grant by the lease rules (dni/pools.py), from whichever leases
+        hold the truth: this node's memory (SQLite) or the database's, just read (PostgreSQL)."""
+        rules = self.rules(request.site)
         if known is not None and (known.site != request.site or known.expires_at(rules) <= now):
             known = None
         choice = choose_pools(
@@ -355,11 +412,10 @@ class LeaseService:
             )
         else:
             visit = revisit(known, request.touch, request.ga_client_id, rules, now)
-        previous = self.leases_of(visit.id, pools)
-        result = self.leases.lease(visit.id, pools, now, client, self.leases_per_client)
+        previous = leases_of(leases, visit.id, pools)
+        result = leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
-        visit = replace(visit, pool_region=self.leases.pools[grant.pool].pool.region)
-        self.visits.put(visit)
+        visit = replace(visit, pool_region=leases.pools[grant.pool].pool.region)
         changed = known is None or (visit.touch, visit.source, visit.ga_client_id, visit.pool_region) != (
             known.touch,
             known.source,
@@ -367,11 +423,131 @@ class LeaseService:
             known.pool_region,
         )
         renewed = previous is not None and previous.started_at == grant.started_at
-        if renewed and not changed and not result.ended:
-            self.saver.renew(visit, grant)
-        else:
-            self.saver.save(visit, grant, changed, [(g, True) for g in result.ended] + [(grant, not renewed)])
-        return visit, grant
+        return _Step(
+            visit,
+            grant,
+            changed,
+            renewed and not changed and not result.ended,
+            [(g, True) for g in result.ended] + [(grant, not renewed)],
+        )
+
+    # --- leasing through the database (PostgreSQL, several nodes) -------------------------
+
+    def _pools_of(self, site: str) -> list[Pool]:
+        site_pools = self.site_pools.get(site)
+        if not site_pools:
+            raise UnknownSite(site)
+        return site_pools
+
+    async def _lease_shared(
+        self, request: LeaseRequest, now: float, client: str | None, new_id: str | None
+    ) -> tuple[Visit, Grant] | None:
+        """Lease in one database transaction under the site's lock: read the site's leases,
+        apply the same rules, commit the grant before answering. Any node may answer any
+        request (a heartbeat renews on whichever node gets it); none hands out a number
+        another node leased. None: the database is unreachable (the caller leases from memory)."""
+        async with self._shared_lock:
+            if self._away is not None:  # another request found it away meanwhile
+                return None
+            self._follow_catalog()  # here: no lease transaction is using the pools now
+            site_pools = self._pools_of(request.site)
+            try:
+                step, leases = await asyncio.to_thread(
+                    self._lease_in_database, request, site_pools, now, client, new_id
+                )
+            except (sqlite3.Error, db.DatabaseError) as exc:
+                self.saver.failures += 1
+                if self._shared_conn is not None and not db.is_broken(self._shared_conn):
+                    log.warning("DNI: leasing through the database failed: %s", exc)
+                    raise StoreUnavailable(str(exc)) from None
+                self._close_shared()
+                log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
+                self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
+                return None
+        for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
+            if name in self.leases.pools:
+                self.leases.pools[name] = fresh
+        self.visits.put(step.visit)
+        return step.visit, step.grant
+
+    async def _reconnect(self) -> None:
+        """While the database is away, try it every RECONNECT_SECONDS in the background (no
+        request waits for a connect); then lease through it again."""
+        while True:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            try:
+                conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
+            except db.DatabaseError:
+                continue
+            # What this node leased from memory meanwhile reaches the database first, so the
+            # pools read whole again next include it.
+            for _ in range(int(DRAIN_SECONDS / 0.1)):
+                if self.saver.idle:
+                    break
+                await asyncio.sleep(0.1)
+            async with self._shared_lock:
+                self._versions.clear()
+                self._shared_conn = conn
+                self._away = None
+            log.info("DNI: the database is back; leasing through it again")
+            return
+
+    def _client(self, conn: sqlite3.Connection, client: str | None) -> str | None:
+        """The client as leases.client keeps it (its keyed hash); the key is read once."""
+        if client is None:
+            return None
+        if self._client_key is None:
+            self._client_key = privacy_key(conn)
+        return hashed_client(self._client_key, client)
+
+    def _lease_in_database(
+        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
+    ) -> tuple[_Step, Leases]:
+        if self._shared_conn is None:
+            self._shared_conn = db.connect(self.services.db_path, any_thread=True)
+        conn = self._shared_conn
+        conn.execute("BEGIN")
+        try:
+            lock_site(conn, request.site)
+            client = self._client(conn, client)
+            known = load_visit(conn, request.visit_id) if request.visit_id else None
+            leases = Leases()
+            for pool in site_pools:
+                leases.pools[pool.name] = self._pool_now(conn, pool, request.visit_id, now)
+            step = self._step(leases, request, site_pools, known, now, client, new_id)
+            save_visits(conn, [(step.visit, step.grant, True)], step.grants)
+            set_lease_client(conn, step.grant, client)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._versions.clear()  # the pools in memory may hold what was rolled back
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return step, leases
+
+    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, visit_id: str | None, now: float) -> PoolLeases:
+        """The pool as the database holds it: this node's copy brought up to date with the
+        rows written since it last looked (a few per request), or read whole the first time
+        (and after an outage or a failed transaction)."""
+        current = self.leases.pools.get(pool.name)
+        seen = self._versions.get(pool.name)
+        if current is not None and seen is not None and seen[0] is current:
+            self._versions[pool.name] = (current, apply_changes(conn, current, seen[1]))
+            if visit_id is not None and current.grant_of(visit_id) is None:
+                apply_visit_grants(conn, current, visit_id, now)
+            return current
+        version = pool_version(conn, pool.name)  # first: the rows read next are at least as new
+        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), visit_id, now, self.grace)
+        if current is not None:
+            _carry_counters(current, fresh)
+        self._versions[pool.name] = (fresh, version)
+        return fresh
+
+    def _close_shared(self) -> None:
+        if self._shared_conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._shared_conn.close()
+            self._shared_conn = None
 
     def _warn_unknown_pool(self, site: str, name: str) -> None:
         """A page's data-ctrack-pool names no pool of its site: said once, the page still
@@ -383,11 +559,7 @@ class LeaseService:
         log.warning("DNI: %s has no pool %r (data-ctrack-pool); its pages use the default pool", site, name[:100])
 
     def leases_of(self, visit_id: str, pool_names: list[str]) -> Grant | None:
-        for name in pool_names:
-            grant = self.leases.pools[name].grant_of(visit_id)
-            if grant is not None:
-                return grant
-        return None
+        return leases_of(self.leases, visit_id, pool_names)
 
     def visit_for(self, number: str, at: float) -> str | None:
         """The route's hook: the visit holding a pool number's lease when a call comes in."""
@@ -445,6 +617,35 @@ class LeaseService:
             ),
         ):
             services.add_metric(name, kind, text, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One lease request's outcome: what to answer and what to save."""
+
+    visit: Visit
+    grant: Grant
+    changed: bool  # the visit row itself changed (new, or new touch/source/region)
+    renewal: bool  # only the expiry moved
+    grants: list[tuple[Grant, bool]]  # grants started, renewed or ended; True = new
+
+
+def leases_of(leases: Leases, visit_id: str, pool_names: list[str]) -> Grant | None:
+    for name in pool_names:
+        grant = leases.pools[name].grant_of(visit_id)
+        if grant is not None:
+            return grant
+    return None
+
+
+def _carry_counters(old: PoolLeases, fresh: PoolLeases) -> None:
+    """A pool rebuilt from the database keeps this node's running counters."""
+    fresh.leases_total += old.leases_total
+    fresh.renewals_total += old.renewals_total
+    fresh.overflow_total += old.overflow_total
+    fresh.overflow_requests_total += old.overflow_requests_total
+    fresh.capped_total += old.capped_total
+    fresh.peak_visits = max(fresh.peak_visits, old.peak_visits)
 
 
 def amp_visit_id(site: str, client_id: str) -> str:

@@ -6,15 +6,17 @@ and `ctrack dni visits` read on their own connections.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ctrack.core.model import CallRecord
+from ctrack.core.model import CallRecord, Pool
 from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
-from ctrack.dni.pools import Grant, GrantKind
+from ctrack.dni.pools import Grant, GrantKind, PoolLeases
 
 _VISIT_COLUMNS = (
     "id",
@@ -203,6 +205,107 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
     finally:
         conn.execute("COMMIT")
     return saved
+
+
+# --- leases shared by several nodes (PostgreSQL) -------------------------------------------
+
+
+def lock_site(conn: sqlite3.Connection, site: str) -> None:
+    """Hold the site's lease lock until the transaction ends (PostgreSQL): the nodes that
+    lease for one site take turns, so each reads every grant the others committed."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
+
+
+def privacy_key(conn: sqlite3.Connection) -> bytes:
+    return bytes(conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0])
+
+
+def hashed_client(key: bytes, client: str) -> str:
+    """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
+    the database's privacy key, so every node computes the same value and none stores the address."""
+    return hmac.new(key, b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None) -> None:
+    """Count the grant against the client that asked for it last (the lease cap)."""
+    conn.execute(
+        "UPDATE leases SET client = ? WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) "
+        "AND started_at = ? AND client IS DISTINCT FROM ?",
+        (client, grant.visit_id, grant.pool, grant.started_at, client),
+    ).close()
+
+
+# Other visits' fallback grants hold no number: they change nothing this visit can be given.
+_POOL_GRANTS = """
+SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
+WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND (kind != 'fallback' OR visit_id = ?)
+ORDER BY expires_at
+"""
+
+_LAST_USED = """
+SELECT n.number, (SELECT max(l.expires_at) FROM leases l WHERE l.number = n.number AND l.kind != 'fallback')
+FROM unnest(CAST(? AS text[])) AS n(number)
+"""
+
+
+_VERSION = "SELECT version FROM lease_versions WHERE pool_id = (SELECT id FROM pools WHERE name = ?)"
+
+# One statement, one snapshot: the pool's version and every row written after `version`.
+_CHANGED = """
+SELECT v.version, l.visit_id, l.number, l.kind, l.started_at, l.expires_at, l.client
+FROM lease_versions v LEFT JOIN leases l ON l.pool_id = v.pool_id AND l.version > ?
+WHERE v.pool_id = (SELECT id FROM pools WHERE name = ?) ORDER BY l.version
+"""
+
+
+def pool_version(conn: sqlite3.Connection, pool: str) -> int:
+    """The pool's lease version (PostgreSQL); 0 before its first lease."""
+    row = conn.execute(_VERSION, (pool,)).fetchone()
+    return row[0] if row is not None else 0
+
+
+def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) -> int:
+    """Bring `leases` (as the database held it at `version`) up to date with the rows written
+    since, by any node; the version it is at now."""
+    rows = conn.execute(_CHANGED, (version, leases.pool.name)).fetchall()
+    for r in rows:
+        version = max(version, r[0])
+        if r[1] is not None:
+            leases.apply(Grant(r[1], leases.pool.name, r[2], GrantKind(r[3]), r[4], r[5]), r[6])
+    return version
+
+
+_VISIT_GRANTS = """
+SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
+WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ?
+"""
+
+
+def apply_visit_grants(conn: sqlite3.Connection, leases: PoolLeases, visit_id: str, now: float) -> None:
+    """Add the visit's running grants (a fallback a copy of the pool may lack: see _POOL_GRANTS)."""
+    for r in conn.execute(_VISIT_GRANTS, (visit_id, leases.pool.name, now)).fetchall():
+        leases.apply(Grant(r[0], leases.pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5])
+
+
+def load_pool_leases(
+    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], visit_id: str | None, now: float, grace: float
+) -> PoolLeases:
+    """The pool's leases as the database holds them at `now`, ready for the pure lease rules:
+    the running numbered grants (least recently renewed first, as in memory) and `visit_id`'s
+    own, those ended within `grace`, and the last use of each number free now (the free
+    list's order)."""
+    rows = conn.execute(_POOL_GRANTS, (pool.name, now - grace, visit_id)).fetchall()
+    grants = [(Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5]) for r in rows]
+    held = {g.number for g, _ in grants if g.expires_at > now and g.kind != GrantKind.FALLBACK}
+    free = [n for n in numbers if n not in held]
+    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (free,)) if r[1] is not None} if free else {}
+    leases = PoolLeases(pool, numbers, last_used)
+    for grant, client in grants:
+        if grant.expires_at > now:
+            leases.restore(grant, client)
+        elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
+            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
+    return leases
 
 
 # --- calls -------------------------------------------------------------------------------

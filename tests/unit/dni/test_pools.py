@@ -242,3 +242,20 @@ def test_a_capped_fallback_is_upgraded_only_within_the_cap():
     assert fallback.kind == GrantKind.FALLBACK
     manager.pools["web"].drop("a", 2)  # a's number frees up
     assert manager.lease("b", ["web"], 3, client="203.0.113.9", cap=1).grant.kind == GrantKind.LEASE
+
+
+def test_a_grant_written_elsewhere_replaces_the_visits_own_unless_it_is_older():
+    """PoolLeases.apply: another node's view of the database, row by row (PostgreSQL)."""
+    here, there = pool(), pool()
+    first = there.lease("a", 0).grant
+    here.apply(first)
+    assert here.lease("b", 1).grant.number == NUMBERS[1]  # the number "there" leased is taken here too
+    renewed = there.lease("a", 500).grant
+    here.apply(renewed)
+    assert here.grant_of("a") == renewed and here.leased == 2
+    dropped = there.drop("a", 600)
+    later = Grant("a", "web", NUMBERS[2], GrantKind.LEASE, 601, 1201)
+    here.apply(later)
+    here.apply(dropped)  # an older, ended grant arriving after the newer one changes nothing
+    assert here.grant_of("a") == later
+    assert here.lease("c", 602).grant.number == NUMBERS[0]  # 0101 is free again
