@@ -92,7 +92,6 @@ class Daemon:
             # call records wait in the spool; the writer and the refresh reconnect by themselves.
             log.error("%s: starting without the center; call records go to the spool", exc)
             services.catalog.restore()
-            self._dni_without_center()
         await services.writer.start()
         self.lifecycle.spawn(services.catalog.keep_fresh(), "catalog")
         for start in self._components():
@@ -119,17 +118,6 @@ class Daemon:
         gc.freeze()
         sd_notify("READY=1")
         log.info("ctrack serving: %s", ", ".join(f"{k} {h}:{p}" for k, (h, p) in self.addresses.items()))
-
-    def _dni_without_center(self) -> None:
-        """DNI restores its leases from the database as the HTTP side starts; with the center
-        down it starts from the saved catalog with no lease (pages lease again as they ask)."""
-        dni = self.app[DNI]
-
-        async def start_without_center() -> None:
-            dni.sync(self.services.catalog.catalog)
-            log.warning("DNI: the center is down; %d pools, no lease restored", len(dni.leases.pools))
-
-        dni.start = start_without_center  # type: ignore[method-assign]
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()

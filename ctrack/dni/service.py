@@ -319,9 +319,18 @@ class LeaseService:
             conn.close()
 
     async def start(self) -> None:
-        """Rebuild the leases from the database, so a restart takes no number from a page."""
+        """Rebuild the leases from the database, so a restart takes no number from a page.
+        With a PostgreSQL center down at start, the pools come from the route's saved catalog
+        and no lease is restored (pages lease again as they ask)."""
         now = time.time()
-        catalog, saved = await asyncio.to_thread(self._read_saved, now)
+        try:
+            catalog, saved = await asyncio.to_thread(self._read_saved, now)
+        except (db.DatabaseError, sqlite3.Error) as exc:
+            if not db.is_url(self.services.db_path):
+                raise
+            self.sync(self.services.catalog.catalog)
+            log.warning("DNI: the center is down (%s); %d pools, no lease restored", exc, len(self.leases.pools))
+            return
         self.sync(catalog, saved.last_used)
         self._catalog_at = now
         for grant in saved.active:

@@ -184,7 +184,9 @@ async def test_caller_who_hangs_up_in_the_ivr_menu_was_answered_by_the_pbx_only(
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550890")
     dump(ami, mark, "ivr-hangup")
     assert (call["disposition"], call["source"]) == ("pbx_answered", "Yelp")
-    assert call["talk_seconds"] == 0 and call["answered_at"] is None and not call["qualified"]
+    assert (
+        call["talk_seconds"] == 0 and call["answered_at"] is None and call["lead_status"] is None
+    )  # not a lead, not missed
     assert near(call["ring_seconds"], result.sip_talk_seconds() or 0)  # waited the whole call for a person
 
 
