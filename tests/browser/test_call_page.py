@@ -7,6 +7,9 @@ from __future__ import annotations
 import sqlite3
 from functools import partial
 
+from click.testing import CliRunner
+
+from ctrack.cli import cli
 from ctrack.store import db
 from ctrack.transcription import store as transcripts
 from tests.browser.test_dashboard import SHOTS, dashboard, log_in, open_page, tone_wav  # noqa: F401 (fixture)
@@ -61,14 +64,27 @@ async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, t
     conn.close()
 
 
-async def test_marking_a_call_a_lead_with_a_value_changes_the_sources_report(browser, dashboard, tmp_path):  # noqa: F811
+async def test_marking_a_call_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads_file(
+    browser, dashboard, tmp_path
+):  # noqa: F811
     base, _, _ = dashboard
     conn = database(tmp_path)
     call_id, source = conn.execute(
         """SELECT id, source FROM calls WHERE lead_status IS NULL AND disposition = 'answered' AND source IS NOT NULL
            ORDER BY started_at DESC LIMIT 1"""
     ).fetchone()
+    # the call came from an ad click: once a lead, it goes to Google Ads with its value
+    gclid = "Cj0KCQ-browser-lead"
+    db.write(conn, lambda c: c.execute("UPDATE calls SET gclid = ? WHERE id = ?", (gclid, call_id)))
     conn.close()
+
+    def google_ads_file() -> list[str]:
+        args = ["--db", str(tmp_path / "ctrack.db"), "export", "google-ads", "--conversion-name", "Booked call"]
+        result = CliRunner().invoke(cli, [*args, "--include-exported"])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.stdout.splitlines() if line.startswith(gclid)]
+
+    assert google_ads_file() == []  # undecided: no conversion
     page = await open_page(browser, base)
     await log_in(page, base)
 
@@ -105,6 +121,8 @@ async def test_marking_a_call_a_lead_with_a_value_changes_the_sources_report(bro
     assert int(after["leads"].replace(",", "")) == int(before["leads"].replace(",", "")) + 1
     assert int(after["kpi_leads"].replace(",", "")) == int(before["kpi_leads"].replace(",", "")) + 1
     assert (after["value"], after["kpi_value"]) == ("250.00", "250.00")
+    [row] = google_ads_file()
+    assert row.startswith(f"{gclid},Booked call,") and row.endswith(",250.00,USD"), row
 
     # a bad value is refused with the reason, and nothing changes
     await page.goto(f"{base}/dashboard/calls/{call_id}")
