@@ -64,9 +64,7 @@ async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, t
     conn.close()
 
 
-async def test_marking_a_call_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads_file(
-    browser, dashboard, tmp_path
-):  # noqa: F811
+async def test_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads_file(browser, dashboard, tmp_path):  # noqa: F811
     base, _, _ = dashboard
     conn = database(tmp_path)
     call_id, source = conn.execute(
