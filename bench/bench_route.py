@@ -404,7 +404,7 @@ async def _script_request(ini: str, n: int, i: int) -> tuple[float, bool]:
     await proc.wait()
     src = expected_source(i) if i >= 0 else None
     ok = (
-        len(lines) == 13
+        len(lines) == len(ROUTE_VARIABLES)
         and lines[-1] == b'SET VARIABLE CTRACK_ROUTE_STATUS "ok"'
         and f'SET VARIABLE CTRACK_SOURCE "{src or ""}"'.encode() in lines
     )
