@@ -165,12 +165,13 @@ def near(value: float, expected: float, slack: float = 1.5) -> bool:
     return abs(value - expected) <= slack
 
 
-def dump(ami, mark: int, name: str) -> None:
-    """The AMI events of a test (all of them, the harness's user), for a failing test's reader."""
+def dump(site, ami, mark: int, name: str) -> None:
+    """The AMI events of a test (all of them, the harness's user), for a failing test's reader,
+    beside the daemon's log in the site's own folder."""
     keep = ("Event", "Channel", "Uniqueid", "Linkedid", "Context", "Exten", "Application", "AppData")
     keep += ("DialStatus", "DestChannel", "ChannelStateDesc", "BridgeUniqueid", "BridgeNumChannels", "Variable")
     keep += ("Value", "Timestamp", "Cause", "Queue", "HoldTime")
-    with open(f"/tmp/ctrack-dispositions-{name}.events", "w") as f:
+    with open(site.root / f"{name}.events", "w") as f:
         for e in ami.events[mark:]:
             if e.get("Event") in ("TestEvent", "RTCPSent", "RTCPReceived"):
                 continue
@@ -182,7 +183,7 @@ async def test_caller_who_hangs_up_in_the_ivr_menu_was_answered_by_the_pbx_only(
     result = await asyncio.to_thread(site.pbx.call, IVR, "15035550890", "Ivy Menu", 4)
     assert result.answered, result  # the IVR answered
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550890")
-    dump(ami, mark, "ivr-hangup")
+    dump(site, ami, mark, "ivr-hangup")
     assert (call["disposition"], call["source"]) == ("pbx_answered", "Yelp")
     assert (
         call["talk_seconds"] == 0 and call["answered_at"] is None and call["lead_status"] is None
@@ -197,7 +198,7 @@ async def test_caller_who_presses_1_in_the_ivr_reaches_the_ring_group(site, ami,
     assert [a.wait() for a in agents] == [0, 0]
     assert result.answered, result
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550891")
-    dump(ami, mark, "ivr-press1")
+    dump(site, ami, mark, "ivr-press1")
     assert call["disposition"] == "answered", call
     assert near(call["ring_seconds"], 4), call  # 2 s in the menu until the key, then 2 s of ringing
     assert near(call["talk_seconds"], result.sip_talk_seconds() - call["ring_seconds"]), call
@@ -211,7 +212,7 @@ async def test_ring_group_one_phone_answers(site, ami, phones):
     assert [a.wait() for a in agents] == [0, 0]
     assert result.answered, result
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550900")
-    dump(ami, mark, "ringgroup")
+    dump(site, ami, mark, "ringgroup")
     assert call["disposition"] == "answered"
     assert near(call["ring_seconds"], 2) and near(call["talk_seconds"], result.sip_talk_seconds())
     assert call["answered_by"] == "PJSIP/rg2"
@@ -224,7 +225,7 @@ async def test_queue_member_answers(site, ami, phones):
     assert [a.wait() for a in agents] == [0, 0]
     assert result.answered, result
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550910")
-    dump(ami, mark, "queue-answer")
+    dump(site, ami, mark, "queue-answer")
     assert call["disposition"] == "answered", call
     assert near(call["ring_seconds"], 2) and near(call["queue_wait_seconds"], 2), call
     assert near(call["talk_seconds"], result.sip_talk_seconds() - 2), call  # the queue answered at once
@@ -236,7 +237,7 @@ async def test_caller_who_hangs_up_while_waiting_in_the_queue_abandoned(site, am
     result = await asyncio.to_thread(site.pbx.call, QUEUE_WAIT, "15035550911", "Wade Wait", 4)
     assert result.answered and result.hangup_by == "caller", result
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550911")
-    dump(ami, mark, "queue-abandon")
+    dump(site, ami, mark, "queue-abandon")
     assert call["disposition"] == "abandoned", call
     assert near(call["queue_wait_seconds"], 4) and near(call["ring_seconds"], 4), call
     assert call["talk_seconds"] == 0 and call["answered_by"] is None
@@ -247,7 +248,7 @@ async def test_no_answer_goes_to_voicemail_and_the_message_length_is_kept(site, 
     result = await asyncio.to_thread(site.pbx.call, VOICEMAIL, "15035550920", "Val Voicemail", 7)
     assert result.answered, result  # VoiceMail answered
     [call] = await asyncio.to_thread(site.wait_calls, "+15035550920")
-    dump(ami, mark, "voicemail")
+    dump(site, ami, mark, "voicemail")
     assert call["disposition"] == "voicemail", call
     assert near(call["ring_seconds"], 3), call  # the ring group's 3 s, then voicemail
     assert call["talk_seconds"] == 0 and call["answered_by"] is None
@@ -271,7 +272,7 @@ async def test_blind_transfer_after_answer_is_one_call_with_the_person_who_final
     assert [a.wait() for a in agents] == [0, 0]
     assert result.answered, result
     calls = await asyncio.to_thread(site.wait_calls, "+15035550921")
-    dump(ami, mark, "blind-transfer")
+    dump(site, ami, mark, "blind-transfer")
     await asyncio.sleep(1)
     assert len(site.calls_of("+15035550921")) == 1
     [call] = calls
