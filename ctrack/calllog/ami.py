@@ -81,7 +81,7 @@ class AsteriskCallLog:
 
     async def restore(self) -> int:
         """Load the calls a previous ctrack process left open; before AMI connects."""
-        rows = await self.services.writer.run(load_open_calls)
+        rows = await self.services.writer.run(load_open_calls(self.services.call_rules.site))
         self.tracker.restore(state for state, _ in rows)
         self._persisted = {state["linkedid"] for state, _ in rows}
         self._seen = {state["linkedid"]: seen_at for state, seen_at in rows}
@@ -106,7 +106,8 @@ class AsteriskCallLog:
             self._unconfirmed.discard(lid)
         self._persisted.difference_update(gone)
         self._persisted.update(s["linkedid"] for s in states)
-        await self.services.writer.run(save_open_calls(states, gone, time.time(), renew_seen))
+        site = self.services.call_rules.site
+        await self.services.writer.run(save_open_calls(site, states, gone, time.time(), renew_seen))
 
     async def keep_persisted(self, connected: Callable[[], bool]) -> None:
         """Background task: persist() every PERSIST_SECONDS, renewing seen_at every SEEN_SECONDS."""

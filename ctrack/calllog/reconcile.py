@@ -71,7 +71,7 @@ def save_missing(records: list[CallRecord], rules: CallRules) -> Callable[[sqlit
     """Write job: save the records the call log lacks (never a duplicate); how many were added."""
 
     def job(conn: sqlite3.Connection) -> int:
-        known = known_uniqueids(conn, [r.uniqueid for r in records])
+        known = known_uniqueids(conn, rules.site, [r.uniqueid for r in records])
         return sum(save_and_follow(conn, r, rules, "cdr") for r in records if r.uniqueid not in known)
 
     return job

@@ -14,6 +14,7 @@ from ctrack.calllog.recordings import usable_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
 from ctrack.core.hours import Hours
 from ctrack.core.model import CallRecord, Disposition
+from ctrack.leads.store import call_id_of
 from ctrack.services import Services
 from ctrack.spam import service as spam
 from ctrack.spam.rules import SpamRules
@@ -27,7 +28,8 @@ def save_and_follow(conn: sqlite3.Connection, record: CallRecord, rules: CallRul
     never the call itself."""
     if not save_call(conn, record, rules, origin=origin):
         return False
-    call_id = conn.execute("SELECT id FROM calls WHERE uniqueid = ?", (record.uniqueid,)).fetchone()[0]
+    call_id = call_id_of(conn, rules.site, record.uniqueid)
+    assert call_id is not None  # saved just now
     conn.execute("SAVEPOINT follow")
     try:
         spam.on_call_saved(conn, call_id, rules.spam)
@@ -68,7 +70,7 @@ def log_call(
 
 
 def _save(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str, missing_only: bool) -> bool:
-    if missing_only and known_uniqueids(conn, [record.uniqueid]):
+    if missing_only and known_uniqueids(conn, rules.site, [record.uniqueid]):
         return False
     return save_and_follow(conn, record, rules, origin)
 
@@ -90,7 +92,7 @@ def _rules_from_json(fields: dict[str, Any]) -> CallRules:
 
 def replay_call(conn: sqlite3.Connection, payload: dict[str, Any]) -> bool:
     """A spooled call saved once the database is back (store/spool.py): the same save path as
-    live, which keeps one row per uniqueid however often it is replayed."""
+    live, which keeps one row per site and uniqueid however often it is replayed."""
     fields = dict(payload["record"])
     fields["disposition"] = Disposition(fields["disposition"]) if fields["disposition"] else None
     rules = _rules_from_json(payload["rules"])

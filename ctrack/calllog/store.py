@@ -1,7 +1,8 @@
 """The call log: one row per inbound call, never two.
 
 AMI/ESL records are the rich ones; a record recovered from the CDR backstop only fills a
-gap. Saving the same uniqueid again is a no-op, except that a live record replaces a
+gap. A call is its site and uniqueid (two PBX sites may number calls alike); saving the
+same call again is a no-op, except that a live record replaces a
 CDR-recovered one. First-time/repeat is decided here, at write time; the lead rules
 (ctrack/leads) run on every save that changed the call.
 """
@@ -94,7 +95,7 @@ VALUES (:uniqueid, :pbx, :tracking_number, :caller_number, :caller_name, :source
         :gclid, :ga_client_id, :visit_ambiguous, :origin, :ended_by,
         :caller_anonymous, :consent_played, :consent_reason,
         :queue_wait_seconds, :voicemail_seconds, :answered_by, :pool_region, :site)
-ON CONFLICT(uniqueid) DO UPDATE SET
+ON CONFLICT(site, uniqueid) DO UPDATE SET
     tracking_number = excluded.tracking_number, caller_number = excluded.caller_number,
     caller_name = excluded.caller_name, source = excluded.source, channel = excluded.channel,
     started_at = excluded.started_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
@@ -113,11 +114,11 @@ WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
 
 _SEEN_BEFORE = """
 SELECT 1 FROM calls
-WHERE caller_number IN (?, ?) AND started_at >= ? AND started_at < ? AND uniqueid != ? LIMIT 1
+WHERE caller_number IN (?, ?) AND started_at >= ? AND started_at < ? AND (site != ? OR uniqueid != ?) LIMIT 1
 """
 _LATER_ARE_REPEATS = """
 UPDATE calls SET first_time = 0
-WHERE caller_number = ? AND started_at > ? AND started_at <= ? AND uniqueid != ? AND first_time = 1
+WHERE caller_number = ? AND started_at > ? AND started_at <= ? AND (site != ? OR uniqueid != ?) AND first_time = 1
 """
 
 
@@ -173,7 +174,14 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
     first_time = None
     if record.caller_number:
         hashed = caller_hash(conn, record.caller_number)  # a caller past [retention] caller_data_days
-        seen = (record.caller_number, hashed, record.started_at - window, record.started_at, record.uniqueid)
+        seen = (
+            record.caller_number,
+            hashed,
+            record.started_at - window,
+            record.started_at,
+            rules.site,
+            record.uniqueid,
+        )
         first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
     cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
     changed = cur.rowcount > 0
@@ -181,21 +189,24 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
     if changed and first_time and record.caller_number:
         # A call recovered late (CDR backstop) makes the caller's later calls repeats.
         conn.execute(
-            _LATER_ARE_REPEATS, (record.caller_number, record.started_at, record.started_at + window, record.uniqueid)
+            _LATER_ARE_REPEATS,
+            (record.caller_number, record.started_at, record.started_at + window, rules.site, record.uniqueid),
         )
     if changed:
-        call_id = call_id_of(conn, record.uniqueid)
+        call_id = call_id_of(conn, rules.site, record.uniqueid)
         if call_id is not None:
             leads.run_rules(conn, call_id, rules.leads)
     return changed
 
 
-def known_uniqueids(conn: sqlite3.Connection, uniqueids: list[str]) -> set[str]:
+def known_uniqueids(conn: sqlite3.Connection, site: str, uniqueids: list[str]) -> set[str]:
+    """The uniqueids the call log already has from this site (another site's are other calls)."""
     found: set[str] = set()
     for i in range(0, len(uniqueids), 500):
         chunk = uniqueids[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(row[0] for row in conn.execute(f"SELECT uniqueid FROM calls WHERE uniqueid IN ({marks})", chunk))
+        sql = f"SELECT uniqueid FROM calls WHERE site = ? AND uniqueid IN ({marks})"
+        found.update(row[0] for row in conn.execute(sql, [site, *chunk]))
     return found
 
 
@@ -340,32 +351,39 @@ def call_sources(conn: sqlite3.Connection) -> list[str]:
 # -- the calls the AMI listener has open (migration 0016), so a ctrack restart keeps them ------
 
 _UPSERT_OPEN = """
-INSERT INTO open_calls(linkedid, uniqueid, started_at, answered_at, last_event_at, seen_at, state)
-VALUES (:linkedid, :inbound, :started_at, :answered_at, :now, :now, :state)
-ON CONFLICT(linkedid) DO UPDATE SET
+INSERT INTO open_calls(site, linkedid, uniqueid, started_at, answered_at, last_event_at, seen_at, state)
+VALUES (:site, :linkedid, :inbound, :started_at, :answered_at, :now, :now, :state)
+ON CONFLICT(site, linkedid) DO UPDATE SET
     uniqueid = excluded.uniqueid, started_at = excluded.started_at, answered_at = excluded.answered_at,
     last_event_at = excluded.last_event_at, seen_at = excluded.seen_at, state = excluded.state
 """
 
 
 def save_open_calls(
-    states: list[dict[str, Any]], gone: list[str], now: float, seen: bool
+    site: str, states: list[dict[str, Any]], gone: list[str], now: float, seen: bool
 ) -> Callable[[sqlite3.Connection], None]:
-    """Write job: store the open calls that changed (tracker states), drop the ones that are no
-    longer open (saved, expired or closed), and, if `seen`, mark every row known up `now`."""
+    """Write job: store this site's open calls that changed (tracker states), drop the ones that
+    are no longer open (saved, expired or closed), and, if `seen`, mark every row of the site
+    known up `now`."""
 
     def job(conn: sqlite3.Connection) -> None:
         conn.executemany(
             _UPSERT_OPEN,
-            [{**s, "state": json.dumps(s, separators=(",", ":")), "now": now} for s in states],
+            [{**s, "state": json.dumps(s, separators=(",", ":")), "now": now, "site": site} for s in states],
         )
-        conn.executemany("DELETE FROM open_calls WHERE linkedid = ?", [(lid,) for lid in gone])
+        conn.executemany("DELETE FROM open_calls WHERE site = ? AND linkedid = ?", [(site, lid) for lid in gone])
         if seen:
-            conn.execute("UPDATE open_calls SET seen_at = ? WHERE seen_at < ?", (now, now))
+            conn.execute("UPDATE open_calls SET seen_at = ? WHERE site = ? AND seen_at < ?", (now, site, now))
 
     return job
 
 
-def load_open_calls(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], float]]:
-    """(tracker state, seen_at) of every call a previous daemon left open."""
-    return [(json.loads(state), seen_at) for state, seen_at in conn.execute("SELECT state, seen_at FROM open_calls")]
+def load_open_calls(site: str) -> Callable[[sqlite3.Connection], list[tuple[dict[str, Any], float]]]:
+    """Read job: (tracker state, seen_at) of every call a previous daemon of this site left open
+    (another site's open calls are its own daemon's to restore)."""
+
+    def job(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], float]]:
+        rows = conn.execute("SELECT state, seen_at FROM open_calls WHERE site = ?", (site,))
+        return [(json.loads(state), seen_at) for state, seen_at in rows]
+
+    return job

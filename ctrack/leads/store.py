@@ -24,8 +24,9 @@ def exists(conn: sqlite3.Connection, call_id: int) -> bool:
     return conn.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone() is not None
 
 
-def call_id_of(conn: sqlite3.Connection, uniqueid: str) -> int | None:
-    row = conn.execute("SELECT id FROM calls WHERE uniqueid = ?", (uniqueid,)).fetchone()
+def call_id_of(conn: sqlite3.Connection, site: str, uniqueid: str) -> int | None:
+    """The call a site's PBX knows by uniqueid (unique per site, migration 0018)."""
+    row = conn.execute("SELECT id FROM calls WHERE site = ? AND uniqueid = ?", (site, uniqueid)).fetchone()
     return None if row is None else int(row[0])
 
 

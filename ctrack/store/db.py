@@ -177,19 +177,30 @@ def upgrade(conn: sqlite3.Connection) -> list[int]:
             f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
         )
     applied = []
-    for version, name, sql in migrations():
-        if version <= current:
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise DatabaseError(f"migration {name} failed: {exc}") from None
-        applied.append(version)
+    # Foreign keys off while a migration runs (SQLite can enforce them only per connection,
+    # outside a transaction): a table rebuild drops and recreates a parent table, which with
+    # them on would cascade into its children. They are checked before each commit.
+    enforced = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version, name, sql in migrations():
+            if version <= current:
+                continue
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                if broken := conn.execute("PRAGMA foreign_key_check").fetchall():
+                    raise sqlite3.IntegrityError(f"{len(broken)} rows break a foreign key, first in {broken[0][0]}")
+                conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise DatabaseError(f"migration {name} failed: {exc}") from None
+            applied.append(version)
+    finally:
+        if enforced:
+            conn.execute("PRAGMA foreign_keys = ON")
     return applied
 
 

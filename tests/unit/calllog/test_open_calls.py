@@ -72,12 +72,18 @@ def test_open_calls_rows_round_trip_and_go_when_the_call_ends(tmp_path):
     _, tracker = run(ANSWERED, inbound_contexts={"from-trunk"})
     state = tracker.state("1.1")
     write = lambda job: db.write(conn, job)  # noqa: E731
-    write(save_open_calls([state], [], T0 + 4, seen=False))
-    write(save_open_calls([], [], T0 + 6, seen=True))
-    [(loaded, seen_at)] = write(load_open_calls)
+    write(save_open_calls("east", [state], [], T0 + 4, seen=False))
+    write(save_open_calls("east", [], [], T0 + 6, seen=True))
+    [(loaded, seen_at)] = write(load_open_calls("east"))
     assert loaded == json.loads(json.dumps(state)) and seen_at == T0 + 6
     row = conn.execute("SELECT uniqueid, started_at, answered_at, last_event_at FROM open_calls").fetchone()
     assert tuple(row) == ("1.1", T0, T0 + 3.0, T0 + 4)
-    write(save_open_calls([], ["1.1"], T0 + 8, seen=True))
-    assert write(load_open_calls) == []
+    # another site's daemon (one PostgreSQL) has its own open calls, even with the same linkedid
+    assert write(load_open_calls("west")) == []
+    write(save_open_calls("west", [state], [], T0 + 5, seen=False))
+    write(save_open_calls("west", [], [], T0 + 7, seen=True))
+    write(save_open_calls("east", [], ["1.1"], T0 + 8, seen=True))
+    assert write(load_open_calls("east")) == []
+    [(_, west_seen)] = write(load_open_calls("west"))
+    assert west_seen == T0 + 7
     conn.close()
