@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import pickle
 import sqlite3
 import time
 from collections.abc import Callable
@@ -17,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ctrack.calllog.store import CallRules
+from ctrack.catalog.snapshot import CatalogCopyError
 from ctrack.catalog.store import load_catalog
 from ctrack.config import Config
 from ctrack.route.rules import Catalog, RouteSettings
 from ctrack.store import db
-from ctrack.store.spool import Spool, catalog_copy_path
+from ctrack.store.spool import Spool, catalog_copy_path, load_catalog_copy, old_catalog_copy_path, save_catalog_copy
 from ctrack.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -71,13 +70,7 @@ class CatalogCache:
         """Write the copy whole or not at all (a crash mid-write keeps the previous one)."""
         assert self.saved is not None
         try:
-            self.saved.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.saved.with_name(self.saved.name + ".new")
-            with partial.open("wb") as f:
-                pickle.dump(catalog, f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, self.saved)
+            save_catalog_copy(self.saved, catalog, self.loaded_at)
         except OSError as exc:
             log.error(
                 "cannot save the catalog's copy to %s (%s); a restart without the center routes to the fallback",
@@ -87,20 +80,17 @@ class CatalogCache:
 
     def restore(self) -> bool:
         """Route from the saved copy (the center is down at start); False when there is none,
-        and the route answers every call with the fallback (the business line)."""
-        if self.saved is None or not self.saved.is_file():
+        or none this ctrack can read, and the route answers every call with the fallback."""
+        if self.saved is None or not (self.saved.is_file() or old_catalog_copy_path(self.saved).is_file()):
             log.error("no saved catalog copy (%s): every call rings the fallback until the center is back", self.saved)
             return False
         try:
-            with self.saved.open("rb") as f:
-                catalog = pickle.load(f)  # the daemon's own file, written by _save
-            if not isinstance(catalog, Catalog):
-                raise TypeError(type(catalog).__name__)
-        except Exception as exc:
-            log.error("the saved catalog copy %s is unreadable (%s): every call rings the fallback", self.saved, exc)
+            catalog, saved_at = load_catalog_copy(self.saved)
+        except (CatalogCopyError, OSError) as exc:
+            log.error("the saved catalog copy %s is unusable (%s): every call rings the fallback", self.saved, exc)
             return False
         self.catalog = catalog
-        self.loaded_at = self.saved.stat().st_mtime
+        self.loaded_at = saved_at
         log.warning(
             "routing from the catalog copy saved %s (%d numbers) until the center is back",
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.loaded_at)),

@@ -111,16 +111,30 @@ def doctor(ctx: Context) -> None:
         else:
             checks.append((False, str(exc)))
     if db.is_url(ctx.database_path):
-        from ctrack.store.spool import catalog_copy_path, depth
+        from ctrack.catalog.snapshot import CatalogCopyError
+        from ctrack.store.spool import catalog_copy_path, depth, load_catalog_copy, old_catalog_copy_path
 
         waiting = depth(config.spool_path)
         checks.append(
             (not waiting, f"spool {config.spool_path}: {waiting or 0} writes waiting for PostgreSQL to come back")
         )
         copy = catalog_copy_path(config.spool_path)
-        if copy.is_file():
-            saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(copy.stat().st_mtime))
-            checks.append((True, f"catalog copy {copy} saved {saved}: routing while the center is down"))
+        if copy.is_file() or old_catalog_copy_path(copy).is_file():
+            try:
+                saved_copy, saved_at = load_catalog_copy(copy)
+            except (CatalogCopyError, OSError) as exc:
+                checks.append(
+                    (False, f"catalog copy {copy} is unusable ({exc}): without the center, calls ring the fallback")
+                )
+            else:
+                saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(saved_at))
+                checks.append(
+                    (
+                        True,
+                        f"catalog copy {copy} saved {saved} ({len(saved_copy.numbers)} numbers): "
+                        "routing while the center is down",
+                    )
+                )
         else:
             checks.append((True, f"no catalog copy {copy} yet: a daemon started without the center rings the fallback"))
     if config.pbx.type == "asterisk":

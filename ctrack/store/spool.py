@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ctrack.catalog import snapshot
+from ctrack.route.rules import Catalog
 
 # (module:function, payload): the function is called as fn(conn, payload) inside a transaction.
 Durable = tuple[str, dict[str, Any]]
@@ -77,9 +81,42 @@ class Spool:
 
 def catalog_copy_path(spool: str | Path) -> Path:
     """Where the route catalog's last good copy is kept, beside the spool: a daemon that
-    starts while the center is down routes from it."""
+    starts while the center is down routes from it (catalog/snapshot.py: versioned JSON)."""
     spool = Path(spool)
-    return spool.with_name(spool.stem + "-catalog.pickle")
+    return spool.with_name(spool.stem + "-catalog.json")
+
+
+def old_catalog_copy_path(copy: Path) -> Path:
+    """Where ctrack before the JSON copy kept it (a pickle, which no other version reads)."""
+    return copy.with_suffix(".pickle")
+
+
+def save_catalog_copy(path: Path, catalog: Catalog, saved_at: float) -> None:
+    """Write the copy whole or not at all: a crash or power cut mid-write leaves the previous
+    copy (a temporary file, synced, renamed over it, the rename synced); OSError if it cannot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".new")
+    with partial.open("wb") as f:
+        f.write(snapshot.dumps(catalog, saved_at))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    old_catalog_copy_path(path).unlink(missing_ok=True)  # superseded
+
+
+def load_catalog_copy(path: Path) -> tuple[Catalog, float]:
+    """(catalog, saved_at) of the copy; CatalogCopyError (or OSError) when it cannot be routed from."""
+    if not path.is_file() and old_catalog_copy_path(path).is_file():
+        raise snapshot.CatalogCopyError(
+            f"only a copy in an earlier ctrack's format ({old_catalog_copy_path(path).name}, not read); "
+            "the next load from the center replaces it"
+        )
+    return snapshot.loads(path.read_bytes())
 
 
 def depth(path: str | Path) -> int | None:

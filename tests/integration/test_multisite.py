@@ -123,7 +123,7 @@ def test_postgresql_away_for_30_s_with_a_daemon_restart_loses_no_call(sites, cen
         wait_until(lambda: spool_depth(east) == 2.0 and spool_depth(west) == 2.0, timeout=20)
         assert "unreachable" in east.log_path.read_text()
         assert west.stop() == 0
-        (west.root / "spool-catalog.pickle").unlink()
+        (west.root / "spool-catalog.json").unlink()  # store/spool.py catalog_copy_path
         west.start()
         assert west.pbx.call(RADIO, caller="15035550944", name="Fay Fallback", talk=1).answered
         wait_until(lambda: spool_depth(west) == 3.0, timeout=20)

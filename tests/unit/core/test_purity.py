@@ -13,6 +13,7 @@ PURE = sorted(
         PACKAGE / p
         for p in (
             "route/rules.py",
+            "catalog/snapshot.py",
             "calllog/asterisk_events.py",
             "calllog/freeswitch_events.py",
             "calllog/asterisk_cdr.py",

@@ -4,6 +4,9 @@ order and once each, when it is back. A PostgreSQL of its own (stopped mid-test)
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import pickle
 import time
 
 import pytest
@@ -13,10 +16,10 @@ from ctrack.calllog.service import log_call
 from ctrack.catalog import store as catalog
 from ctrack.core.hours import parse_hours
 from ctrack.core.model import CallRecord, Disposition
-from ctrack.route.rules import decide, forward_dial_string
-from ctrack.services import Services
+from ctrack.route.rules import RouteSettings, decide, forward_dial_string
+from ctrack.services import CatalogCache, Services
 from ctrack.store import db
-from ctrack.store.spool import depth
+from ctrack.store.spool import catalog_copy_path, depth
 from ctrack.store.writer import WriterUnavailable
 from tests.support.postgres import TestPostgres
 
@@ -140,8 +143,75 @@ def test_a_restart_while_postgresql_is_away_routes_from_the_saved_catalog(outage
     assert restarted.catalog.restore() is True
     assert restarted.catalog.catalog.source_of("+15035550950") == ("Radio", "radio")
     # no copy and no center: nothing is tracked, so the route rings the fallback
-    (tmp_path / "spool-catalog.pickle").unlink()
+    copy = catalog_copy_path(tmp_path / "spool.db")
+    assert json.loads(copy.read_bytes())["ctrack_catalog_copy"] == 1  # plain JSON, not a pickle
+    copy.unlink()
     bare = Services(cfg, cfg.database_path)
     assert bare.catalog.restore() is False
     decision = decide("+15035550950", "x.1", time.time(), bare.catalog.catalog, bare.route_settings)
     assert not decision.tracked and decision.forward == forward_dial_string(None, bare.route_settings)
+
+
+def _cache_with_a_copy(tmp_path):
+    """A catalog cache that keeps its copy beside a spool, loaded once from a database."""
+    path = tmp_path / "ctrack.db"
+    conn = db.connect(path, create=True)
+    db.upgrade(conn)
+    catalog.add_source(conn, "Radio", "radio")
+    catalog.add_number(conn, catalog.NumberSpec("+15035551320", source="Radio"))
+    conn.close()
+    cache = CatalogCache(path, saved=catalog_copy_path(tmp_path / "spool.db"))
+    cache.refresh()
+    cache.close()
+    return path, cache.saved
+
+
+def _restore(path, copy, caplog):
+    restarted = CatalogCache(path, saved=copy)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ctrack.services"):
+        ok = restarted.restore()
+    return ok, restarted, [r.getMessage() for r in caplog.records]
+
+
+def test_a_copy_from_an_earlier_ctrack_or_a_corrupt_one_rings_the_fallback_with_one_log_line(tmp_path, caplog):
+    path, copy = _cache_with_a_copy(tmp_path)
+    good = copy.read_bytes()
+    # the pickle an earlier ctrack left beside the spool, and no JSON copy yet
+    copy.unlink()
+    old = copy.with_suffix(".pickle")
+    old.write_bytes(pickle.dumps({"numbers": {}}))
+    ok, restarted, logged = _restore(path, copy, caplog)
+    assert not ok and len(logged) == 1 and "earlier ctrack's format" in logged[0] and "fallback" in logged[0]
+    assert restarted.catalog.numbers == {}
+    # corrupt (a disk fault), or written by a ctrack whose format this one does not know
+    for data in (good[: len(good) // 2], json.dumps({"ctrack_catalog_copy": 99}).encode()):
+        copy.write_bytes(data)
+        ok, restarted, logged = _restore(path, copy, caplog)
+        assert not ok and len(logged) == 1 and "unusable" in logged[0], logged
+        decision = decide("+15035551320", "x.1", time.time(), restarted.catalog, RouteSettings())
+        assert not decision.tracked and decision.forward == forward_dial_string(None, RouteSettings())
+    # the next load from the center writes a good copy and drops the earlier ctrack's file
+    restarted = CatalogCache(path, saved=copy)
+    restarted.refresh()
+    restarted.close()
+    assert not old.exists()
+    ok, restarted, logged = _restore(path, copy, caplog)
+    assert ok and restarted.catalog.source_of("+15035551320") == ("Radio", "radio")
+    assert len(logged) == 1 and "routing from the catalog copy" in logged[0]
+
+
+def test_a_write_cut_short_keeps_the_previous_copy(tmp_path, caplog):
+    path, copy = _cache_with_a_copy(tmp_path)
+    # a crash while the next copy was being written leaves only its temporary file
+    copy.with_name(copy.name + ".new").write_bytes(b'{"ctrack_catalog_co')
+    ok, restarted, _ = _restore(path, copy, caplog)
+    assert ok and restarted.catalog.source_of("+15035551320") == ("Radio", "radio")
+    # a copy that cannot be written (its folder is a file) is logged; routing goes on
+    (tmp_path / "blocked").write_text("")
+    cache = CatalogCache(path, saved=tmp_path / "blocked" / "spool-catalog.json")
+    with caplog.at_level(logging.ERROR, logger="ctrack.services"):
+        assert cache.refresh() is True
+    cache.close()
+    assert cache.catalog.source_of("+15035551320") == ("Radio", "radio")
+    assert any("cannot save the catalog's copy" in r.getMessage() for r in caplog.records)
