@@ -90,7 +90,10 @@ class Daemon:
                 raise
             # The center is down: the phone still rings, from the catalog's saved copy, and
             # call records wait in the spool; the writer and the refresh reconnect by themselves.
-            log.error("%s: starting without the center; call records go to the spool", exc)
+            if isinstance(exc, db.SchemaError):  # the center answers, but not with this ctrack's schema
+                log.error("%s: call records go to the spool until the schema is this ctrack's", exc)
+            else:
+                log.error("%s: starting without the center; call records go to the spool", exc)
             services.catalog.restore()
         await services.writer.start()
         self.lifecycle.spawn(services.catalog.keep_fresh(), "catalog")

@@ -49,7 +49,13 @@ class CatalogCache:
     def refresh(self) -> bool:
         """Reload if the database changed since the last load; True when reloaded."""
         if self._conn is None:
-            self._conn = db.connect(self.path, any_thread=True)  # refreshed in a worker thread
+            conn = db.connect(self.path, any_thread=True)  # refreshed in a worker thread
+            try:
+                db.ensure_current(conn)  # a center back with another schema: keep this snapshot
+            except db.DatabaseError:
+                conn.close()
+                raise
+            self._conn = conn
         try:
             version = self._conn.execute("SELECT version FROM catalog_version WHERE id = 1").fetchone()[0]
             if version == self._version:

@@ -104,6 +104,13 @@ def doctor(ctx: Context) -> None:
         conn = db.connect(ctx.database_path)
         db.ensure_current(conn)
         checks.append((True, f"database {db.describe(ctx.database_path)} is at schema v{db.schema_version(conn)}"))
+    except db.SchemaError as exc:
+        spooled = (
+            "; daemons that cannot bring it to their version keep call records in their spools"
+            if db.is_url(ctx.database_path)
+            else ""
+        )
+        checks.append((False, f"{exc}{spooled}"))
     except db.DatabaseError as exc:
         if db.is_url(ctx.database_path):
             reason = " ".join(str(exc).split())  # libpq's reason spans lines

@@ -35,6 +35,11 @@ class DatabaseError(CtrackError):
     """The database cannot be opened or upgraded; str() is the admin-facing reason."""
 
 
+class SchemaError(DatabaseError):
+    """The database answers, but its schema is not this ctrack's (older, newer, or a migration
+    failed): nothing may be written there by this process until that is fixed."""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped with the package, in order."""
     found = []
@@ -173,9 +178,7 @@ def upgrade(conn: sqlite3.Connection) -> list[int]:
         return _upgrade_postgresql(conn)
     current = schema_version(conn)
     if current > latest_version():
-        raise DatabaseError(
-            f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
-        )
+        raise SchemaError(_newer(current))
     applied = []
     # Foreign keys off while a migration runs (SQLite can enforce them only per connection,
     # outside a transaction): a table rebuild drops and recreates a parent table, which with
@@ -196,7 +199,7 @@ def upgrade(conn: sqlite3.Connection) -> list[int]:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
-                raise DatabaseError(f"migration {name} failed: {exc}") from None
+                raise SchemaError(f"migration {name} failed: {exc}") from None
             applied.append(version)
     finally:
         if enforced:
@@ -216,9 +219,7 @@ def _upgrade_postgresql(conn: sqlite3.Connection) -> list[int]:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY)")
             current = schema_version(conn)
             if current > latest_version():
-                raise DatabaseError(
-                    f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
-                )
+                raise SchemaError(_newer(current))
             if version <= current:
                 conn.execute("COMMIT")
                 continue
@@ -229,7 +230,7 @@ def _upgrade_postgresql(conn: sqlite3.Connection) -> list[int]:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
-            raise DatabaseError(f"migration {variants.get(version, (name,))[0]} failed: {exc}") from None
+            raise SchemaError(f"migration {variants.get(version, (name,))[0]} failed: {exc}") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -237,9 +238,33 @@ def _upgrade_postgresql(conn: sqlite3.Connection) -> list[int]:
     return applied
 
 
+def _newer(current: int) -> str:
+    return f"database schema v{current} is newer than this ctrack (v{latest_version()}); upgrade ctrack"
+
+
 def ensure_current(conn: sqlite3.Connection) -> None:
-    if schema_version(conn) < latest_version():
-        raise DatabaseError("database schema is out of date (run `ctrack db upgrade`)")
+    """SchemaError unless the schema is exactly this ctrack's."""
+    current = schema_version(conn)
+    if current < latest_version():
+        raise SchemaError(
+            f"database schema v{current} is out of date, this ctrack's is v{latest_version()} (run `ctrack db upgrade`)"
+        )
+    if current > latest_version():
+        raise SchemaError(_newer(current))
+
+
+def connect_for_writes(path: Target) -> sqlite3.Connection:
+    """The daemon writer's connection, opened at start and again whenever the center comes back:
+    the schema is brought to this ctrack's version as `ctrack serve` does at start (under the
+    same lock), so nothing is written into a schema this ctrack does not know. SchemaError when
+    it cannot be (a newer schema, a failed migration), DatabaseError when it does not answer."""
+    conn = connect(path)
+    try:
+        upgrade(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _statements(sql: str) -> Iterator[str]:

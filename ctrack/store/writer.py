@@ -53,6 +53,7 @@ class Writer:
         self._closing = False
         self.batches = 0
         self.jobs = 0
+        self._refused: str | None = None  # why the center's schema takes no writes from here
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -115,10 +116,11 @@ class Writer:
             if self.spool is not None:
                 self.spool.open()
             try:
-                conn = db.connect(self.path)
+                conn = db.connect_for_writes(self.path) if self.spool is not None else db.connect(self.path)
             except db.DatabaseError as exc:
                 if self.spool is None:
                     raise
+                self._refused = str(exc) if isinstance(exc, db.SchemaError) else None
                 log.warning("%s; durable writes go to the spool %s until it answers", exc, self.spool.path)
                 conn = None  # started while the center is down: _replay connects once it is back
         except BaseException as exc:
@@ -194,9 +196,15 @@ class Writer:
         assert self.spool is not None
         if conn is None:
             try:
-                conn = db.connect(self.path)
+                conn = db.connect_for_writes(self.path)  # the schema as `ctrack serve` leaves it at start
+            except db.SchemaError as exc:
+                if str(exc) != self._refused:  # once, not every RETRY_SECONDS
+                    log.error("the database is back, but %s: writes stay in the spool %s", exc, self.spool.path)
+                self._refused = str(exc)
+                return None
             except db.DatabaseError:
                 return None
+            self._refused = None
             log.warning("the database is back; replaying %d spooled writes", self.spool.count)
         while self.spool.count:
             entries = self.spool.head(self.max_batch)

@@ -17,6 +17,7 @@ from ctrack.core.model import CallRecord, Disposition
 from ctrack.leads.store import call_id_of
 from ctrack.store import db
 from ctrack.transcription import store as transcripts
+from tests.support.schema import migrate_to
 
 EAST, WEST = CallRules(site="east"), CallRules(site="west")
 NOW = time.time() - 3600
@@ -112,26 +113,6 @@ def test_a_caller_of_both_sites_is_a_repeat_at_the_second(conn):
     assert first == {"east": 1, "west": 0}
 
 
-def _migrate_to(conn: sqlite3.Connection, last: int) -> None:
-    """The schema as a ctrack of version `last` left it (no later migration)."""
-    if db.is_postgresql(conn):
-        variants = db.pg_migrations()
-        conn.execute("BEGIN")
-        conn.execute("CREATE TABLE schema_version (version integer PRIMARY KEY)")
-        for version in sorted(v for v in variants if v <= last):
-            conn.script(variants[version][1])  # type: ignore[attr-defined]
-            conn.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
-        conn.execute("COMMIT")
-        return
-    for version, _, sql in db.migrations():
-        if version <= last:
-            conn.execute("BEGIN")
-            for statement in db._statements(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-
-
 def _schema(conn: sqlite3.Connection) -> set[tuple[str, str]]:
     if db.is_postgresql(conn):
         rows = conn.execute(
@@ -145,7 +126,7 @@ def _schema(conn: sqlite3.Connection) -> set[tuple[str, str]]:
 
 def test_upgrading_a_database_with_calls_to_0018_keeps_them_and_their_links(database):
     conn = db.connect(database, create=True)
-    _migrate_to(conn, 17)
+    migrate_to(conn, 17)
     conn.execute(  # as version 17 saved a call (its triggers queue a transcript and a lead event)
         "INSERT INTO calls(uniqueid, caller_number, source, started_at, talk_seconds, disposition, recording, "
         "lead_status) VALUES ('1700000005.5', '+15035551303', 'Radio', ?, 90, 'answered', '/r/5.wav', 'lead')",

@@ -20,8 +20,9 @@ from ctrack.route.rules import RouteSettings, decide, forward_dial_string
 from ctrack.services import CatalogCache, Services
 from ctrack.store import db
 from ctrack.store.spool import catalog_copy_path, depth
-from ctrack.store.writer import WriterUnavailable
+from ctrack.store.writer import RETRY_SECONDS, WriterUnavailable
 from tests.support.postgres import TestPostgres
+from tests.support.schema import migrate_to
 
 
 @pytest.fixture
@@ -215,3 +216,103 @@ def test_a_write_cut_short_keeps_the_previous_copy(tmp_path, caplog):
     cache.close()
     assert cache.catalog.source_of("+15035551320") == ("Radio", "radio")
     assert any("cannot save the catalog's copy" in r.getMessage() for r in caplog.records)
+
+
+def _site_config(url: str, tmp_path) -> config.Config:
+    return config.build({"ctrack.database": url, "ctrack.spool": str(tmp_path / "spool.db"), "ctrack.site": "east"})
+
+
+async def test_a_daemon_started_without_the_center_upgrades_its_schema_when_it_returns(outage_pg, tmp_path):
+    """As `ctrack serve` does at start: the center comes back at an older schema (restored from
+    a backup of the previous ctrack) and is brought to this one's before the spool is replayed."""
+    url = outage_pg.new_database()
+    conn = db.connect(url)
+    migrate_to(conn, 17)
+    conn.close()
+    outage_pg.stop_server()
+    services = Services(_site_config(url, tmp_path), url)
+    await services.writer.start()  # the center is down: durable writes go to the spool
+    start = time.time() - 600
+    try:
+        assert await log_call(services, call(40, start), "ami", "") is None
+        outage_pg.start_server()
+        await wait_for(lambda: services.writer.spooled == 0)
+        assert await log_call(services, call(41, start), "ami", "") is True
+    finally:
+        await services.writer.close()
+    conn = db.connect(url)
+    assert db.schema_version(conn) == db.latest_version()
+    assert conn.execute("SELECT site, uniqueid FROM calls ORDER BY id").fetchall() == [
+        ("east", "spool-40"),
+        ("east", "spool-41"),
+    ]
+    conn.close()
+
+
+async def test_a_center_back_with_a_newer_schema_gets_no_writes_one_log_line_and_doctor_says_why(
+    outage_pg, tmp_path, caplog
+):
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+
+    url = outage_pg.new_database()
+    conn = db.connect(url)
+    db.upgrade(conn)
+    newer = db.latest_version() + 1
+    conn.execute("INSERT INTO schema_version(version) VALUES (?)", (newer,))  # a later ctrack upgraded it
+    conn.close()
+    outage_pg.stop_server()
+    cfg = _site_config(url, tmp_path)
+    services = Services(cfg, url)
+    caplog.set_level(logging.ERROR, logger="ctrack.store.writer")
+    await services.writer.start()
+    start = time.time() - 600
+    try:
+        assert await log_call(services, call(42, start), "ami", "") is None
+        outage_pg.start_server()
+        await asyncio.sleep(4 * RETRY_SECONDS)  # several reconnects
+        assert services.writer.spooled == 1 and depth(tmp_path / "spool.db") == 1
+        refused = [r.getMessage() for r in caplog.records if "writes stay in the spool" in r.getMessage()]
+        assert refused == [
+            f"the database is back, but database schema v{newer} is newer than this ctrack "
+            f"(v{db.latest_version()}); upgrade ctrack: writes stay in the spool {tmp_path / 'spool.db'}"
+        ]
+        with pytest.raises(db.SchemaError, match="newer than this ctrack"):
+            services.catalog.refresh()  # routing keeps the snapshot it has
+        ini = tmp_path / "ctrack.ini"
+        ini.write_text(f"[ctrack]\nspool = {tmp_path / 'spool.db'}\n[ami]\nenabled = no\n")
+        doctor = CliRunner().invoke(cli, ["--config", str(ini), "--db", url, "doctor"])
+        assert (
+            f"FAIL  database schema v{newer} is newer than this ctrack (v{db.latest_version()}); upgrade ctrack; "
+            "daemons that cannot bring it to their version keep call records in their spools" in doctor.output
+        ), doctor.output
+        conn = db.connect(url)
+        assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 0  # nothing written into it
+        # this ctrack's schema again (here: the later version's row taken back): the spool drains
+        conn.execute("DELETE FROM schema_version WHERE version = ?", (newer,))
+        await wait_for(lambda: services.writer.spooled == 0)
+        assert conn.execute("SELECT uniqueid FROM calls").fetchall() == [("spool-42",)]
+        conn.close()
+    finally:
+        await services.writer.close()
+        services.catalog.close()
+
+
+def test_doctor_says_run_db_upgrade_for_an_older_schema(postgres, tmp_path):
+    from click.testing import CliRunner
+
+    from ctrack.cli import cli
+
+    url = postgres.new_database()
+    conn = db.connect(url)
+    migrate_to(conn, 17)
+    conn.close()
+    ini = tmp_path / "ctrack.ini"
+    ini.write_text(f"[ctrack]\nspool = {tmp_path / 'spool.db'}\n[ami]\nenabled = no\n")
+    result = CliRunner().invoke(cli, ["--config", str(ini), "--db", url, "doctor"])
+    assert (
+        f"FAIL  database schema v17 is out of date, this ctrack's is v{db.latest_version()} (run `ctrack db upgrade`)"
+        in result.output
+    ), result.output
+    assert "the center is down" not in result.output and result.exit_code != 0
