@@ -20,6 +20,7 @@ _UPDATE_TARGET = re.compile(r"^(.*)#ctrack-update-([0-9]+)$")
 
 WEBHOOK_FIELDS = (
     "uniqueid",
+    "site",
     "tracking_number",
     "caller_number",
     "caller_name",
@@ -36,12 +37,14 @@ WEBHOOK_FIELDS = (
 )
 
 
-def idempotency_key(uniqueid: str, update: int | None = None) -> str:
+def idempotency_key(site: str, uniqueid: str, update: int | None = None) -> str:
     """The same key on every delivery of one event, so a receiver can drop repeats; a call's
-    updates are numbered 1, 2, …"""
+    updates are numbered 1, 2, … A call is its site and uniqueid (two sites' PBXs may number
+    calls alike): the site leads the uniqueid when there is one."""
+    call = f"{site}:{uniqueid}" if site else uniqueid
     if update is None:
-        return f"ctrack-{EVENT}-{uniqueid}"
-    return f"ctrack-{UPDATED_EVENT}-{uniqueid}-{update}"
+        return f"ctrack-{EVENT}-{call}"
+    return f"ctrack-{UPDATED_EVENT}-{call}-{update}"
 
 
 def conversion_value(call: dict[str, Any], default: float) -> float:
@@ -94,7 +97,11 @@ def _call_data(call: dict[str, Any], value: float, currency: str) -> dict[str, A
 
 
 def webhook_body(call: dict[str, Any], value: float, currency: str) -> dict[str, Any]:
-    return {"event": EVENT, "id": idempotency_key(call["uniqueid"]), "call": _call_data(call, value, currency)}
+    return {
+        "event": EVENT,
+        "id": idempotency_key(call["site"], call["uniqueid"]),
+        "call": _call_data(call, value, currency),
+    }
 
 
 def updated_body(
@@ -103,7 +110,7 @@ def updated_body(
     """call.updated: what changed ({field: {from, to}}) and the call as it is now."""
     return {
         "event": UPDATED_EVENT,
-        "id": idempotency_key(call["uniqueid"], update),
+        "id": idempotency_key(call["site"], call["uniqueid"], update),
         "updated_at": _iso(updated_at),
         "changes": changes,
         "call": _call_data(call, value, currency),

@@ -89,7 +89,7 @@ class OutboxSettings:
 EVENT_KINDS = f"('qualified', '{UPDATED}')"
 _EVENTS = f"""
 SELECT o.id AS event_id, o.kind AS event_kind, o.target AS event_target, o.payload AS event_payload,
-       c.id, c.uniqueid, c.tracking_number, c.caller_number, c.caller_name, c.source,
+       c.id, c.uniqueid, c.site, c.tracking_number, c.caller_number, c.caller_name, c.source,
        c.channel, c.disposition, c.started_at, c.ring_seconds, c.talk_seconds, c.first_time,
        c.keyword, c.landing_page, c.gclid, c.visit_id, c.lead_status, {TAGS} AS tags, {VALUE} AS value,
        {CONVERSION} AS conversion, coalesce(c.ga_client_id, v.ga_client_id) AS client_id, o.created_at

@@ -207,6 +207,7 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
     assert body["event"] == "call.qualified" and body["id"] == "ctrack-call.qualified-q1"
     assert body["call"] == {
         "uniqueid": "q1",
+        "site": "",
         "tracking_number": None,
         "caller_number": "+12125550001",
         "caller_name": "Jane <b>Doe</b>",
