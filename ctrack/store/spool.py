@@ -4,7 +4,7 @@ A daemon on PostgreSQL keeps a small SQLite file beside it ([ctrack] spool). A j
 with a `Durable` — the dotted name of a replay function and a JSON payload that is enough to
 redo the job — goes there when its batch cannot reach the center; once the center answers
 again, the writer thread replays the spool in order, oldest first, before anything newer.
-Replay functions must be idempotent (a call is saved once per uniqueid, whatever the count
+Replay functions must be idempotent (a call is saved once per site and uniqueid, whatever the count
 of replays), so a write that did commit just before the link dropped does no harm replayed.
 """
 
