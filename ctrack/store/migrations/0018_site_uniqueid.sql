@@ -12,6 +12,8 @@
 -- tables that point at calls (transcripts, tags, changes, outbox) and the transcript search
 -- (its rowid is the call's id) stay linked; the indexes and triggers dropped with the old
 -- table are created again as they were. The roll-ups are untouched (the same rows move).
+-- The upgrade copies calls once: on a large SQLite file it takes a while and needs that much
+-- free disk space again.
 --
 -- open_calls (version 16) gains the site too: on one PostgreSQL each site's daemon restores and
 -- sweeps only the calls its own PBX left open.
