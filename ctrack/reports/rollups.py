@@ -35,11 +35,15 @@ _HOUR_SUMS = ", ".join(
     [f"sum(CASE WHEN c.hour = {h} THEN 1 ELSE 0 END) AS calls_{h:02d}" for h in range(24)]
     + [f"sum(CASE WHEN c.hour = {h} THEN c.missed ELSE 0 END) AS missed_{h:02d}" for h in range(24)]
 )
+# The offset joined once per call: PostgreSQL would copy a correlated sub-select into each of
+# the 48 sums below and run it 48 times a call.
 HOURLY_SELECT = f"""SELECT c.day AS day, c.site AS site, c.lead_status AS lead_status, {_HOUR_SUMS}
-FROM (SELECT CAST((c.started_at + {_OFFSET}) / 86400 AS INTEGER) AS day, c.site AS site,
-             CAST((c.started_at + {_OFFSET}) / 3600 AS INTEGER) % 24 AS hour,
+FROM (SELECT CAST((c.started_at + coalesce(o.offset_seconds, 0)) / 86400 AS INTEGER) AS day, c.site AS site,
+             CAST((c.started_at + coalesce(o.offset_seconds, 0)) / 3600 AS INTEGER) % 24 AS hour,
              coalesce(c.lead_status, '') AS lead_status, {_MISSED} AS missed
-      FROM calls c {{where}}) AS c
+      FROM calls c LEFT JOIN tz_offsets o
+           ON o.start_at = (SELECT max(start_at) FROM tz_offsets WHERE start_at <= c.started_at)
+      {{where}}) AS c
 GROUP BY 1, 2, 3"""
 
 # A block is BLOCK_DAYS local days: block_rollup's key is day / BLOCK_DAYS (integer division).
