@@ -19,9 +19,9 @@ from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.period import Period, PeriodError, offset_segments, period_from
 from ctrack.leads import service as leads
 from ctrack.reports import store as reports
-from ctrack.reports.rollups import HOURLY_COLUMNS, ensure_timezone, rebuild_statements, rollup_timezone
+from ctrack.reports.rollups import HOURLY_COLUMNS, ensure_timezone, rebuild, rebuild_statements, rollup_timezone
 from ctrack.store import db
-from tests.support.report_data import TZ, call, new_db, save_calls, seeded, utc
+from tests.support.report_data import CALLS, TZ, call, new_db, save_calls, seeded, utc
 
 PERIOD = Period(date(2024, 3, 9), date(2024, 3, 11), TZ)
 
@@ -388,6 +388,25 @@ def test_reports_read_from_blocks_and_hour_columns_equal_the_call_log_itself(dat
         )
         == 400
     )
+
+
+def test_upgrading_to_0019_carries_the_roll_ups_into_blocks_and_hour_columns(database, monkeypatch):
+    every = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in every if m[0] < 19])
+    conn = new_db(database)
+    for sql, params in rebuild_statements(TZ):  # the zone only: v17 has no block_rollup yet, and no calls
+        if "rollup" not in sql:
+            conn.execute(sql, params)
+    save_calls(database, CALLS, CallRules(site="east"))
+    monkeypatch.undo()
+    assert db.upgrade(conn) == [19]
+    carried = _rollups(conn)
+    assert sum(r["calls"] for r in carried[2]) == len(CALLS)
+    assert sum(r[c] for r in carried[1] for c in HOURLY_COLUMNS if c.startswith("calls_")) == len(CALLS)
+    rebuild(conn, TZ)
+    assert _rollups(conn) == carried
+    cells = {(c["weekday"], c["hour"]): c["calls"] for c in reports.heatmap(conn, PERIOD) if c["calls"]}
+    assert cells == {(5, 23): 1, (6, 1): 1, (6, 3): 1, (6, 23): 1, (0, 0): 1, (0, 9): 1, (0, 14): 1}
 
 
 def test_period_parsing():
