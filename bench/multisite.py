@@ -1,6 +1,6 @@
 """Several sites on one PostgreSQL (issue 15): ingest, DNI lease writes, reports, drivers.
 
-    .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000]
+    .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000] [--report-check 20000]
         [--node-visits 2000] [--pool 200] [--concurrency 32] [--parts ingest,dni,nodes,drivers,reports]
 
 Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) and measures:
@@ -15,8 +15,12 @@ Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) a
              --node-visits new visits (--concurrency in flight, alternating nodes) on a pool
              of --pool numbers, then one heartbeat each on the other node; leases/s, p99
              per request, and double leases (one number held by two live visits) in the end.
-  reports    sources report and heatmap on --report-calls calls in PostgreSQL (inserted with
-             the PL/pgSQL roll-up triggers firing), 30 days and 2 years.
+  reports    sources report (all sites and one), heatmap, daily report and the dashboard's
+             main page on --report-calls calls in PostgreSQL (20 sources, 8 channels, 10 sites,
+             2 years, lead statuses, tags), 30 days and 2 years. The calls are bulk-inserted
+             with the roll-up triggers off and the roll-ups rebuilt once (reports.rollups.rebuild);
+             the first --report-check calls go in with the triggers on, and the rebuild must
+             equal what they built.
   drivers    psycopg 3 (the driver ctrack uses, sync in the writer thread) against asyncpg:
              a 500-row multi-VALUES insert and a one-row primary-key read, per second.
 Prints one table.
@@ -260,43 +264,196 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
     ]
 
 
-def bench_reports(pg: TestPostgres, calls: int, runs: int = 5) -> list[tuple]:
+# The reports part's call log: ~20 sources over 8 channels (weights in %), 10 sites, 2 years.
+REPORT_SOURCES = [
+    ("Google Ads", "paid_search", 20),
+    ("Google Ads Brand", "paid_search", 6),
+    ("Microsoft Ads", "paid_search", 4),
+    ("Google Business Profile", "gbp", 12),
+    ("GBP Second Location", "gbp", 4),
+    ("Local Services Ads", "lsa", 6),
+    ("Yelp", "referral", 5),
+    ("Angi", "referral", 3),
+    ("Thumbtack", "referral", 2),
+    ("Nextdoor", "referral", 2),
+    ("Radio WXYZ", "radio", 5),
+    ("Radio KABC", "radio", 3),
+    ("TV spot", "tv", 3),
+    ("Billboard I-95", "billboard", 2),
+    ("Billboard Route 9", "billboard", 2),
+    ("Mailer spring", "print", 2),
+    ("Mailer fall", "print", 2),
+    ("google / organic", "organic", 8),
+    ("bing / organic", "organic", 2),
+    ("", "", 7),
+]
+REPORT_HOURS = [0, 0, 0, 0, 0, 1, 2, 4, 7, 9, 10, 9, 7, 8, 9, 8, 7, 5, 3, 2, 1, 1, 1, 0]
+REPORT_OUTCOMES = [("answered", 72), ("missed", 12), ("voicemail", 4), ("abandoned", 10), ("busy", 2)]
+REPORT_TAGS = ["estimate", "repeat-customer", "emergency", "wrong-number"]
+
+
+def _spread(pairs: list[tuple[int, int]]) -> str:
+    """A 100-entry SQL array holding each value as often as its weight in %: random draws."""
+    values = [str(v) for v, weight in pairs for _ in range(weight)]
+    assert len(values) == 100, len(values)
+    return f"ARRAY[{', '.join(values)}]"
+
+
+def _fill_calls(conn, first_id: int, last_id: int, start: float) -> None:
+    """Calls first_id … last_id spread over 730 days from `start`, in one INSERT … SELECT."""
+    names = ", ".join(f"'{n}'" for n, _, _ in REPORT_SOURCES)
+    channels = ", ".join(f"'{c}'" for _, c, _ in REPORT_SOURCES)
+    sources = _spread([(k + 1, w) for k, (*_, w) in enumerate(REPORT_SOURCES)])
+    hours = [(h, w) for h, w in enumerate(REPORT_HOURS) if w]
+    hours[10] = (hours[10][0], hours[10][1] + 100 - sum(w for _, w in hours))
+    outcomes = ", ".join(f"'{o}'" for o, _ in REPORT_OUTCOMES)
+    conn.execute(
+        f"""
+        INSERT INTO calls(uniqueid, caller_number, source, channel, started_at, answered_at, ended_at,
+                          talk_seconds, disposition, first_time, lead_status, value, site)
+        SELECT 'r' || i, '+1212' || lpad(caller::text, 7, '0'), nullif((ARRAY[{names}])[k], ''),
+               nullif((ARRAY[{channels}])[k], ''), at, CASE WHEN outcome = 1 THEN at + 8 END,
+               at + 8 + talk, talk, (ARRAY[{outcomes}])[outcome], (random() < 0.6)::int,
+               CASE WHEN mark < 0.02 THEN 'spam' WHEN mark < 0.12 THEN 'not_lead'
+                    WHEN outcome = 1 AND talk >= 60 THEN 'lead' END,
+               CASE WHEN outcome = 1 AND talk >= 60 AND mark > 0.8 THEN round((mark * 500)::numeric, 2) END,
+               'site' || (i % 10)
+        FROM (SELECT i, k, outcome, mark, caller, at,
+                     CASE WHEN outcome = 1 THEN 5 + floor(random() * 895)::int ELSE 0 END AS talk
+              FROM (SELECT i, ({sources})[1 + floor(random() * 100)::int] AS k,
+                           ({_spread([(o + 1, w) for o, (_, w) in enumerate(REPORT_OUTCOMES)])})[1 + floor(random() * 100)::int]
+                               AS outcome,
+                           random() AS mark, floor(random() * 250000)::int AS caller,
+                           {start} + floor(random() * 730) * 86400
+                               + ({_spread(hours)})[1 + floor(random() * 100)::int] * 3600 + random() * 3600 AS at
+                    FROM generate_series(?::bigint, ?::bigint) AS i) AS draw) AS call""",
+        (first_id, last_id),
+    )
+
+
+def _rollup_rows(conn) -> list[tuple]:
+    """Every roll-up row with calls, values to the cent (sums of cents differ in the last bits
+    with the order they were added in)."""
+    out = []
+    for table, key in (("daily_rollup", "day"), ("block_rollup", "block")):
+        out += [
+            (table, *r[:-1], round(r[-1], 2))
+            for r in conn.execute(
+                f"SELECT {key}, site, source, channel, lead_status, calls, answered, missed, abandoned, first_time, "
+                f"talk_seconds, value FROM {table} WHERE calls != 0 ORDER BY 1, 2, 3, 4, 5"
+            )
+        ]
+    from ctrack.reports.rollups import HOURLY_COLUMNS
+
+    out += [
+        ("hourly_rollup", *r)
+        for r in conn.execute(
+            f"SELECT day, site, lead_status, {', '.join(HOURLY_COLUMNS)} FROM hourly_rollup "
+            f"WHERE {' + '.join(HOURLY_COLUMNS)} != 0 ORDER BY 1, 2, 3"
+        )
+    ]
+    return out
+
+
+def bench_reports(pg: TestPostgres, calls: int, check: int, runs: int = 5) -> list[tuple]:
+    """Fill --report-calls calls fast (bulk INSERT … SELECT with the roll-up triggers off, then
+    the roll-ups built once by reports.rollups.rebuild, the code a time-zone change runs),
+    after checking on the first --report-check calls, inserted with the triggers on, that the
+    rebuild equals what the triggers built. Then time the reports and the dashboard page."""
+    from bench.reports import PASSWORD, time_dashboard
+    from ctrack.catalog import store as catalog
     from ctrack.core.period import Period
+    from ctrack.dashboard import users
+    from ctrack.dashboard.auth import hash_password
     from ctrack.reports import store as reports
-    from ctrack.reports.rollups import ensure_timezone
+    from ctrack.reports.rollups import ensure_timezone, rebuild
     from ctrack.store import db
 
     url = pg.new_database()
     conn = db.connect(url)
     db.upgrade(conn)
     db.write(conn, lambda c: ensure_timezone(c, TZ))
+    for name, channel, _ in REPORT_SOURCES:
+        if name and "organic" not in name:
+            catalog.add_source(conn, name, channel)
+    users.set_password(conn, "bench", hash_password(PASSWORD))
     first = date(2023, 1, 1)
     start = 1672549200.0  # 2023-01-01 00:00 EST
-    t0 = time.perf_counter()
     conn.execute(
-        """
-        INSERT INTO calls(uniqueid, caller_number, source, channel, started_at, answered_at, ended_at,
-                          talk_seconds, disposition, first_time, lead_status, site)
-        SELECT 'r' || i, '+1212' || lpad((i * 7919 % 250000)::text, 7, '0'),
-               (ARRAY['Google Ads', 'Yelp', 'Radio', 'Google Business Profile'])[1 + i % 4],
-               (ARRAY['paid_search', 'referral', 'radio', 'gbp'])[1 + i % 4],
-               ? + i * (730.0 * 86400 / ?), NULL, ? + i * (730.0 * 86400 / ?) + 60, (i % 300),
-               (ARRAY['answered', 'answered', 'answered', 'missed', 'abandoned'])[1 + i % 5],
-               (i % 3 = 0)::int, CASE WHEN i % 300 >= 60 THEN 'lead' END, 'site' || (i % 10)
-        FROM generate_series(1::bigint, ?) AS i""",
-        (start, calls, start, calls, calls),
+        "INSERT INTO spend(day, source_id, amount) SELECT (?::date + d)::text, s.id, round((20 + random() * 180)::numeric, 2) "
+        "FROM generate_series(0, 729) AS d, sources s WHERE s.channel IN ('paid_search', 'lsa', 'referral')",
+        (first.isoformat(),),
     )
-    conn.execute("ANALYZE")
-    built = time.perf_counter() - t0
+    sample = min(check, calls)
+    t0 = time.perf_counter()
+    _fill_calls(conn, 1, sample, start)
+    by_triggers = _rollup_rows(conn)
+    db.write(conn, lambda c: rebuild(c, TZ))
+    same = _rollup_rows(conn) == by_triggers
+    checked = time.perf_counter() - t0
+    assert same, "the rebuilt roll-ups differ from the triggers'"
+    t0 = time.perf_counter()
+    # A bulk load's usual shape: the indexes no constraint needs are dropped and built again after.
+    indexes = conn.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = 'calls'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.oid)"
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    conn.execute("ALTER TABLE calls DISABLE TRIGGER USER")
+    for low in range(sample + 1, calls + 1, 1_000_000):
+        _fill_calls(conn, low, min(calls, low + 999_999), start)
+    conn.execute("ALTER TABLE calls ENABLE TRIGGER USER")
+    inserted = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    conn.execute("SET maintenance_work_mem = '256MB'")
+    for _, definition in indexes:
+        conn.execute(definition)
+    indexed = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    conn.execute(
+        "INSERT INTO call_tags(call_id, tag) SELECT id, (ARRAY[?, ?, ?, ?])[1 + id % 4] FROM calls WHERE id % 20 = 0",
+        tuple(REPORT_TAGS),
+    )
+    tagged = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    db.write(conn, lambda c: rebuild(c, TZ))
+    rebuilt = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    conn.execute("VACUUM ANALYZE")
+    vacuumed = time.perf_counter() - t1
+    filled = time.perf_counter() - t0
+    size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    rollup_rows = {
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("daily_rollup", "block_rollup", "hourly_rollup")
+    }
     last = first + timedelta(days=729)
-    rows: list[tuple] = [("reports: insert with triggers", calls / built, f"{calls:,} calls in {built:.0f} s")]
+    rows: list[tuple] = [
+        (
+            "reports: fill (bulk insert + rebuild)",
+            calls / filled,
+            f"{calls:,} calls in {filled:.0f} s: insert {inserted:.0f} s, {len(indexes)} indexes {indexed:.0f} s, tags {tagged:.0f} s, roll-ups rebuilt "
+            f"{rebuilt:.0f} s, VACUUM ANALYZE {vacuumed:.0f} s; database {size / 2**30:.1f} GiB; roll-up rows "
+            + ", ".join(f"{t} {n:,}" for t, n in rollup_rows.items()),
+        ),
+        (
+            "reports: rebuild == triggers",
+            None,
+            f"{'yes' if same else 'NO'} on the first {sample:,} calls (inserted with the triggers on, {checked:.0f} s)",
+        ),
+    ]
+    one_site = reports.ReportFilter(site="site3")
     for label, period in (("2 years", Period(first, last, TZ)), ("30 days", Period(last - timedelta(29), last, TZ))):
         for name, fn in (
             ("sources report", lambda p=period: reports.sources_report(conn, p)),
+            ("sources report, 1 site", lambda p=period: reports.sources_report(conn, p, filters=one_site)),
             ("heatmap", lambda p=period: reports.heatmap(conn, p)),
+            ("heatmap, 1 site", lambda p=period: reports.heatmap(conn, p, one_site)),
+            ("daily report (not a target)", lambda p=period: reports.daily_report(conn, p)),
             (
-                "sources report, 1 site",
-                lambda p=period: reports.sources_report(conn, p, filters=reports.ReportFilter(site="site3")),
+                "sources report, 1 tag (not a target)",
+                lambda p=period: reports.sources_report(conn, p, filters=reports.ReportFilter(tag="estimate")),
             ),
         ):
             fn()
@@ -309,6 +466,9 @@ def bench_reports(pg: TestPostgres, calls: int, runs: int = 5) -> list[tuple]:
                 (f"{name}, {label}", None, f"median {statistics.median(samples):.1f} ms, max {max(samples):.1f} ms")
             )
     conn.close()
+    months = [f"since={first}&until={last}", f"since={last - timedelta(29)}&until={last}"]
+    for label, (median, worst) in zip(("2 years", "30 days"), asyncio.run(time_dashboard(url, months, runs))):
+        rows.append((f"dashboard main page, {label}", None, f"median {median:.1f} ms, max {worst:.1f} ms"))
     return rows
 
 
@@ -362,6 +522,9 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--visits", type=int, default=4000)
     parser.add_argument("--report-calls", type=int, default=500_000)
+    parser.add_argument(
+        "--report-check", type=int, default=20_000, help="first report calls inserted with the roll-up triggers on"
+    )
     parser.add_argument("--node-visits", type=int, default=2000, help="visits leased through the 2 DNI nodes")
     parser.add_argument("--pool", type=int, default=200, help="numbers in the DNI nodes' pool")
     parser.add_argument("--concurrency", type=int, default=32, help="lease requests in flight to the DNI nodes")
@@ -385,7 +548,7 @@ def main() -> None:
         if "drivers" in parts:
             rows += bench_drivers(pg)
         if "reports" in parts:
-            rows += bench_reports(pg, args.report_calls)
+            rows += bench_reports(pg, args.report_calls, args.report_check)
     finally:
         pg.stop()
     print(f"\nmultisite on PostgreSQL 15 (throw-away cluster, fsync off), {os.cpu_count()} CPUs, load {load:.2f}\n")

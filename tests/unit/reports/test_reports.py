@@ -7,21 +7,21 @@ import io
 import json
 import random
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 import pytest
 from click.testing import CliRunner
 
-from ctrack.calllog.store import CallFilter, find_calls
+from ctrack.calllog.store import CallFilter, CallRules, find_calls
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.core.period import Period, PeriodError, offset_segments, period_from
 from ctrack.leads import service as leads
 from ctrack.reports import store as reports
-from ctrack.reports.rollups import ensure_timezone, rebuild_statements, rollup_timezone
+from ctrack.reports.rollups import HOURLY_COLUMNS, ensure_timezone, rebuild, rebuild_statements, rollup_timezone
 from ctrack.store import db
-from tests.support.report_data import TZ, call, new_db, save_calls, seeded, utc
+from tests.support.report_data import CALLS, TZ, call, new_db, save_calls, seeded, utc
 
 PERIOD = Period(date(2024, 3, 9), date(2024, 3, 11), TZ)
 
@@ -265,7 +265,7 @@ def test_offset_segments_find_transitions_to_the_second():
     assert offset_segments("UTC") == ((-1e18, 0),)
 
 
-def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
+def _rollups(conn: sqlite3.Connection) -> tuple[list, list, list]:
     return (
         [
             dict(r)
@@ -275,7 +275,15 @@ def _rollups(conn: sqlite3.Connection) -> tuple[list, list]:
         ],
         [
             dict(r)
-            for r in conn.execute("SELECT * FROM hourly_rollup WHERE calls != 0 ORDER BY day, site, hour, lead_status")
+            for r in conn.execute(
+                f"SELECT * FROM hourly_rollup WHERE {' + '.join(HOURLY_COLUMNS)} != 0 ORDER BY day, site, lead_status"
+            )
+        ],
+        [
+            dict(r)
+            for r in conn.execute(
+                "SELECT * FROM block_rollup WHERE calls != 0 ORDER BY block, site, source, channel, lead_status"
+            )
         ],
     )
 
@@ -322,6 +330,83 @@ def test_triggers_keep_rollups_equal_to_a_rebuild_through_every_kind_of_write(da
     for sql, params in rebuild_statements(TZ):
         conn.execute(sql, params)
     assert _rollups(conn) == kept
+
+
+def test_reports_read_from_blocks_and_hour_columns_equal_the_call_log_itself(database):
+    """Periods over many 16-day blocks (0019): the sources, status and heatmap reports from
+    the roll-ups equal the same reports worked out from the calls (a tag every call has),
+    for every site and lead-status filter, whatever days the period starts and ends on."""
+    conn = new_db(database)
+    ensure_timezone(conn, TZ)  # before the calls: the triggers fill the roll-ups
+    rnd = random.Random(19)
+    base = utc("2024-01-01 05:00:00")
+    records = []
+    for i in range(400):
+        start = base + rnd.randrange(0, 100 * 86400)
+        outcome = rnd.choice(["answered", "answered", "missed", "abandoned", "voicemail"])
+        source = rnd.choice(["A", "B", "C", None])
+        answered = start + 5 if outcome == "answered" else None
+        records.append(
+            CallRecord(
+                f"b{i}",
+                caller_number=f"+1212555{rnd.randrange(80):04d}",
+                source=source,
+                channel=source and f"ch-{source.lower()}",
+                started_at=start,
+                answered_at=answered,
+                ended_at=(answered or start) + rnd.randrange(0, 300),
+                disposition=Disposition(outcome),
+            )
+        )
+    for site in ("east", "west"):
+        save_calls(database, records[: len(records) // 2] if site == "east" else records[len(records) // 2 :],
+                   CallRules(site=site))  # fmt: skip
+    for call_id, status, value in conn.execute("SELECT id, 'not_lead', 7.5 FROM calls WHERE id % 5 = 0").fetchall():
+        db.write(conn, partial(leads.mark, call_id=call_id, request=leads.Mark(status, value=value), who="cli:t"))
+    conn.execute("INSERT INTO call_tags(call_id, tag) SELECT id, 'every' FROM calls")
+    assert conn.execute("SELECT count(*) FROM block_rollup").fetchone()[0] > 0
+    for _ in range(12):
+        first = date(2024, 1, 1) + timedelta(days=rnd.randrange(0, 40))
+        period = Period(first, first + timedelta(days=rnd.randrange(0, 70)), TZ)
+        for site in (None, "east"):
+            for statuses in (reports.DEFAULT_STATUSES, ("none",), ("lead", "not_lead")):
+                rolled = reports.ReportFilter(statuses, site=site)
+                called = reports.ReportFilter(statuses, tag="every", site=site)
+                assert reports.sources_report(conn, period, filters=rolled) == reports.sources_report(
+                    conn, period, filters=called
+                ), (period, site, statuses)
+                assert reports.status_report(conn, period, rolled) == reports.status_report(conn, period, called)
+                assert reports.heatmap(conn, period, rolled) == reports.heatmap(conn, period, called)
+                assert reports.daily_report(conn, period, filters=rolled) == reports.daily_report(
+                    conn, period, filters=called
+                )
+    whole = Period(date(2024, 1, 1), date(2024, 4, 30), TZ)
+    assert (
+        sum(
+            r["calls"]
+            for r in reports.sources_report(conn, whole, filters=reports.ReportFilter(reports.STATUS_CHOICES))
+        )
+        == 400
+    )
+
+
+def test_upgrading_to_0019_carries_the_roll_ups_into_blocks_and_hour_columns(database, monkeypatch):
+    every = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in every if m[0] < 19])
+    conn = new_db(database)
+    for sql, params in rebuild_statements(TZ):  # the zone only: v17 has no block_rollup yet, and no calls
+        if "rollup" not in sql:
+            conn.execute(sql, params)
+    save_calls(database, CALLS, CallRules(site="east"))
+    monkeypatch.undo()
+    assert db.upgrade(conn) == [19]
+    carried = _rollups(conn)
+    assert sum(r["calls"] for r in carried[2]) == len(CALLS)
+    assert sum(r[c] for r in carried[1] for c in HOURLY_COLUMNS if c.startswith("calls_")) == len(CALLS)
+    rebuild(conn, TZ)
+    assert _rollups(conn) == carried
+    cells = {(c["weekday"], c["hour"]): c["calls"] for c in reports.heatmap(conn, PERIOD) if c["calls"]}
+    assert cells == {(5, 23): 1, (6, 1): 1, (6, 3): 1, (6, 23): 1, (0, 0): 1, (0, 9): 1, (0, 14): 1}
 
 
 def test_period_parsing():
