@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ from ctrack.dni.pools import Grant, Leases, PoolLeases
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
+    Clients,
     SavedLeases,
     apply_changes,
     apply_visit_grants,
@@ -48,16 +49,19 @@ from ctrack.dni.store import (
     load_pool_leases,
     load_saved_leases,
     load_visit,
-    lock_site,
+    load_visits,
+    lock_sites,
     pool_version,
     privacy_key,
     save_visits,
-    set_lease_client,
+    spooled_grants,
+    spooled_visits,
 )
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
-from ctrack.store.writer import Writer
+from ctrack.store.spool import waiting
+from ctrack.store.writer import Writer, WriterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,9 @@ DRAIN_SECONDS = 5.0
 ORIGIN_CACHE = 10_000
 RECONNECT_SECONDS = 2.0  # PostgreSQL away: how often the lease path tries it again
 UNKNOWN_POOLS_LOGGED = 1_000  # distinct (site, data-ctrack-pool) warnings before they stop
+MAX_BATCH = 500  # lease requests served in one PostgreSQL transaction at most
+SPOOL_WAIT_SECONDS = 60.0  # the database back: how long leasing through it waits for the spool to drain
+REPLAY = "ctrack.dni.store:replay_visits"  # the spool's name for a save of visits and grants
 
 
 class UnknownSite(Exception):
@@ -175,10 +182,11 @@ class WriteBehind:
             while self._visits or self._grants:
                 visits, grants = self._visits, self._grants
                 self._visits, self._grants = {}, {}
+                rows, leases = list(visits.values()), list(grants.values())
+                # PostgreSQL: kept in the local spool while it is away, replayed in order once back.
+                durable = (REPLAY, spooled_visits(rows, leases)) if self.writer.spool is not None else None
                 try:
-                    await self.writer.run(
-                        partial(save_visits, visits=list(visits.values()), grants=list(grants.values()))
-                    )
+                    await self.writer.submit(partial(save_visits, visits=rows, grants=leases), durable)
                 except Exception as exc:
                     self.failures += 1
                     log.warning("DNI: saving %d visits failed (will retry): %s", len(visits), exc)
@@ -252,7 +260,8 @@ class LeaseService:
         self.shared = db.is_url(services.db_path)
         self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
         self._shared_conn: sqlite3.Connection | None = None
-        self._shared_lock = asyncio.Lock()
+        self._asks: list[_Ask] = []  # lease requests waiting for the next transaction
+        self._batcher: asyncio.Task | None = None  # serving them, one transaction at a time
         self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
         self._client_key: bytes | None = None  # the privacy key, for leases.client
         self._versions: dict[str, tuple[PoolLeases, int]] = {}  # pool -> (its copy, the version it is at)
@@ -320,16 +329,29 @@ class LeaseService:
 
     async def start(self) -> None:
         """Rebuild the leases from the database, so a restart takes no number from a page.
-        With a PostgreSQL center down at start, the pools come from the route's saved catalog
-        and no lease is restored (pages lease again as they ask)."""
+        On PostgreSQL what the spool still holds (a node restarted while the center was
+        away) is replayed first. With the center down at start, the pools come from the
+        route's saved catalog and the leases from the spool: the visits this node served
+        before keep their numbers, and no other visit is given one of them."""
         now = time.time()
+        writer = self.services.writer
+        if writer.spool is not None:
+            with contextlib.suppress(WriterUnavailable):
+                await writer.flush()  # the spool replayed, if the center answers
         try:
             catalog, saved = await asyncio.to_thread(self._read_saved, now)
         except (db.DatabaseError, sqlite3.Error) as exc:
             if not db.is_url(self.services.db_path):
                 raise
             self.sync(self.services.catalog.catalog)
-            log.warning("DNI: the center is down (%s); %d pools, no lease restored", exc, len(self.leases.pools))
+            restored = self._restore_spooled(now)
+            log.warning(
+                "DNI: the center is down (%s); %d pools, %d leases from the spool",
+                exc,
+                len(self.leases.pools),
+                restored,
+            )
+            self._go_away(exc)
             return
         self.sync(catalog, saved.last_used)
         self._catalog_at = now
@@ -342,6 +364,21 @@ class LeaseService:
         for visit in saved.visits:
             self.visits.put(visit)
         log.info("DNI: %d pools, %d leases restored", len(self.leases.pools), len(saved.active))
+
+    def _restore_spooled(self, now: float) -> int:
+        """The visits and grants of the saves waiting in the spool, oldest first (a later
+        save of a grant replaces it; those that ended free their numbers); the leases restored."""
+        spool = self.services.writer.spool
+        for payload in waiting(spool.path, REPLAY) if spool is not None else []:
+            visits, grants = spooled_grants(payload)
+            for visit in visits:
+                self.visits.put(visit)
+            for grant, client in grants:
+                if grant.pool in self.leases.pools:
+                    self.leases.pools[grant.pool].apply(grant, client)
+        for pool in self.leases.pools.values():
+            pool.expire(now)
+        return sum(pool.visits for pool in self.leases.pools.values())
 
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
@@ -451,102 +488,154 @@ class LeaseService:
     async def _lease_shared(
         self, request: LeaseRequest, now: float, client: str | None, new_id: str | None
     ) -> tuple[Visit, Grant] | None:
-        """Lease in one database transaction under the site's lock: read the site's leases,
-        apply the same rules, commit the grant before answering. Any node may answer any
-        request (a heartbeat renews on whichever node gets it); none hands out a number
-        another node leased. None: the database is unreachable (the caller leases from memory)."""
-        async with self._shared_lock:
-            if self._away is not None:  # another request found it away meanwhile
-                return None
-            self._follow_catalog()  # here: no lease transaction is using the pools now
-            site_pools = self._pools_of(request.site)
+        """Lease through the database (group commit): the request joins the next batch,
+        which this node serves in one transaction once the one in flight ends. Any node may
+        answer any request (a heartbeat renews on whichever node gets it); none hands out a
+        number another node leased. None: the database is unreachable (lease from memory)."""
+        ask = _Ask(request, now, client, new_id, asyncio.get_running_loop().create_future())
+        self._asks.append(ask)
+        if self._batcher is None:
+            self._batcher = asyncio.create_task(self._serve_batches(), name="ctrack-dni-batches")
+        return await ask.future
+
+    async def _serve_batches(self) -> None:
+        """One lease transaction at a time per node; what arrives meanwhile waits for the next."""
+        try:
+            while self._asks:
+                asks, self._asks = self._asks[:MAX_BATCH], self._asks[MAX_BATCH:]
+                await self._serve_batch(asks)
+        finally:
+            self._batcher = None
+
+    async def _serve_batch(self, asks: list[_Ask]) -> None:
+        if self._away is not None:  # found away meanwhile: these lease from memory
+            _answer(asks, None)
+            return
+        self._follow_catalog()  # here: no lease transaction is using the pools now
+        ready = []
+        for ask in asks:
             try:
-                step, leases = await asyncio.to_thread(
-                    self._lease_in_database, request, site_pools, now, client, new_id
-                )
-            except (sqlite3.Error, db.DatabaseError) as exc:
-                self.saver.failures += 1
-                if self._shared_conn is not None and not db.is_broken(self._shared_conn):
-                    log.warning("DNI: leasing through the database failed: %s", exc)
-                    raise StoreUnavailable(str(exc)) from None
-                self._close_shared()
-                log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
-                self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
-                return None
+                ask.pools = self._pools_of(ask.request.site)
+            except UnknownSite as exc:
+                if not ask.future.done():
+                    ask.future.set_exception(exc)
+                continue
+            ready.append(ask)
+        if not ready:
+            return
+        try:
+            steps, leases = await asyncio.to_thread(self._lease_in_database, ready)
+        except (sqlite3.Error, db.DatabaseError) as exc:
+            self.saver.failures += 1
+            if self._shared_conn is not None and not db.is_broken(self._shared_conn):
+                if len(ready) > 1:  # one request's failure must not fail the others: each alone
+                    for ask in ready:
+                        await self._serve_batch([ask])
+                    return
+                log.warning("DNI: leasing through the database failed: %s", exc)
+                _fail(ready, StoreUnavailable(str(exc)))
+                return
+            self._close_shared()
+            self._go_away(exc)
+            _answer(ready, None)
+            return
         for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
             if name in self.leases.pools:
                 self.leases.pools[name] = fresh
-        self.visits.put(step.visit)
-        return step.visit, step.grant
+        for ask, step in zip(ready, steps, strict=True):
+            self.visits.put(step.visit)
+            if not ask.future.done():
+                ask.future.set_result((step.visit, step.grant))
+
+    def _go_away(self, exc: BaseException | str) -> None:
+        log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
+        self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
 
     async def _reconnect(self) -> None:
         """While the database is away, try it every RECONNECT_SECONDS in the background (no
         request waits for a connect); then lease through it again."""
+        writer = self.services.writer
         while True:
             await asyncio.sleep(RECONNECT_SECONDS)
             try:
                 conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
             except db.DatabaseError:
                 continue
-            # What this node leased from memory meanwhile reaches the database first, so the
-            # pools read whole again next include it.
-            for _ in range(int(DRAIN_SECONDS / 0.1)):
-                if self.saver.idle:
-                    break
+            # What this node leased from memory meanwhile (written behind, kept in the spool
+            # while the database was away) reaches the database first, so the pools read
+            # whole again next include it.
+            waited = 0.0
+            while not (self.saver.idle and writer.spooled == 0) and waited < SPOOL_WAIT_SECONDS:
                 await asyncio.sleep(0.1)
-            async with self._shared_lock:
-                self._versions.clear()
-                self._shared_conn = conn
-                self._away = None
+                waited += 0.1
+            if not (self.saver.idle and writer.spooled == 0):
+                log.warning("DNI: %d spooled writes still wait; leasing through the database anyway", writer.spooled)
+            self._versions.clear()
+            self._shared_conn = conn
+            self._away = None
             log.info("DNI: the database is back; leasing through it again")
             return
 
-    def _client(self, conn: sqlite3.Connection, client: str | None) -> str | None:
-        """The client as leases.client keeps it (its keyed hash); the key is read once."""
-        if client is None:
-            return None
-        if self._client_key is None:
-            self._client_key = privacy_key(conn)
-        return hashed_client(self._client_key, client)
-
-    def _lease_in_database(
-        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
-    ) -> tuple[_Step, Leases]:
+    def _lease_in_database(self, asks: list[_Ask]) -> tuple[list[_Step], Leases]:
+        """One batch in one transaction: the sites' locks, the pools brought up to date once,
+        the lease rules for each request in arrival order, the writes in a few multi-row
+        statements, one commit."""
         if self._shared_conn is None:
             self._shared_conn = db.connect(self.services.db_path, any_thread=True)
         conn = self._shared_conn
         conn.execute("BEGIN")
         try:
-            lock_site(conn, request.site)
-            client = self._client(conn, client)
-            known = load_visit(conn, request.visit_id) if request.visit_id else None
+            lock_sites(conn, sorted({ask.request.site for ask in asks}))
+            if self._client_key is None:
+                self._client_key = privacy_key(conn)
+            key = self._client_key
+            ids = list(dict.fromkeys(ask.request.visit_id for ask in asks if ask.request.visit_id))
+            known = load_visits(conn, ids)
+            now = min(ask.now for ask in asks)
             leases = Leases()
-            for pool in site_pools:
-                leases.pools[pool.name] = self._pool_now(conn, pool, request.visit_id, now)
-            step = self._step(leases, request, site_pools, known, now, client, new_id)
-            save_visits(conn, [(step.visit, step.grant, True)], step.grants)
-            set_lease_client(conn, step.grant, client)
+            for ask in asks:
+                for pool in ask.pools:
+                    if pool.name not in leases.pools:
+                        leases.pools[pool.name] = self._pool_now(conn, pool, now)
+            # A visit's own fallback grant may be missing from a pool's copy: read those at once.
+            pools = list(leases.pools.values())
+            apply_visit_grants(conn, leases, [v for v in ids if all(p.grant_of(v) is None for p in pools)], now)
+            steps = []
+            visits: dict[str, tuple[Visit, Grant, bool]] = {}
+            grants: dict[tuple[str, float], tuple[Grant, bool]] = {}
+            clients: Clients = {}
+            for ask in asks:
+                client = hashed_client(key, ask.client) if ask.client is not None else None
+                visit_id = ask.request.visit_id
+                before = (visits[visit_id][0] if visit_id in visits else known.get(visit_id)) if visit_id else None
+                step = self._step(leases, ask.request, ask.pools, before, ask.now, client, ask.new_id)
+                steps.append(step)
+                whole = step.changed or (step.visit.id in visits and visits[step.visit.id][2])
+                visits[step.visit.id] = (step.visit, step.grant, whole)
+                for grant, new in step.grants:
+                    at = (grant.visit_id, grant.started_at)
+                    grants[at] = (grant, new or (at in grants and grants[at][1]))
+                    clients[at] = client
+            save_visits(conn, list(visits.values()), list(grants.values()), clients)
             conn.execute("COMMIT")
         except BaseException:
             self._versions.clear()  # the pools in memory may hold what was rolled back
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        return step, leases
+        return steps, leases
 
-    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, visit_id: str | None, now: float) -> PoolLeases:
+    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, now: float) -> PoolLeases:
         """The pool as the database holds it: this node's copy brought up to date with the
-        rows written since it last looked (a few per request), or read whole the first time
-        (and after an outage or a failed transaction)."""
+        rows written since it last looked (those of the batches since), or read whole the
+        first time (and after an outage or a failed transaction)."""
         current = self.leases.pools.get(pool.name)
         seen = self._versions.get(pool.name)
         if current is not None and seen is not None and seen[0] is current:
             self._versions[pool.name] = (current, apply_changes(conn, current, seen[1]))
-            if visit_id is not None and current.grant_of(visit_id) is None:
-                apply_visit_grants(conn, current, visit_id, now)
             return current
         version = pool_version(conn, pool.name)  # first: the rows read next are at least as new
-        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), visit_id, now, self.grace)
+        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), None, now, self.grace)
         if current is not None:
             _carry_counters(current, fresh)
         self._versions[pool.name] = (fresh, version)
@@ -637,6 +726,30 @@ class _Step:
     changed: bool  # the visit row itself changed (new, or new touch/source/region)
     renewal: bool  # only the expiry moved
     grants: list[tuple[Grant, bool]]  # grants started, renewed or ended; True = new
+
+
+@dataclass(slots=True)
+class _Ask:
+    """A lease request waiting for the next database transaction (PostgreSQL)."""
+
+    request: LeaseRequest
+    now: float
+    client: str | None
+    new_id: str | None
+    future: asyncio.Future[tuple[Visit, Grant] | None]
+    pools: list[Pool] = field(default_factory=list)
+
+
+def _answer(asks: list[_Ask], answer: None) -> None:
+    for ask in asks:
+        if not ask.future.done():
+            ask.future.set_result(answer)
+
+
+def _fail(asks: list[_Ask], error: Exception) -> None:
+    for ask in asks:
+        if not ask.future.done():
+            ask.future.set_exception(error)
 
 
 def leases_of(leases: Leases, visit_id: str, pool_names: list[str]) -> Grant | None:

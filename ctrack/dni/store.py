@@ -11,12 +11,12 @@ import hmac
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from ctrack.core.model import CallRecord, Pool
 from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
-from ctrack.dni.pools import Grant, GrantKind, PoolLeases
+from ctrack.dni.pools import Grant, GrantKind, Leases, PoolLeases
 
 _VISIT_COLUMNS = (
     "id",
@@ -51,12 +51,15 @@ def _upsert_visits(rows: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _upsert_leases(rows: int) -> str:
-    marks = "(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?)"
+def _upsert_leases(rows: int, with_client: bool = False) -> str:
+    # With the client (PostgreSQL: the lease cap counts across nodes) it is who asked last.
+    client = ", ?" if with_client else ""
+    marks = f"(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?{client})"
     return (
-        f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
+        f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at{', client' if with_client else ''}) "
         f"VALUES {', '.join([marks] * rows)} "
         f"ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at"
+        + (", client = excluded.client" if with_client else "")
     )
 
 
@@ -70,9 +73,11 @@ def _touch_visits(rows: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _renew_leases(rows: int) -> str:
+def _renew_leases(rows: int, with_client: bool = False) -> str:
+    marks = "(?, ?, ?, ?)" if with_client else "(?, ?, ?)"
     return (
-        f"UPDATE leases SET expires_at = v.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * rows)}) AS v "
+        f"UPDATE leases SET expires_at = v.column3{', client = v.column4' if with_client else ''} "
+        f"FROM (VALUES {', '.join([marks] * rows)}) AS v "
         "WHERE leases.visit_id = v.column1 AND leases.started_at = v.column2"
     )
 
@@ -100,7 +105,11 @@ def _lease_values(grant: Grant) -> tuple:
     return grant.visit_id, grant.pool, grant.number, str(grant.kind), grant.started_at, grant.expires_at
 
 
-def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
+# Who asked for each grant, by (visit, start): given on PostgreSQL (the lease cap), else None.
+Clients = dict[tuple[str, float], str | None]
+
+
+def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[Sequence[Any]]) -> int:
     """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
     changed = 0
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
@@ -112,11 +121,15 @@ def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple
 
 
 def save_visits(
-    conn: sqlite3.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
+    conn: sqlite3.Connection,
+    visits: Sequence[tuple[Visit, Grant, bool]],
+    grants: Sequence[tuple[Grant, bool]],
+    clients: Clients | None = None,
 ) -> None:
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
-    changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
+    changes is updated, and any row the database lacks (an earlier failed save) is written whole.
+    With `clients` each grant also records who asked for it (leases.client, the lease cap)."""
     whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
     if touched and _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]) < len(
@@ -124,13 +137,51 @@ def save_visits(
     ):
         whole += [_visit_values(v, g) for v, g in touched]
     _write(conn, _upsert_visits, whole)
-    new = [_lease_values(g) for g, full in grants if full]
+    with_client = clients is not None
+    extra: Callable[[Grant], tuple] = (
+        (lambda g: (clients.get((g.visit_id, g.started_at)),)) if clients is not None else (lambda g: ())
+    )
+    new = [_lease_values(g) + extra(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed and _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
-        renewed
-    ):
-        new += [_lease_values(g) for g in renewed]
-    _write(conn, _upsert_leases, new)
+    if renewed and _write(
+        conn,
+        partial(_renew_leases, with_client=with_client),
+        [(g.visit_id, g.started_at, g.expires_at) + extra(g) for g in renewed],
+    ) < len(renewed):
+        new += [_lease_values(g) + extra(g) for g in renewed]
+    _write(conn, partial(_upsert_leases, with_client=with_client), new)
+
+
+def spooled_visits(
+    visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]], clients: Clients | None = None
+) -> dict[str, Any]:
+    """What save_visits writes, as JSON for the local spool (store/spool.py): whole rows, so
+    a replay needs nothing the database may lack and writing it twice changes nothing."""
+    return {
+        "visits": [_visit_values(v, g) for v, g, _ in visits],
+        "leases": [
+            _lease_values(g) + (() if clients is None else (clients.get((g.visit_id, g.started_at)),))
+            for g, _ in grants
+        ],
+    }
+
+
+def replay_visits(conn: sqlite3.Connection, payload: dict[str, Any]) -> None:
+    """A spooled save (PostgreSQL was away) written once it is back: upserts, so a replay of
+    a save that did commit before the link dropped does no harm."""
+    _write(conn, _upsert_visits, payload["visits"])
+    leases = payload["leases"]
+    _write(conn, partial(_upsert_leases, with_client=bool(leases) and len(leases[0]) == 7), leases)
+
+
+def spooled_grants(payload: dict[str, Any]) -> tuple[list[Visit], list[tuple[Grant, str | None]]]:
+    """The visits and grants in a spooled save, for a node that restarts while the center is
+    away: it keeps answering the visits it served before, with their numbers."""
+    visits = [_visit_from_row(dict(zip(_VISIT_COLUMNS, row, strict=True))) for row in payload["visits"]]
+    grants = [
+        (Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6] if len(r) == 7 else None) for r in payload["leases"]
+    ]
+    return visits, grants
 
 
 def _visit_from_row(row: Any) -> Visit:
@@ -151,6 +202,16 @@ def _visit_from_row(row: Any) -> Visit:
 def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
     row = conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)).fetchone()
     return _visit_from_row(row) if row is not None else None
+
+
+def load_visits(conn: sqlite3.Connection, visit_ids: Sequence[str]) -> dict[str, Visit]:
+    """Several visits by id in one statement (PostgreSQL: a batch of lease requests)."""
+    if not visit_ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ANY(CAST(? AS text[]))", (list(visit_ids),)
+    ).fetchall()
+    return {row["id"]: _visit_from_row(row) for row in rows}
 
 
 # --- the daemon's start ------------------------------------------------------------------
@@ -210,10 +271,15 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- leases shared by several nodes (PostgreSQL) -------------------------------------------
 
 
-def lock_site(conn: sqlite3.Connection, site: str) -> None:
-    """Hold the site's lease lock until the transaction ends (PostgreSQL): the nodes that
-    lease for one site take turns, so each reads every grant the others committed."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
+def lock_sites(conn: sqlite3.Connection, sites: Sequence[str]) -> None:
+    """Hold the sites' lease locks until the transaction ends (PostgreSQL): the nodes that
+    lease for one site take turns, so each reads every grant the others committed. One
+    statement, the locks in one order on every node (a batch may serve several sites)."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(h) FROM "
+        "(SELECT DISTINCT hashtext('ctrack-dni:' || s) AS h FROM unnest(CAST(? AS text[])) AS s ORDER BY h) AS o",
+        (list(sites),),
+    ).close()
 
 
 def privacy_key(conn: sqlite3.Connection) -> bytes:
@@ -224,15 +290,6 @@ def hashed_client(key: bytes, client: str) -> str:
     """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
     the database's privacy key, so every node computes the same value and none stores the address."""
     return hmac.new(key, b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None) -> None:
-    """Count the grant against the client that asked for it last (the lease cap)."""
-    conn.execute(
-        "UPDATE leases SET client = ? WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) "
-        "AND started_at = ? AND client IS DISTINCT FROM ?",
-        (client, grant.visit_id, grant.pool, grant.started_at, client),
-    ).close()
 
 
 # Other visits' fallback grants hold no number: they change nothing this visit can be given.
@@ -276,15 +333,20 @@ def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) ->
 
 
 _VISIT_GRANTS = """
-SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
-WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ?
+SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at, l.client
+FROM leases l JOIN pools p ON p.id = l.pool_id
+WHERE l.visit_id = ANY(CAST(? AS text[])) AND p.name = ANY(CAST(? AS text[])) AND l.expires_at > ?
 """
 
 
-def apply_visit_grants(conn: sqlite3.Connection, leases: PoolLeases, visit_id: str, now: float) -> None:
-    """Add the visit's running grants (a fallback a copy of the pool may lack: see _POOL_GRANTS)."""
-    for r in conn.execute(_VISIT_GRANTS, (visit_id, leases.pool.name, now)).fetchall():
-        leases.apply(Grant(r[0], leases.pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5])
+def apply_visit_grants(conn: sqlite3.Connection, leases: Leases, visit_ids: Sequence[str], now: float) -> None:
+    """Add the visits' running grants in these pools (a fallback a copy of a pool may lack:
+    see _POOL_GRANTS), in one statement."""
+    if not visit_ids:
+        return
+    rows = conn.execute(_VISIT_GRANTS, (list(visit_ids), list(leases.pools), now)).fetchall()
+    for r in rows:
+        leases.pools[r[1]].apply(Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6])
 
 
 def load_pool_leases(
