@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ctrack.catalog.store import load_catalog
@@ -41,27 +42,33 @@ from ctrack.dni.pools import Grant, Leases, PoolLeases
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
-    Clients,
+    PRIVACY_KEY,
     SavedLeases,
     apply_changes,
     apply_visit_grants,
+    batch_writes,
+    changes,
     hashed_client,
-    load_pool_leases,
     load_saved_leases,
     load_visit,
-    load_visits,
     lock_sites,
-    pool_version,
-    privacy_key,
+    pool_from,
     save_visits,
     spooled_grants,
     spooled_visits,
+    visit_grants,
+    visits_by_id,
+    visits_from,
+    whole_pool,
 )
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
 from ctrack.store.spool import waiting
 from ctrack.store.writer import Writer, WriterUnavailable
+
+if TYPE_CHECKING:
+    from ctrack.store import pg  # psycopg: an extra, imported where PostgreSQL is used
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +266,7 @@ class LeaseService:
         # On PostgreSQL every lease is granted in the database (several nodes share it).
         self.shared = db.is_url(services.db_path)
         self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
-        self._shared_conn: sqlite3.Connection | None = None
+        self._shared_conn: pg.AsyncConnection | None = None  # PostgreSQL: the batches' connection
         self._asks: list[_Ask] = []  # lease requests waiting for the next transaction
         self._batcher: asyncio.Task | None = None  # serving them, one transaction at a time
         self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
@@ -373,9 +380,9 @@ class LeaseService:
             visits, grants = spooled_grants(payload)
             for visit in visits:
                 self.visits.put(visit)
-            for grant, client in grants:
+            for grant in grants:
                 if grant.pool in self.leases.pools:
-                    self.leases.pools[grant.pool].apply(grant, client)
+                    self.leases.pools[grant.pool].apply(grant)
         for pool in self.leases.pools.values():
             pool.expire(now)
         return sum(pool.visits for pool in self.leases.pools.values())
@@ -384,7 +391,9 @@ class LeaseService:
         await self.saver.drain(DRAIN_SECONDS)
         if self._away is not None:
             self._away.cancel()
-        self._close_shared()
+        if self._batcher is not None:
+            self._batcher.cancel()
+        await self._close_shared()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -524,7 +533,7 @@ class LeaseService:
         if not ready:
             return
         try:
-            steps, leases = await asyncio.to_thread(self._lease_in_database, ready)
+            steps, leases = await self._lease_in_database(ready)
         except (sqlite3.Error, db.DatabaseError) as exc:
             self.saver.failures += 1
             if self._shared_conn is not None and not db.is_broken(self._shared_conn):
@@ -535,7 +544,7 @@ class LeaseService:
                 log.warning("DNI: leasing through the database failed: %s", exc)
                 _fail(ready, StoreUnavailable(str(exc)))
                 return
-            self._close_shared()
+            await self._close_shared()
             self._go_away(exc)
             _answer(ready, None)
             return
@@ -551,6 +560,11 @@ class LeaseService:
         log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
         self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
 
+    async def _connect(self) -> pg.AsyncConnection:
+        from ctrack.store import pg  # psycopg: an extra, needed only here
+
+        return await pg.AsyncConnection.connect(str(self.services.db_path))
+
     async def _reconnect(self) -> None:
         """While the database is away, try it every RECONNECT_SECONDS in the background (no
         request waits for a connect); then lease through it again."""
@@ -558,8 +572,8 @@ class LeaseService:
         while True:
             await asyncio.sleep(RECONNECT_SECONDS)
             try:
-                conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
-            except db.DatabaseError:
+                conn = await self._connect()
+            except sqlite3.Error:
                 continue
             # What this node leased from memory meanwhile (written behind, kept in the spool
             # while the database was away) reaches the database first, so the pools read
@@ -576,76 +590,100 @@ class LeaseService:
             log.info("DNI: the database is back; leasing through it again")
             return
 
-    def _lease_in_database(self, asks: list[_Ask]) -> tuple[list[_Step], Leases]:
-        """One batch in one transaction: the sites' locks, the pools brought up to date once,
-        the lease rules for each request in arrival order, the writes in a few multi-row
-        statements, one commit."""
+    async def _lease_in_database(self, asks: list[_Ask]) -> tuple[list[_Step], Leases]:
+        """One batch in one transaction, two round trips on the event loop (no thread to
+        wake while the sites' locks are held): read the visits asked about and what changed
+        in their pools since this node last looked; apply the lease rules to each request
+        in arrival order; write every visit and grant (one statement per kind of row), commit."""
         if self._shared_conn is None:
-            self._shared_conn = db.connect(self.services.db_path, any_thread=True)
+            self._shared_conn = await self._connect()
         conn = self._shared_conn
-        conn.execute("BEGIN")
+        now = min(ask.now for ask in asks)
+        ids = list(dict.fromkeys(ask.request.visit_id for ask in asks if ask.request.visit_id))
+        pools = {pool.name: pool for ask in asks for pool in ask.pools}
+        copies = {name: self._copy(name) for name in pools}
+        reads = [("BEGIN", ()), lock_sites(sorted({ask.request.site for ask in asks}))]
+        reads += [PRIVACY_KEY] if self._client_key is None else []
+        reads += [visits_by_id(ids), visit_grants(ids, list(pools), now)]
+        for name, copy in copies.items():
+            if copy is None:
+                reads += whole_pool(name, self.pool_numbers.get(name, []), now, self.grace)
+            else:
+                reads.append(changes(name, copy[1]))
         try:
-            lock_sites(conn, sorted({ask.request.site for ask in asks}))
+            results = (await conn.pipeline(reads))[2:]
             if self._client_key is None:
-                self._client_key = privacy_key(conn)
-            key = self._client_key
-            ids = list(dict.fromkeys(ask.request.visit_id for ask in asks if ask.request.visit_id))
-            known = load_visits(conn, ids)
-            now = min(ask.now for ask in asks)
+                self._client_key = bytes(results.pop(0)[0][0])
+            known, grants_of_visits = visits_from(results[0]), results[1]
+            at = 2
             leases = Leases()
-            for ask in asks:
-                for pool in ask.pools:
-                    if pool.name not in leases.pools:
-                        leases.pools[pool.name] = self._pool_now(conn, pool, now)
-            # A visit's own fallback grant may be missing from a pool's copy: read those at once.
-            pools = list(leases.pools.values())
-            apply_visit_grants(conn, leases, [v for v in ids if all(p.grant_of(v) is None for p in pools)], now)
-            steps = []
-            visits: dict[str, tuple[Visit, Grant, bool]] = {}
-            grants: dict[tuple[str, float], tuple[Grant, bool]] = {}
-            clients: Clients = {}
-            for ask in asks:
-                client = hashed_client(key, ask.client) if ask.client is not None else None
-                visit_id = ask.request.visit_id
-                before = (visits[visit_id][0] if visit_id in visits else known.get(visit_id)) if visit_id else None
-                step = self._step(leases, ask.request, ask.pools, before, ask.now, client, ask.new_id)
-                steps.append(step)
-                whole = step.changed or (step.visit.id in visits and visits[step.visit.id][2])
-                visits[step.visit.id] = (step.visit, step.grant, whole)
-                for grant, new in step.grants:
-                    at = (grant.visit_id, grant.started_at)
-                    grants[at] = (grant, new or (at in grants and grants[at][1]))
-                    clients[at] = client
-            save_visits(conn, list(visits.values()), list(grants.values()), clients)
-            conn.execute("COMMIT")
+            for name, pool in pools.items():
+                copy = copies[name]
+                if copy is None:
+                    fresh, version = pool_from(pool, self.pool_numbers.get(name, []), results[at : at + 3], now)
+                    if name in self.leases.pools:
+                        _carry_counters(self.leases.pools[name], fresh)
+                    at += 3
+                else:
+                    fresh, version = copy[0], apply_changes(copy[0], results[at], copy[1])
+                    at += 1
+                self._versions[name] = (fresh, version)
+                leases.pools[name] = fresh
+            apply_visit_grants(leases, grants_of_visits)
+            steps = self._steps(leases, asks, known)
+            await conn.pipeline([*batch_writes(*self._writes(asks, steps)), ("COMMIT", ())])
         except BaseException:
             self._versions.clear()  # the pools in memory may hold what was rolled back
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            if not db.is_broken(conn):
+                try:
+                    await conn.pipeline([("ROLLBACK", ())])
+                except sqlite3.Error:
+                    await self._close_shared()
             raise
         return steps, leases
 
-    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, now: float) -> PoolLeases:
-        """The pool as the database holds it: this node's copy brought up to date with the
-        rows written since it last looked (those of the batches since), or read whole the
-        first time (and after an outage or a failed transaction)."""
-        current = self.leases.pools.get(pool.name)
-        seen = self._versions.get(pool.name)
-        if current is not None and seen is not None and seen[0] is current:
-            self._versions[pool.name] = (current, apply_changes(conn, current, seen[1]))
-            return current
-        version = pool_version(conn, pool.name)  # first: the rows read next are at least as new
-        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), None, now, self.grace)
-        if current is not None:
-            _carry_counters(current, fresh)
-        self._versions[pool.name] = (fresh, version)
-        return fresh
+    def _copy(self, pool: str) -> tuple[PoolLeases, int] | None:
+        """This node's copy of a pool and the version it is at; None: read it whole (the
+        first time, and after an outage or a failed transaction)."""
+        seen = self._versions.get(pool)
+        return seen if seen is not None and self.leases.pools.get(pool) is seen[0] else None
 
-    def _close_shared(self) -> None:
+    def _steps(self, leases: Leases, asks: list[_Ask], known: dict[str, Visit]) -> list[_Step]:
+        """The lease rules for each request in arrival order; a visit asked about twice sees
+        the first answer."""
+        key = self._client_key
+        assert key is not None
+        steps: list[_Step] = []
+        for ask in asks:
+            visit_id = ask.request.visit_id
+            before = known.get(visit_id) if visit_id else None
+            client = hashed_client(key, ask.client) if ask.client is not None else None
+            step = self._step(leases, ask.request, ask.pools, before, ask.now, client, ask.new_id)
+            known[step.visit.id] = step.visit
+            ask.client = client
+            steps.append(step)
+        return steps
+
+    @staticmethod
+    def _writes(
+        asks: list[_Ask], steps: list[_Step]
+    ) -> tuple[list[tuple[Visit, Grant, bool]], list[tuple[Grant, str | None]]]:
+        """The batch's rows, each visit and grant once in its latest state: a visit whole when
+        it is new or changed, else its heartbeat columns; each grant with who asked for it."""
+        visits: dict[str, tuple[Visit, Grant, bool]] = {}
+        grants: dict[tuple[str, str, float], tuple[Grant, str | None]] = {}
+        for ask, step in zip(asks, steps, strict=True):
+            held = visits.get(step.visit.id)
+            visits[step.visit.id] = (step.visit, step.grant, step.changed or (held is not None and held[2]))
+            for grant, _ in step.grants:
+                grants[(grant.visit_id, grant.pool, grant.started_at)] = (grant, ask.client)
+        return list(visits.values()), list(grants.values())
+
+    async def _close_shared(self) -> None:
         if self._shared_conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._shared_conn.close()
-            self._shared_conn = None
+            conn, self._shared_conn = self._shared_conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def _warn_unknown_pool(self, site: str, name: str) -> None:
         """A page's data-ctrack-pool names no pool of its site: said once, the page still

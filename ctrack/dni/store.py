@@ -11,7 +11,7 @@ import hmac
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from ctrack.core.model import CallRecord, Pool
@@ -51,15 +51,12 @@ def _upsert_visits(rows: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _upsert_leases(rows: int, with_client: bool = False) -> str:
-    # With the client (PostgreSQL: the lease cap counts across nodes) it is who asked last.
-    client = ", ?" if with_client else ""
-    marks = f"(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?{client})"
+def _upsert_leases(rows: int) -> str:
+    marks = "(?, (SELECT id FROM pools WHERE name = ?), ?, ?, ?, ?)"
     return (
-        f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at{', client' if with_client else ''}) "
+        f"INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at) "
         f"VALUES {', '.join([marks] * rows)} "
         f"ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at"
-        + (", client = excluded.client" if with_client else "")
     )
 
 
@@ -73,11 +70,9 @@ def _touch_visits(rows: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _renew_leases(rows: int, with_client: bool = False) -> str:
-    marks = "(?, ?, ?, ?)" if with_client else "(?, ?, ?)"
+def _renew_leases(rows: int) -> str:
     return (
-        f"UPDATE leases SET expires_at = v.column3{', client = v.column4' if with_client else ''} "
-        f"FROM (VALUES {', '.join([marks] * rows)}) AS v "
+        f"UPDATE leases SET expires_at = v.column3 FROM (VALUES {', '.join(['(?, ?, ?)'] * rows)}) AS v "
         "WHERE leases.visit_id = v.column1 AND leases.started_at = v.column2"
     )
 
@@ -105,11 +100,7 @@ def _lease_values(grant: Grant) -> tuple:
     return grant.visit_id, grant.pool, grant.number, str(grant.kind), grant.started_at, grant.expires_at
 
 
-# Who asked for each grant, by (visit, start): given on PostgreSQL (the lease cap), else None.
-Clients = dict[tuple[str, float], str | None]
-
-
-def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[Sequence[Any]]) -> int:
+def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple]) -> int:
     """Run `sql` over the rows, ROWS_PER_STATEMENT at a time; the number of rows changed."""
     changed = 0
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
@@ -121,15 +112,11 @@ def _write(conn: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[S
 
 
 def save_visits(
-    conn: sqlite3.Connection,
-    visits: Sequence[tuple[Visit, Grant, bool]],
-    grants: Sequence[tuple[Grant, bool]],
-    clients: Clients | None = None,
+    conn: sqlite3.Connection, visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]
 ) -> None:
     """Writer job: visits with their current grant, then the grants themselves. The flag asks
     for the whole row (a new or changed visit, a new grant); without it only what a heartbeat
-    changes is updated, and any row the database lacks (an earlier failed save) is written whole.
-    With `clients` each grant also records who asked for it (leases.client, the lease cap)."""
+    changes is updated, and any row the database lacks (an earlier failed save) is written whole."""
     whole = [_visit_values(v, g) for v, g, full in visits if full]
     touched = [(v, g) for v, g, full in visits if not full]
     if touched and _write(conn, _touch_visits, [(v.id, v.last_seen, g.number, g.expires_at) for v, g in touched]) < len(
@@ -137,51 +124,33 @@ def save_visits(
     ):
         whole += [_visit_values(v, g) for v, g in touched]
     _write(conn, _upsert_visits, whole)
-    with_client = clients is not None
-    extra: Callable[[Grant], tuple] = (
-        (lambda g: (clients.get((g.visit_id, g.started_at)),)) if clients is not None else (lambda g: ())
-    )
-    new = [_lease_values(g) + extra(g) for g, full in grants if full]
+    new = [_lease_values(g) for g, full in grants if full]
     renewed = [g for g, full in grants if not full]
-    if renewed and _write(
-        conn,
-        partial(_renew_leases, with_client=with_client),
-        [(g.visit_id, g.started_at, g.expires_at) + extra(g) for g in renewed],
-    ) < len(renewed):
-        new += [_lease_values(g) + extra(g) for g in renewed]
-    _write(conn, partial(_upsert_leases, with_client=with_client), new)
+    if renewed and _write(conn, _renew_leases, [(g.visit_id, g.started_at, g.expires_at) for g in renewed]) < len(
+        renewed
+    ):
+        new += [_lease_values(g) for g in renewed]
+    _write(conn, _upsert_leases, new)
 
 
-def spooled_visits(
-    visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]], clients: Clients | None = None
-) -> dict[str, Any]:
+def spooled_visits(visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]) -> dict[str, Any]:
     """What save_visits writes, as JSON for the local spool (store/spool.py): whole rows, so
     a replay needs nothing the database may lack and writing it twice changes nothing."""
-    return {
-        "visits": [_visit_values(v, g) for v, g, _ in visits],
-        "leases": [
-            _lease_values(g) + (() if clients is None else (clients.get((g.visit_id, g.started_at)),))
-            for g, _ in grants
-        ],
-    }
+    return {"visits": [_visit_values(v, g) for v, g, _ in visits], "leases": [_lease_values(g) for g, _ in grants]}
 
 
 def replay_visits(conn: sqlite3.Connection, payload: dict[str, Any]) -> None:
-    """A spooled save (PostgreSQL was away) written once it is back: upserts, so a replay of
-    a save that did commit before the link dropped does no harm."""
-    _write(conn, _upsert_visits, payload["visits"])
-    leases = payload["leases"]
-    _write(conn, partial(_upsert_leases, with_client=bool(leases) and len(leases[0]) == 7), leases)
+    """A spooled save written once PostgreSQL is back: upserts, so replaying a save that did
+    commit just before the link dropped does no harm."""
+    for sql, params in upsert_statements(payload["visits"], [], [(*row, None) for row in payload["leases"]]):
+        conn.execute(sql, params).close()
 
 
-def spooled_grants(payload: dict[str, Any]) -> tuple[list[Visit], list[tuple[Grant, str | None]]]:
-    """The visits and grants in a spooled save, for a node that restarts while the center is
+def spooled_grants(payload: dict[str, Any]) -> tuple[list[Visit], list[Grant]]:
+    """The visits and grants of a spooled save, for a node restarted while the center is
     away: it keeps answering the visits it served before, with their numbers."""
     visits = [_visit_from_row(dict(zip(_VISIT_COLUMNS, row, strict=True))) for row in payload["visits"]]
-    grants = [
-        (Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6] if len(r) == 7 else None) for r in payload["leases"]
-    ]
-    return visits, grants
+    return visits, [Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]) for r in payload["leases"]]
 
 
 def _visit_from_row(row: Any) -> Visit:
@@ -202,16 +171,6 @@ def _visit_from_row(row: Any) -> Visit:
 def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
     row = conn.execute(f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ?", (visit_id,)).fetchone()
     return _visit_from_row(row) if row is not None else None
-
-
-def load_visits(conn: sqlite3.Connection, visit_ids: Sequence[str]) -> dict[str, Visit]:
-    """Several visits by id in one statement (PostgreSQL: a batch of lease requests)."""
-    if not visit_ids:
-        return {}
-    rows = conn.execute(
-        f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ANY(CAST(? AS text[]))", (list(visit_ids),)
-    ).fetchall()
-    return {row["id"]: _visit_from_row(row) for row in rows}
 
 
 # --- the daemon's start ------------------------------------------------------------------
@@ -271,19 +230,92 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- leases shared by several nodes (PostgreSQL) -------------------------------------------
 
 
-def lock_sites(conn: sqlite3.Connection, sites: Sequence[str]) -> None:
-    """Hold the sites' lease locks until the transaction ends (PostgreSQL): the nodes that
-    lease for one site take turns, so each reads every grant the others committed. One
-    statement, the locks in one order on every node (a batch may serve several sites)."""
-    conn.execute(
+# The batch of lease requests a node serves in one transaction runs two round trips of
+# statements (PostgreSQL's pipeline): the reads under the sites' locks, then the writes and
+# the commit. Rows travel as arrays (unnest), so each statement's text is the same whatever
+# the batch size: psycopg converts and the server plans it once (many placeholders would
+# be converted anew each time, a few milliseconds for a few hundred).
+Statement = tuple[str, Sequence[Any]]
+
+
+def lock_sites(sites: Sequence[str]) -> Statement:
+    """Hold the sites' lease locks until the transaction ends: the nodes that lease for one
+    site take turns, so each reads every grant the others committed. The locks are taken
+    in one order on every node (a batch may serve several sites)."""
+    return (
         "SELECT pg_advisory_xact_lock(h) FROM "
         "(SELECT DISTINCT hashtext('ctrack-dni:' || s) AS h FROM unnest(CAST(? AS text[])) AS s ORDER BY h) AS o",
         (list(sites),),
-    ).close()
+    )
 
 
-def privacy_key(conn: sqlite3.Connection) -> bytes:
-    return bytes(conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0])
+PRIVACY_KEY: Statement = ("SELECT key FROM privacy_key WHERE id = 1", ())
+
+
+def visits_by_id(visit_ids: Sequence[str]) -> Statement:
+    return f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ANY(CAST(? AS text[]))", (list(visit_ids),)
+
+
+def visits_from(rows: Sequence[Any]) -> dict[str, Visit]:
+    return {row["id"]: _visit_from_row(row) for row in rows}
+
+
+_F8, _TEXT = "double precision[]", "text[]"
+_VISIT_TYPES = {"first_seen": _F8, "last_seen": _F8, "lease_expires_at": _F8}
+_UPSERT_VISITS = (
+    f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(? AS {_VISIT_TYPES.get(c, _TEXT)})" for c in _VISIT_COLUMNS)
+    + ") ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
+)
+_TOUCH_VISITS = (
+    "UPDATE visits SET last_seen = u.last_seen, number = u.number, lease_expires_at = u.expires_at "
+    "FROM unnest(CAST(? AS text[]), CAST(? AS double precision[]), CAST(? AS text[]), CAST(? AS double precision[])) "
+    "AS u(id, last_seen, number, expires_at) WHERE visits.id = u.id"
+)
+# A write that does not know the client (a save from memory, replayed) keeps the one known.
+_UPSERT_LEASES = (
+    "INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at, client) "
+    "SELECT u.visit_id, p.id, u.number, u.kind, u.started_at, u.expires_at, u.client FROM unnest("
+    "CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS double precision[]), "
+    "CAST(? AS double precision[]), CAST(? AS text[])) AS u(visit_id, pool, number, kind, started_at, expires_at, client) "
+    "JOIN pools p ON p.name = u.pool "
+    "ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at, "
+    "client = COALESCE(excluded.client, leases.client)"
+)
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def upsert_statements(
+    whole: Sequence[Sequence[Any]], touched: Sequence[Sequence[Any]], leases: Sequence[Sequence[Any]]
+) -> list[Statement]:
+    """Writes of visit rows (whole, as _visit_values), visits' heartbeat columns (id,
+    last_seen, number, lease_expires_at: rows the database has) and lease rows (as
+    _lease_values, then the client), one statement per kind, visits first."""
+    statements: list[Statement] = []
+    if whole:
+        statements.append((_UPSERT_VISITS, _columns(whole)))
+    if touched:
+        statements.append((_TOUCH_VISITS, _columns(touched)))
+    if leases:
+        statements.append((_UPSERT_LEASES, _columns(leases)))
+    return statements
+
+
+def batch_writes(
+    visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, str | None]]
+) -> list[Statement]:
+    """A batch's writes: each visit with its current grant (the flag: the whole row, else
+    only what a heartbeat changes, the row being in the database), each grant with the
+    client that asked for it (leases.client, the lease cap)."""
+    return upsert_statements(
+        [_visit_values(v, g) for v, g, whole in visits if whole],
+        [(v.id, v.last_seen, g.number, g.expires_at) for v, g, whole in visits if not whole],
+        [(*_lease_values(g), client) for g, client in grants],
+    )
 
 
 def hashed_client(key: bytes, client: str) -> str:
@@ -292,10 +324,10 @@ def hashed_client(key: bytes, client: str) -> str:
     return hmac.new(key, b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-# Other visits' fallback grants hold no number: they change nothing this visit can be given.
+# Other visits' fallback grants hold no number: they change nothing a visit can be given.
 _POOL_GRANTS = """
 SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
-WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND (kind != 'fallback' OR visit_id = ?)
+WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND kind != 'fallback'
 ORDER BY expires_at
 """
 
@@ -304,8 +336,29 @@ SELECT n.number, (SELECT max(l.expires_at) FROM leases l WHERE l.number = n.numb
 FROM unnest(CAST(? AS text[])) AS n(number)
 """
 
-
 _VERSION = "SELECT version FROM lease_versions WHERE pool_id = (SELECT id FROM pools WHERE name = ?)"
+
+
+def whole_pool(pool: str, numbers: Sequence[str], now: float, grace: float) -> list[Statement]:
+    """A pool read whole: its version first (the rows read next are at least as new), its
+    numbered grants running at `now` or ended within `grace`, each number's last use."""
+    return [(_VERSION, (pool,)), (_POOL_GRANTS, (pool, now - grace)), (_LAST_USED, (list(numbers),))]
+
+
+def pool_from(pool: Pool, numbers: Sequence[str], rows: Sequence[Sequence[Any]], now: float) -> tuple[PoolLeases, int]:
+    """whole_pool's rows as the pool's leases, ready for the pure lease rules (the running
+    grants least recently renewed first, as in memory; the free numbers least recently
+    used first), and the version they are at."""
+    version_rows, grant_rows, used_rows = rows
+    leases = PoolLeases(pool, numbers, {r[0]: r[1] for r in used_rows if r[1] is not None})
+    for r in grant_rows:
+        grant = Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4])
+        if grant.expires_at > now:
+            leases.restore(grant, r[5])
+        elif grant.number is not None:
+            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
+    return leases, version_rows[0][0] if version_rows else 0
+
 
 # One statement, one snapshot: the pool's version and every row written after `version`.
 _CHANGED = """
@@ -315,16 +368,14 @@ WHERE v.pool_id = (SELECT id FROM pools WHERE name = ?) ORDER BY l.version
 """
 
 
-def pool_version(conn: sqlite3.Connection, pool: str) -> int:
-    """The pool's lease version (PostgreSQL); 0 before its first lease."""
-    row = conn.execute(_VERSION, (pool,)).fetchone()
-    return row[0] if row is not None else 0
+def changes(pool: str, version: int) -> Statement:
+    """The rows of `pool` written since `version`, by any node."""
+    return _CHANGED, (version, pool)
 
 
-def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) -> int:
-    """Bring `leases` (as the database held it at `version`) up to date with the rows written
-    since, by any node; the version it is at now."""
-    rows = conn.execute(_CHANGED, (version, leases.pool.name)).fetchall()
+def apply_changes(leases: PoolLeases, rows: Sequence[Any], version: int) -> int:
+    """Bring `leases` (as the database held it at `version`) up to date with `changes`'
+    rows; the version it is at now."""
     for r in rows:
         version = max(version, r[0])
         if r[1] is not None:
@@ -339,35 +390,16 @@ WHERE l.visit_id = ANY(CAST(? AS text[])) AND p.name = ANY(CAST(? AS text[])) AN
 """
 
 
-def apply_visit_grants(conn: sqlite3.Connection, leases: Leases, visit_ids: Sequence[str], now: float) -> None:
-    """Add the visits' running grants in these pools (a fallback a copy of a pool may lack:
-    see _POOL_GRANTS), in one statement."""
-    if not visit_ids:
-        return
-    rows = conn.execute(_VISIT_GRANTS, (list(visit_ids), list(leases.pools), now)).fetchall()
+def visit_grants(visit_ids: Sequence[str], pools: Sequence[str], now: float) -> Statement:
+    """The visits' running grants in these pools, with their own fallbacks (which a copy
+    of a pool lacks: see _POOL_GRANTS)."""
+    return _VISIT_GRANTS, (list(visit_ids), list(pools), now)
+
+
+def apply_visit_grants(leases: Leases, rows: Sequence[Any]) -> None:
     for r in rows:
-        leases.pools[r[1]].apply(Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6])
-
-
-def load_pool_leases(
-    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], visit_id: str | None, now: float, grace: float
-) -> PoolLeases:
-    """The pool's leases as the database holds them at `now`, ready for the pure lease rules:
-    the running numbered grants (least recently renewed first, as in memory) and `visit_id`'s
-    own, those ended within `grace`, and the last use of each number free now (the free
-    list's order)."""
-    rows = conn.execute(_POOL_GRANTS, (pool.name, now - grace, visit_id)).fetchall()
-    grants = [(Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5]) for r in rows]
-    held = {g.number for g, _ in grants if g.expires_at > now and g.kind != GrantKind.FALLBACK}
-    free = [n for n in numbers if n not in held]
-    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (free,)) if r[1] is not None} if free else {}
-    leases = PoolLeases(pool, numbers, last_used)
-    for grant, client in grants:
-        if grant.expires_at > now:
-            leases.restore(grant, client)
-        elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
-            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
-    return leases
+        if r[1] in leases.pools:
+            leases.pools[r[1]].apply(Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6])
 
 
 # --- calls -------------------------------------------------------------------------------
