@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ctrack.core.model import CallRecord, Pool
 from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
 from ctrack.dni.pools import Grant, GrantKind, Leases, PoolLeases
@@ -149,7 +151,7 @@ def replay_visits(conn: sqlite3.Connection, payload: dict[str, Any]) -> None:
 def spooled_grants(payload: dict[str, Any]) -> tuple[list[Visit], list[Grant]]:
     """The visits and grants of a spooled save, for a node restarted while the center is
     away: it keeps answering the visits it served before, with their numbers."""
-    visits = [_visit_from_row(dict(zip(_VISIT_COLUMNS, row, strict=True))) for row in payload["visits"]]
+    visits = [_visit_from_values(row) for row in payload["visits"]]
     return visits, [Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]) for r in payload["leases"]]
 
 
@@ -166,6 +168,16 @@ def _visit_from_row(row: Any) -> Visit:
         row["ga_client_id"],
         row["pool_region"],
     )
+
+
+_TOUCH_END = 6 + len(PARAM_KEYS)  # landing_page, referrer, then the ad parameters, in Touch's order
+
+
+def _visit_from_values(v: Sequence[Any]) -> Visit:
+    """A visit from its row's values in _VISIT_COLUMNS' order (a spooled save; a row as a tuple)."""
+    touch = Touch(*v[4:_TOUCH_END])
+    end = _TOUCH_END
+    return Visit(v[0], v[1], v[2], v[3], touch, v[end + 1] or "Direct", v[end + 2] or "direct", v[end], v[end + 5])
 
 
 def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
@@ -232,9 +244,10 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 
 # The batch of lease requests a node serves in one transaction runs two round trips of
 # statements (PostgreSQL's pipeline): the reads under the sites' locks, then the writes and
-# the commit. Rows travel as arrays (unnest), so each statement's text is the same whatever
-# the batch size: psycopg converts and the server plans it once (many placeholders would
-# be converted anew each time, a few milliseconds for a few hundred).
+# the commit. Rows travel as one JSON document per statement (json_to_recordset): the
+# statement's text is the same whatever the batch size, so psycopg converts it and the
+# server plans it once, and one string is all the driver adapts (many placeholders were
+# converted anew each time, a few milliseconds for a few hundred; arrays cost a dump per value).
 Statement = tuple[str, Sequence[Any]]
 
 
@@ -256,37 +269,38 @@ def visits_by_id(visit_ids: Sequence[str]) -> Statement:
     return f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ANY(CAST(? AS text[]))", (list(visit_ids),)
 
 
-def visits_from(rows: Sequence[Any]) -> dict[str, Visit]:
-    return {row["id"]: _visit_from_row(row) for row in rows}
+def visits_from(rows: Sequence[Sequence[Any]]) -> dict[str, Visit]:
+    return {row[0]: _visit_from_values(row) for row in rows}
 
 
-_F8, _TEXT = "double precision[]", "text[]"
+_F8 = "double precision"
 _VISIT_TYPES = {"first_seen": _F8, "last_seen": _F8, "lease_expires_at": _F8}
+_VISIT_RECORD = ", ".join(f"{c} {_VISIT_TYPES.get(c, 'text')}" for c in _VISIT_COLUMNS)
 _UPSERT_VISITS = (
-    f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(? AS {_VISIT_TYPES.get(c, _TEXT)})" for c in _VISIT_COLUMNS)
-    + ") ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
+    f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) SELECT {', '.join(_VISIT_COLUMNS)} FROM json_to_recordset(?) "
+    f"AS u({_VISIT_RECORD}) "
+    "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
 )
+_TOUCH = ("id", "last_seen", "number", "lease_expires_at")
 _TOUCH_VISITS = (
-    "UPDATE visits SET last_seen = u.last_seen, number = u.number, lease_expires_at = u.expires_at "
-    "FROM unnest(CAST(? AS text[]), CAST(? AS double precision[]), CAST(? AS text[]), CAST(? AS double precision[])) "
-    "AS u(id, last_seen, number, expires_at) WHERE visits.id = u.id"
+    "UPDATE visits SET last_seen = u.last_seen, number = u.number, lease_expires_at = u.lease_expires_at "
+    f"FROM json_to_recordset(?) AS u(id text, last_seen {_F8}, number text, lease_expires_at {_F8}) "
+    "WHERE visits.id = u.id"
 )
+_LEASE = ("visit_id", "pool", "number", "kind", "started_at", "expires_at", "client")
 # A write that does not know the client (a save from memory, replayed) keeps the one known.
 _UPSERT_LEASES = (
     "INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at, client) "
-    "SELECT u.visit_id, p.id, u.number, u.kind, u.started_at, u.expires_at, u.client FROM unnest("
-    "CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS double precision[]), "
-    "CAST(? AS double precision[]), CAST(? AS text[])) AS u(visit_id, pool, number, kind, started_at, expires_at, client) "
+    "SELECT u.visit_id, p.id, u.number, u.kind, u.started_at, u.expires_at, u.client FROM json_to_recordset(?) "
+    f"AS u(visit_id text, pool text, number text, kind text, started_at {_F8}, expires_at {_F8}, client text) "
     "JOIN pools p ON p.name = u.pool "
     "ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at, "
     "client = COALESCE(excluded.client, leases.client)"
 )
 
 
-def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)]
+def _recordset(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    return [orjson.dumps([dict(zip(names, row, strict=True)) for row in rows]).decode()]
 
 
 def upsert_statements(
@@ -297,11 +311,11 @@ def upsert_statements(
     _lease_values, then the client), one statement per kind, visits first."""
     statements: list[Statement] = []
     if whole:
-        statements.append((_UPSERT_VISITS, _columns(whole)))
+        statements.append((_UPSERT_VISITS, _recordset(_VISIT_COLUMNS, whole)))
     if touched:
-        statements.append((_TOUCH_VISITS, _columns(touched)))
+        statements.append((_TOUCH_VISITS, _recordset(_TOUCH, touched)))
     if leases:
-        statements.append((_UPSERT_LEASES, _columns(leases)))
+        statements.append((_UPSERT_LEASES, _recordset(_LEASE, leases)))
     return statements
 
 

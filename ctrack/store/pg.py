@@ -53,7 +53,7 @@ class Row:
         return f"Row({dict(zip(self._index, self._values))!r})"
 
 
-def _row_factory(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> Any:
+def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     index = {c.name: i for i, c in enumerate(cursor.description or ())}
     return lambda values: Row(values, index)
 
@@ -169,8 +169,9 @@ class Connection:
 
 class AsyncConnection:
     """A psycopg connection on the event loop, for a hot path that must not hop threads
-    (the DNI lease batches): the same adapters and rows, sqlite3's error classes, and
-    statements sent together and answered in one round trip (psycopg's pipeline mode)."""
+    (the DNI lease batches): the same adapters, sqlite3's error classes, rows as plain
+    tuples (no per-statement column names to build), and statements sent together and
+    answered in one round trip (psycopg's pipeline mode)."""
 
     backend = "postgresql"
 
@@ -183,7 +184,6 @@ class AsyncConnection:
             raw = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.Error as exc:
             raise _sqlite_error(exc) from None
-        raw.row_factory = _row_factory
         raw.adapters.register_loader("numeric", _Number)
         raw.adapters.register_dumper(bool, _BoolAsInt)
         return cls(raw)
