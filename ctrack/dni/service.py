@@ -470,7 +470,9 @@ class LeaseService:
         previous = leases_of(leases, visit.id, pools)
         result = leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
-        visit = replace(visit, pool_region=leases.pools[grant.pool].pool.region)
+        region = leases.pools[grant.pool].pool.region
+        if visit.pool_region != region:
+            visit = replace(visit, pool_region=region)
         changed = known is None or (visit.touch, visit.source, visit.ga_client_id, visit.pool_region) != (
             known.touch,
             known.source,

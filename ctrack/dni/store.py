@@ -332,6 +332,7 @@ def batch_writes(
     )
 
 
+@lru_cache(maxsize=65536)  # a visitor's heartbeats come from one client: one HMAC, not one each
 def hashed_client(key: bytes, client: str) -> str:
     """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
     the database's privacy key, so every node computes the same value and none stores the address."""

@@ -167,6 +167,12 @@ class Connection:
         self.raw.close()
 
 
+def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    """The statement returned rows (without building its column descriptions)."""
+    result = cursor.pgresult
+    return result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+
+
 class AsyncConnection:
     """A psycopg connection on the event loop, for a hot path that must not hop threads
     (the DNI lease batches): the same adapters, sqlite3's error classes, rows as plain
@@ -194,7 +200,7 @@ class AsyncConnection:
         try:
             async with self.raw.pipeline():
                 cursors = [await self.raw.execute(to_postgres(sql), params) for sql, params in statements]
-            return [await cursor.fetchall() if cursor.description else [] for cursor in cursors]
+            return [await cursor.fetchall() if _has_rows(cursor) else [] for cursor in cursors]
         except psycopg.Error as exc:
             raise _sqlite_error(exc) from None
 
