@@ -669,14 +669,13 @@ class LeaseService:
     @staticmethod
     def _writes(
         asks: list[_Ask], steps: list[_Step]
-    ) -> tuple[list[tuple[Visit, Grant, bool]], list[tuple[Grant, str | None]]]:
-        """The batch's rows, each visit and grant once in its latest state: a visit whole when
-        it is new or changed, else its heartbeat columns; each grant with who asked for it."""
-        visits: dict[str, tuple[Visit, Grant, bool]] = {}
+    ) -> tuple[list[tuple[Visit, Grant]], list[tuple[Grant, str | None]]]:
+        """The batch's rows, each visit and grant once in its latest state, each grant with
+        who asked for it."""
+        visits: dict[str, tuple[Visit, Grant]] = {}
         grants: dict[tuple[str, str, float], tuple[Grant, str | None]] = {}
         for ask, step in zip(asks, steps, strict=True):
-            held = visits.get(step.visit.id)
-            visits[step.visit.id] = (step.visit, step.grant, step.changed or (held is not None and held[2]))
+            visits[step.visit.id] = (step.visit, step.grant)
             for grant, _ in step.grants:
                 grants[(grant.visit_id, grant.pool, grant.started_at)] = (grant, ask.client)
         return list(visits.values()), list(grants.values())

@@ -144,7 +144,7 @@ def spooled_visits(visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence
 def replay_visits(conn: sqlite3.Connection, payload: dict[str, Any]) -> None:
     """A spooled save written once PostgreSQL is back: upserts, so replaying a save that did
     commit just before the link dropped does no harm."""
-    for sql, params in upsert_statements(payload["visits"], [], [(*row, None) for row in payload["leases"]]):
+    for sql, params in upsert_statements(payload["visits"], [(*row, None) for row in payload["leases"]]):
         conn.execute(sql, params).close()
 
 
@@ -281,12 +281,6 @@ _UPSERT_VISITS = (
     f"AS u({_VISIT_RECORD}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
 )
-_TOUCH = ("id", "last_seen", "number", "lease_expires_at")
-_TOUCH_VISITS = (
-    "UPDATE visits SET last_seen = u.last_seen, number = u.number, lease_expires_at = u.lease_expires_at "
-    f"FROM json_to_recordset(?) AS u(id text, last_seen {_F8}, number text, lease_expires_at {_F8}) "
-    "WHERE visits.id = u.id"
-)
 _LEASE = ("visit_id", "pool", "number", "kind", "started_at", "expires_at", "client")
 # A write that does not know the client (a save from memory, replayed) keeps the one known.
 _UPSERT_LEASES = (
@@ -303,32 +297,23 @@ def _recordset(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
     return [orjson.dumps([dict(zip(names, row, strict=True)) for row in rows]).decode()]
 
 
-def upsert_statements(
-    whole: Sequence[Sequence[Any]], touched: Sequence[Sequence[Any]], leases: Sequence[Sequence[Any]]
-) -> list[Statement]:
-    """Writes of visit rows (whole, as _visit_values), visits' heartbeat columns (id,
-    last_seen, number, lease_expires_at: rows the database has) and lease rows (as
+def upsert_statements(visits: Sequence[Sequence[Any]], leases: Sequence[Sequence[Any]]) -> list[Statement]:
+    """Writes of whole visit rows (as _visit_values; an upsert finds each row by its key,
+    where an UPDATE joined to the batch may scan the table) and lease rows (as
     _lease_values, then the client), one statement per kind, visits first."""
     statements: list[Statement] = []
-    if whole:
-        statements.append((_UPSERT_VISITS, _recordset(_VISIT_COLUMNS, whole)))
-    if touched:
-        statements.append((_TOUCH_VISITS, _recordset(_TOUCH, touched)))
+    if visits:
+        statements.append((_UPSERT_VISITS, _recordset(_VISIT_COLUMNS, visits)))
     if leases:
         statements.append((_UPSERT_LEASES, _recordset(_LEASE, leases)))
     return statements
 
 
-def batch_writes(
-    visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, str | None]]
-) -> list[Statement]:
-    """A batch's writes: each visit with its current grant (the flag: the whole row, else
-    only what a heartbeat changes, the row being in the database), each grant with the
-    client that asked for it (leases.client, the lease cap)."""
+def batch_writes(visits: Sequence[tuple[Visit, Grant]], grants: Sequence[tuple[Grant, str | None]]) -> list[Statement]:
+    """A batch's writes: each visit with its current grant, each grant with the client that
+    asked for it (leases.client, the lease cap)."""
     return upsert_statements(
-        [_visit_values(v, g) for v, g, whole in visits if whole],
-        [(v.id, v.last_seen, g.number, g.expires_at) for v, g, whole in visits if not whole],
-        [(*_lease_values(g), client) for g, client in grants],
+        [_visit_values(v, g) for v, g in visits], [(*_lease_values(g), client) for g, client in grants]
     )
 
 
