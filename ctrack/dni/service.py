@@ -269,6 +269,7 @@ class LeaseService:
         self._shared_conn: pg.AsyncConnection | None = None  # PostgreSQL: the batches' connection
         self._asks: list[_Ask] = []  # lease requests waiting for the next transaction
         self._batcher: asyncio.Task | None = None  # serving them, one transaction at a time
+        self.batches = 0  # lease transactions committed (PostgreSQL), each for one or more requests
         self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
         self._client_key: bytes | None = None  # the privacy key, for leases.client
         self._versions: dict[str, tuple[PoolLeases, int]] = {}  # pool -> (its copy, the version it is at)
@@ -550,6 +551,7 @@ class LeaseService:
             self._go_away(exc)
             _answer(ready, None)
             return
+        self.batches += 1
         for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
             if name in self.leases.pools:
                 self.leases.pools[name] = fresh
@@ -744,6 +746,12 @@ class LeaseService:
                 "counter",
                 "Lease requests refused by the rate limit",
                 lambda: self.limiter.refused_total,
+            ),
+            (
+                "ctrack_dni_lease_batches_total",
+                "counter",
+                "Lease transactions on PostgreSQL (requests that arrive meanwhile share the next one)",
+                lambda: self.batches,
             ),
             ("ctrack_dni_write_backlog", "gauge", "Visits waiting to be saved", lambda: self.saver.backlog),
             (
