@@ -2,9 +2,12 @@
 
 Pools and their leases (pure, dni/pools.py), the visits seen lately, the settings per
 site, and the write-behind that saves every grant through the store writer without
-holding up the answer. The HTTP handlers (dni/http.py) call `lease`; the route calls
-`visit_for`. On start it rebuilds the leases from the database, so a restart takes no
-number away from a page.
+holding up the answer. On PostgreSQL (several web nodes) leases are granted in the
+database instead, in batches: one transaction at a time per node, for every request that
+arrived while the one before was in flight; with the database away, from memory, saved
+through the writer's spool. The HTTP handlers (dni/http.py) call `lease`; the route calls
+`visit_for`. On start it rebuilds the leases from the database (or, with the center away,
+from the spool), so a restart takes no number away from a page.
 """
 
 from __future__ import annotations
@@ -123,8 +126,10 @@ class WriteBehind:
     visit's latest state wins) and committed by the next flush, which starts as soon as
     the previous one ends: in a burst many leases share one commit. A heartbeat's renewal
     only moves an expiry, so renewals wait up to RENEWAL_SECONDS and join a flush then:
-    the latest expiry of each lease, once. A failed commit is retried; shutdown drains the
-    queue before the writer closes. What a hard crash can lose is the last flush and the
+    the latest expiry of each lease, once. A failed commit is retried; on PostgreSQL a save
+    the center cannot take goes to the writer's spool and is replayed once it is back (the
+    lease path, dni/service.py, leases from memory meanwhile); shutdown drains the queue
+    before the writer closes. What a hard crash can lose is the last flush and the
     renewals of the last second, never more than a heartbeat's worth of a lease's time
     (heartbeats come every third of a lease); a page whose grant was lost gets a number
     again on its next heartbeat.
