@@ -12,9 +12,13 @@ Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) a
   dni        DNI visit + lease saves (dni.store.save_visits, one new visit and grant each)
              from 2 Writers (2 nodes) on one PostgreSQL: saves/s and per-batch latency.
   nodes      DNI leases through 2 real `ctrack serve --only http` processes on one PostgreSQL:
-             --node-visits new visits (--concurrency in flight, alternating nodes) on a pool
-             of --pool numbers, then one heartbeat each on the other node; leases/s, p99
-             per request, and double leases (one number held by two live visits) in the end.
+             --node-visits new visits (--concurrency keep-alive connections, half to each
+             node, one request in flight on each) on a pool of --pool numbers, then one
+             heartbeat each on the other node; leases/s, p50/p99 per request, double leases
+             (one number held by two live visits) in the end, and the CPU per request of the
+             nodes, PostgreSQL and the load generator (a raw HTTP/1.1 client: aiohttp's would
+             take as much CPU as a node). CTRACK_BENCH_PROFILE=file runs node a under
+             cProfile (CPU time) and writes its stats there.
   reports    sources report and heatmap on --report-calls calls in PostgreSQL (inserted with
              the PL/pgSQL roll-up triggers firing), 30 days and 2 years.
   drivers    psycopg 3 (the driver ctrack uses, sync in the writer thread) against asyncpg:
