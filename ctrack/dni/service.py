@@ -669,7 +669,7 @@ class LeaseService:
             client = hashed_client(key, ask.client) if ask.client is not None else None
             step = self._step(leases, ask.request, ask.pools, before, ask.now, client, ask.new_id)
             known[step.visit.id] = step.visit
-            ask.client = client
+            ask.hashed = client
             steps.append(step)
         return steps
 
@@ -684,7 +684,7 @@ class LeaseService:
         for ask, step in zip(asks, steps, strict=True):
             visits[step.visit.id] = (step.visit, step.grant)
             for grant, _ in step.grants:
-                grants[(grant.visit_id, grant.pool, grant.started_at)] = (grant, ask.client)
+                grants[(grant.visit_id, grant.pool, grant.started_at)] = (grant, ask.hashed)
         return list(visits.values()), list(grants.values())
 
     async def _close_shared(self) -> None:
@@ -790,6 +790,7 @@ class _Ask:
     new_id: str | None
     future: asyncio.Future[tuple[Visit, Grant] | None]
     pools: list[Pool] = field(default_factory=list)
+    hashed: str | None = None  # the client as leases.client keeps it, once the batch has the key
 
 
 def _answer(asks: list[_Ask], answer: None) -> None:
