@@ -1,6 +1,6 @@
 """Several sites on one PostgreSQL (issue 15): ingest, DNI lease writes, reports, drivers.
 
-    .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000] [--report-check 20000]
+    .venv/bin/python bench/multisite.py [--calls 6000] [--sites 10] [--report-calls 500000]
         [--node-visits 2000] [--pool 200] [--concurrency 32] [--parts ingest,dni,nodes,drivers,reports]
 
 Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) and measures:
@@ -12,9 +12,13 @@ Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) a
   dni        DNI visit + lease saves (dni.store.save_visits, one new visit and grant each)
              from 2 Writers (2 nodes) on one PostgreSQL: saves/s and per-batch latency.
   nodes      DNI leases through 2 real `ctrack serve --only http` processes on one PostgreSQL:
-             --node-visits new visits (--concurrency in flight, alternating nodes) on a pool
-             of --pool numbers, then one heartbeat each on the other node; leases/s, p99
-             per request, and double leases (one number held by two live visits) in the end.
+             --node-visits new visits (--concurrency keep-alive connections, half to each
+             node, one request in flight on each) on a pool of --pool numbers, then one
+             heartbeat each on the other node; leases/s, p50/p99 per request, double leases
+             (one number held by two live visits) in the end, and the CPU per request of the
+             nodes, PostgreSQL and the load generator (a raw HTTP/1.1 client: aiohttp's would
+             take as much CPU as a node). CTRACK_BENCH_PROFILE=file runs node a under
+             cProfile (CPU time) and writes its stats there.
   reports    sources report (all sites and one), heatmap, daily report and the dashboard's
              main page on --report-calls calls in PostgreSQL (20 sources, 8 channels, 10 sites,
              2 years, lead statuses, tags), 30 days and 2 years. The calls are bulk-inserted
@@ -172,10 +176,9 @@ def bench_dni(pg: TestPostgres, visits: int) -> list[tuple]:
 
 
 def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, tmp: Path) -> list[tuple]:
+    import json
     import subprocess
     import urllib.request
-
-    import aiohttp
 
     from ctrack.store import db
     from tests.integration.conftest import CTRACK, free_port
@@ -186,6 +189,7 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
     numbers = [f"+1503{n:07d}" for n in range(5551000, 5551000 + pool)]
     make_db(url, numbers=numbers, lease_seconds=1800)
     nodes: list[tuple[subprocess.Popen, int]] = []
+    profile = os.environ.get("CTRACK_BENCH_PROFILE")  # node a under cProfile, its stats to this file
     for name in ("a", "b"):
         port = free_port()
         folder = tmp / name
@@ -195,8 +199,11 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
             f"[http]\nlisten = 127.0.0.1:{port}\n[dni]\nrate_per_minute = 0\nleases_per_client = 0\n"
         )
         with (folder / "log").open("w") as log:
+            run = CTRACK
+            if profile and name == "a":  # CPU time, not wall time: the cores are shared
+                run = [sys.executable, "-c", _PROFILED, profile]
             proc = subprocess.Popen(
-                [*CTRACK, "--config", str(folder / "ctrack.ini"), "serve", "--only", "http"], stdout=log, stderr=log
+                [*run, "--config", str(folder / "ctrack.ini"), "serve", "--only", "http"], stdout=log, stderr=log
             )
         nodes.append((proc, port))
 
@@ -210,33 +217,48 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
     try:
         for _, port in nodes:
             wait_until(lambda port=port: up(port), timeout=30, message="a DNI node did not come up")
-        bases = [f"http://127.0.0.1:{port}/dni/v1/lease" for _, port in nodes]
-        headers = {"Origin": "https://example.test", "Content-Type": "application/json"}
+        ports = [port for _, port in nodes]
+        pids = [proc.pid for proc, _ in nodes]
 
         async def run() -> tuple[float, list[float], list[dict], int]:
-            gate = asyncio.Semaphore(concurrency)
             latencies: list[float] = []
-            async with aiohttp.ClientSession() as http:
 
-                async def one(i: int, visit_id: str | None = None) -> dict:
-                    body = {"site": "example.test", "page_url": "https://example.test/"}
-                    if visit_id:
-                        body["visit_id"] = visit_id
-                    async with gate:
-                        t = time.perf_counter()
-                        async with http.post(bases[i % 2], json=body, headers=headers) as resp:
-                            answer = await resp.json()
-                        latencies.append(time.perf_counter() - t)
-                    return answer
+            async def phase(bodies: list[tuple[int, dict]]) -> list[dict]:
+                """Each body to its node, over `concurrency` keep-alive connections (half per
+                node), one request in flight on each; the answers in the bodies' order."""
+                answers: list[dict] = [{}] * len(bodies)
+                queues = [[i for i, (n, _) in enumerate(bodies) if n == node][::-1] for node in (0, 1)]
 
-                t0 = time.perf_counter()
-                first = await asyncio.gather(*(one(i) for i in range(visits)))
-                renewed = await asyncio.gather(*(one(i + 1, r["visit_id"]) for i, r in enumerate(first)))
-                seconds = time.perf_counter() - t0
+                async def connection(node: int) -> None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", ports[node])
+                    try:
+                        while queues[node]:
+                            i = queues[node].pop()
+                            t = time.perf_counter()
+                            writer.write(_request(bodies[i][1]))
+                            status, data = await _response(reader)
+                            latencies.append(time.perf_counter() - t)
+                            assert status == 200, data
+                            answers[i] = json.loads(data)
+                    finally:
+                        writer.close()
+
+                await asyncio.gather(*(connection(k % 2) for k in range(concurrency)))
+                return answers
+
+            body = {"site": "example.test", "page_url": "https://example.test/"}
+            t0 = time.perf_counter()
+            first = await phase([(i % 2, body) for i in range(visits)])
+            renewed = await phase([((i + 1) % 2, {**body, "visit_id": r["visit_id"]}) for i, r in enumerate(first)])
+            seconds = time.perf_counter() - t0
             kept = sum(a["number"] == b["number"] for a, b in zip(first, renewed, strict=True))
             return seconds, latencies, first, kept
 
+        cpu = _cpu(pids, pg)
+        client = time.process_time()
         seconds, latencies, first, kept = asyncio.run(run())
+        client = time.process_time() - client
+        nodes_cpu, pg_cpu = (after - before for after, before in zip(_cpu(pids, pg), cpu, strict=True))
         conn = db.connect(url)
         try:
             doubles = conn.execute(
@@ -250,6 +272,7 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
         for proc, _ in nodes:
             proc.terminate()
             proc.wait(timeout=30)
+    requests = 2 * visits
     leased = sum(r["number"] in numbers for r in first)
     fallback = sum(r["number"] == FALLBACK for r in first)
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000
@@ -259,9 +282,72 @@ def bench_dni_nodes(pg: TestPostgres, visits: int, pool: int, concurrency: int, 
             2 * visits / seconds,
             f"{visits} visits + {visits} heartbeats on the other node, {concurrency} in flight, pool {pool}: "
             f"{leased} leased, {fallback} fallback, {kept} kept their number; p50 "
-            f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99:.1f} ms; double leases {doubles}",
+            f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99:.1f} ms; double leases {doubles}; "
+            f"CPU per request: nodes {nodes_cpu / requests * 1e6:.0f} us, PostgreSQL {pg_cpu / requests * 1e6:.0f} us, "
+            f"load generator {client / requests * 1e6:.0f} us",
         )
     ]
+
+
+_PROFILED = """
+import cProfile, runpy, sys, time
+out = sys.argv.pop(1)
+profile = cProfile.Profile(time.process_time)
+profile.enable()
+try:
+    runpy.run_module("ctrack", run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats(out)
+"""
+
+
+def _request(body: dict) -> bytes:
+    """A lease request as a browser's page sends it (bench_dni_nodes' raw keep-alive client:
+    aiohttp's client would take as much CPU as a node on the cores they share)."""
+    import json
+
+    data = json.dumps(body).encode()
+    return (
+        b"POST /dni/v1/lease HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://example.test\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data)
+    )
+
+
+async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return int(head[9:12]), await reader.readexactly(length)
+
+
+def _cpu(pids: list[int], pg: TestPostgres) -> tuple[float, float]:
+    """CPU seconds used so far by the node processes, and by the PostgreSQL server (the
+    postmaster, its backends, and the backends that ended)."""
+
+    def times(pid: int, children: bool) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11 : 15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    backends = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                backends.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    server = times(postmaster, True)
+    for pid in backends:
+        try:
+            server += times(pid, False)
+        except OSError:
+            continue
+    return sum(times(pid, False) for pid in pids), server
 
 
 # The reports part's call log: ~20 sources over 8 channels (weights in %), 10 sites, 2 years.

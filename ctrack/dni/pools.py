@@ -160,6 +160,10 @@ class PoolLeases:
         if old is not None:
             if old.started_at > grant.started_at:
                 return
+            if old == grant and (
+                client is None or _held_number(grant) is None or self._client_of.get(grant.visit_id) == client
+            ):
+                return  # as held already (a node reads back its own writes)
             del self._grants[grant.visit_id]
             self._unhold(old)
         self.restore(grant, client)

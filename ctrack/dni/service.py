@@ -2,9 +2,12 @@
 
 Pools and their leases (pure, dni/pools.py), the visits seen lately, the settings per
 site, and the write-behind that saves every grant through the store writer without
-holding up the answer. The HTTP handlers (dni/http.py) call `lease`; the route calls
-`visit_for`. On start it rebuilds the leases from the database, so a restart takes no
-number away from a page.
+holding up the answer. On PostgreSQL (several web nodes) leases are granted in the
+database instead, in batches: one transaction at a time per node, for every request that
+arrived while the one before was in flight; with the database away, from memory, saved
+through the writer's spool. The HTTP handlers (dni/http.py) call `lease`; the route calls
+`visit_for`. On start it rebuilds the leases from the database (or, with the center away,
+from the spool), so a restart takes no number away from a page.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ctrack.catalog.store import load_catalog
@@ -41,23 +45,33 @@ from ctrack.dni.pools import Grant, Leases, PoolLeases
 from ctrack.dni.ratelimit import RateLimiter
 from ctrack.dni.selection import choose_pools
 from ctrack.dni.store import (
+    PRIVACY_KEY,
     SavedLeases,
     apply_changes,
     apply_visit_grants,
+    batch_writes,
+    changes,
     hashed_client,
-    load_pool_leases,
     load_saved_leases,
     load_visit,
-    lock_site,
-    pool_version,
-    privacy_key,
+    lock_sites,
+    pool_from,
     save_visits,
-    set_lease_client,
+    spooled_grants,
+    spooled_visits,
+    visit_grants,
+    visits_by_id,
+    visits_from,
+    whole_pool,
 )
 from ctrack.route.rules import Catalog
 from ctrack.services import Services
 from ctrack.store import db
-from ctrack.store.writer import Writer
+from ctrack.store.spool import waiting
+from ctrack.store.writer import Writer, WriterUnavailable
+
+if TYPE_CHECKING:
+    from ctrack.store import pg  # psycopg: an extra, imported where PostgreSQL is used
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +80,9 @@ DRAIN_SECONDS = 5.0
 ORIGIN_CACHE = 10_000
 RECONNECT_SECONDS = 2.0  # PostgreSQL away: how often the lease path tries it again
 UNKNOWN_POOLS_LOGGED = 1_000  # distinct (site, data-ctrack-pool) warnings before they stop
+MAX_BATCH = 500  # lease requests served in one PostgreSQL transaction at most
+SPOOL_WAIT_SECONDS = 60.0  # the database back: how long leasing through it waits for the spool to drain
+REPLAY = "ctrack.dni.store:replay_visits"  # the spool's name for a save of visits and grants
 
 
 class UnknownSite(Exception):
@@ -109,8 +126,10 @@ class WriteBehind:
     visit's latest state wins) and committed by the next flush, which starts as soon as
     the previous one ends: in a burst many leases share one commit. A heartbeat's renewal
     only moves an expiry, so renewals wait up to RENEWAL_SECONDS and join a flush then:
-    the latest expiry of each lease, once. A failed commit is retried; shutdown drains the
-    queue before the writer closes. What a hard crash can lose is the last flush and the
+    the latest expiry of each lease, once. A failed commit is retried; on PostgreSQL a save
+    the center cannot take goes to the writer's spool and is replayed once it is back (the
+    lease path, dni/service.py, leases from memory meanwhile); shutdown drains the queue
+    before the writer closes. What a hard crash can lose is the last flush and the
     renewals of the last second, never more than a heartbeat's worth of a lease's time
     (heartbeats come every third of a lease); a page whose grant was lost gets a number
     again on its next heartbeat.
@@ -175,10 +194,11 @@ class WriteBehind:
             while self._visits or self._grants:
                 visits, grants = self._visits, self._grants
                 self._visits, self._grants = {}, {}
+                rows, leases = list(visits.values()), list(grants.values())
+                # PostgreSQL: kept in the local spool while it is away, replayed in order once back.
+                durable = (REPLAY, spooled_visits(rows, leases)) if self.writer.spool is not None else None
                 try:
-                    await self.writer.run(
-                        partial(save_visits, visits=list(visits.values()), grants=list(grants.values()))
-                    )
+                    await self.writer.submit(partial(save_visits, visits=rows, grants=leases), durable)
                 except Exception as exc:
                     self.failures += 1
                     log.warning("DNI: saving %d visits failed (will retry): %s", len(visits), exc)
@@ -251,8 +271,10 @@ class LeaseService:
         # On PostgreSQL every lease is granted in the database (several nodes share it).
         self.shared = db.is_url(services.db_path)
         self.pool_numbers: dict[str, list[str]] = {}  # pool -> its active numbers (the catalog's)
-        self._shared_conn: sqlite3.Connection | None = None
-        self._shared_lock = asyncio.Lock()
+        self._shared_conn: pg.AsyncConnection | None = None  # PostgreSQL: the batches' connection
+        self._asks: list[_Ask] = []  # lease requests waiting for the next transaction
+        self._batcher: asyncio.Task | None = None  # serving them, one transaction at a time
+        self.batches = 0  # lease transactions committed (PostgreSQL), each for one or more requests
         self._away: asyncio.Task | None = None  # the database unreachable: reconnecting
         self._client_key: bytes | None = None  # the privacy key, for leases.client
         self._versions: dict[str, tuple[PoolLeases, int]] = {}  # pool -> (its copy, the version it is at)
@@ -320,16 +342,29 @@ class LeaseService:
 
     async def start(self) -> None:
         """Rebuild the leases from the database, so a restart takes no number from a page.
-        With a PostgreSQL center down at start, the pools come from the route's saved catalog
-        and no lease is restored (pages lease again as they ask)."""
+        On PostgreSQL what the spool still holds (a node restarted while the center was
+        away) is replayed first. With the center down at start, the pools come from the
+        route's saved catalog and the leases from the spool: the visits this node served
+        before keep their numbers, and no other visit is given one of them."""
         now = time.time()
+        writer = self.services.writer
+        if writer.spool is not None:
+            with contextlib.suppress(WriterUnavailable):
+                await writer.flush()  # the spool replayed, if the center answers
         try:
             catalog, saved = await asyncio.to_thread(self._read_saved, now)
         except (db.DatabaseError, sqlite3.Error) as exc:
             if not db.is_url(self.services.db_path):
                 raise
             self.sync(self.services.catalog.catalog)
-            log.warning("DNI: the center is down (%s); %d pools, no lease restored", exc, len(self.leases.pools))
+            restored = self._restore_spooled(now)
+            log.warning(
+                "DNI: the center is down (%s); %d pools, %d leases from the spool",
+                exc,
+                len(self.leases.pools),
+                restored,
+            )
+            self._go_away(exc)
             return
         self.sync(catalog, saved.last_used)
         self._catalog_at = now
@@ -343,11 +378,28 @@ class LeaseService:
             self.visits.put(visit)
         log.info("DNI: %d pools, %d leases restored", len(self.leases.pools), len(saved.active))
 
+    def _restore_spooled(self, now: float) -> int:
+        """The visits and grants of the saves waiting in the spool, oldest first (a later
+        save of a grant replaces it; those that ended free their numbers); the leases restored."""
+        spool = self.services.writer.spool
+        for payload in waiting(spool.path, REPLAY) if spool is not None else []:
+            visits, grants = spooled_grants(payload)
+            for visit in visits:
+                self.visits.put(visit)
+            for grant in grants:
+                if grant.pool in self.leases.pools:
+                    self.leases.pools[grant.pool].apply(grant)
+        for pool in self.leases.pools.values():
+            pool.expire(now)
+        return sum(pool.visits for pool in self.leases.pools.values())
+
     async def close(self) -> None:
         await self.saver.drain(DRAIN_SECONDS)
         if self._away is not None:
             self._away.cancel()
-        self._close_shared()
+        if self._batcher is not None:
+            self._batcher.cancel()
+        await self._close_shared()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -424,7 +476,9 @@ class LeaseService:
         previous = leases_of(leases, visit.id, pools)
         result = leases.lease(visit.id, pools, now, client, self.leases_per_client)
         grant = result.grant
-        visit = replace(visit, pool_region=leases.pools[grant.pool].pool.region)
+        region = leases.pools[grant.pool].pool.region
+        if visit.pool_region != region:
+            visit = replace(visit, pool_region=region)
         changed = known is None or (visit.touch, visit.source, visit.ga_client_id, visit.pool_region) != (
             known.touch,
             known.source,
@@ -451,112 +505,193 @@ class LeaseService:
     async def _lease_shared(
         self, request: LeaseRequest, now: float, client: str | None, new_id: str | None
     ) -> tuple[Visit, Grant] | None:
-        """Lease in one database transaction under the site's lock: read the site's leases,
-        apply the same rules, commit the grant before answering. Any node may answer any
-        request (a heartbeat renews on whichever node gets it); none hands out a number
-        another node leased. None: the database is unreachable (the caller leases from memory)."""
-        async with self._shared_lock:
-            if self._away is not None:  # another request found it away meanwhile
-                return None
-            self._follow_catalog()  # here: no lease transaction is using the pools now
-            site_pools = self._pools_of(request.site)
+        """Lease through the database (group commit): the request joins the next batch,
+        which this node serves in one transaction once the one in flight ends. Any node may
+        answer any request (a heartbeat renews on whichever node gets it); none hands out a
+        number another node leased. None: the database is unreachable (lease from memory)."""
+        ask = _Ask(request, now, client, new_id, asyncio.get_running_loop().create_future())
+        self._asks.append(ask)
+        if self._batcher is None:
+            self._batcher = asyncio.create_task(self._serve_batches(), name="ctrack-dni-batches")
+        return await ask.future
+
+    async def _serve_batches(self) -> None:
+        """One lease transaction at a time per node; what arrives meanwhile waits for the next."""
+        try:
+            while self._asks:
+                asks, self._asks = self._asks[:MAX_BATCH], self._asks[MAX_BATCH:]
+                await self._serve_batch(asks)
+        finally:
+            self._batcher = None
+
+    async def _serve_batch(self, asks: list[_Ask]) -> None:
+        if self._away is not None:  # found away meanwhile: these lease from memory
+            _answer(asks, None)
+            return
+        self._follow_catalog()  # here: no lease transaction is using the pools now
+        ready = []
+        for ask in asks:
             try:
-                step, leases = await asyncio.to_thread(
-                    self._lease_in_database, request, site_pools, now, client, new_id
-                )
-            except (sqlite3.Error, db.DatabaseError) as exc:
-                self.saver.failures += 1
-                if self._shared_conn is not None and not db.is_broken(self._shared_conn):
-                    log.warning("DNI: leasing through the database failed: %s", exc)
-                    raise StoreUnavailable(str(exc)) from None
-                self._close_shared()
-                log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
-                self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
-                return None
+                ask.pools = self._pools_of(ask.request.site)
+            except UnknownSite as exc:
+                if not ask.future.done():
+                    ask.future.set_exception(exc)
+                continue
+            ready.append(ask)
+        if not ready:
+            return
+        try:
+            steps, leases = await self._lease_in_database(ready)
+        except (sqlite3.Error, db.DatabaseError) as exc:
+            self.saver.failures += 1
+            if self._shared_conn is not None and not db.is_broken(self._shared_conn):
+                if len(ready) > 1:  # one request's failure must not fail the others: each alone
+                    for ask in ready:
+                        await self._serve_batch([ask])
+                    return
+                log.warning("DNI: leasing through the database failed: %s", exc)
+                _fail(ready, StoreUnavailable(str(exc)))
+                return
+            await self._close_shared()
+            self._go_away(exc)
+            _answer(ready, None)
+            return
+        self.batches += 1
         for name, fresh in leases.pools.items():  # this node's view: /metrics, the route, an outage
             if name in self.leases.pools:
                 self.leases.pools[name] = fresh
-        self.visits.put(step.visit)
-        return step.visit, step.grant
+        for ask, step in zip(ready, steps, strict=True):
+            self.visits.put(step.visit)
+            if not ask.future.done():
+                ask.future.set_result((step.visit, step.grant))
+
+    def _go_away(self, exc: BaseException | str) -> None:
+        log.warning("DNI: the database is unreachable (%s); leasing from memory until it is back", exc)
+        self._away = asyncio.create_task(self._reconnect(), name="ctrack-dni-reconnect")
+
+    async def _connect(self) -> pg.AsyncConnection:
+        from ctrack.store import pg  # psycopg: an extra, needed only here
+
+        return await pg.AsyncConnection.connect(str(self.services.db_path))
 
     async def _reconnect(self) -> None:
         """While the database is away, try it every RECONNECT_SECONDS in the background (no
         request waits for a connect); then lease through it again."""
+        writer = self.services.writer
         while True:
             await asyncio.sleep(RECONNECT_SECONDS)
             try:
-                conn = await asyncio.to_thread(db.connect, self.services.db_path, any_thread=True)
-            except db.DatabaseError:
+                conn = await self._connect()
+            except sqlite3.Error:
                 continue
-            # What this node leased from memory meanwhile reaches the database first, so the
-            # pools read whole again next include it.
-            for _ in range(int(DRAIN_SECONDS / 0.1)):
-                if self.saver.idle:
-                    break
+            # What this node leased from memory meanwhile (written behind, kept in the spool
+            # while the database was away) reaches the database first, so the pools read
+            # whole again next include it.
+            waited = 0.0
+            while not (self.saver.idle and writer.spooled == 0) and waited < SPOOL_WAIT_SECONDS:
                 await asyncio.sleep(0.1)
-            async with self._shared_lock:
-                self._versions.clear()
-                self._shared_conn = conn
-                self._away = None
+                waited += 0.1
+            if not (self.saver.idle and writer.spooled == 0):
+                log.warning("DNI: %d spooled writes still wait; leasing through the database anyway", writer.spooled)
+            self._versions.clear()
+            self._shared_conn = conn
+            self._away = None
             log.info("DNI: the database is back; leasing through it again")
             return
 
-    def _client(self, conn: sqlite3.Connection, client: str | None) -> str | None:
-        """The client as leases.client keeps it (its keyed hash); the key is read once."""
-        if client is None:
-            return None
-        if self._client_key is None:
-            self._client_key = privacy_key(conn)
-        return hashed_client(self._client_key, client)
-
-    def _lease_in_database(
-        self, request: LeaseRequest, site_pools: list[Pool], now: float, client: str | None, new_id: str | None
-    ) -> tuple[_Step, Leases]:
+    async def _lease_in_database(self, asks: list[_Ask]) -> tuple[list[_Step], Leases]:
+        """One batch in one transaction, two round trips on the event loop (no thread to
+        wake while the sites' locks are held): read the visits asked about and what changed
+        in their pools since this node last looked; apply the lease rules to each request
+        in arrival order; write every visit and grant (one statement per kind of row), commit."""
         if self._shared_conn is None:
-            self._shared_conn = db.connect(self.services.db_path, any_thread=True)
+            self._shared_conn = await self._connect()
         conn = self._shared_conn
-        conn.execute("BEGIN")
+        now = min(ask.now for ask in asks)
+        ids = list(dict.fromkeys(ask.request.visit_id for ask in asks if ask.request.visit_id))
+        pools = {pool.name: pool for ask in asks for pool in ask.pools}
+        copies = {name: self._copy(name) for name in pools}
+        reads = [("BEGIN", ()), lock_sites(sorted({ask.request.site for ask in asks}))]
+        reads += [PRIVACY_KEY] if self._client_key is None else []
+        reads += [visits_by_id(ids), visit_grants(ids, list(pools), now)]
+        for name, copy in copies.items():
+            if copy is None:
+                reads += whole_pool(name, self.pool_numbers.get(name, []), now, self.grace)
+            else:
+                reads.append(changes(name, copy[1]))
         try:
-            lock_site(conn, request.site)
-            client = self._client(conn, client)
-            known = load_visit(conn, request.visit_id) if request.visit_id else None
+            results = (await conn.pipeline(reads))[2:]
+            if self._client_key is None:
+                self._client_key = bytes(results.pop(0)[0][0])
+            known, grants_of_visits = visits_from(results[0]), results[1]
+            at = 2
             leases = Leases()
-            for pool in site_pools:
-                leases.pools[pool.name] = self._pool_now(conn, pool, request.visit_id, now)
-            step = self._step(leases, request, site_pools, known, now, client, new_id)
-            save_visits(conn, [(step.visit, step.grant, True)], step.grants)
-            set_lease_client(conn, step.grant, client)
-            conn.execute("COMMIT")
+            for name, pool in pools.items():
+                copy = copies[name]
+                if copy is None:
+                    fresh, version = pool_from(pool, self.pool_numbers.get(name, []), results[at : at + 3], now)
+                    if name in self.leases.pools:
+                        _carry_counters(self.leases.pools[name], fresh)
+                    at += 3
+                else:
+                    fresh, version = copy[0], apply_changes(copy[0], results[at], copy[1])
+                    at += 1
+                self._versions[name] = (fresh, version)
+                leases.pools[name] = fresh
+            apply_visit_grants(leases, grants_of_visits)
+            steps = self._steps(leases, asks, known)
+            await conn.pipeline([*batch_writes(*self._writes(asks, steps)), ("COMMIT", ())])
         except BaseException:
             self._versions.clear()  # the pools in memory may hold what was rolled back
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            if not db.is_broken(conn):
+                try:
+                    await conn.pipeline([("ROLLBACK", ())])
+                except sqlite3.Error:
+                    await self._close_shared()
             raise
-        return step, leases
+        return steps, leases
 
-    def _pool_now(self, conn: sqlite3.Connection, pool: Pool, visit_id: str | None, now: float) -> PoolLeases:
-        """The pool as the database holds it: this node's copy brought up to date with the
-        rows written since it last looked (a few per request), or read whole the first time
-        (and after an outage or a failed transaction)."""
-        current = self.leases.pools.get(pool.name)
-        seen = self._versions.get(pool.name)
-        if current is not None and seen is not None and seen[0] is current:
-            self._versions[pool.name] = (current, apply_changes(conn, current, seen[1]))
-            if visit_id is not None and current.grant_of(visit_id) is None:
-                apply_visit_grants(conn, current, visit_id, now)
-            return current
-        version = pool_version(conn, pool.name)  # first: the rows read next are at least as new
-        fresh = load_pool_leases(conn, pool, self.pool_numbers.get(pool.name, []), visit_id, now, self.grace)
-        if current is not None:
-            _carry_counters(current, fresh)
-        self._versions[pool.name] = (fresh, version)
-        return fresh
+    def _copy(self, pool: str) -> tuple[PoolLeases, int] | None:
+        """This node's copy of a pool and the version it is at; None: read it whole (the
+        first time, and after an outage or a failed transaction)."""
+        seen = self._versions.get(pool)
+        return seen if seen is not None and self.leases.pools.get(pool) is seen[0] else None
 
-    def _close_shared(self) -> None:
+    def _steps(self, leases: Leases, asks: list[_Ask], known: dict[str, Visit]) -> list[_Step]:
+        """The lease rules for each request in arrival order; a visit asked about twice sees
+        the first answer."""
+        key = self._client_key
+        assert key is not None
+        steps: list[_Step] = []
+        for ask in asks:
+            visit_id = ask.request.visit_id
+            before = known.get(visit_id) if visit_id else None
+            client = hashed_client(key, ask.client) if ask.client is not None else None
+            step = self._step(leases, ask.request, ask.pools, before, ask.now, client, ask.new_id)
+            known[step.visit.id] = step.visit
+            ask.hashed = client
+            steps.append(step)
+        return steps
+
+    @staticmethod
+    def _writes(
+        asks: list[_Ask], steps: list[_Step]
+    ) -> tuple[list[tuple[Visit, Grant]], list[tuple[Grant, str | None]]]:
+        """The batch's rows, each visit and grant once in its latest state, each grant with
+        who asked for it."""
+        visits: dict[str, tuple[Visit, Grant]] = {}
+        grants: dict[tuple[str, str, float], tuple[Grant, str | None]] = {}
+        for ask, step in zip(asks, steps, strict=True):
+            visits[step.visit.id] = (step.visit, step.grant)
+            for grant, _ in step.grants:
+                grants[(grant.visit_id, grant.pool, grant.started_at)] = (grant, ask.hashed)
+        return list(visits.values()), list(grants.values())
+
+    async def _close_shared(self) -> None:
         if self._shared_conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._shared_conn.close()
-            self._shared_conn = None
+            conn, self._shared_conn = self._shared_conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def _warn_unknown_pool(self, site: str, name: str) -> None:
         """A page's data-ctrack-pool names no pool of its site: said once, the page still
@@ -617,6 +752,12 @@ class LeaseService:
                 "Lease requests refused by the rate limit",
                 lambda: self.limiter.refused_total,
             ),
+            (
+                "ctrack_dni_lease_batches_total",
+                "counter",
+                "Lease transactions on PostgreSQL (requests that arrive meanwhile share the next one)",
+                lambda: self.batches,
+            ),
             ("ctrack_dni_write_backlog", "gauge", "Visits waiting to be saved", lambda: self.saver.backlog),
             (
                 "ctrack_dni_write_failures_total",
@@ -637,6 +778,31 @@ class _Step:
     changed: bool  # the visit row itself changed (new, or new touch/source/region)
     renewal: bool  # only the expiry moved
     grants: list[tuple[Grant, bool]]  # grants started, renewed or ended; True = new
+
+
+@dataclass(slots=True)
+class _Ask:
+    """A lease request waiting for the next database transaction (PostgreSQL)."""
+
+    request: LeaseRequest
+    now: float
+    client: str | None
+    new_id: str | None
+    future: asyncio.Future[tuple[Visit, Grant] | None]
+    pools: list[Pool] = field(default_factory=list)
+    hashed: str | None = None  # the client as leases.client keeps it, once the batch has the key
+
+
+def _answer(asks: list[_Ask], answer: None) -> None:
+    for ask in asks:
+        if not ask.future.done():
+            ask.future.set_result(answer)
+
+
+def _fail(asks: list[_Ask], error: Exception) -> None:
+    for ask in asks:
+        if not ask.future.done():
+            ask.future.set_exception(error)
 
 
 def leases_of(leases: Leases, visit_id: str, pool_names: list[str]) -> Grant | None:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ctrack.core.model import CallRecord, Pool
 from ctrack.dni.attribution import PARAM_KEYS, Touch, Visit, credit_call, pick_visit
-from ctrack.dni.pools import Grant, GrantKind, PoolLeases
+from ctrack.dni.pools import Grant, GrantKind, Leases, PoolLeases
 
 _VISIT_COLUMNS = (
     "id",
@@ -133,6 +135,26 @@ def save_visits(
     _write(conn, _upsert_leases, new)
 
 
+def spooled_visits(visits: Sequence[tuple[Visit, Grant, bool]], grants: Sequence[tuple[Grant, bool]]) -> dict[str, Any]:
+    """What save_visits writes, as JSON for the local spool (store/spool.py): whole rows, so
+    a replay needs nothing the database may lack and writing it twice changes nothing."""
+    return {"visits": [_visit_values(v, g) for v, g, _ in visits], "leases": [_lease_values(g) for g, _ in grants]}
+
+
+def replay_visits(conn: sqlite3.Connection, payload: dict[str, Any]) -> None:
+    """A spooled save written once PostgreSQL is back: upserts, so replaying a save that did
+    commit just before the link dropped does no harm."""
+    for sql, params in upsert_statements(payload["visits"], [(*row, None) for row in payload["leases"]]):
+        conn.execute(sql, params).close()
+
+
+def spooled_grants(payload: dict[str, Any]) -> tuple[list[Visit], list[Grant]]:
+    """The visits and grants of a spooled save, for a node restarted while the center is
+    away: it keeps answering the visits it served before, with their numbers."""
+    visits = [_visit_from_values(row) for row in payload["visits"]]
+    return visits, [Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]) for r in payload["leases"]]
+
+
 def _visit_from_row(row: Any) -> Visit:
     touch = Touch(landing_page=row["landing_page"], referrer=row["referrer"], **{c: row[c] for c in PARAM_KEYS})
     return Visit(
@@ -146,6 +168,16 @@ def _visit_from_row(row: Any) -> Visit:
         row["ga_client_id"],
         row["pool_region"],
     )
+
+
+_TOUCH_END = 6 + len(PARAM_KEYS)  # landing_page, referrer, then the ad parameters, in Touch's order
+
+
+def _visit_from_values(v: Sequence[Any]) -> Visit:
+    """A visit from its row's values in _VISIT_COLUMNS' order (a spooled save; a row as a tuple)."""
+    touch = Touch(*v[4:_TOUCH_END])
+    end = _TOUCH_END
+    return Visit(v[0], v[1], v[2], v[3], touch, v[end + 1] or "Direct", v[end + 2] or "direct", v[end], v[end + 5])
 
 
 def load_visit(conn: sqlite3.Connection, visit_id: str) -> Visit | None:
@@ -210,35 +242,92 @@ def load_saved_leases(conn: sqlite3.Connection, now: float, grace: float) -> Sav
 # --- leases shared by several nodes (PostgreSQL) -------------------------------------------
 
 
-def lock_site(conn: sqlite3.Connection, site: str) -> None:
-    """Hold the site's lease lock until the transaction ends (PostgreSQL): the nodes that
-    lease for one site take turns, so each reads every grant the others committed."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"ctrack-dni:{site}",)).close()
+# The batch of lease requests a node serves in one transaction runs two round trips of
+# statements (PostgreSQL's pipeline): the reads under the sites' locks, then the writes and
+# the commit. Rows travel as one JSON document per statement (json_to_recordset): the
+# statement's text is the same whatever the batch size, so psycopg converts it and the
+# server plans it once, and one string is all the driver adapts (many placeholders were
+# converted anew each time, a few milliseconds for a few hundred; arrays cost a dump per value).
+Statement = tuple[str, Sequence[Any]]
 
 
-def privacy_key(conn: sqlite3.Connection) -> bytes:
-    return bytes(conn.execute("SELECT key FROM privacy_key WHERE id = 1").fetchone()[0])
+def lock_sites(sites: Sequence[str]) -> Statement:
+    """Hold the sites' lease locks until the transaction ends: the nodes that lease for one
+    site take turns, so each reads every grant the others committed. The locks are taken
+    in one order on every node (a batch may serve several sites)."""
+    return (
+        "SELECT pg_advisory_xact_lock(h) FROM "
+        "(SELECT DISTINCT hashtext('ctrack-dni:' || s) AS h FROM unnest(CAST(? AS text[])) AS s ORDER BY h) AS o",
+        (list(sites),),
+    )
 
 
+PRIVACY_KEY: Statement = ("SELECT key FROM privacy_key WHERE id = 1", ())
+
+
+def visits_by_id(visit_ids: Sequence[str]) -> Statement:
+    return f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE id = ANY(CAST(? AS text[]))", (list(visit_ids),)
+
+
+def visits_from(rows: Sequence[Sequence[Any]]) -> dict[str, Visit]:
+    return {row[0]: _visit_from_values(row) for row in rows}
+
+
+_F8 = "double precision"
+_VISIT_TYPES = {"first_seen": _F8, "last_seen": _F8, "lease_expires_at": _F8}
+_VISIT_RECORD = ", ".join(f"{c} {_VISIT_TYPES.get(c, 'text')}" for c in _VISIT_COLUMNS)
+_UPSERT_VISITS = (
+    f"INSERT INTO visits({', '.join(_VISIT_COLUMNS)}) SELECT {', '.join(_VISIT_COLUMNS)} FROM json_to_recordset(?) "
+    f"AS u({_VISIT_RECORD}) "
+    "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "id")
+)
+_LEASE = ("visit_id", "pool", "number", "kind", "started_at", "expires_at", "client")
+# A write that does not know the client (a save from memory, replayed) keeps the one known.
+_UPSERT_LEASES = (
+    "INSERT INTO leases(visit_id, pool_id, number, kind, started_at, expires_at, client) "
+    "SELECT u.visit_id, p.id, u.number, u.kind, u.started_at, u.expires_at, u.client FROM json_to_recordset(?) "
+    f"AS u(visit_id text, pool text, number text, kind text, started_at {_F8}, expires_at {_F8}, client text) "
+    "JOIN pools p ON p.name = u.pool "
+    "ON CONFLICT(visit_id, pool_id, started_at) DO UPDATE SET expires_at = excluded.expires_at, "
+    "client = COALESCE(excluded.client, leases.client)"
+)
+
+
+def _recordset(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    return [orjson.dumps([dict(zip(names, row, strict=True)) for row in rows]).decode()]
+
+
+def upsert_statements(visits: Sequence[Sequence[Any]], leases: Sequence[Sequence[Any]]) -> list[Statement]:
+    """Writes of whole visit rows (as _visit_values; an upsert finds each row by its key,
+    where an UPDATE joined to the batch may scan the table) and lease rows (as
+    _lease_values, then the client), one statement per kind, visits first."""
+    statements: list[Statement] = []
+    if visits:
+        statements.append((_UPSERT_VISITS, _recordset(_VISIT_COLUMNS, visits)))
+    if leases:
+        statements.append((_UPSERT_LEASES, _recordset(_LEASE, leases)))
+    return statements
+
+
+def batch_writes(visits: Sequence[tuple[Visit, Grant]], grants: Sequence[tuple[Grant, str | None]]) -> list[Statement]:
+    """A batch's writes: each visit with its current grant, each grant with the client that
+    asked for it (leases.client, the lease cap)."""
+    return upsert_statements(
+        [_visit_values(v, g) for v, g in visits], [(*_lease_values(g), client) for g, client in grants]
+    )
+
+
+@lru_cache(maxsize=65536)  # a visitor's heartbeats come from one client: one HMAC, not one each
 def hashed_client(key: bytes, client: str) -> str:
     """The client (an address or /64, dni/clients.py) as leases.client keeps it: keyed with
     the database's privacy key, so every node computes the same value and none stores the address."""
     return hmac.new(key, b"dni-client\0" + client.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def set_lease_client(conn: sqlite3.Connection, grant: Grant, client: str | None) -> None:
-    """Count the grant against the client that asked for it last (the lease cap)."""
-    conn.execute(
-        "UPDATE leases SET client = ? WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) "
-        "AND started_at = ? AND client IS DISTINCT FROM ?",
-        (client, grant.visit_id, grant.pool, grant.started_at, client),
-    ).close()
-
-
-# Other visits' fallback grants hold no number: they change nothing this visit can be given.
+# Other visits' fallback grants hold no number: they change nothing a visit can be given.
 _POOL_GRANTS = """
 SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
-WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND (kind != 'fallback' OR visit_id = ?)
+WHERE pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ? AND kind != 'fallback'
 ORDER BY expires_at
 """
 
@@ -247,8 +336,29 @@ SELECT n.number, (SELECT max(l.expires_at) FROM leases l WHERE l.number = n.numb
 FROM unnest(CAST(? AS text[])) AS n(number)
 """
 
-
 _VERSION = "SELECT version FROM lease_versions WHERE pool_id = (SELECT id FROM pools WHERE name = ?)"
+
+
+def whole_pool(pool: str, numbers: Sequence[str], now: float, grace: float) -> list[Statement]:
+    """A pool read whole: its version first (the rows read next are at least as new), its
+    numbered grants running at `now` or ended within `grace`, each number's last use."""
+    return [(_VERSION, (pool,)), (_POOL_GRANTS, (pool, now - grace)), (_LAST_USED, (list(numbers),))]
+
+
+def pool_from(pool: Pool, numbers: Sequence[str], rows: Sequence[Sequence[Any]], now: float) -> tuple[PoolLeases, int]:
+    """whole_pool's rows as the pool's leases, ready for the pure lease rules (the running
+    grants least recently renewed first, as in memory; the free numbers least recently
+    used first), and the version they are at."""
+    version_rows, grant_rows, used_rows = rows
+    leases = PoolLeases(pool, numbers, {r[0]: r[1] for r in used_rows if r[1] is not None})
+    for r in grant_rows:
+        grant = Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4])
+        if grant.expires_at > now:
+            leases.restore(grant, r[5])
+        elif grant.number is not None:
+            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
+    return leases, version_rows[0][0] if version_rows else 0
+
 
 # One statement, one snapshot: the pool's version and every row written after `version`.
 _CHANGED = """
@@ -258,16 +368,14 @@ WHERE v.pool_id = (SELECT id FROM pools WHERE name = ?) ORDER BY l.version
 """
 
 
-def pool_version(conn: sqlite3.Connection, pool: str) -> int:
-    """The pool's lease version (PostgreSQL); 0 before its first lease."""
-    row = conn.execute(_VERSION, (pool,)).fetchone()
-    return row[0] if row is not None else 0
+def changes(pool: str, version: int) -> Statement:
+    """The rows of `pool` written since `version`, by any node."""
+    return _CHANGED, (version, pool)
 
 
-def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) -> int:
-    """Bring `leases` (as the database held it at `version`) up to date with the rows written
-    since, by any node; the version it is at now."""
-    rows = conn.execute(_CHANGED, (version, leases.pool.name)).fetchall()
+def apply_changes(leases: PoolLeases, rows: Sequence[Any], version: int) -> int:
+    """Bring `leases` (as the database held it at `version`) up to date with `changes`'
+    rows; the version it is at now."""
     for r in rows:
         version = max(version, r[0])
         if r[1] is not None:
@@ -276,36 +384,22 @@ def apply_changes(conn: sqlite3.Connection, leases: PoolLeases, version: int) ->
 
 
 _VISIT_GRANTS = """
-SELECT visit_id, number, kind, started_at, expires_at, client FROM leases
-WHERE visit_id = ? AND pool_id = (SELECT id FROM pools WHERE name = ?) AND expires_at > ?
+SELECT l.visit_id, p.name, l.number, l.kind, l.started_at, l.expires_at, l.client
+FROM leases l JOIN pools p ON p.id = l.pool_id
+WHERE l.visit_id = ANY(CAST(? AS text[])) AND p.name = ANY(CAST(? AS text[])) AND l.expires_at > ?
 """
 
 
-def apply_visit_grants(conn: sqlite3.Connection, leases: PoolLeases, visit_id: str, now: float) -> None:
-    """Add the visit's running grants (a fallback a copy of the pool may lack: see _POOL_GRANTS)."""
-    for r in conn.execute(_VISIT_GRANTS, (visit_id, leases.pool.name, now)).fetchall():
-        leases.apply(Grant(r[0], leases.pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5])
+def visit_grants(visit_ids: Sequence[str], pools: Sequence[str], now: float) -> Statement:
+    """The visits' running grants in these pools, with their own fallbacks (which a copy
+    of a pool lacks: see _POOL_GRANTS)."""
+    return _VISIT_GRANTS, (list(visit_ids), list(pools), now)
 
 
-def load_pool_leases(
-    conn: sqlite3.Connection, pool: Pool, numbers: Sequence[str], visit_id: str | None, now: float, grace: float
-) -> PoolLeases:
-    """The pool's leases as the database holds them at `now`, ready for the pure lease rules:
-    the running numbered grants (least recently renewed first, as in memory) and `visit_id`'s
-    own, those ended within `grace`, and the last use of each number free now (the free
-    list's order)."""
-    rows = conn.execute(_POOL_GRANTS, (pool.name, now - grace, visit_id)).fetchall()
-    grants = [(Grant(r[0], pool.name, r[1], GrantKind(r[2]), r[3], r[4]), r[5]) for r in rows]
-    held = {g.number for g, _ in grants if g.expires_at > now and g.kind != GrantKind.FALLBACK}
-    free = [n for n in numbers if n not in held]
-    last_used = {r[0]: r[1] for r in conn.execute(_LAST_USED, (free,)) if r[1] is not None} if free else {}
-    leases = PoolLeases(pool, numbers, last_used)
-    for grant, client in grants:
-        if grant.expires_at > now:
-            leases.restore(grant, client)
-        elif grant.number is not None and grant.kind != GrantKind.FALLBACK:
-            leases.note_released(grant.number, grant.visit_id, grant.expires_at)
-    return leases
+def apply_visit_grants(leases: Leases, rows: Sequence[Any]) -> None:
+    for r in rows:
+        if r[1] in leases.pools:
+            leases.pools[r[1]].apply(Grant(r[0], r[1], r[2], GrantKind(r[3]), r[4], r[5]), r[6])
 
 
 # --- calls -------------------------------------------------------------------------------

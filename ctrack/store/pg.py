@@ -165,3 +165,44 @@ class Connection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    """The statement returned rows (without building its column descriptions)."""
+    result = cursor.pgresult
+    return result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+
+
+class AsyncConnection:
+    """A psycopg connection on the event loop, for a hot path that must not hop threads
+    (the DNI lease batches): the same adapters, sqlite3's error classes, rows as plain
+    tuples (no per-statement column names to build), and statements sent together and
+    answered in one round trip (psycopg's pipeline mode)."""
+
+    backend = "postgresql"
+
+    def __init__(self, raw: psycopg.AsyncConnection[Any]):
+        self.raw = raw
+
+    @classmethod
+    async def connect(cls, url: str) -> AsyncConnection:
+        try:
+            raw = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise _sqlite_error(exc) from None
+        raw.adapters.register_loader("numeric", _Number)
+        raw.adapters.register_dumper(bool, _BoolAsInt)
+        return cls(raw)
+
+    async def pipeline(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """The rows of each statement. A failing statement fails the call; the ones after
+        it do not run."""
+        try:
+            async with self.raw.pipeline():
+                cursors = [await self.raw.execute(to_postgres(sql), params) for sql, params in statements]
+            return [await cursor.fetchall() if _has_rows(cursor) else [] for cursor in cursors]
+        except psycopg.Error as exc:
+            raise _sqlite_error(exc) from None
+
+    async def close(self) -> None:
+        await self.raw.close()

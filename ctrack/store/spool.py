@@ -131,3 +131,19 @@ def depth(path: str | Path) -> int | None:
         return 0
     finally:
         conn.close()
+
+
+def waiting(path: str | Path, fn: str) -> list[dict[str, Any]]:
+    """The payloads of the writes by `fn` waiting in a spool file, oldest first (a DNI node
+    restarted while the center is away takes its leases back from them)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT payload FROM spool WHERE fn = ? ORDER BY seq", (fn,)).fetchall()
+    except sqlite3.OperationalError:  # no table yet
+        return []
+    finally:
+        conn.close()
+    return [json.loads(payload) for (payload,) in rows]

@@ -195,3 +195,92 @@ def test_a_node_leases_from_memory_while_postgresql_is_away_and_saves_it_when_ba
     assert during["number"] in POOL and during["number"] != first["number"]
     assert after["number"] in POOL and after["number"] not in (first["number"], during["number"])
     assert sorted(v for _, v, _ in live_leases(url)) == sorted(r["visit_id"] for r in (first, during, after))
+
+
+def metric(node: Node, name: str) -> float:
+    with urllib.request.urlopen(f"{node.base}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_leases_handed_out_while_postgresql_is_away_survive_a_node_restart_and_reach_it(center, tmp_path):
+    """PostgreSQL stops; the node leases from memory and keeps those saves in its spool (an
+    SQLite file), restarts still without the center, takes those leases back from the spool
+    (the visit's heartbeat keeps its number, a new visitor gets another), and once
+    PostgreSQL is back the spool drains to it in order: every visit and lease there, once."""
+    url = center.new_database()
+    make_db(url, site=SITE, numbers=POOL, lease_seconds=120)
+    node = Node(tmp_path, url, 0)
+    try:
+
+        async def before_restart():
+            async with aiohttp.ClientSession() as http:
+                first = await lease(http, node)
+                center.stop_server()
+                during = await lease(http, node)
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: metric(node, "ctrack_store_spool_depth") >= 1,
+                    timeout=10,
+                    message="the lease granted during the outage never reached the spool",
+                )
+                return first, during
+
+        first, during = asyncio.run(before_restart())
+    finally:
+        assert node.stop() == 0, node.log.read_text()[-3000:]
+    spooled = spool_depth(tmp_path / "spool.db")
+    assert spooled >= 1
+    node = Node(tmp_path, url, 0)  # the center is still down
+    try:
+
+        async def after_restart():
+            async with aiohttp.ClientSession() as http:
+                again = await lease(http, node, during["visit_id"])
+                fresh = await lease(http, node)
+                depth = metric(node, "ctrack_store_spool_depth")
+                center.start_server()
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: (
+                        metric(node, "ctrack_store_spool_depth") == 0
+                        and {during["visit_id"], fresh["visit_id"]} <= {v for _, v, _ in live_leases(url)}
+                    ),
+                    timeout=30,
+                    message="the spool did not drain to PostgreSQL",
+                )
+                return again, fresh, depth
+
+        again, fresh, depth = asyncio.run(after_restart())
+    finally:
+        assert node.stop() == 0, node.log.read_text()[-3000:]
+    assert "leases from the spool" in node.log.read_text()
+    assert depth >= spooled  # the restarted node counts what it found in the spool, and adds to it
+    assert again["number"] == during["number"] in POOL and again["visit_id"] == during["visit_id"]
+    assert fresh["number"] in POOL and fresh["number"] != during["number"]
+    live = live_leases(url)
+    by_visit = {v: n for n, v, _ in live}
+    assert by_visit[during["visit_id"]] == during["number"] and by_visit[fresh["visit_id"]] == fresh["number"]
+    assert by_visit[first["visit_id"]] == first["number"]
+    conn = db.connect(url)
+    try:
+        visits = conn.execute("SELECT id, count(*) FROM visits GROUP BY id").fetchall()
+        renewed = conn.execute(
+            "SELECT max(expires_at) FROM leases WHERE visit_id = ?", (during["visit_id"],)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert sorted(v for v, _ in visits) == sorted(r["visit_id"] for r in (first, during, fresh))
+    assert all(n == 1 for _, n in visits)
+    assert renewed == pytest.approx(again["lease_expires_at"], abs=0.001)  # the restarted node's renewal, last
+
+
+def spool_depth(spool: Path) -> int:
+    """Writes waiting in a spool file, read as `ctrack doctor` does."""
+    from ctrack.store.spool import depth
+
+    found = depth(spool)
+    assert found is not None
+    return found

@@ -317,15 +317,17 @@ async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
 
     monkeypatch.setattr(WriteBehind, "RETRY_SECONDS", 0.05)
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
-        real_run, failures = services.writer.run, []
+        real_submit, failures = services.writer.submit, []
 
-        async def flaky(job):
+        def flaky(job, durable=None):
             if not failures:
                 failures.append(job)
-                raise sqlite3.OperationalError("database is locked")
-            return await real_run(job)
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(sqlite3.OperationalError("database is locked"))
+                return future
+            return real_submit(job, durable)
 
-        monkeypatch.setattr(services.writer, "run", flaky)
+        monkeypatch.setattr(services.writer, "submit", flaky)
         body = (await lease(http, base))[1]
         await saved(app)
         assert failures and app[DNI].saver.failures == 1
@@ -487,13 +489,13 @@ async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_exp
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
         await saved(app)
-        real_run, jobs = services.writer.run, []
+        real_submit, jobs = services.writer.submit, []
 
-        async def counting(job):
+        def counting(job, durable=None):
             jobs.append(job)
-            return await real_run(job)
+            return real_submit(job, durable)
 
-        monkeypatch.setattr(services.writer, "run", counting)
+        monkeypatch.setattr(services.writer, "submit", counting)
         beats = [(await lease(http, base, visit_id=first["visit_id"]))[1] for _ in range(3)]
         assert {b["number"] for b in beats} == {first["number"]}
         await asyncio.sleep(0.2)
