@@ -147,7 +147,7 @@ def test_upgrading_a_database_with_calls_to_0018_keeps_them_and_their_links(data
         "rollup": [tuple(r) for r in conn.execute("SELECT day, source, calls, answered FROM daily_rollup")],
         "events": conn.execute("SELECT count(*) FROM outbox WHERE call_id = ?", (call_id,)).fetchone()[0],
     }
-    assert db.upgrade(conn) == [18]
+    assert db.upgrade(conn)[0] == 18  # and any later migration
     after = _schema(conn)
     if db.is_postgresql(conn):
         assert after - before["schema"] == {("index", "calls_site_uniqueid")}
