@@ -65,7 +65,8 @@ SUITE_BACKEND = os.environ.get("CTRACK_TEST_DB", "sqlite")
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "sqlite_only(reason): the test is about SQLite itself; `ctrack_db` is a SQLite file whatever the switch"
+        "markers",
+        "sqlite_only(reason): the test is about SQLite itself; `ctrack_db` is a SQLite file whatever the switch",
     )
 
 

@@ -27,6 +27,12 @@ def rows(target: db.Target, sql: str, params: Sequence[Any] = ()) -> list[tuple]
         return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
+def dicts(target: db.Target, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of one query, as column -> value."""
+    with opened(target) as conn:
+        return [dict(zip(r.keys(), r)) for r in conn.execute(sql, params).fetchall()]
+
+
 def value(target: db.Target, sql: str, params: Sequence[Any] = ()) -> Any:
     """The first column of the first row of one query."""
     return rows(target, sql, params)[0][0]

@@ -24,8 +24,8 @@ def at_version(conn: sqlite3.Connection, last: int) -> None:
         conn.execute("COMMIT")
 
 
-def test_upgrade_keeps_qualified_calls_as_leads_and_the_report_figures(tmp_path):
-    conn = db.connect(tmp_path / "old.db", create=True)
+def test_upgrade_keeps_qualified_calls_as_leads_and_the_report_figures(ctrack_db):
+    conn = db.connect(ctrack_db, create=True)
     at_version(conn, 9)
     rows = [
         # uniqueid, source, channel, started (2024-03-10 12:00 UTC + i h), talk, disposition, qualified

@@ -47,8 +47,8 @@ def env_block(did: str = "15035550101", name: bytes = b"Ann Caller") -> bytes:
 
 
 @pytest.fixture
-def site(tmp_path):
-    path = tmp_path / "ctrack.db"
+def site(tmp_path, ctrack_db):
+    path = ctrack_db
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     catalog.add_source(conn, "Google Ads", "paid_search")
