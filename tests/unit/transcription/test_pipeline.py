@@ -22,10 +22,10 @@ def _db(path: db.Target) -> db.Target:
 
 def _call(conn: sqlite3.Connection, uniqueid: str, recording: str | None, disposition="answered", talk=30) -> int:
     cur = conn.execute(
-        "INSERT INTO calls(uniqueid, started_at, disposition, talk_seconds, recording) VALUES (?, 1.0e9, ?, ?, ?)",
+        "INSERT INTO calls(uniqueid, started_at, disposition, talk_seconds, recording) VALUES (?, 1.0e9, ?, ?, ?) RETURNING id",
         (uniqueid, disposition, talk, recording),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 def test_a_recorded_call_gets_a_job_and_one_without_gets_none(ctrack_db):
