@@ -110,7 +110,7 @@ def _rows(table: str, period: Period, filters: ReportFilter) -> tuple[str, list[
                 where="WHERE c.started_at >= ? AND c.started_at < ? "
                 "AND c.id IN (SELECT call_id FROM call_tags WHERE tag = ?)"
             )
-            + ")"
+            + ") AS tagged"  # PostgreSQL 15 wants the subquery named
         )
         params += [period.start_ts, period.end_ts, filters.tag]
     where = f"day BETWEEN ? AND ? AND lead_status IN ({', '.join('?' * len(keys))})"
