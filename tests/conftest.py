@@ -88,6 +88,19 @@ def ctrack_dbs(request, tmp_path):
     return new
 
 
+@pytest.fixture(scope="session")
+def suite_database(request):
+    """new(folder) -> a database target for a module-scoped setup (the integration tests'
+    sites): `folder/ctrack.db`, or a new PostgreSQL database with CTRACK_TEST_DB=postgresql."""
+
+    def new(folder):
+        if SUITE_BACKEND == "postgresql":
+            return request.getfixturevalue("postgres").new_database()
+        return folder / "ctrack.db"
+
+    return new
+
+
 @pytest.fixture
 def ctrack_db(ctrack_dbs):
     """The test's database, as `--db`, `[ctrack] database` and `db.connect` take it: a SQLite

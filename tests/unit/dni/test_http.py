@@ -310,7 +310,9 @@ async def test_grace_period_and_ambiguity(ctrack_db):
 # --- writing behind ------------------------------------------------------------------------
 
 
-@pytest.mark.sqlite_only("the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer")
+@pytest.mark.sqlite_only(
+    "the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer"
+)
 async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
     from ctrack.dni.http import DNI
     from ctrack.dni.service import WriteBehind
@@ -483,7 +485,9 @@ async def test_the_crawler_list_is_configurable(db):
             assert (await r.json())["visit_id"] is None
 
 
-@pytest.mark.sqlite_only("the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer")
+@pytest.mark.sqlite_only(
+    "the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer"
+)
 async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_expiry(db, monkeypatch):
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
