@@ -114,7 +114,9 @@ def test_a_real_google_call_goes_out_with_its_value(google_site, hooks):
     )
     with urllib.request.urlopen(request, timeout=10) as resp:
         lines = resp.read().decode().splitlines()
-    assert lines == [
+    # the session PBX's Master.csv holds other modules' calls to this number too: only ours count
+    ours = ("+" + CALLER, "+" + SPAMMER)
+    assert lines[:2] + [line for line in lines[2:] if line.startswith(ours)] == [
         f"Parameters:TimeZone={TZ}",
         "Caller's Phone Number,Call Start Time,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
         f"+{CALLER},{local(row['started_at'])},Calls from ads,{local(max(int(row['ended_at']), int(row['started_at']) + 1))},80.00,EUR",

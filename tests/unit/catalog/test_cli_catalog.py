@@ -175,6 +175,7 @@ def test_retiring_twice_is_refused(run):
     assert digest(run.db) == before
 
 
+@pytest.mark.sqlite_only("a missing SQLite file is not created")
 def test_commands_refuse_without_a_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "source", "list"])
