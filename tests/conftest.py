@@ -80,6 +80,9 @@ def ctrack_dbs(request, tmp_path):
         raise pytest.UsageError(f"{request.node.nodeid}: sqlite_only needs its reason")
     on_postgresql = SUITE_BACKEND == "postgresql" and marker is None
 
+    if on_postgresql:  # the spool and its catalog copy default to ./ (config.spool_path): not the repository
+        request.getfixturevalue("monkeypatch").chdir(tmp_path)
+
     def new(name: str = "ctrack"):
         if on_postgresql:
             return request.getfixturevalue("postgres").new_database()
