@@ -42,10 +42,12 @@ class Site:
 
     def __post_init__(self):
         self.log_path = self.root / "daemon.log"
+        # on PostgreSQL the spool and its catalog copy go in the site's folder, not the working one
+        spool = f"spool = {self.root / 'spool.db'}\n" if str(self.database).startswith("postgresql://") else ""
         self.config_path.write_text(f"""
 [ctrack]
 database = {self.db_path}
-log_level = debug
+{spool}log_level = debug
 [business]
 default_forward = Local/s@business-line
 ring_timeout = 4
