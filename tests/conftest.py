@@ -58,6 +58,60 @@ def database(request, tmp_path):
     return request.getfixturevalue("postgres").new_database()
 
 
+# The switch for the rest of the suite: CTRACK_TEST_DB=postgresql runs every test that takes
+# `ctrack_db` on PostgreSQL; unset or =sqlite, on SQLite (the `database` tests above run on both).
+SUITE_BACKEND = os.environ.get("CTRACK_TEST_DB", "sqlite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): the test is about SQLite itself; `ctrack_db` is a SQLite file whatever the switch",
+    )
+
+
+@pytest.fixture
+def ctrack_dbs(request, tmp_path):
+    """new(name) -> one more empty database target for this test (not yet initialised): a
+    SQLite file `tmp_path/name.db`, or with CTRACK_TEST_DB=postgresql a database of its own in
+    the session's cluster — unless the test is marked sqlite_only("why")."""
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None and not (marker.args and isinstance(marker.args[0], str)):
+        raise pytest.UsageError(f"{request.node.nodeid}: sqlite_only needs its reason")
+    on_postgresql = SUITE_BACKEND == "postgresql" and marker is None
+
+    if on_postgresql:  # the spool and its catalog copy default to ./ (config.spool_path): not the repository
+        request.getfixturevalue("monkeypatch").chdir(tmp_path)
+
+    def new(name: str = "ctrack"):
+        if on_postgresql:
+            return request.getfixturevalue("postgres").new_database()
+        return tmp_path / f"{name}.db"
+
+    return new
+
+
+@pytest.fixture(scope="session")
+def suite_database(request):
+    """new(folder) -> a database target for a module-scoped setup (the integration tests'
+    sites): `folder/ctrack.db`, or a new PostgreSQL database with CTRACK_TEST_DB=postgresql."""
+
+    def new(folder):
+        if SUITE_BACKEND == "postgresql":
+            return request.getfixturevalue("postgres").new_database()
+        return folder / "ctrack.db"
+
+    return new
+
+
+@pytest.fixture
+def ctrack_db(ctrack_dbs):
+    """The test's database, as `--db`, `[ctrack] database` and `db.connect` take it: a SQLite
+    path (tmp_path/ctrack.db) or a postgresql:// URL, chosen by CTRACK_TEST_DB (see above).
+    Read it back with tests/support/database.py, never with sqlite3 directly."""
+    return ctrack_dbs()
+
+
 @pytest.fixture
 def pbx_dialplan(pbx):
     """load(text): install a dialplan under test for one test; the default comes back after."""

@@ -37,7 +37,7 @@ CLICKS, CALLS = "google_ads", "google_ads_calls"  # outbox kinds that mark a con
 _GCLID = re.compile(r"^[A-Za-z0-9_-]{8,512}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _FORBIDDEN_START = ("=", "+", "-", "@", "'")
-_NOT_EXPORTED = "(? OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = ? AND o.call_id = c.id AND o.target = ?))"
+_NOT_EXPORTED = "(? = 1 OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = ? AND o.call_id = c.id AND o.target = ?))"
 
 _PENDING = f"""
 SELECT c.id, c.gclid, c.started_at, {VALUE} AS value FROM calls c

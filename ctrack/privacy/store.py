@@ -101,7 +101,7 @@ def export_caller(conn: sqlite3.Connection, number: str) -> dict[str, Any]:
     tied to them, recording file names and transcripts."""
     calls = [dict(r) for r in _caller_calls(conn, number)]
     visit_ids = sorted({c["visit_id"] for c in calls if c["visit_id"]})
-    marks = ",".join("?" * len(visit_ids))
+    marks = ",".join("?" * len(visit_ids)) or "NULL"  # IN () is SQLite-only
     visits = [dict(r) for r in conn.execute(f"SELECT * FROM visits WHERE id IN ({marks})", visit_ids)]
     return {
         "caller": number,
@@ -119,7 +119,7 @@ def erase_caller(conn: sqlite3.Connection, number: str, actor: str) -> dict[str,
     hashed = caller_hash(conn, number)
     rows = _caller_calls(conn, number)
     ids = [r["id"] for r in rows]
-    marks = ",".join("?" * len(ids))
+    marks = ",".join("?" * len(ids)) or "NULL"  # IN () is SQLite-only
     visit_ids = sorted({r["visit_id"] for r in rows if r["visit_id"]})
     found: dict[str, Any] = {
         "calls": len(ids),
@@ -137,7 +137,7 @@ def erase_caller(conn: sqlite3.Connection, number: str, actor: str) -> dict[str,
         f"gclid = NULL, ga_client_id = NULL, keyword = NULL, landing_page = NULL WHERE id IN ({marks})",
         ids,
     )
-    vmarks = ",".join("?" * len(visit_ids))
+    vmarks = ",".join("?" * len(visit_ids)) or "NULL"
     _delete_visits(conn, f"SELECT id FROM visits WHERE id IN ({vmarks})", tuple(visit_ids))
     audit(conn, "erase", actor, subject=hashed, detail={k: v for k, v in found.items() if k != "files"})
     return found

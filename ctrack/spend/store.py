@@ -62,7 +62,7 @@ def add_spend(conn: sqlite3.Connection, source: str, entries: Iterable[tuple[dat
             conn.execute(
                 """
                 INSERT INTO spend(day, source_id, amount) VALUES (?, ?, ?)
-                ON CONFLICT(day, source_id) DO UPDATE SET amount = amount + excluded.amount""",
+                ON CONFLICT(day, source_id) DO UPDATE SET amount = spend.amount + excluded.amount""",
                 (day.isoformat(), source_id, float(amount)),
             )
         days = [day.isoformat() for day, _ in entries]

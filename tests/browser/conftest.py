@@ -16,8 +16,8 @@ async def browser():
 
 
 @pytest.fixture
-def db(tmp_path):
-    return make_db(tmp_path / "ctrack.db", site="example.test")
+def db(ctrack_db):
+    return make_db(ctrack_db, site="example.test")
 
 
 class Dni:

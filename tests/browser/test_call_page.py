@@ -4,7 +4,6 @@ with a value changes the sources report."""
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
 
 from click.testing import CliRunner
@@ -21,13 +20,9 @@ SEGMENTS = [
 ]
 
 
-def database(base_dir) -> sqlite3.Connection:
-    return db.connect(base_dir / "ctrack.db")
-
-
-async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, tmp_path):  # noqa: F811
+async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, tmp_path, ctrack_db):  # noqa: F811
     base, records, _ = dashboard
-    conn = database(tmp_path)
+    conn = db.connect(ctrack_db)
     call_id, recording = conn.execute(
         "SELECT id, recording FROM calls WHERE recording IS NOT NULL ORDER BY started_at DESC LIMIT 1"
     ).fetchone()
@@ -64,9 +59,9 @@ async def test_clicking_a_transcript_line_plays_from_there(browser, dashboard, t
     conn.close()
 
 
-async def test_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads_file(browser, dashboard, tmp_path):  # noqa: F811
+async def test_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads_file(browser, dashboard, ctrack_db):  # noqa: F811
     base, _, _ = dashboard
-    conn = database(tmp_path)
+    conn = db.connect(ctrack_db)
     call_id, source = conn.execute(
         """SELECT id, source FROM calls WHERE lead_status IS NULL AND disposition = 'answered' AND source IS NOT NULL
            ORDER BY started_at DESC LIMIT 1"""
@@ -77,7 +72,7 @@ async def test_a_lead_with_a_value_changes_the_sources_report_and_the_google_ads
     conn.close()
 
     def google_ads_file() -> list[str]:
-        args = ["--db", str(tmp_path / "ctrack.db"), "export", "google-ads", "--conversion-name", "Booked call"]
+        args = ["--db", str(ctrack_db), "export", "google-ads", "--conversion-name", "Booked call"]
         result = CliRunner().invoke(cli, [*args, "--include-exported"])
         assert result.exit_code == 0, result.output
         return [line for line in result.stdout.splitlines() if line.startswith(gclid)]

@@ -133,10 +133,10 @@ def expected(records: list[CallRecord]) -> dict[str, str]:
 
 
 @pytest.fixture
-async def dashboard(tmp_path):
+async def dashboard(tmp_path, ctrack_db):
     """The daemon's app with the dashboard on a loopback port; yields (base URL, records, spend)."""
     now = time.time()
-    path = tmp_path / "ctrack.db"
+    path = ctrack_db
     conn = new_db(path)
     for name, channel in CATALOG:
         catalog.add_source(conn, name, channel)

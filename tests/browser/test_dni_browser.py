@@ -4,13 +4,13 @@ shadow roots, split numbers, no-swap regions, and the script's size on the wire.
 
 import asyncio
 import re
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.browser.chromium import leased_number, pages_server
+from tests.support.database import dicts
 from tests.support.dni_env import POOL_NUMBERS
 
 pytestmark = pytest.mark.browser
@@ -23,12 +23,7 @@ async def text(page, selector):
 
 
 def visit_rows(db):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM visits ORDER BY first_seen")]
-    finally:
-        conn.close()
+    return dicts(db, "SELECT * FROM visits ORDER BY first_seen")
 
 
 async def test_a_paid_visit_sees_a_pool_number_formatted_like_the_original(browser, pages, db, dni):

@@ -3,11 +3,11 @@
 published number; an unknown data-ctrack-pool still shows a (default) number."""
 
 import logging
-import sqlite3
 
 import pytest
 
 from tests.browser.chromium import leased_number
+from tests.support.database import rows
 from tests.support.dni_env import POOL_NUMBERS, make_db
 from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools, site_pages
 
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = make_db(tmp_path / "ctrack.db", site="example.test")
+def db(ctrack_db):
+    path = make_db(ctrack_db, site="example.test")
     add_regional_pools(path)
     return path
 
@@ -45,11 +45,7 @@ async def test_portland_pages_show_503_numbers_and_seattle_pages_206(browser, dn
     assert named in SEATTLE and campaign in SEATTLE
     assert portland_nap == seattle_nap == "tel:5035550100"  # the NAP block is never swapped
     await dni.saved()
-    conn = sqlite3.connect(db)
-    try:
-        regions = dict(conn.execute("SELECT number, pool_region FROM visits"))
-    finally:
-        conn.close()
+    regions = dict(rows(db, "SELECT number, pool_region FROM visits"))
     assert regions[portland] == "US-OR" and regions[seattle] == "US-WA"
 
 

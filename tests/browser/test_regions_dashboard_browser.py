@@ -20,8 +20,8 @@ PASSWORD = "a long dashboard password"
 
 
 @pytest.fixture
-async def dashboard(tmp_path):
-    path = region_calls_db(tmp_path / "ctrack.db")
+async def dashboard(tmp_path, ctrack_db):
+    path = region_calls_db(ctrack_db)
     conn = store_db.connect(path)
     users.set_password(conn, "owner", hash_password(PASSWORD))
     conn.close()

@@ -6,16 +6,17 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.pbx.harness import TestPBX, wait_until
+from tests.support.database import dicts
 
 CTRACK = [sys.executable, "-m", "ctrack"]
 AMI_USER, AMI_SECRET = "ctrack", "ctrack-test-secret"
@@ -35,15 +36,18 @@ class Site:
     root: Path
     http_port: int
     extra_config: str = ""
+    database: str | Path | None = None  # a postgresql:// URL or a file; None: root/ctrack.db
     process: subprocess.Popen | None = None
     log_path: Path = field(init=False)
 
     def __post_init__(self):
         self.log_path = self.root / "daemon.log"
+        # on PostgreSQL the spool and its catalog copy go in the site's folder, not the working one
+        spool = f"spool = {self.root / 'spool.db'}\n" if str(self.database).startswith("postgresql://") else ""
         self.config_path.write_text(f"""
 [ctrack]
 database = {self.db_path}
-log_level = debug
+{spool}log_level = debug
 [business]
 default_forward = Local/s@business-line
 ring_timeout = 4
@@ -69,7 +73,7 @@ master_csv = {self.pbx.cdr_csv}
 """)
 
     config_path = property(lambda self: self.root / "ctrack.ini")
-    db_path = property(lambda self: self.root / "ctrack.db")
+    db_path = property(lambda self: self.root / "ctrack.db" if self.database is None else self.database)
 
     def ctrack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run(
@@ -154,12 +158,7 @@ master_csv = {self.pbx.cdr_csv}
         return json.loads(self.ctrack("calls", "--json").stdout)
 
     def call_rows(self, where: str = "1", params: tuple = ()) -> list[dict]:
-        conn = sqlite3.connect(self.db_path)
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(f"SELECT * FROM calls WHERE {where} ORDER BY id", params)]
-        finally:
-            conn.close()
+        return dicts(self.db_path, f"SELECT * FROM calls WHERE {where} ORDER BY id", params)
 
     def wait_calls(self, caller: str, count: int = 1, timeout: float = 20) -> list[dict]:
         """The logged calls of one caller (E.164), once there are `count` of them."""
@@ -178,8 +177,16 @@ master_csv = {self.pbx.cdr_csv}
         return [c for c in self.calls() if c["caller_number"] == caller]
 
 
-def install_site(pbx: TestPBX, root: Path, extra_config: str = "", agi: str = "fastagi") -> Site:
-    site = Site(pbx, root, free_port(), extra_config)
+def install_site(
+    pbx: TestPBX,
+    root: Path,
+    extra_config: str = "",
+    agi: str = "fastagi",
+    new_database: Callable[[Path], str | Path] | None = None,
+) -> Site:
+    """new_database: the `suite_database` fixture (tests/conftest.py), so that the site runs on
+    the backend CTRACK_TEST_DB names; without it, on root/ctrack.db."""
+    site = Site(pbx, root, free_port(), extra_config, new_database(root) if new_database else None)
     site.ctrack("init")
     site.ctrack("source", "add", "Google Ads", "--channel", "paid_search")
     site.ctrack("source", "add", "Radio", "--channel", "radio")
@@ -198,9 +205,9 @@ def install_site(pbx: TestPBX, root: Path, extra_config: str = "", agi: str = "f
 
 
 @pytest.fixture(scope="module")
-def site(pbx, tmp_path_factory):
+def site(pbx, tmp_path_factory, suite_database):
     """ctrack installed on the test PBX, daemon running; stopped (SIGTERM) after the module."""
-    site = install_site(pbx, tmp_path_factory.mktemp("ctrack"))
+    site = install_site(pbx, tmp_path_factory.mktemp("ctrack"), new_database=suite_database)
     site.start()
     yield site
     code = site.stop()

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
 import threading
 import urllib.request
 from datetime import datetime
@@ -20,6 +19,7 @@ import pytest
 
 from tests.integration.conftest import install_site
 from tests.pbx.harness import wait_until
+from tests.support.database import opened
 
 GOOGLE_NUMBER = "+15035550102"  # the Radio number of install_site, here reached through Google
 CALLER, SPAMMER = "15035550854", "15035550855"  # callers no other test uses
@@ -57,7 +57,7 @@ def hooks():
 
 
 @pytest.fixture
-def google_site(pbx, tmp_path, hooks):
+def google_site(pbx, tmp_path, hooks, suite_database):
     site = install_site(
         pbx,
         tmp_path,
@@ -66,6 +66,7 @@ def google_site(pbx, tmp_path, hooks):
             f"[webhooks]\nurls = http://127.0.0.1:{hooks.server_address[1]}/hook\nsecret = {SECRET}\n"
             "[google_ads]\ncall_conversion_name = Calls from ads\nupload_user = googleads\nupload_password = up-pw\n"
         ),
+        new_database=suite_database,
     )
     site.config_path.write_text(site.config_path.read_text().replace("[ctrack]\n", f"[ctrack]\ntimezone = {TZ}\n"))
     site.ctrack("number", "edit", GOOGLE_NUMBER, "--google-call-asset")
@@ -89,10 +90,8 @@ def test_a_real_google_call_goes_out_with_its_value(google_site, hooks):
     [spam] = site.wait_calls("+" + SPAMMER)
     assert site.call_rows("uniqueid = ?", (spam["uniqueid"],))[0]["lead_status"] == "lead"  # the default rule
     # Marked spam (as the leads work does): the call-conversion file leaves it out.
-    conn = sqlite3.connect(site.db_path)
-    conn.execute("UPDATE calls SET lead_status = 'spam' WHERE uniqueid = ?", (spam["uniqueid"],))
-    conn.commit()
-    conn.close()
+    with opened(site.db_path) as conn:
+        conn.execute("UPDATE calls SET lead_status = 'spam' WHERE uniqueid = ?", (spam["uniqueid"],))
 
     assert site.pbx.call(GOOGLE_NUMBER[1:], CALLER, "Gina Google", 6).answered
     [lead] = site.wait_calls("+" + CALLER)
@@ -115,7 +114,9 @@ def test_a_real_google_call_goes_out_with_its_value(google_site, hooks):
     )
     with urllib.request.urlopen(request, timeout=10) as resp:
         lines = resp.read().decode().splitlines()
-    assert lines == [
+    # the session PBX's Master.csv holds other modules' calls to this number too: only ours count
+    ours = ("+" + CALLER, "+" + SPAMMER)
+    assert lines[:2] + [line for line in lines[2:] if line.startswith(ours)] == [
         f"Parameters:TimeZone={TZ}",
         "Caller's Phone Number,Call Start Time,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
         f"+{CALLER},{local(row['started_at'])},Calls from ads,{local(max(int(row['ended_at']), int(row['started_at']) + 1))},80.00,EUR",

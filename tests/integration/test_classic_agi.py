@@ -26,6 +26,8 @@ from ctrack.core.variables import ROUTE_VARIABLES
 from tests.integration.conftest import install_site
 from tests.pbx.harness import wait_until
 
+pytestmark = pytest.mark.sqlite_only("the script runs with the PBX chroot's python3, which has sqlite3 and no psycopg")
+
 SCRIPT = Path(__file__).resolve().parents[2] / "agi_scripts" / "ctrack-route.agi"
 GOOGLE, RADIO, NOANSWER = "15035550101", "15035550102", "15035550103"  # recorded / plain / never answers
 # Callers 1503555 07xx are this module's: every site reconciles the instance's one Master.csv.

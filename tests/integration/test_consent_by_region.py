@@ -14,11 +14,12 @@ RECORDED = "15035550101"
 
 
 @pytest.fixture(scope="module")
-def oregon(pbx, tmp_path_factory):
+def oregon(pbx, tmp_path_factory, suite_database):
     site = install_site(
         pbx,
         tmp_path_factory.mktemp("consent"),
         "[business]\nregion = US-OR\n[recording]\nconsent = by_region\n",
+        new_database=suite_database,
     )
     site.ctrack("number", "add", "+15035550107", "--source", "Radio", "--record", "--consent", "never")
     site.start()

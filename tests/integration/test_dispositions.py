@@ -123,8 +123,8 @@ def phones(pbx: TestPBX):
 
 
 @pytest.fixture(scope="module")
-def site(pbx, phones, tmp_path_factory):
-    site = install_site(pbx, tmp_path_factory.mktemp("ctrack"))
+def site(pbx, phones, tmp_path_factory, suite_database):
+    site = install_site(pbx, tmp_path_factory.mktemp("ctrack"), new_database=suite_database)
     site.ctrack("source", "add", "Yelp", "--channel", "referral")
     for did, target in (
         (IVR, "goto:f1-ivr,s,1"),  # as FreePBX's ivr-N contexts: the menu is s, CTRACK_DID keeps the DID

@@ -17,9 +17,14 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def dni_site(pbx, tmp_path):
+def dni_site(pbx, tmp_path, suite_database):
     """ctrack on the test PBX with a DNI pool for example.test; the daemon running."""
-    site = install_site(pbx, tmp_path, extra_config="[dni]\npublished_numbers = example.test=+15035550100\n")
+    site = install_site(
+        pbx,
+        tmp_path,
+        extra_config="[dni]\npublished_numbers = example.test=+15035550100\n",
+        new_database=suite_database,
+    )
     site.ctrack("pool", "add", "web", "--site", "example.test", "--fallback", "+15035550199")
     for number in POOL:
         site.ctrack("number", "add", number, "--pool", "web")

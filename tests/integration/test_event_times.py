@@ -26,10 +26,10 @@ def plain_pbx() -> Iterator[TestPBX]:
 
 
 @pytest.fixture(scope="module", params=["timestampevents=yes", "timestampevents=no"])
-def timed_site(request, pbx, plain_pbx, tmp_path_factory) -> Iterator[tuple[Site, bool]]:
+def timed_site(request, pbx, plain_pbx, tmp_path_factory, suite_database) -> Iterator[tuple[Site, bool]]:
     stamped = request.param.endswith("yes")
     chosen = pbx if stamped else plain_pbx
-    site = install_site(chosen, tmp_path_factory.mktemp("times"))
+    site = install_site(chosen, tmp_path_factory.mktemp("times"), new_database=suite_database)
     site.start()
     yield site, stamped
     assert site.stop() == 0

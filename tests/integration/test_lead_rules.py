@@ -14,8 +14,13 @@ QUOTE_CALLER, SHORT_CALLER, DEFAULT_CALLER = "+15035550821", "+15035550822", "+1
 
 
 @pytest.fixture(scope="module")
-def site(pbx, tmp_path_factory):
-    site = install_site(pbx, tmp_path_factory.mktemp("ctrack-leads"), "[business]\nhours = mon-sun 00:00-24:00\n")
+def site(pbx, tmp_path_factory, suite_database):
+    site = install_site(
+        pbx,
+        tmp_path_factory.mktemp("ctrack-leads"),
+        "[business]\nhours = mon-sun 00:00-24:00\n",
+        new_database=suite_database,
+    )
     # Added with the CLI before the daemon starts; the daemon reads rules at each save.
     site.ctrack(
         "rule",

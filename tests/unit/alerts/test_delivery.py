@@ -67,8 +67,8 @@ def configure(tmp_path, alerts: str) -> config_mod.Config:
 
 
 class Site:
-    def __init__(self, tmp_path, alerts: str, clock: Clock):
-        self.path = tmp_path / "a.db"
+    def __init__(self, tmp_path, ctrack_db, alerts: str, clock: Clock):
+        self.path = ctrack_db
         self.conn = new_db(self.path)
         self.config = configure(tmp_path, alerts)
         self.clock = clock
@@ -96,9 +96,9 @@ class Site:
         return [dict(r) for r in self.conn.execute(f"{sql} FROM outbox WHERE kind != 'qualified' ORDER BY id")]
 
 
-async def test_missed_first_time_call_arrives_by_mail_and_chat(tmp_path, smtp, chat):
+async def test_missed_first_time_call_arrives_by_mail_and_chat(tmp_path, ctrack_db, smtp, chat):
     alerts = smtp.ini() + f"chat_webhook_url = {chat.url}\n"
-    async with Site(tmp_path, alerts, Clock(TUE + 60)) as site:
+    async with Site(tmp_path, ctrack_db, alerts, Clock(TUE + 60)) as site:
         site.save(
             record("m1", TUE, "+15035550840", name="Pat Prospect"),
             record("m2", TUE + 30, "+15035550840"),  # the same caller again: not a first-time caller
@@ -130,8 +130,8 @@ async def test_missed_first_time_call_arrives_by_mail_and_chat(tmp_path, smtp, c
     assert post["text"] == f"*{mail['Subject']}*\n{body.rstrip()}"
 
 
-async def test_new_lead_and_daily_summary(tmp_path, smtp):
-    async with Site(tmp_path, smtp.ini(), Clock(utc("2026-12-02 16:05:00"))) as site:
+async def test_new_lead_and_daily_summary(tmp_path, ctrack_db, smtp):
+    async with Site(tmp_path, ctrack_db, smtp.ini(), Clock(utc("2026-12-02 16:05:00"))) as site:
         site.save(
             record("l1", TUE, "+15035550842", "answered", 95, name="Lee Lead"),
             record("r1", TUE + 600, "+15035550843", "answered", 20, source="Radio"),
@@ -175,9 +175,9 @@ async def test_new_lead_and_daily_summary(tmp_path, smtp):
     ]
 
 
-async def test_rate_limit_and_business_hours(tmp_path, smtp):
+async def test_rate_limit_and_business_hours(tmp_path, ctrack_db, smtp):
     alerts = smtp.ini() + "max_per_hour = 2\nmissed_hours = mon-fri 09:00-17:00\n"
-    async with Site(tmp_path, alerts, Clock(TUE + 300)) as site:
+    async with Site(tmp_path, ctrack_db, alerts, Clock(TUE + 300)) as site:
         site.save(*(record(f"m{i}", TUE + i, f"+1503555084{i}") for i in range(3)))
         site.save(record("night", utc("2026-12-02 06:00:00"), "+15035550849"))  # Tue 22:00
         await site.sender.run_once()
@@ -194,10 +194,10 @@ async def test_rate_limit_and_business_hours(tmp_path, smtp):
     assert len(smtp.messages) == 3
 
 
-async def test_mail_server_down_then_up_and_certificate_checked(tmp_path):
+async def test_mail_server_down_then_up_and_certificate_checked(tmp_path, ctrack_db):
     server = SmtpReceiver()
     alerts = server.ini()
-    async with Site(tmp_path, alerts, Clock(TUE + 60)) as site:
+    async with Site(tmp_path, ctrack_db, alerts, Clock(TUE + 60)) as site:
         site.save(record("m1", TUE, "+15035550846"))
         await site.sender.run_once()  # nothing listens yet
         [email] = [r for r in site.rows() if r["kind"] == "email"]
@@ -243,12 +243,12 @@ def test_half_set_alerts_are_refused(tmp_path, alerts, reason):
     assert str(err.value).startswith(reason)
 
 
-async def test_the_daemon_queues_yesterdays_summary_once_at_summary_time(tmp_path, smtp, monkeypatch):
+async def test_the_daemon_queues_yesterdays_summary_once_at_summary_time(tmp_path, ctrack_db, smtp, monkeypatch):
     from ctrack.alerts import service as alert_service
 
     monkeypatch.setattr(alert_service, "SCHEDULE_SECONDS", 0.05)
     clock = Clock(utc("2026-12-02 15:59:00"))  # 07:59 in Los Angeles: not yet
-    async with Site(tmp_path, smtp.ini() + "summary_time = 08:00\n", clock) as site:
+    async with Site(tmp_path, ctrack_db, smtp.ini() + "summary_time = 08:00\n", clock) as site:
         stop = asyncio.Event()
         task = asyncio.create_task(alert_service.run_daily_summary(site.services, stop, clock))
         await asyncio.sleep(0.2)

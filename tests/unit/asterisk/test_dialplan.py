@@ -71,13 +71,13 @@ def test_manager_user_filters_events_and_needs_a_secret():
     assert "write = reporting\n" in text  # status lists (CoreShowChannels), nothing that acts
 
 
-def test_render_command_writes_a_file(tmp_path, monkeypatch):
+def test_render_command_writes_a_file(tmp_path, ctrack_db, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "ctrack.conf"
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "dialplan", "render", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["--db", str(ctrack_db), "dialplan", "render", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert "[ctrack-call]" in out.read_text()
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "dialplan", "render", "--manager"])
+    result = CliRunner().invoke(cli, ["--db", str(ctrack_db), "dialplan", "render", "--manager"])
     assert result.exit_code == 1 and "secret is empty" in result.stderr
 
 

@@ -98,7 +98,7 @@ def test_clid_forms(clid, src, caller):
     assert cdr_caller(clid, src) == caller
 
 
-def test_anonymous_callers_keep_the_fact_in_the_call_log(tmp_path):
+def test_anonymous_callers_keep_the_fact_in_the_call_log(ctrack_db):
     from ctrack.calllog.store import find_calls
     from tests.support.report_data import new_db, save_calls
 
@@ -110,8 +110,8 @@ def test_anonymous_callers_keep_the_fact_in_the_call_log(tmp_path):
     [withheld] = inbound_calls(parse_rows([line], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
     no_id = inbound_calls(parse_rows([line.replace("anonymous", "")], ZoneInfo("UTC")), 4, "US", lambda n: (None, None))
     no_id[0].uniqueid = "1796164137.10"
-    conn = new_db(tmp_path / "c.db")
-    save_calls(tmp_path / "c.db", [withheld, *no_id, withheld_again(withheld)])
+    conn = new_db(ctrack_db)
+    save_calls(ctrack_db, [withheld, *no_id, withheld_again(withheld)])
     calls = {c["uniqueid"]: c for c in find_calls(conn)}
     assert (calls["1796164137.9"]["caller_number"], calls["1796164137.9"]["caller_anonymous"]) == (None, True)
     assert calls["1796164137.10"]["caller_anonymous"] is False

@@ -66,8 +66,8 @@ def test_touched_names_the_calls_that_changed():
     assert tracker.take_touched() == {"1.1"} and tracker.take_touched() == set()
 
 
-def test_open_calls_rows_round_trip_and_go_when_the_call_ends(tmp_path):
-    conn = db.connect(tmp_path / "t.db", create=True)
+def test_open_calls_rows_round_trip_and_go_when_the_call_ends(ctrack_db):
+    conn = db.connect(ctrack_db, create=True)
     db.upgrade(conn)
     _, tracker = run(ANSWERED, inbound_contexts={"from-trunk"})
     state = tracker.state("1.1")

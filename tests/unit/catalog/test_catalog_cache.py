@@ -5,8 +5,8 @@ from ctrack.services import CatalogCache
 from ctrack.store import db
 
 
-def test_reloads_on_catalog_edits_only(tmp_path):
-    path = tmp_path / "c.db"
+def test_reloads_on_catalog_edits_only(ctrack_db):
+    path = ctrack_db
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     cache = CatalogCache(path)

@@ -1,20 +1,19 @@
 """The number-to-source CLI: the happy paths, --json, and every refusal leaving the DB unchanged."""
 
-import hashlib
 import json
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
 from ctrack.cli import cli
+from tests.support.database import digest
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path, monkeypatch, ctrack_db):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
-    db = tmp_path / "ctrack.db"
+    db = ctrack_db
 
     def invoke(*args, ok=True):
         result = CliRunner().invoke(cli, ["--db", str(db), *args])
@@ -30,21 +29,14 @@ def run(tmp_path, monkeypatch):
     return invoke
 
 
-def snapshot(db) -> str:
-    conn = sqlite3.connect(db)
-    dump = "\n".join(conn.iterdump())
-    conn.close()
-    return hashlib.sha256(dump.encode()).hexdigest()
-
-
 def numbers(run):
     return json.loads(run("number", "list", "--json").stdout)
 
 
 def test_init_is_idempotent(run):
-    before = snapshot(run.db)
+    before = digest(run.db)
     assert "up to date" in run("init").stdout
-    assert snapshot(run.db) == before
+    assert digest(run.db) == before
 
 
 def test_number_add_national_format_and_json_contract(run):
@@ -165,24 +157,25 @@ REFUSALS = [
 @pytest.mark.parametrize("args, reason", REFUSALS, ids=[" ".join(a) for a, _ in REFUSALS])
 def test_refusals_explain_and_change_nothing(run, args, reason):
     run("number", "add", "+15035550111", "--source", "Radio")
-    before = snapshot(run.db)
+    before = digest(run.db)
     result = run(*args, ok=False)
     assert result.exit_code != 0
     assert reason in result.stderr
     assert result.stderr.startswith("ctrack: error: ")
     assert len(result.stderr.strip().splitlines()) == 1
-    assert snapshot(run.db) == before
+    assert digest(run.db) == before
 
 
 def test_retiring_twice_is_refused(run):
     run("number", "add", "5035550123", "--source", "Radio")
     run("number", "retire", "5035550123")
-    before = snapshot(run.db)
+    before = digest(run.db)
     result = run("number", "retire", "5035550123", ok=False)
     assert result.exit_code == 1 and "already retired" in result.stderr
-    assert snapshot(run.db) == before
+    assert digest(run.db) == before
 
 
+@pytest.mark.sqlite_only("a missing SQLite file is not created")
 def test_commands_refuse_without_a_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "source", "list"])
@@ -202,13 +195,13 @@ def test_import_is_all_or_nothing_and_reports_every_bad_line(run, tmp_path):
         "503 555 0143,,website,,maybe\n"  # line 6: bad record flag
         "503 555 0144,,website,,no\n"
     )
-    before = snapshot(run.db)
+    before = digest(run.db)
     result = run("number", "import", str(csv_file), ok=False)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert [line.split(": ")[3] for line in lines] == ["line 3", "line 4", "line 5", "line 6"]
     assert "unknown source 'Nobody'" in lines[1] and "also on line 2" in lines[2]
-    assert snapshot(run.db) == before
+    assert digest(run.db) == before
 
     csv_file.write_text("number,source,pool,record\n(503) 555-0140,Radio,,yes\n503 555 0144,,website,no\n")
     assert "imported 2 numbers" in run("number", "import", str(csv_file)).stdout
@@ -220,10 +213,10 @@ def test_import_refuses_a_number_already_in_the_database(run, tmp_path):
     run("number", "add", "5035550140", "--source", "Radio")
     csv_file = tmp_path / "numbers.csv"
     csv_file.write_text("number,source\n503 555 0150,Radio\n503 555 0140,Radio\n")
-    before = snapshot(run.db)
+    before = digest(run.db)
     result = run("number", "import", str(csv_file), ok=False)
     assert "line 3: +15035550140 is already a tracking number" in result.stderr
-    assert snapshot(run.db) == before
+    assert digest(run.db) == before
 
 
 def test_import_refuses_a_bad_header(run, tmp_path):

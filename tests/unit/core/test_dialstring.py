@@ -23,14 +23,14 @@ SETTINGS = RouteSettings(default_forward="PJSIP/frontdesk")
 
 
 @pytest.mark.parametrize("dial", UNSAFE)
-def test_every_face_refuses_the_same_unsafe_dial_string(dial, tmp_path, monkeypatch):
+def test_every_face_refuses_the_same_unsafe_dial_string(dial, tmp_path, ctrack_db, monkeypatch):
     assert not dialstring.is_safe(dial)
     assert forward_dial_string(dial, SETTINGS) == "PJSIP/frontdesk"  # the route rings the business
     cfg = config.build({**config.defaults().as_dict(), "business.default_forward": dial})
     with pytest.raises(RenderError, match="a dial string may not contain"):
         render_asterisk(cfg)
     monkeypatch.chdir(tmp_path)
-    db = str(tmp_path / "c.db")
+    db = str(ctrack_db)
     assert CliRunner().invoke(cli, ["--db", db, "init"]).exit_code == 0
     result = CliRunner().invoke(cli, ["--db", db, "number", "add", "+15035550101", "--forward", dial])
     assert result.exit_code == 1 and "a dial string may not contain" in result.stderr

@@ -31,9 +31,9 @@ BEHIND_PROXY = "[http]\ntrusted_proxies = 127.0.0.1\n"
 
 
 @pytest.fixture
-async def board(tmp_path, request):
+async def board(tmp_path, ctrack_db, request):
     """The dashboard on an in-process server; a test's indirect parameter adds INI lines."""
-    path = tmp_path / "d.db"
+    path = ctrack_db
     conn = await aseeded(path)
     await asave_calls(
         path,
@@ -282,17 +282,17 @@ def test_charts_escape_labels_and_scale_to_nice_maxima():
     assert "Wed 09:00–09:59: 4 calls, 0 missed" in heat and heat.count("<rect") == 168
 
 
-def test_cli_manages_users_with_hashed_passwords(tmp_path):
+def test_cli_manages_users_with_hashed_passwords(ctrack_db):
     from click.testing import CliRunner
 
     from ctrack.cli import cli
     from ctrack.dashboard.auth import verify_password
     from tests.support.report_data import new_db
 
-    conn = new_db(tmp_path / "u.db")
+    conn = new_db(ctrack_db)
 
     def run(*args, input=None):
-        return CliRunner().invoke(cli, ["--db", str(tmp_path / "u.db"), *args], input=input)
+        return CliRunner().invoke(cli, ["--db", str(ctrack_db), *args], input=input)
 
     result = run("dashboard", "passwd", "owner", "--password-stdin", input="short\n")
     assert (result.exit_code, result.output) == (1, "ctrack: error: the password must have at least 10 characters\n")

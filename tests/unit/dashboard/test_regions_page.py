@@ -20,8 +20,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-async def board(tmp_path):
-    path = region_calls_db(tmp_path / "d.db")
+async def board(tmp_path, ctrack_db):
+    path = region_calls_db(ctrack_db)
     conn = store_db.connect(path)
     users.set_password(conn, "alice", hash_password(PASSWORD))
     conn.close()

@@ -15,6 +15,7 @@ from ctrack.calllog.store import save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord
 from ctrack.dni.http import DNI, expiry_ms
+from tests.support.database import dicts
 from tests.support.dni_env import FALLBACK, POOL_NUMBERS, PUBLISHED, make_db, saved, serve
 
 ORIGIN = "https://www.example.test"
@@ -28,8 +29,8 @@ GCLID_VISIT = {
 
 
 @pytest.fixture
-def db(tmp_path):
-    return make_db(tmp_path / "ctrack.db")
+def db(ctrack_db):
+    return make_db(ctrack_db)
 
 
 async def lease(http, base, body=GCLID_VISIT, origin=ORIGIN, **over):
@@ -39,12 +40,7 @@ async def lease(http, base, body=GCLID_VISIT, origin=ORIGIN, **over):
 
 
 def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
+    return dicts(db, sql, params)
 
 
 async def test_lease_contract_and_renewal(db):
@@ -181,10 +177,13 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(db):
 
 
 async def test_a_restart_keeps_every_lease(db):
-    async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
+    # every visit here comes from one address: a cap of 2 per client would share a number
+    # with the third (PostgreSQL keeps whose each lease is across the restart)
+    uncapped = "[dni]\nleases_per_client = 3\n"
+    async with serve(db, uncapped) as (base, _, _), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
         second = (await lease(http, base))[1]
-    async with serve(db) as (base, _, app), aiohttp.ClientSession() as http:
+    async with serve(db, uncapped) as (base, _, app), aiohttp.ClientSession() as http:
         renewed = (await lease(http, base, visit_id=first["visit_id"]))[1]
         assert (renewed["visit_id"], renewed["number"]) == (first["visit_id"], first["number"])
         assert renewed["source"] == "Google Ads"
@@ -193,12 +192,12 @@ async def test_a_restart_keeps_every_lease(db):
         assert app[DNI].visit_for(second["number"], time.time()) == second["visit_id"]
 
 
-async def test_first_and_last_touch_per_site(tmp_path):
+async def test_first_and_last_touch_per_site(ctrack_dbs):
     for site, ini, expected in (
         ("first.test", "", "Google Ads"),
         ("last.test", "[dni]\nsite_attribution = last.test=last:7\n", "mailer"),
     ):
-        db = make_db(tmp_path / f"{site}.db", site=site)
+        db = make_db(ctrack_dbs(site.split(".")[0]), site=site)
         async with serve(db, ini) as (base, _, _), aiohttp.ClientSession() as http:
             body = {**GCLID_VISIT, "site": site}
             first = (await lease(http, base, body, origin=None))[1]
@@ -292,8 +291,8 @@ async def test_a_call_carries_the_visit_that_held_the_number(db):
         assert json.loads(listed.output)[0]["calls"] == 1
 
 
-async def test_grace_period_and_ambiguity(tmp_path):
-    db = make_db(tmp_path / "ctrack.db", numbers=POOL_NUMBERS[:1], overflow="share", lease_seconds=60)
+async def test_grace_period_and_ambiguity(ctrack_db):
+    db = make_db(ctrack_db, numbers=POOL_NUMBERS[:1], overflow="share", lease_seconds=60)
     async with serve(db, "[dni]\ngrace_seconds = 120\n") as (base, services, app), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
         shared = (await lease(http, base))[1]
@@ -311,6 +310,9 @@ async def test_grace_period_and_ambiguity(tmp_path):
 # --- writing behind ------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    "the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer"
+)
 async def test_a_failed_save_is_retried_not_dropped(db, monkeypatch):
     from ctrack.dni.http import DNI
     from ctrack.dni.service import WriteBehind
@@ -352,8 +354,8 @@ async def test_a_heartbeat_for_a_visit_the_database_lacks_writes_it_whole(db):
     ]
 
 
-async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(tmp_path):
-    db = make_db(tmp_path / "ctrack.db", lease_seconds=1)
+async def test_a_returning_visitor_after_a_restart_keeps_the_first_touch(ctrack_db):
+    db = make_db(ctrack_db, lease_seconds=1)
     async with serve(db) as (base, _, _), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]
     time.sleep(1.1)  # the lease ran out: nothing to restore, the visit is on disk
@@ -403,11 +405,11 @@ async def test_many_visits_in_one_save(db, monkeypatch):
     assert rows(db, "SELECT count(*) AS n, min(expires_at) AS lo FROM leases") == [{"n": 20, "lo": 200.0}]
 
 
-async def test_one_address_cannot_drain_the_pool(tmp_path):
+async def test_one_address_cannot_drain_the_pool(ctrack_db):
     """Five cookie-less requests from one address: two numbers ([dni] leases_per_client = 2), then
     the number it already holds; the same for an IPv6 /64; other visitors still get their own."""
     numbers = [f"+1503555011{i}" for i in range(5)]
-    db = make_db(tmp_path / "ctrack.db", numbers=numbers)
+    db = make_db(ctrack_db, numbers=numbers)
     async with (
         serve(db, "[http]\ntrusted_proxies = 127.0.0.1\n") as (base, _, app),
         aiohttp.ClientSession() as http,
@@ -485,6 +487,9 @@ async def test_the_crawler_list_is_configurable(db):
             assert (await r.json())["visit_id"] is None
 
 
+@pytest.mark.sqlite_only(
+    "the write-behind of SQLite's in-memory leases; on PostgreSQL a lease commits before its answer"
+)
 async def test_heartbeat_renewals_are_written_once_per_flush_with_the_latest_expiry(db, monkeypatch):
     async with serve(db) as (base, services, app), aiohttp.ClientSession() as http:
         first = (await lease(http, base))[1]

@@ -3,7 +3,6 @@ by data-ctrack-pool, utm_campaign or path prefix; visits and calls carry the poo
 
 import json
 import logging
-import sqlite3
 import time
 
 import aiohttp
@@ -11,6 +10,7 @@ import pytest
 
 from ctrack.calllog.store import save_call
 from ctrack.core.model import CallRecord
+from tests.support.database import dicts
 from tests.support.dni_env import POOL_NUMBERS, make_db, saved, serve
 from tests.support.regional_pools import PORTLAND, SEATTLE, add_regional_pools, ok, run
 
@@ -18,8 +18,8 @@ ORIGIN = "https://www.example.test"
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = make_db(tmp_path / "ctrack.db")  # pool "web": the site's default, 503-555-010x
+def db(ctrack_db):
+    path = make_db(ctrack_db)  # pool "web": the site's default, 503-555-010x
     add_regional_pools(path)
     return path
 
@@ -32,12 +32,7 @@ async def lease(http, base, page_url, **fields):
 
 
 def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
+    return dicts(db, sql, params)
 
 
 async def test_each_page_leases_from_its_regions_pool(db):

@@ -16,8 +16,8 @@ BUDGET = 4096  # bytes on the wire, gzipped
 
 
 @pytest.fixture
-def db(tmp_path):
-    return make_db(tmp_path / "ctrack.db")
+def db(ctrack_db):
+    return make_db(ctrack_db)
 
 
 async def get(base, headers):

@@ -29,8 +29,7 @@ async def receiver():
     await r.stop()
 
 
-async def seed(tmp_path):
-    path = tmp_path / "u.db"
+async def seed(path):
     conn = new_db(path)
     conn.execute("INSERT INTO sources(name, channel, value) VALUES ('Google Ads', 'paid_search', 120)")
     await asave_calls(
@@ -54,8 +53,8 @@ def check_signature(hook: dict) -> None:
     assert hook["headers"]["X-Ctrack-Signature"] == f"sha256={expected}"
 
 
-async def test_ga4_carries_value_currency_and_lead_status_and_spam_goes_nowhere(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_ga4_carries_value_currency_and_lead_status_and_spam_goes_nowhere(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     # v2 was qualified, then found to be spam before the sender ran; v3 was short, then a
     # person marked it a lead worth 250 (the trigger leaves its event).
     conn.execute("UPDATE calls SET lead_status = 'spam' WHERE uniqueid = 'v2'")
@@ -99,8 +98,8 @@ async def test_ga4_carries_value_currency_and_lead_status_and_spam_goes_nowhere(
     assert json.loads(receiver.delivered("/mp/collect")[-1]["body"])["client_id"] == "333.444"
 
 
-async def test_call_updated_is_a_signed_webhook_per_change(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_call_updated_is_a_signed_webhook_per_change(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port, ga4=False), path)
     clock = Clock(START + 60)
     sender = OutboxSender(services, clock=clock)
@@ -162,8 +161,8 @@ async def test_call_updated_is_a_signed_webhook_per_change(tmp_path, receiver):
     assert all(r["sent"] for r in rows)
 
 
-def test_call_updated_ignores_what_did_not_change_and_refuses_an_unknown_call(tmp_path):
-    conn = new_db(tmp_path / "n.db")
+def test_call_updated_ignores_what_did_not_change_and_refuses_an_unknown_call(ctrack_db):
+    conn = new_db(ctrack_db)
     conn.execute("INSERT INTO calls(uniqueid, started_at) VALUES ('x1', 1)")
     assert call_updated(conn, 1, {"note": ("", "called back")}) is False
     assert call_updated(conn, 1, {"value": (10.0, 10.0), "tags": (["a"], ["a"])}) is False

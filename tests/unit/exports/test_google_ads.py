@@ -66,8 +66,8 @@ G2 = "EAIaIQobTwo_Conversion-2"
 
 
 @pytest.fixture
-def env(tmp_path):
-    path = tmp_path / "g.db"
+def env(tmp_path, ctrack_db):
+    path = ctrack_db
     conn = new_db(path)
     save_calls(
         path,
@@ -166,8 +166,8 @@ async def test_scheduled_upload_url_needs_basic_auth_and_exports_once(env):
     assert run("export", "google-ads", "--conversion-name", "Booked call").stdout.splitlines() == HEADER
 
 
-async def test_no_url_without_credentials(tmp_path):
-    path = tmp_path / "n.db"
+async def test_no_url_without_credentials(ctrack_db):
+    path = ctrack_db
     new_db(path).close()
     services = Services(config_mod.defaults(), path)
     client = TestClient(TestServer(create_app(services)))

@@ -5,8 +5,6 @@ call-conversion import for Google call-asset numbers (CLI and scheduled-upload U
 from __future__ import annotations
 
 import base64
-import hashlib
-import sqlite3
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +15,7 @@ from ctrack.cli import cli
 from ctrack.exports.google_ads import CALL_COLUMNS, ExportSettings, build_calls
 from ctrack.services import Services
 from ctrack.web.app import create_app
+from tests.support.database import digest
 from tests.support.report_data import TZ, call, new_db, save_calls, utc
 
 GOOGLE_NUMBER = "+15035550150"  # the business number Google's forwarding numbers ring
@@ -51,8 +50,8 @@ def test_call_file_is_googles_template_with_offsets_and_a_conversion_after_the_s
 
 
 @pytest.fixture
-def env(tmp_path):
-    path = tmp_path / "v.db"
+def env(tmp_path, ctrack_db):
+    path = ctrack_db
     conn = new_db(path)
     ini = tmp_path / "ctrack.ini"
     ini.write_text(
@@ -171,11 +170,8 @@ async def test_call_file_scheduled_upload_url(env):
     assert run("export", "google-ads-calls", "--conversion-name", "Phone lead").stdout.splitlines() == CALL_HEADER
 
 
-def snapshot(path) -> str:
-    conn = sqlite3.connect(path)
-    dump = "\n".join(conn.iterdump())
-    conn.close()
-    return hashlib.sha256(dump.encode()).hexdigest()
+def snapshot(path) -> dict:
+    return digest(path)
 
 
 @pytest.mark.parametrize(

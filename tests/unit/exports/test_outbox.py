@@ -113,8 +113,7 @@ def outbox_rows(conn):
     ]
 
 
-async def seed(tmp_path):
-    path = tmp_path / "o.db"
+async def seed(path):
     conn = new_db(path)
     await asave_calls(
         path,
@@ -140,8 +139,8 @@ def test_backoff_doubles_up_to_the_cap():
     assert [backoff(n, 30, 3600) for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
-async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     # Only the qualified call left an event, in the same transaction as its save.
     assert [(r["kind"], r["sent"]) for r in outbox_rows(conn)] == [("qualified", 0)]
     services = await started(write_config(tmp_path, receiver.port), path)
@@ -229,8 +228,8 @@ async def test_retries_with_backoff_then_delivers_signed_webhook_and_ga4(tmp_pat
     }
 
 
-async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     closed = Receiver()
     await closed.start()
     dead_port = closed.port
@@ -260,8 +259,8 @@ async def test_an_unreachable_endpoint_and_a_restart_lose_nothing(tmp_path, rece
     assert [(r["kind"], r["sent"]) for r in outbox_rows(conn)] == [("qualified", 1), ("webhook", 1)]
 
 
-async def test_events_saved_while_no_sender_ran_go_out_after_start(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_events_saved_while_no_sender_ran_go_out_after_start(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     await asave_calls(path, [call("q2", "2024-03-10 08:00:00", "Radio", "+12125550009", "answered", 200)])
     receiver.failures = 0
     services = await started(write_config(tmp_path, receiver.port, ga4=False), path)
@@ -274,8 +273,8 @@ async def test_events_saved_while_no_sender_ran_go_out_after_start(tmp_path, rec
     assert sorted(json.loads(r["body"])["call"]["uniqueid"] for r in receiver.delivered("/hook")) == ["q1", "q2"]
 
 
-async def test_a_call_that_becomes_qualified_later_is_sent_once(tmp_path, receiver):
-    path = tmp_path / "l.db"
+async def test_a_call_that_becomes_qualified_later_is_sent_once(ctrack_db, receiver):
+    path = ctrack_db
     conn = new_db(path)
     short = call("u1", "2024-03-10 07:30:00", "Radio", "+12125550001", "answered", 20)
     await asave_calls(path, [short], origin="cdr")
@@ -285,8 +284,8 @@ async def test_a_call_that_becomes_qualified_later_is_sent_once(tmp_path, receiv
     assert [r["kind"] for r in outbox_rows(conn)] == ["qualified"]
 
 
-async def test_gives_up_on_expired_and_unconfigured_deliveries(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_gives_up_on_expired_and_unconfigured_deliveries(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port), path)
     clock = Clock(START + 60)
     sender = OutboxSender(services, clock=clock)
@@ -318,8 +317,8 @@ async def test_gives_up_on_expired_and_unconfigured_deliveries(tmp_path, receive
     assert (old["gave_up"], old["last_error"]) == (1, "webhook URL no longer configured")
 
 
-async def test_old_events_are_given_up_when_first_seen(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_old_events_are_given_up_when_first_seen(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port), path)
     sender = OutboxSender(services, clock=Clock(time.time() + 169 * 3600))
     try:
@@ -333,8 +332,8 @@ async def test_old_events_are_given_up_when_first_seen(tmp_path, receiver):
     assert receiver.requests == []
 
 
-async def test_without_targets_events_are_consumed_quietly(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_without_targets_events_are_consumed_quietly(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port, ga4=False, hooks=False), path)
     sender = OutboxSender(services, clock=Clock(START + 60))
     try:
@@ -345,21 +344,21 @@ async def test_without_targets_events_are_consumed_quietly(tmp_path, receiver):
     assert [(r["kind"], r["sent"]) for r in outbox_rows(conn)] == [("qualified", 1)]
 
 
-def test_settings_refuse_half_configurations(tmp_path):
+def test_settings_refuse_half_configurations(tmp_path, ctrack_db):
     ini = tmp_path / "bad.ini"
     ini.write_text("[webhooks]\nurls = https://example.com/hook\n")
     with pytest.raises(ConfigError, match=r"\[webhooks\] urls: set \[webhooks\] secret too"):
-        OutboxSender(Services(config_mod.load(ini), tmp_path / "x.db"))
+        OutboxSender(Services(config_mod.load(ini), ctrack_db))
     ini.write_text("[ga4]\nmeasurement_id = G-1\n")
     with pytest.raises(ConfigError, match="set both measurement_id and api_secret"):
-        OutboxSender(Services(config_mod.load(ini), tmp_path / "x.db"))
+        OutboxSender(Services(config_mod.load(ini), ctrack_db))
     ini.write_text("[webhooks]\nurls = ftp://example.com/hook\n")
     with pytest.raises(ConfigError, match=r"bad.ini:2: urls: expected an http:// or https:// URL"):
         config_mod.load(ini)
 
 
-async def test_run_outbox_task_retries_in_real_time_and_stops(tmp_path, receiver):
-    path, conn = await seed(tmp_path)
+async def test_run_outbox_task_retries_in_real_time_and_stops(tmp_path, ctrack_db, receiver):
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port, ga4=False, retry_first=1), path)
     # The call is 2024's; real time is later, so let the event count as new.
     conn.execute("UPDATE outbox SET created_at = ?", (time.time(),))
@@ -378,12 +377,12 @@ async def test_run_outbox_task_retries_in_real_time_and_stops(tmp_path, receiver
     assert services.metrics()["ctrack_outbox_sent_total"][2] == 1
 
 
-async def test_cli_lists_what_is_waiting(tmp_path, receiver):
+async def test_cli_lists_what_is_waiting(tmp_path, ctrack_db, receiver):
     from click.testing import CliRunner
 
     from ctrack.cli import cli
 
-    path, conn = await seed(tmp_path)
+    path, conn = await seed(ctrack_db)
     services = await started(write_config(tmp_path, receiver.port, ga4=False), path)
     sender = OutboxSender(services, clock=Clock(START + 60))
     try:

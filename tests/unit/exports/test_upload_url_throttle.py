@@ -23,8 +23,8 @@ def basic(user: str, password: str, address: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def upload(tmp_path):
-    path = tmp_path / "g.db"
+async def upload(tmp_path, ctrack_db):
+    path = ctrack_db
     new_db(path).close()
     ini = tmp_path / "ctrack.ini"
     ini.write_text(
@@ -62,8 +62,8 @@ async def test_one_address_guessing_user_names_is_locked_out(upload):
     assert (await client.get(URL, headers=basic("googleads", "s3cret-upload-pass", "198.51.100.8"))).status == 200
 
 
-async def test_thirty_guesses_from_one_address_with_the_default_numbers(tmp_path):
-    path = tmp_path / "g.db"
+async def test_thirty_guesses_from_one_address_with_the_default_numbers(tmp_path, ctrack_db):
+    path = ctrack_db
     new_db(path).close()
     ini = tmp_path / "ctrack.ini"
     ini.write_text(

@@ -3,7 +3,6 @@ ESL events of replayed FreeSWITCH 1.10.12 captures into its database."""
 
 import asyncio
 import socket
-import sqlite3
 
 from click.testing import CliRunner
 
@@ -11,6 +10,7 @@ from ctrack import config
 from ctrack.cli import cli
 from ctrack.core import variables as v
 from ctrack.daemon import Daemon
+from tests.support import database
 from tests.support.freeswitch_peer import InboundPeer, OutboundCall
 from tests.unit.calllog.test_freeswitch_events import EXPECTED
 from tests.unit.freeswitch.test_outbound import multiset
@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_daemon_routes_and_logs_freeswitch_calls(tmp_path, monkeypatch):
+async def test_daemon_routes_and_logs_freeswitch_calls(tmp_path, ctrack_db, monkeypatch):
     monkeypatch.chdir(tmp_path)
     peer = InboundPeer([["inbound-answered", "inbound-missed"]], seed=3)
     esl_port = await peer.start()
@@ -30,7 +30,7 @@ async def test_daemon_routes_and_logs_freeswitch_calls(tmp_path, monkeypatch):
     ini = tmp_path / "ctrack.ini"
     ini.write_text(f"""
 [ctrack]
-database = {tmp_path / "ctrack.db"}
+database = {ctrack_db}
 [pbx]
 type = freeswitch
 [business]
@@ -50,7 +50,7 @@ cdr_csv = {tmp_path / "none.csv"}
         ["number", "add", "5035550142", "--source", "Radio", "--forward", "user/1001"],
     ):
         assert run.invoke(cli, ["--config", str(ini), *args]).exit_code == 0
-    daemon = Daemon(config.load(ini), tmp_path / "ctrack.db")
+    daemon = Daemon(config.load(ini), ctrack_db)
     await daemon.start()
     try:
         call = OutboundCall()
@@ -63,11 +63,9 @@ cdr_csv = {tmp_path / "none.csv"}
 
         async def logged():
             while True:
-                conn = sqlite3.connect(tmp_path / "ctrack.db")
-                rows = conn.execute(
-                    "SELECT uniqueid, disposition, talk_seconds, origin FROM calls ORDER BY started_at"
-                ).fetchall()
-                conn.close()
+                rows = database.rows(
+                    ctrack_db, "SELECT uniqueid, disposition, talk_seconds, origin FROM calls ORDER BY started_at"
+                )
                 if len(rows) == 2:
                     return rows
                 await asyncio.sleep(0.05)

@@ -224,7 +224,7 @@ async def test_listener_and_outbound_settings_from_config(tmp_path):
     assert OutboundSettings.from_config(cfg) == OutboundSettings(recording_directory="/srv/rec", route_timeout=3.0)
 
 
-def test_doctor_names_the_acl_fix(tmp_path):
+def test_doctor_names_the_acl_fix(tmp_path, ctrack_db):
     """`ctrack doctor` against a FreeSWITCH whose apply-inbound-acl is a name it does not know."""
     import threading
 
@@ -244,7 +244,7 @@ def test_doctor_names_the_acl_fix(tmp_path):
         f"[freeswitch]\nesl_port = {port}\ncdr_csv = {tmp_path}/Master.csv\nrecording_directory = {tmp_path}\n"
     )
     try:
-        result = CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "c.db"), "doctor"])
+        result = CliRunner().invoke(cli, ["--config", str(ini), "--db", str(ctrack_db), "doctor"])
     finally:
         asyncio.run_coroutine_threadsafe(peer.stop(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)

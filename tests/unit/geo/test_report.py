@@ -53,8 +53,8 @@ def test_served_regions_count_the_callers_from_the_region_marketed_to():
     ]
 
 
-def test_report_regions_cli(tmp_path):
-    db = tmp_path / "ctrack.db"
+def test_report_regions_cli(ctrack_db):
+    db = ctrack_db
     run = CliRunner()
     assert run.invoke(cli, ["--db", str(db), "init"]).exit_code == 0
     out = run.invoke(cli, ["--db", str(db), "report", "regions", "--json"])

@@ -19,13 +19,13 @@ PERIOD = ["--since", "2024-03-09", "--until", "2024-03-11"]
 
 
 @pytest.fixture
-def env(tmp_path):
-    conn = seeded(tmp_path / "r.db")
+def env(tmp_path, ctrack_db):
+    conn = seeded(ctrack_db)
     ini = tmp_path / "ctrack.ini"
     ini.write_text(f"[ctrack]\ntimezone = {TZ}\n")
 
     def run(*args):
-        return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "r.db"), *args])
+        return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(ctrack_db), *args])
 
     ids = dict(conn.execute("SELECT uniqueid, id FROM calls").fetchall())
     yield run, conn, ids

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
+import pytest
+
 from ctrack.core.period import Period
 from ctrack.reports import store as reports
 from ctrack.reports.rollups import ensure_timezone
@@ -24,8 +26,9 @@ def at_version(conn: sqlite3.Connection, last: int) -> None:
         conn.execute("COMMIT")
 
 
-def test_upgrade_keeps_qualified_calls_as_leads_and_the_report_figures(tmp_path):
-    conn = db.connect(tmp_path / "old.db", create=True)
+@pytest.mark.sqlite_only("a SQLite file from before schema 10; no PostgreSQL database predates PostgreSQL support")
+def test_upgrade_keeps_qualified_calls_as_leads_and_the_report_figures(ctrack_db):
+    conn = db.connect(ctrack_db, create=True)
     at_version(conn, 9)
     rows = [
         # uniqueid, source, channel, started (2024-03-10 12:00 UTC + i h), talk, disposition, qualified

@@ -54,8 +54,8 @@ def server():
 
 
 @pytest.fixture
-def ctrack(tmp_path):
-    db = tmp_path / "ctrack.db"
+def ctrack(tmp_path, ctrack_db):
+    db = ctrack_db
     ini = tmp_path / "ctrack.ini"
     # the business's own site is 127.0.0.1 (its pool); "localhost" stands for a directory site
     ini.write_text(f"[ctrack]\ndatabase = {db}\n[business]\npublished_number = (503) 555-0100\n")

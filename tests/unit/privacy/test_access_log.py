@@ -9,7 +9,7 @@ from ctrack.cli import cli
 from tests.unit.dashboard.test_http import board, login  # noqa: F401 (the dashboard fixture)
 
 
-async def test_playback_and_download_are_logged(board):  # noqa: F811
+async def test_playback_and_download_are_logged(board, ctrack_db):  # noqa: F811
     client, conn = board
     await login(client)
     ids = dict(conn.execute("SELECT uniqueid, id FROM calls").fetchall())
@@ -23,8 +23,7 @@ async def test_playback_and_download_are_logged(board):  # noqa: F811
         ("download", "alice", ids["x1"], "127.0.0.1"),
     ]
     assert all(before <= r[4] <= time.time() for r in rows)
-    db_path = conn.execute("PRAGMA database_list").fetchone()[2]
-    out = CliRunner().invoke(cli, ["--db", db_path, "audit", "list", "--json"]).stdout
+    out = CliRunner().invoke(cli, ["--db", str(ctrack_db), "audit", "list", "--json"]).stdout
     assert [(e["action"], e["actor"], e["call_id"]) for e in json.loads(out)] == [
         ("download", "alice", ids["x1"]),
         ("play", "alice", ids["x1"]),

@@ -1,26 +1,21 @@
 """A bad choice for an option (`--consent maybe`) is refused like every other bad input: one
 line naming the reason and the help to read, exit 2, nothing changed."""
 
-import sqlite3
-
 import pytest
 from click.testing import CliRunner
 
 from ctrack.cli import cli
+from tests.support.database import digest
 from tests.support.dni_env import make_db
 
 
-def dump(db) -> list[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
+def dump(db) -> dict:
+    return digest(db)
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = make_db(tmp_path / "ctrack.db")
+def db(ctrack_db):
+    path = make_db(ctrack_db)
     result = CliRunner().invoke(cli, ["--db", str(path), "number", "add", "+15035550150", "--pool", "web"])
     assert result.exit_code == 0, result.stderr
     return path

@@ -9,8 +9,8 @@ from ctrack.store import db
 from ctrack.store.writer import Writer
 
 
-async def test_the_daily_task_purges_at_start_and_deletes_the_file(tmp_path):
-    path = tmp_path / "ctrack.db"
+async def test_the_daily_task_purges_at_start_and_deletes_the_file(tmp_path, ctrack_db):
+    path = ctrack_db
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     wav = tmp_path / "old.wav"

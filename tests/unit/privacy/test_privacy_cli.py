@@ -1,8 +1,6 @@
 """Retention purge, per-caller export and erasure, and the audit trail, through the CLI on a real database."""
 
-import hashlib
 import json
-import sqlite3
 import time
 
 import pytest
@@ -12,6 +10,7 @@ from ctrack.calllog.store import CallRules, save_call
 from ctrack.cli import cli
 from ctrack.core.model import CallRecord, Disposition
 from ctrack.store import db as store_db
+from tests.support.database import dicts, digest
 
 DAY = 86400
 NOW = time.time()
@@ -19,10 +18,10 @@ SINCE = time.strftime("%Y-%m-%d", time.gmtime(NOW - 365 * DAY))
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(tmp_path, ctrack_db, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
-    path = tmp_path / "ctrack.db"
+    path = ctrack_db
     recordings = tmp_path / "rec"
     recordings.mkdir()
     ini = tmp_path / "ctrack.ini"
@@ -65,20 +64,11 @@ def site(tmp_path, monkeypatch):
 
 
 def rows(site):
-    conn = sqlite3.connect(site.db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["uniqueid"]: dict(r) for r in conn.execute("SELECT * FROM calls")}
-    finally:
-        conn.close()
+    return {r["uniqueid"]: r for r in dicts(site.db, "SELECT * FROM calls")}
 
 
-def snapshot(path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
-    finally:
-        conn.close()
+def snapshot(path) -> dict:
+    return digest(path)
 
 
 def test_purge_dry_run_says_what_and_changes_nothing(site):

@@ -12,14 +12,14 @@ from ctrack.catalog.store import load_catalog
 from ctrack.cli import cli
 from ctrack.services import CatalogCache
 from ctrack.store import db as db_mod
-from tests.unit.catalog.test_cli_catalog import snapshot
+from tests.support.database import digest as snapshot
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path, ctrack_db, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CTRACK_CONFIG", raising=False)
-    db = tmp_path / "ctrack.db"
+    db = ctrack_db
 
     def invoke(*args, ok=True):
         result = CliRunner().invoke(cli, ["--db", str(db), *args])

@@ -35,8 +35,8 @@ def record(uid: str, at: float, caller: str | None, talk: float = 0, anonymous: 
 
 
 @pytest.fixture
-def conn(tmp_path):
-    c = new_db(tmp_path / "s.db")
+def conn(ctrack_db):
+    c = new_db(ctrack_db)
     yield c
     c.close()
 

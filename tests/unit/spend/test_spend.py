@@ -15,14 +15,14 @@ from tests.support.report_data import add_sources, new_db
 
 
 @pytest.fixture
-def env(tmp_path):
-    conn = new_db(tmp_path / "s.db")
+def env(tmp_path, ctrack_db):
+    conn = new_db(ctrack_db)
     add_sources(conn)
     ini = tmp_path / "ctrack.ini"
     ini.write_text("[ctrack]\ntimezone = America/Chicago\n")
 
     def run(*args, input=None):
-        return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(tmp_path / "s.db"), *args], input=input)
+        return CliRunner().invoke(cli, ["--config", str(ini), "--db", str(ctrack_db), *args], input=input)
 
     def spend():
         return [

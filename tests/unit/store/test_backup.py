@@ -17,6 +17,8 @@ from ctrack.cli import cli
 from ctrack.store import db
 from ctrack.store.writer import Writer
 
+pytestmark = pytest.mark.sqlite_only("the backup of a SQLite file (sqlite3's online backup)")
+
 PAD = b"x" * 4000  # about one page a row: a backup of a few thousand rows takes a while
 
 

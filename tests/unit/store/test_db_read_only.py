@@ -8,8 +8,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from ctrack.catalog import store as catalog
 from ctrack.store import db
+
+pytestmark = pytest.mark.sqlite_only("SQLite's read-only open of a WAL file (the classic AGI script's connection)")
 
 ROOT = Path(__file__).resolve().parents[3]
 READ = (

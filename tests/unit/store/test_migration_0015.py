@@ -6,6 +6,8 @@ import pytest
 
 from ctrack.store import db
 
+pytestmark = pytest.mark.sqlite_only("rewrites a CHECK in SQLite's schema table")
+
 
 def test_pbx_answered_is_accepted_by_every_connection_and_nonsense_still_refused(tmp_path, monkeypatch):
     path = tmp_path / "ctrack.db"

@@ -4,7 +4,6 @@ loop hands it to a real worker process and writes the result through the real Wr
 import asyncio
 import sqlite3
 from functools import partial
-from pathlib import Path
 
 from ctrack import config
 from ctrack.services import Services
@@ -14,8 +13,7 @@ from ctrack.transcription.service import run_transcription
 from tests.unit.transcription.conftest import model_folder
 
 
-def _db(tmp_path: Path) -> Path:
-    path = tmp_path / "ctrack.db"
+def _db(path: db.Target) -> db.Target:
     conn = db.connect(path, create=True)
     db.upgrade(conn)
     conn.close()
@@ -24,14 +22,14 @@ def _db(tmp_path: Path) -> Path:
 
 def _call(conn: sqlite3.Connection, uniqueid: str, recording: str | None, disposition="answered", talk=30) -> int:
     cur = conn.execute(
-        "INSERT INTO calls(uniqueid, started_at, disposition, talk_seconds, recording) VALUES (?, 1.0e9, ?, ?, ?)",
+        "INSERT INTO calls(uniqueid, started_at, disposition, talk_seconds, recording) VALUES (?, 1.0e9, ?, ?, ?) RETURNING id",
         (uniqueid, disposition, talk, recording),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
-def test_a_recorded_call_gets_a_job_and_one_without_gets_none(tmp_path):
-    conn = db.connect(_db(tmp_path))
+def test_a_recorded_call_gets_a_job_and_one_without_gets_none(ctrack_db):
+    conn = db.connect(_db(ctrack_db))
     recorded = _call(conn, "a", "/spool/a.wav")
     plain = _call(conn, "b", None)
     assert store.status(conn, recorded) == ("pending", None)
@@ -41,8 +39,8 @@ def test_a_recorded_call_gets_a_job_and_one_without_gets_none(tmp_path):
     assert [j.call_id for j in store.due_jobs(conn, 10)] == [recorded, plain]
 
 
-def test_worker_trouble_backs_off_then_gives_up(tmp_path):
-    conn = db.connect(_db(tmp_path))
+def test_worker_trouble_backs_off_then_gives_up(ctrack_db):
+    conn = db.connect(_db(ctrack_db))
     call = _call(conn, "a", "/spool/a.wav")
     for _ in range(store.MAX_ATTEMPTS - 1):
         db.write(conn, partial(store.claim, call_id=call))
@@ -54,8 +52,8 @@ def test_worker_trouble_backs_off_then_gives_up(tmp_path):
     assert store.status(conn, call) == ("failed", f"worker: died (gave up after {store.MAX_ATTEMPTS} attempts)")
 
 
-def test_search_finds_words(tmp_path):
-    conn = db.connect(_db(tmp_path))
+def test_search_finds_words(ctrack_db):
+    conn = db.connect(_db(ctrack_db))
     call = _call(conn, "a", "/spool/a.wav")
     result = {
         "language": "en",
@@ -72,8 +70,8 @@ def test_search_finds_words(tmp_path):
     )
 
 
-async def test_the_daemon_loop_transcribes_fails_and_skips(tmp_path, call_files):
-    path = _db(tmp_path)
+async def test_the_daemon_loop_transcribes_fails_and_skips(tmp_path, ctrack_db, call_files):
+    path = _db(ctrack_db)
     conn = db.connect(path)
     good = _call(conn, "good", str(call_files))
     empty = tmp_path / "empty.wav"
@@ -116,12 +114,12 @@ def test_off_costs_nothing():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_ctrack_calls_search_finds_calls_by_transcript_words(tmp_path):
+def test_ctrack_calls_search_finds_calls_by_transcript_words(ctrack_db):
     from click.testing import CliRunner
 
     from ctrack.cli import cli
 
-    path = _db(tmp_path)
+    path = _db(ctrack_db)
     conn = db.connect(path)
     heater, other = _call(conn, "heater", "/spool/a.wav"), _call(conn, "other", "/spool/b.wav")
     for call, text in ((heater, "the water heater is leaking"), (other, "I need a water softener")):
@@ -137,14 +135,14 @@ def test_ctrack_calls_search_finds_calls_by_transcript_words(tmp_path):
     assert sorted(c["uniqueid"] for c in json.loads(both.output)) == ["heater", "other"]
 
 
-def test_backfill_transcribes_recorded_calls_since(tmp_path, call_files):
+def test_backfill_transcribes_recorded_calls_since(tmp_path, ctrack_db, call_files):
     import time
 
     from click.testing import CliRunner
 
     from ctrack.cli import cli
 
-    path = _db(tmp_path)
+    path = _db(ctrack_db)
     conn = db.connect(path)
     new = _call(conn, "new", str(call_files))
     conn.execute("UPDATE calls SET started_at = ? WHERE id = ?", (time.time() - 86400, new))
