@@ -76,9 +76,18 @@ class _BoolAsInt(Dumper):
         return b"1" if obj else b"0"
 
 
+class ConflictError(sqlite3.OperationalError):
+    """A deadlock or serialization failure: this transaction gave way to another one and
+    succeeds when run again (the store Writer redoes its batch)."""
+
+    conflict = True
+
+
 def _sqlite_error(exc: psycopg.Error) -> sqlite3.Error:
     kind: type[sqlite3.Error]
-    if isinstance(exc, psycopg.IntegrityError):
+    if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+        kind = ConflictError
+    elif isinstance(exc, psycopg.IntegrityError):
         kind = sqlite3.IntegrityError
     elif isinstance(exc, psycopg.OperationalError):
         kind = sqlite3.OperationalError
@@ -162,6 +171,12 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    @property
+    def failed(self) -> bool:
+        """A statement of the open transaction failed: until ROLLBACK (TO a savepoint) every
+        statement fails, and COMMIT would quietly roll back (SQLite has no such state)."""
+        return self.raw.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
 
     def close(self) -> None:
         self.raw.close()
