@@ -53,9 +53,26 @@ class Row:
         return f"Row({dict(zip(self._index, self._values))!r})"
 
 
+_INDEXES: dict[tuple[bytes, ...], dict[str, int]] = {}  # column names -> name: position
+
+
 def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
-    index = {c.name: i for i, c in enumerate(cursor.description or ())}
+    """Called for every result: the column index is shared by results with the same column
+    names (cursor.description would build a Column object per column each time)."""
+    res = cursor.pgresult
+    names = tuple(res.fname(i) or b"" for i in range(res.nfields)) if res is not None else ()
+    index = _INDEXES.get(names)
+    if index is None:
+        index = {c.name: i for i, c in enumerate(cursor.description or ())}
+        if len(_INDEXES) < 4096:
+            _INDEXES[names] = index
     return lambda values: Row(values, index)
+
+
+def _has_rows(cursor: psycopg.Cursor[Any]) -> bool:
+    """The statement returned a result set (what `cursor.description is not None` says)."""
+    res = cursor.pgresult
+    return res is not None and (res.nfields > 0 or res.status == psycopg.pq.ExecStatus.TUPLES_OK)
 
 
 class _Number(Loader):
@@ -113,10 +130,10 @@ class Cursor:
     lastrowid = None  # use RETURNING
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description else None
+        return self._cursor.fetchone() if _has_rows(self._cursor) else None
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall() if self._cursor.description else []
+        return self._cursor.fetchall() if _has_rows(self._cursor) else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
