@@ -218,7 +218,8 @@ async def stage_end_to_end(
     (with `[ctrack] site` and `database = target`, a spool in `folder` on PostgreSQL) log every
     call. `go` is called once everything is set up, just before the AMI login (several
     daemons then start together). `first`/`end` are wall-clock times (time.time()) of the
-    first event and of the last call committed."""
+    first event and of the last call committed; `cpu` the daemon's CPU seconds (all its
+    threads) from then to the end."""
     from ctrack import config
     from ctrack.asterisk.ami import AmiClient
     from ctrack.calllog.ami import AsteriskCallLog
@@ -255,6 +256,7 @@ async def stage_end_to_end(
         port = int(server.stdout.readline())
         if go is not None:
             go()
+        cpu = time.process_time()
         # the fake Asterisk answers a Ping only after the whole stream: no Ping (nor its
         # timeout) while a loaded box works through it
         client = AmiClient(
@@ -268,6 +270,7 @@ async def stage_end_to_end(
             await asyncio.sleep(0.005)
         await services.writer.flush()
         end = time.time()
+        cpu = time.process_time() - cpu
         received = client.events - 1  # FullyBooted is not part of the replay
         await client.close()
         runner.cancel()
@@ -286,6 +289,7 @@ async def stage_end_to_end(
         "logged": call_log.logged,
         "batches": batches,
         "spooled": spooled,
+        "cpu": cpu,
     }
 
 
@@ -362,6 +366,7 @@ def run_daemons(
         "duplicates": duplicates,
         "dispositions": dispositions,
         "batches": sum(r["batches"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
         "ok": ok,
     }
 

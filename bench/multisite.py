@@ -58,7 +58,9 @@ def bench_ingest(pg: TestPostgres, calls: int, sites: int, tmp: Path) -> list[tu
     prepare_db(url)
     (tmp / "postgresql").mkdir()
     each = calls // sites
+    server = _server_cpu(pg)
     many = run_daemons(url, [f"site{s}" for s in range(sites)], each, tmp / "postgresql")
+    server = _server_cpu(pg) - server
     for name, got in (("SQLite", one), ("PostgreSQL", many)):
         if not got["ok"]:
             raise SystemExit(f"ingest into {name}: rows, sites or events do not match the replay: {got}")
@@ -67,7 +69,8 @@ def bench_ingest(pg: TestPostgres, calls: int, sites: int, tmp: Path) -> list[tu
     def note(got: dict) -> str:
         return (
             f"{got['rows']} calls ({got['events']:,} AMI events) in {got['seconds']:.2f} s, "
-            f"{got['sites']} site(s), {got['duplicates']} duplicates, {got['batches']} transactions"
+            f"{got['sites']} site(s), {got['duplicates']} duplicates, {got['batches']} transactions; "
+            f"daemon CPU {1000 * got['cpu'] / got['rows']:.2f} ms/call"
         )
 
     return [
@@ -75,9 +78,27 @@ def bench_ingest(pg: TestPostgres, calls: int, sites: int, tmp: Path) -> list[tu
         (
             f"ingest AMI, {sites} sites, PostgreSQL",
             pg_rate,
-            f"{note(many)}; {100 * pg_rate / lite_rate:.0f}% of SQLite",
+            f"{note(many)}, PostgreSQL server CPU {1000 * server / many['rows']:.2f} ms/call; "
+            f"{100 * pg_rate / lite_rate:.0f}% of SQLite",
         ),
     ]
+
+
+def _server_cpu(pg: TestPostgres) -> float:
+    """CPU seconds the cluster has used: the postmaster, its live processes and the ones it reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile: counted in the postmaster's reaped children
+        if int(pid) == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def bench_dni(pg: TestPostgres, visits: int) -> list[tuple]:
