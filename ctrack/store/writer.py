@@ -5,7 +5,9 @@ A job is `def job(conn: sqlite3.Connection) -> T`, the same function the CLI run
 queued back to back inside one transaction (a burst of events costs one commit); a failing
 job rolls back only itself (the batch runs without savepoints and is redone with one per job
 only when a job fails), then every future of the batch is resolved with one wake-up of the
-loop. Readers on their own connections never see half a batch.
+loop. A job may therefore run more than once before its batch commits (redone after
+another job's failure or a deadlock): it changes nothing but the database. Readers on
+their own connections never see half a batch.
 
 On PostgreSQL a writer may have a spool (store/spool.py): while the center is unreachable,
 jobs submitted with a Durable are kept there (their futures resolve with None) and the
