@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,7 +36,8 @@ Job = Callable[[sqlite3.Connection], T]
 _Item = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], Durable | None]
 _Outcomes = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
 RETRY_SECONDS = 1.0
-CONFLICT_ATTEMPTS = 3  # a batch that deadlocked with another writer is redone this often
+CONFLICT_ATTEMPTS = 10  # a batch that deadlocked with another writer is redone this often,
+CONFLICT_PAUSE = 0.02  # after up to this many seconds times the attempt (random: the other goes first)
 
 
 class WriterClosed(RuntimeError):
@@ -253,6 +256,7 @@ class Writer:
                     attempt += 1
                     self.conflicts += 1
                     log.info("store batch of %d gave way to another writer (%s); redone", len(batch), exc)
+                    time.sleep(random.uniform(0, CONFLICT_PAUSE * attempt))
                     continue
                 log.exception("store batch of %d failed", len(batch))
                 outcomes = [(future, None, exc) for _, future, _ in batch]
