@@ -4,11 +4,13 @@
         [--node-visits 2000] [--pool 200] [--concurrency 32] [--parts ingest,dni,nodes,drivers,reports]
 
 Starts a throw-away PostgreSQL 15 (tests/support/postgres.py, as the tests do) and measures:
-  ingest     the call log's own write job (calllog.store.save_call: visit attribution,
-             repeat-caller check, the upsert, the roll-up triggers) through the store Writer,
-             --sites daemons at once, each with its own [ctrack] site and Writer, into one
-             PostgreSQL; against one Writer into SQLite (WAL) with the same calls, this run.
-             (The AMI parsing before it is the same code on both: bench/bench_ami_ingest.py.)
+  ingest     the real AMI captures replayed end to end (bench/bench_ami_ingest.py's
+             run_daemons, as bench/call_path.py runs it): --sites daemon processes at once,
+             each with its own fake Asterisk, Services ([ctrack] site = siteN, database =
+             the PostgreSQL URL) and spool, --calls split over them, into one PostgreSQL;
+             against one daemon process into SQLite (WAL) with --calls calls, this run.
+             Wall clock from the first event to every call committed; rows per site and
+             0 duplicate uniqueids checked.
   dni        DNI visit + lease saves (dni.store.save_visits, one new visit and grant each)
              from 2 Writers (2 nodes) on one PostgreSQL: saves/s and per-batch latency.
   nodes      DNI leases through 2 real `ctrack serve --only http` processes on one PostgreSQL:
@@ -35,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -52,87 +53,60 @@ TZ = "America/New_York"
 PARTS = ("ingest", "dni", "nodes", "drivers", "reports")
 
 
-def _records(site: int, calls: int, start: float) -> list:
-    from ctrack.core.model import CallRecord, Disposition
-
-    rnd = random.Random(site)
-    out = []
-    for i in range(calls):
-        at = start + i * 7 + rnd.random()
-        answered = rnd.random() < 0.75
-        out.append(
-            CallRecord(
-                f"site{site}-{i}",
-                tracking_number=f"+1971555{i % 200:04d}",
-                caller_number=f"+1503555{rnd.randrange(3000):04d}",
-                source="google-ads",
-                channel="paid_search",
-                started_at=at,
-                answered_at=at + 6 if answered else None,
-                ended_at=at + 6 + rnd.randrange(200),
-                disposition=Disposition.ANSWERED if answered else Disposition.MISSED,
-            )
-        )
-    return out
-
-
-def _prepare(target) -> None:
-    from ctrack.catalog import store as catalog
-    from ctrack.store import db
-
-    conn = db.connect(target, create=True)
-    db.upgrade(conn)
-    catalog.add_source(conn, "google-ads", "paid_search")
-    catalog.import_numbers(conn, [(i, catalog.NumberSpec(f"+1971555{i:04d}", source="google-ads")) for i in range(200)])
-    conn.close()
-
-
-async def _ingest(target, per_site: list[list], rules: list) -> float:
-    """Every site's calls through its own Writer at once; seconds until all are committed."""
-    from ctrack.calllog.store import save_call
-    from ctrack.store.writer import Writer
-
-    writers = [Writer(target) for _ in per_site]
-    for w in writers:
-        await w.start()
-    t0 = time.perf_counter()
-
-    async def site(writer, records, rule) -> None:
-        await asyncio.gather(*(writer.run(lambda c, r=r: save_call(c, r, rule)) for r in records))
-
-    await asyncio.gather(*(site(w, recs, rule) for w, recs, rule in zip(writers, per_site, rules)))
-    seconds = time.perf_counter() - t0
-    for w in writers:
-        await w.close()
-    return seconds
-
-
 def bench_ingest(pg: TestPostgres, calls: int, sites: int, tmp: Path) -> list[tuple]:
-    from ctrack.calllog.store import CallRules
-    from ctrack.store import db
+    """The real AMI captures end to end (bench_ami_ingest.run_daemons): one daemon process into
+    SQLite, then `sites` daemon processes at once into one PostgreSQL, the same calls in all."""
+    from bench_ami_ingest import prepare_db, run_daemons
 
-    start = time.time() - 86400
     lite = tmp / "one-site.db"
-    _prepare(lite)
-    one = [_records(0, calls, start)]
-    sqlite_s = asyncio.run(_ingest(lite, one, [CallRules()]))
+    prepare_db(lite)
+    (tmp / "sqlite").mkdir()
+    one = run_daemons(lite, [""], calls, tmp / "sqlite")
     url = pg.new_database()
-    _prepare(url)
+    prepare_db(url)
+    (tmp / "postgresql").mkdir()
     each = calls // sites
-    per_site = [_records(s, each, start) for s in range(sites)]
-    pg_s = asyncio.run(_ingest(url, per_site, [CallRules(site=f"site{s}") for s in range(sites)]))
-    conn = db.connect(url)
-    stored = conn.execute("SELECT count(*), count(DISTINCT site) FROM calls").fetchone()
-    conn.close()
-    assert tuple(stored) == (each * sites, sites), stored
+    server = _server_cpu(pg)
+    many = run_daemons(url, [f"site{s}" for s in range(sites)], each, tmp / "postgresql")
+    server = _server_cpu(pg) - server
+    for name, got in (("SQLite", one), ("PostgreSQL", many)):
+        if not got["ok"]:
+            raise SystemExit(f"ingest into {name}: rows, sites or events do not match the replay: {got}")
+    lite_rate, pg_rate = one["rows"] / one["seconds"], many["rows"] / many["seconds"]
+
+    def note(got: dict) -> str:
+        return (
+            f"{got['rows']} calls ({got['events']:,} AMI events) in {got['seconds']:.2f} s, "
+            f"{got['sites']} site(s), {got['duplicates']} duplicates, {got['batches']} transactions; "
+            f"daemon CPU {1000 * got['cpu'] / got['rows']:.2f} ms/call"
+        )
+
     return [
-        ("ingest, 1 site, SQLite", calls / sqlite_s, f"{calls} calls in {sqlite_s:.2f} s"),
+        ("ingest AMI, 1 site, SQLite", lite_rate, note(one)),
         (
-            f"ingest, {sites} sites, PostgreSQL",
-            each * sites / pg_s,
-            f"{each * sites} calls in {pg_s:.2f} s; {100 * (each * sites / pg_s) / (calls / sqlite_s):.0f}% of SQLite",
+            f"ingest AMI, {sites} sites, PostgreSQL",
+            pg_rate,
+            f"{note(many)}, PostgreSQL server CPU {1000 * server / many['rows']:.2f} ms/call; "
+            f"{100 * pg_rate / lite_rate:.0f}% of SQLite",
         ),
     ]
+
+
+def _server_cpu(pg: TestPostgres) -> float:
+    """CPU seconds the cluster has used: the postmaster, its live processes and the ones it reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile: counted in the postmaster's reaped children
+        if int(pid) == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def bench_dni(pg: TestPostgres, visits: int) -> list[tuple]:

@@ -108,6 +108,18 @@ class AmiParser:
 
 
 def _parse(text: str) -> AmiMessage:
+    """The headers of one message. Fast path for the usual shape, every line 'Key: value'
+    with each key once and no ':' in a key: one split per line; anything else line by line."""
+    try:
+        message = AmiMessage([line.split(": ", 1) for line in text.split("\r\n")])
+    except ValueError:  # a line without ': '
+        return _parse_lines(text)
+    if len(message) != text.count("\r\n") + 1 or ":" in "".join(message):
+        return _parse_lines(text)  # a repeated header, or a key that the first ':' would cut
+    return message
+
+
+def _parse_lines(text: str) -> AmiMessage:
     message = AmiMessage()
     for line in text.split("\r\n"):
         key, sep, value = line.partition(":")

@@ -1,7 +1,7 @@
 """The one rule that lets the store's SQLite SQL run on PostgreSQL: a translation of the text.
 
 Feature stores write SQLite SQL (`?` and `:name` placeholders, `BEGIN IMMEDIATE`,
-`CAST(x AS INTEGER)`, FTS5 `MATCH`); the PostgreSQL connection (store/pg.py) passes every
+`CAST(x AS INTEGER)`, FTS5 `MATCH`, `x IS ?`); the PostgreSQL connection (store/pg.py) passes every
 statement through `to_postgres`. What a translation cannot carry lives in the PostgreSQL
 schema instead: SQLite's `julianday('now')` and `datetime(x, 'unixepoch')` exist there as
 functions (migrations/0001_initial.pg.sql), so defaults and queries read the same.
@@ -17,6 +17,8 @@ _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|DEFERRED|EXCLUSIVE)\b", re.IGNORECA
 _MATCH = re.compile(r"\b(\w+) MATCH %s", re.IGNORECASE)
 _CAST_OPEN = re.compile(r"\bCAST\s*\(", re.IGNORECASE)
 _AS_INTEGER = re.compile(r"\s+AS\s+INTEGER\s*$", re.IGNORECASE)
+# SQLite's `x IS ?` compares a parameter NULL-safely; PostgreSQL's IS takes only NULL/TRUE/FALSE.
+_IS_PARAM = re.compile(r"\bIS(\s+NOT)?\s+(%s|%\(\w+\)s)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -26,6 +28,7 @@ def to_postgres(sql: str) -> str:
     sql = _BEGIN.sub("BEGIN", sql)
     # FTS5: `transcript_search MATCH ?` is the table's tsvector against the same query text.
     sql = _MATCH.sub(r"\1.document @@ fts5_query(%s)", sql)
+    sql = _IS_PARAM.sub(lambda m: f"IS {'' if m.group(1) else 'NOT '}DISTINCT FROM {m.group(2)}", sql)
     return _truncating_casts(sql)
 
 

@@ -53,9 +53,26 @@ class Row:
         return f"Row({dict(zip(self._index, self._values))!r})"
 
 
+_INDEXES: dict[tuple[bytes, ...], dict[str, int]] = {}  # column names -> name: position
+
+
 def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
-    index = {c.name: i for i, c in enumerate(cursor.description or ())}
+    """Called for every result: the column index is shared by results with the same column
+    names (cursor.description would build a Column object per column each time)."""
+    res = cursor.pgresult
+    names = tuple(res.fname(i) or b"" for i in range(res.nfields)) if res is not None else ()
+    index = _INDEXES.get(names)
+    if index is None:
+        index = {c.name: i for i, c in enumerate(cursor.description or ())}
+        if len(_INDEXES) < 4096:
+            _INDEXES[names] = index
     return lambda values: Row(values, index)
+
+
+def _has_rows(cursor: psycopg.Cursor[Any]) -> bool:
+    """The statement returned a result set (what `cursor.description is not None` says)."""
+    res = cursor.pgresult
+    return res is not None and (res.nfields > 0 or res.status == psycopg.pq.ExecStatus.TUPLES_OK)
 
 
 class _Number(Loader):
@@ -76,9 +93,18 @@ class _BoolAsInt(Dumper):
         return b"1" if obj else b"0"
 
 
+class ConflictError(sqlite3.OperationalError):
+    """A deadlock or serialization failure: this transaction gave way to another one and
+    succeeds when run again (the store Writer redoes its batch)."""
+
+    conflict = True
+
+
 def _sqlite_error(exc: psycopg.Error) -> sqlite3.Error:
     kind: type[sqlite3.Error]
-    if isinstance(exc, psycopg.IntegrityError):
+    if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+        kind = ConflictError
+    elif isinstance(exc, psycopg.IntegrityError):
         kind = sqlite3.IntegrityError
     elif isinstance(exc, psycopg.OperationalError):
         kind = sqlite3.OperationalError
@@ -104,10 +130,10 @@ class Cursor:
     lastrowid = None  # use RETURNING
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description else None
+        return self._cursor.fetchone() if _has_rows(self._cursor) else None
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall() if self._cursor.description else []
+        return self._cursor.fetchall() if _has_rows(self._cursor) else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
@@ -162,6 +188,12 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    @property
+    def failed(self) -> bool:
+        """A statement of the open transaction failed: until ROLLBACK (TO a savepoint) every
+        statement fails, and COMMIT would quietly roll back (SQLite has no such state)."""
+        return self.raw.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
 
     def close(self) -> None:
         self.raw.close()

@@ -2,9 +2,12 @@
 
 A job is `def job(conn: sqlite3.Connection) -> T`, the same function the CLI runs with
 `store.db.write`. Callers on the event loop `submit` jobs; the writer thread runs what is
-queued back to back inside one transaction (a burst of events costs one commit) with a
-savepoint per job (a failing job rolls back only itself), then resolves every future of the
-batch with one wake-up of the loop. Readers on their own connections never see half a batch.
+queued back to back inside one transaction (a burst of events costs one commit); a failing
+job rolls back only itself (the batch runs without savepoints and is redone with one per job
+only when a job fails), then every future of the batch is resolved with one wake-up of the
+loop. A job may therefore run more than once before its batch commits (redone after
+another job's failure or a deadlock): it changes nothing but the database. Readers on
+their own connections never see half a batch.
 
 On PostgreSQL a writer may have a spool (store/spool.py): while the center is unreachable,
 jobs submitted with a Durable are kept there (their futures resolve with None) and the
@@ -17,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +36,8 @@ Job = Callable[[sqlite3.Connection], T]
 _Item = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], Durable | None]
 _Outcomes = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
 RETRY_SECONDS = 1.0
+CONFLICT_ATTEMPTS = 10  # a batch that deadlocked with another writer is redone this often,
+CONFLICT_PAUSE = 0.02  # after up to this many seconds times the attempt (random: the other goes first)
 
 
 class WriterClosed(RuntimeError):
@@ -54,6 +61,7 @@ class Writer:
         self.batches = 0
         self.jobs = 0
         self._refused: str | None = None  # why the center's schema takes no writes from here
+        self.conflicts = 0  # batches redone after a deadlock with another writer
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -235,31 +243,84 @@ class Writer:
             self.spool.remove_through(entries[-1][0])
         return conn
 
-    def _commit_batch(
-        self, conn: sqlite3.Connection, batch: list[_Item]
-    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job, future, _ in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job(conn)
-                    conn.execute("RELEASE job")
-                    outcomes.append((future, result, None))
-                except Exception as exc:  # one bad job must not lose the others
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    log.exception("store write failed")
-                    outcomes.append((future, None, exc))
-            conn.execute("COMMIT")
-        except Exception as exc:
-            log.exception("store batch of %d failed", len(batch))
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> _Outcomes:
+        """Run the batch in one transaction, first without a savepoint per job (on PostgreSQL
+        each SAVEPOINT and RELEASE is a round trip). If a job fails, everything is rolled back
+        and the batch is redone with a savepoint per job, so the failing job alone is rolled
+        back, as if the savepoints had been there all along. A deadlock or serialization
+        failure (PostgreSQL: another daemon's writer held a row this batch needed) rolls back
+        and redoes the whole batch, up to CONFLICT_ATTEMPTS times."""
+        savepoints = False
+        attempt = 1
+        while True:
             try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            outcomes = [(future, None, exc) for _, future, _ in batch]
+                outcomes = self._run_batch(conn, batch, savepoints, attempt < CONFLICT_ATTEMPTS)
+            except _Redo:
+                savepoints = True
+                continue
+            except Exception as exc:
+                self._rollback(conn)
+                if _conflict(exc) and attempt < CONFLICT_ATTEMPTS:
+                    attempt += 1
+                    self.conflicts += 1
+                    log.info("store batch of %d gave way to another writer (%s); redone", len(batch), exc)
+                    time.sleep(random.uniform(0, CONFLICT_PAUSE * attempt))
+                    continue
+                log.exception("store batch of %d failed", len(batch))
+                outcomes = [(future, None, exc) for _, future, _ in batch]
+            break
         self.batches += 1
         self.jobs += len(batch)
         return outcomes
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item], savepoints: bool, retry: bool) -> _Outcomes:
+        """One attempt. Without savepoints a failing job raises _Redo (all rolled back), unless
+        it is the batch's only job: its transaction was its savepoint. A conflict raises
+        while `retry` allows the batch another attempt."""
+        outcomes: _Outcomes = []
+        conn.execute("BEGIN IMMEDIATE")
+        for job, future, _ in batch:
+            if savepoints:
+                conn.execute("SAVEPOINT job")
+            try:
+                result = job(conn)
+                if savepoints:
+                    conn.execute("RELEASE job")
+            except Exception as exc:  # one bad job must not lose the others
+                if retry and _conflict(exc):
+                    raise
+                if not savepoints:
+                    self._rollback(conn)
+                    if len(batch) > 1:
+                        raise _Redo from exc
+                    log.exception("store write failed")
+                    return [(future, None, exc)]
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                log.exception("store write failed")
+                outcomes.append((future, None, exc))
+                continue
+            outcomes.append((future, result, None))
+        if not savepoints and getattr(conn, "failed", False):
+            # a job caught a PostgreSQL error itself: its statements since are void; with
+            # savepoints, that job's RELEASE fails and it alone is rolled back
+            self._rollback(conn)
+            raise _Redo
+        conn.execute("COMMIT")
+        return outcomes
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+class _Redo(Exception):
+    """A job failed in a batch run without savepoints: everything was rolled back."""
+
+
+def _conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (store/pg.py marks them): running again succeeds."""
+    return getattr(exc, "conflict", False) is True

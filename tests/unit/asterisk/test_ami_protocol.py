@@ -233,3 +233,21 @@ def test_encoded_actions_parse_back_as_one_message(fields):
     [message] = AmiParser().feed(encode_action("Setvar", fields))
     clean = {k: v.replace("\r", " ").replace("\n", " ").replace("\0", " ") for k, v in fields.items()}
     assert dict(message) == {"Action": "Setvar", **clean}
+
+
+@pytest.mark.parametrize(
+    "text, headers",
+    [
+        ("Event: VarSet\r\nValue: a: b", {"Event": "VarSet", "Value": "a: b"}),
+        ("Event: X\r\nKey:value\r\nEmpty: \r\nBare:", {"Event": "X", "Key": "value", "Empty": "", "Bare": ""}),
+        ("Event: X\r\na:b: c", {"Event": "X", "a": "b: c"}),  # the key ends at the first ':'
+        ("Event: X\r\nno colon here\r\nK:  two spaces", {"Event": "X", "K": " two spaces"}),
+        ("Event: X\r\nK: 1\r\nK: 2", {"Event": "X", "K": ["1", "2"]}),
+        ("Event: X\r\nK: line\nbreak\r\nL: x\ry", {"Event": "X", "K": "line\nbreak", "L": "x\ry"}),
+        (": no key\r\nEvent: X", {"": "no key", "Event": "X"}),
+    ],
+)
+def test_every_header_shape_parses_as_asterisk_meant_it(text, headers):
+    """The parser's one-split-per-line fast path and its line-by-line path give one answer."""
+    (message,) = AmiParser().feed(text.encode() + b"\r\n\r\n")
+    assert dict(message) == headers and list(message) == list(headers)

@@ -31,3 +31,12 @@ def test_fts5_match_reads_the_tsvector():
     assert to_postgres("SELECT rowid FROM transcript_search WHERE transcript_search MATCH ?") == (
         "SELECT rowid FROM transcript_search WHERE transcript_search.document @@ fts5_query(%s)"
     )
+
+
+def test_is_a_parameter_compares_null_safely_as_sqlite_does():
+    assert to_postgres("SELECT 1 WHERE call_id IS ? AND target is not :t") == (
+        "SELECT 1 WHERE call_id IS NOT DISTINCT FROM %s AND target IS DISTINCT FROM %(t)s"
+    )
+    assert to_postgres("SELECT 1 WHERE a IS NULL AND b IS NOT NULL AND 'IS ?' = ?") == (
+        "SELECT 1 WHERE a IS NULL AND b IS NOT NULL AND 'IS ?' = %s"
+    )
