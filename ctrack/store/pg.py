@@ -69,7 +69,7 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     return lambda values: Row(values, index)
 
 
-def _has_rows(cursor: psycopg.Cursor[Any]) -> bool:
+def _has_rows(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
     """The statement returned a result set (what `cursor.description is not None` says)."""
     res = cursor.pgresult
     return res is not None and (res.nfields > 0 or res.status == psycopg.pq.ExecStatus.TUPLES_OK)
@@ -197,12 +197,6 @@ class Connection:
 
     def close(self) -> None:
         self.raw.close()
-
-
-def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
-    """The statement returned rows (without building its column descriptions)."""
-    result = cursor.pgresult
-    return result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
 
 
 class AsyncConnection:
