@@ -149,30 +149,41 @@ class OutboxSender:
         """Fan out new events, deliver what is due, record the outcomes; returns deliveries tried."""
         now = self.clock()
         if await asyncio.to_thread(self._read, _NEW_EVENTS, ()):
-            await self.services.writer.run(lambda conn: self._fan_out(conn, now))
+            self._gave_up(await self.services.writer.run(lambda conn: self._fan_out(conn, now)))
         if await asyncio.to_thread(self._read, alert_store.NEW_EVENTS, ()):
             await self.services.writer.run(lambda conn: self.alerts.fan_out(conn, now))
         due = await asyncio.to_thread(self._read, _DUE, (now,))
         if not due:
             return 0
         outcomes = await asyncio.gather(*(self._deliver(dict(row), now) for row in due))
-        await self.services.writer.run(lambda conn: self._record(conn, outcomes, now))
+        retries, gave_up = await self.services.writer.run(lambda conn: self._record(conn, outcomes, now))
+        # counted and logged once committed: the writer may run a job again before that
+        self._gave_up(gave_up)
+        self.sent += sum(o.sent for o in outcomes)
+        self.failures += len(retries)
+        for row_id, attempts, error, delay in retries:
+            log.info("outbox %d: attempt %d failed (%s); next in %.0f s", row_id, attempts, error, delay)
         return len(outcomes)
 
-    def _fan_out(self, conn: sqlite3.Connection, now: float) -> None:
+    def _fan_out(self, conn: sqlite3.Connection, now: float) -> list[tuple[int, str]]:
+        """New events into one row per target; the events given up (row, reason)."""
         s = self.settings
+        gave_up = []
         events = [dict(row) for row in conn.execute(_EVENTS)]
         for call in events:
             if call["event_kind"] == "qualified" and not call["conversion"]:
-                self._give_up(conn, call["event_id"], now, "the call is no conversion (spam, not a lead)")
+                gave_up.append(_give_up(conn, call["event_id"], now, "the call is no conversion (spam, not a lead)"))
                 continue
             if now - call["created_at"] > s.give_up_after:
-                self._give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
+                gave_up.append(
+                    _give_up(conn, call["event_id"], now, "older than [outbox] give_up_hours when first seen")
+                )
                 continue
             targets = self._targets(call) if call["event_kind"] == "qualified" else self._update_targets(call)
             for kind, target, body in targets:
                 conn.execute(_ADD, (kind, call["id"], target, conv.encode(body), kind, call["id"], target))
             conn.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, call["event_id"]))
+        return gave_up
 
     def _targets(self, call: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         """A conversion goes to GA4 (when the call has a GA client id) and every webhook."""
@@ -196,10 +207,10 @@ class OutboxSender:
         body = conv.updated_body(call, update, changes, call["created_at"], s.value, s.currency)
         return [("webhook", conv.update_target(url, update), body) for url in s.webhook_urls]
 
-    def _give_up(self, conn: sqlite3.Connection, row_id: int, now: float, reason: str) -> None:
-        conn.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, reason, row_id))
-        self.given_up += 1
-        log.warning("outbox %d: not delivered: %s", row_id, reason)
+    def _gave_up(self, rows: list[tuple[int, str]]) -> None:
+        self.given_up += len(rows)
+        for row_id, reason in rows:
+            log.warning("outbox %d: not delivered: %s", row_id, reason)
 
     def _read(self, sql: str, params: tuple) -> list[Any]:
         conn = self.services.read_connection()
@@ -245,17 +256,21 @@ class OutboxSender:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Outcome(row_id, False, f"{type(exc).__name__}: {exc}"[:300])
 
-    def _record(self, conn: sqlite3.Connection, outcomes: list[Outcome], now: float) -> None:
+    def _record(
+        self, conn: sqlite3.Connection, outcomes: list[Outcome], now: float
+    ) -> tuple[list[tuple[int, int, str | None, float]], list[tuple[int, str]]]:
+        """Each delivery's outcome into its row; the failed ones to retry (row, attempt, error,
+        delay) and the ones given up (row, reason)."""
         s = self.settings
+        retries, gave_up = [], []
         for o in outcomes:
             if o.sent:
                 conn.execute(
                     "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
                     (now, o.row_id),
                 )
-                self.sent += 1
             elif o.give_up:
-                self._give_up(conn, o.row_id, now, o.error or "gave up")
+                gave_up.append(_give_up(conn, o.row_id, now, o.error or "gave up"))
             else:
                 attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (o.row_id,)).fetchone()[0] + 1
                 delay = conv.backoff(attempts, s.retry_first, s.retry_max)
@@ -263,8 +278,8 @@ class OutboxSender:
                     "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
                     (attempts, now + delay, o.error, o.row_id),
                 )
-                self.failures += 1
-                log.info("outbox %d: attempt %d failed (%s); next in %.0f s", o.row_id, attempts, o.error, delay)
+                retries.append((o.row_id, attempts, o.error, delay))
+        return retries, gave_up
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -325,3 +340,8 @@ async def run_outbox(services: Services, stop: asyncio.Event) -> None:
         await sender.run(stop)
     finally:
         await sender.close()
+
+
+def _give_up(conn: sqlite3.Connection, row_id: int, now: float, reason: str) -> tuple[int, str]:
+    conn.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, reason, row_id))
+    return row_id, reason
