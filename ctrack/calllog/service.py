@@ -14,7 +14,6 @@ from ctrack.calllog.recordings import usable_recording
 from ctrack.calllog.store import CallRules, known_uniqueids, save_call
 from ctrack.core.hours import Hours
 from ctrack.core.model import CallRecord, Disposition
-from ctrack.leads.store import call_id_of
 from ctrack.services import Services
 from ctrack.spam import service as spam
 from ctrack.spam.rules import SpamRules
@@ -26,10 +25,9 @@ def save_and_follow(conn: sqlite3.Connection, record: CallRecord, rules: CallRul
     """Write job of every call-save path (live and CDR): save the call, then the steps that
     follow a saved call, in order: spam, then alerts. A failing step is logged and undone,
     never the call itself."""
-    if not save_call(conn, record, rules, origin=origin):
+    call_id = save_call(conn, record, rules, origin=origin)
+    if call_id is None:
         return False
-    call_id = call_id_of(conn, rules.site, record.uniqueid)
-    assert call_id is not None  # saved just now
     conn.execute("SAVEPOINT follow")
     try:
         spam.on_call_saved(conn, call_id, rules.spam)

@@ -21,7 +21,7 @@ from ctrack.core.period import DAY
 from ctrack.dni.store import attribute_call
 from ctrack.leads import rules as lead_rules
 from ctrack.leads import service as leads
-from ctrack.leads.store import call_id_of, tags_of
+from ctrack.leads.store import tags_of
 from ctrack.privacy.store import caller_hash
 from ctrack.spam.rules import SpamRules
 from ctrack.transcription.store import match_query
@@ -110,6 +110,7 @@ ON CONFLICT(site, uniqueid) DO UPDATE SET
     queue_wait_seconds = excluded.queue_wait_seconds, voicemail_seconds = excluded.voicemail_seconds,
     answered_by = excluded.answered_by, pool_region = excluded.pool_region, site = excluded.site
 WHERE calls.origin = 'cdr' AND excluded.origin != 'cdr'
+RETURNING id
 """
 
 _SEEN_BEFORE = """
@@ -165,8 +166,9 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
 
 
-def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> bool:
-    """Insert one call (inside the writer's transaction); False when it was already logged."""
+def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, origin: str = "ami") -> int | None:
+    """Insert one call (inside the writer's transaction): its id, or None when it was
+    already logged."""
     if record.started_at is None:
         raise ValueError(f"call {record.uniqueid}: no start time")
     attribute_call(conn, record, rules.visit_grace_seconds)
@@ -183,20 +185,18 @@ def save_call(conn: sqlite3.Connection, record: CallRecord, rules: CallRules, or
             record.uniqueid,
         )
         first_time = conn.execute(_SEEN_BEFORE, seen).fetchone() is None
-    cur = conn.execute(_INSERT, _params(record, rules, origin, first_time))
-    changed = cur.rowcount > 0
-    cur.close()
-    if changed and first_time and record.caller_number:
+    row = conn.execute(_INSERT, _params(record, rules, origin, first_time)).fetchone()
+    if row is None:
+        return None
+    call_id = int(row[0])
+    if first_time and record.caller_number:
         # A call recovered late (CDR backstop) makes the caller's later calls repeats.
         conn.execute(
             _LATER_ARE_REPEATS,
             (record.caller_number, record.started_at, record.started_at + window, rules.site, record.uniqueid),
         )
-    if changed:
-        call_id = call_id_of(conn, rules.site, record.uniqueid)
-        if call_id is not None:
-            leads.run_rules(conn, call_id, rules.leads)
-    return changed
+    leads.run_rules(conn, call_id, rules.leads)
+    return call_id
 
 
 def known_uniqueids(conn: sqlite3.Connection, site: str, uniqueids: list[str]) -> set[str]:

@@ -112,7 +112,7 @@ async def asave_calls(path: db.Target, records, rules: CallRules = CallRules(), 
     writer = Writer(path)
     await writer.start()
     try:
-        return [await writer.run(lambda conn, r=r: save_call(conn, r, rules, origin)) for r in records]
+        return [await writer.run(lambda conn, r=r: save_call(conn, r, rules, origin)) is not None for r in records]
     finally:
         await writer.close()
 
