@@ -94,12 +94,14 @@ def apply_changes(
     who: str | dict[str, str],
     now: float,
     person: bool,
+    old: dict[str, Any] | None = None,
 ) -> Changes:
     """The one place a call's lead fields change: write what differs, audit it, return it.
 
     `who` names the changer (per field for rules); a person's change also marks the call
-    as theirs, so rules leave it alone from then on."""
-    old = store.state(conn, call_id)
+    as theirs, so rules leave it alone from then on. `old`: the call's store.state, when the
+    caller has just read it."""
+    old = store.state(conn, call_id) if old is None else old
     if old is None:
         raise UnknownCall(f"unknown call id {call_id} (see `ctrack calls`)")
     found = changes(old, new)
@@ -155,10 +157,10 @@ def outcome_fields(outcome: Outcome) -> dict[str, Any]:
 
 def run_rules(conn: sqlite3.Connection, call_id: int, settings: Settings, now: float | None = None) -> Changes:
     """Writer job step: the rules' verdict on a call, unless a person has marked it."""
-    row = conn.execute("SELECT marked_by FROM calls WHERE id = ?", (call_id,)).fetchone()
-    if row is None:
+    old = store.state(conn, call_id)
+    if old is None:
         raise UnknownCall(f"unknown call id {call_id}")
-    if row[0] is not None:
+    if old["marked_by"] is not None:
         return {}
     try:
         outcome = evaluate(store.rules(conn), store.facts(conn, call_id), settings)
@@ -166,7 +168,7 @@ def run_rules(conn: sqlite3.Connection, call_id: int, settings: Settings, now: f
         log.warning("lead rules not applied to call %s: %s", call_id, exc)
         return {}
     who = {name: f"rule:{rule_id}" for name, rule_id in outcome.set_by.items()}
-    return apply_changes(conn, call_id, outcome_fields(outcome), who, time.time() if now is None else now, False)
+    return apply_changes(conn, call_id, outcome_fields(outcome), who, time.time() if now is None else now, False, old)
 
 
 def save_transcript(conn: sqlite3.Connection, call_id: int, result: dict[str, Any], settings: Settings) -> Changes:
