@@ -170,9 +170,11 @@ async def test_no_url_without_credentials(ctrack_db):
     path = ctrack_db
     new_db(path).close()
     services = Services(config_mod.defaults(), path)
+    await services.writer.start()  # as the daemon does before its HTTP side starts
     client = TestClient(TestServer(create_app(services)))
     await client.start_server()
     try:
         assert (await client.get("/exports/google-ads.csv")).status == 404
     finally:
         await client.close()
+        await services.writer.close()

@@ -29,14 +29,6 @@ from tests.support.report_data import save_calls
 CALLER = "+15035550870"  # this file's callers: +1503555087x
 
 
-@pytest.fixture
-def conn(database):
-    conn = db.connect(database, create=True)
-    db.upgrade(conn)
-    yield conn
-    conn.close()
-
-
 def test_upgrade_reaches_the_latest_version_and_repeating_it_applies_nothing(database):
     conn = db.connect(database, create=True)
     assert db.upgrade(conn) == [v for v, _, _ in db.migrations()]

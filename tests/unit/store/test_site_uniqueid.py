@@ -23,14 +23,6 @@ EAST, WEST = CallRules(site="east"), CallRules(site="west")
 NOW = time.time() - 3600
 
 
-@pytest.fixture
-def conn(database):
-    conn = db.connect(database, create=True)
-    db.upgrade(conn)
-    yield conn
-    conn.close()
-
-
 def record(uid: str, start: float = NOW, caller: str = "+15035551300", **over) -> CallRecord:
     values = {
         "tracking_number": "+15035551390",
