@@ -34,7 +34,7 @@ def queue_event(conn: sqlite3.Connection, kind: str, call_id: int | None, target
     """Leave one alert event in the outbox (never twice for the same call or day)."""
     cur = conn.execute(
         """INSERT INTO outbox(kind, call_id, target, payload) SELECT ?, ?, ?, '{}'
-           WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND call_id IS NOT DISTINCT FROM ? AND target = ?)""",
+           WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND call_id IS ? AND target = ?)""",
         (kind, call_id, target, kind, call_id, target),
     )
     return cur.rowcount > 0

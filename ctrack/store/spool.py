@@ -119,31 +119,30 @@ def load_catalog_copy(path: Path) -> tuple[Catalog, float]:
     return snapshot.loads(path.read_bytes())
 
 
-def depth(path: str | Path) -> int | None:
-    """Entries waiting in a spool file (for `ctrack doctor`); None when there is no spool."""
-    path = Path(path)
+def _read(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[Any] | None:
+    """Rows of a query on a spool file opened read-only (another process may own it);
+    None when there is no file, [] when it has no spool table yet."""
     if not path.exists():
         return None
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM spool").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:  # no table yet
+        return []
     finally:
         conn.close()
+
+
+def depth(path: str | Path) -> int | None:
+    """Entries waiting in a spool file (for `ctrack doctor`); None when there is no spool."""
+    rows = _read(Path(path), "SELECT count(*) FROM spool")
+    if rows is None:
+        return None
+    return int(rows[0][0]) if rows else 0
 
 
 def waiting(path: str | Path, fn: str) -> list[dict[str, Any]]:
     """The payloads of the writes by `fn` waiting in a spool file, oldest first (a DNI node
     restarted while the center is away takes its leases back from them)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT payload FROM spool WHERE fn = ? ORDER BY seq", (fn,)).fetchall()
-    except sqlite3.OperationalError:  # no table yet
-        return []
-    finally:
-        conn.close()
-    return [json.loads(payload) for (payload,) in rows]
+    rows = _read(Path(path), "SELECT payload FROM spool WHERE fn = ? ORDER BY seq", (fn,))
+    return [json.loads(payload) for (payload,) in rows or []]

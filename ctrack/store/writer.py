@@ -235,10 +235,7 @@ class Writer:
                     self._drop(conn)
                     return None
                 log.exception("replaying the spool failed; trying again in %s s", RETRY_SECONDS)
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                self._rollback(conn)
                 return conn
             self.spool.remove_through(entries[-1][0])
         return conn
